@@ -1,0 +1,302 @@
+"""The flat configuration: optional YAML validated by pydantic, every key documented.
+
+Without a file the hub runs on defaults and the topic names alone. A file adds what names
+cannot say: the flat's id and time zone, MQTT connection, per-apartment consent and
+overrides. Unknown keys are errors; secrets never live in the YAML (see :class:`MqttConfig`).
+
+Errors come back as one line each, with the YAML line, the key path and the reason:
+
+>>> try:
+...     load_config_text("flat: f1\\nmqtt:\\n  prot: 1883\\n", "flat.yaml")
+... except ConfigError as err:
+...     print(err.lines[0])
+flat.yaml:3: mqtt -> prot: unknown key (Extra inputs are not permitted)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detectors.base import DetectorSettings, all_settings_models
+from edge.clock import ClockConfig
+from edge.state import StateConfig
+from edge.store import StoreConfig
+
+logger = logging.getLogger(__name__)
+
+SECRET_ENV = "THUISPLUS_MQTT_PASSWORD"
+USERNAME_ENV = "THUISPLUS_MQTT_USERNAME"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``lines`` has one readable line per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsConfig(_Section):
+    enabled: bool = Field(False, description="Connect to the broker with TLS.")
+    ca_file: Path | None = Field(None, description="CA bundle that signed the broker's cert.")
+    cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: Path | None = Field(None, description="Client certificate's key.")
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class MqttConfig(_Section):
+    """Broker connection. The password comes from the environment variable
+    ``THUISPLUS_MQTT_PASSWORD`` or from ``password_file`` (e.g. ``/run/secrets/mqtt``),
+    never from the YAML itself."""
+
+    host: str = Field("localhost", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+    client_id: str = Field("thuisplus-hub", min_length=1, max_length=64)
+    username: str | None = Field(None, description="Broker user (or THUISPLUS_MQTT_USERNAME).")
+    password_file: Path | None = Field(None, description="File holding the broker password.")
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds.")
+    zigbee_base_topic: str = Field("zigbee2mqtt", min_length=1, description="Zigbee2MQTT base.")
+    base_topic: str = Field("thuisplus", min_length=1, description="Where the hub publishes.")
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect wait.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secret(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                f"a password never goes in the YAML: set {SECRET_ENV} or mqtt.password_file"
+            )
+        return data
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        """The username and password to use, read from the environment or the secrets file."""
+        user = os.environ.get(USERNAME_ENV) or self.username
+        password = os.environ.get(SECRET_ENV)
+        if password is None and self.password_file is not None:
+            try:
+                password = self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ConfigError(
+                    [f"mqtt -> password_file: cannot read {self.password_file}: {err.strerror}"]
+                ) from err
+        return user, password
+
+
+class DeviceOverride(_Section):
+    """What a device's name cannot say, e.g. that a plain button is an SOS pendant."""
+
+    role: str | None = Field(
+        None,
+        description="'sos_button': any press is a call for help; 'bed_pad', 'chair_pad': "
+        "occupancy means lying or sitting; 'front_door': this contact is the front door.",
+    )
+    ignore: bool = Field(False, description="Drop this device's messages (kept in dead letters).")
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, value: str | None) -> str | None:
+        if value is not None and value not in DEVICE_ROLES:
+            raise ValueError(f"unknown role {value!r}; one of {', '.join(sorted(DEVICE_ROLES))}")
+        return value
+
+
+DEVICE_ROLES = frozenset({"sos_button", "bed_pad", "chair_pad", "front_door"})
+
+
+class ApartmentConfig(_Section):
+    residents: int = Field(1, ge=0, le=6, description="How many residents live here.")
+    consent: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Per detector: false switches it off for this apartment.",
+    )
+    detectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-detector settings that differ from the flat's."
+    )
+    devices: dict[str, DeviceOverride] = Field(
+        default_factory=dict, description="Keyed by '<room>/<device>'."
+    )
+
+
+class Config(_Section):
+    flat: str = Field("demo-flat", pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$", description="Flat id.")
+    timezone: str = Field("Europe/Amsterdam", description="IANA time zone of the flat.")
+    language: str = Field("nl", pattern="^(nl|en)$", description="Language of summaries.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    detectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Flat-wide detector settings, keyed by detector."
+    )
+    apartments: dict[str, ApartmentConfig] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r}") from err
+        return value
+
+    @model_validator(mode="after")
+    def _detector_settings(self) -> Config:
+        models = all_settings_models()
+        problems: list[str] = []
+        scopes: list[tuple[str, dict[str, dict[str, Any]]]] = [("detectors", self.detectors)]
+        for apt, conf in self.apartments.items():
+            scopes.append((f"apartments -> {apt} -> detectors", conf.detectors))
+            for name in conf.consent:
+                if name not in models:
+                    problems.append(f"apartments -> {apt} -> consent -> {name}: unknown detector")
+        for where, table in scopes:
+            for name, values in table.items():
+                if name not in models:
+                    problems.append(f"{where} -> {name}: unknown detector")
+                    continue
+                try:
+                    models[name].model_validate({**self.detectors.get(name, {}), **values})
+                except ValidationError as err:
+                    for e in err.errors():
+                        key = " -> ".join(str(p) for p in e["loc"])
+                        problems.append(f"{where} -> {name} -> {key}: {e['msg']}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def apartment(self, apartment: str) -> ApartmentConfig:
+        return self.apartments.get(apartment) or _DEFAULT_APARTMENT
+
+    def consents(self, apartment: str, detector: str) -> bool:
+        return self.apartment(apartment).consent.get(detector, True)
+
+    def detector_settings(self, detector: str, apartment: str | None = None) -> DetectorSettings:
+        """The settings of ``detector``: defaults, then the flat's, then the apartment's."""
+        values = dict(self.detectors.get(detector, {}))
+        if apartment is not None:
+            values.update(self.apartment(apartment).detectors.get(detector, {}))
+        return all_settings_models()[detector].model_validate(values)
+
+    def device_override(self, sensor_id: str) -> DeviceOverride | None:
+        apartment, _, rest = sensor_id.partition("/")
+        conf = self.apartments.get(apartment)
+        return conf.devices.get(rest) if conf else None
+
+
+_DEFAULT_APARTMENT = ApartmentConfig()
+
+
+# --- YAML with line numbers -------------------------------------------------------------
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
+    lines: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    loader.key_lines[id(mapping)] = (mapping, lines)
+    return mapping
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _line_of(root: Any, loc: tuple[Any, ...], key_lines: dict[int, Any]) -> int | None:
+    node, line = root, None
+    for part in loc:
+        entry = key_lines.get(id(node)) if isinstance(node, dict) else None
+        if entry is None:
+            break
+        mapping, lines = entry
+        if part not in mapping:
+            break
+        line, node = lines[part], mapping[part]
+    return line
+
+
+def load_config_text(text: str, name: str = "<config>") -> Config:
+    """Validate a YAML text; raise :class:`ConfigError` with one line per problem."""
+    loader = _LineLoader(text)
+    loader.key_lines = {}  # type: ignore[attr-defined]
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from err
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name}: the top level must be a mapping of keys"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_error_lines(err, data, loader.key_lines, name)) from err  # type: ignore[attr-defined]
+
+
+def _error_lines(
+    err: ValidationError, data: Any, key_lines: dict[int, Any], name: str
+) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"])
+        line = _line_of(data, loc, key_lines)
+        where = f"{name}:{line}" if line is not None else name
+        path = " -> ".join(str(p) for p in loc) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown key ({msg})"
+        value = e.get("input")
+        shown = f" (got {value!r})" if e["type"] not in {"extra_forbidden", "missing"} and (
+            isinstance(value, str | int | float | bool)
+        ) else ""
+        lines.append(f"{where}: {path}: {msg}{shown}")
+    return lines
+
+
+def load_config(path: Path | None) -> Config:
+    """The configuration in ``path``, or the defaults when ``path`` is ``None``."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read: {err.strerror}"]) from err
+    return load_config_text(text, str(path))

@@ -1,0 +1,161 @@
+"""Typed values that flow through the hub: raw messages, sensor events and signals.
+
+The field names and meanings follow ``../shared/spec/INTERFACES.md``; the docs in
+``docs/interfaces.md`` list what this project adds to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+logger = logging.getLogger(__name__)
+
+COMMON_APARTMENT = "common"
+
+
+class Room(StrEnum):
+    """Rooms named in the device convention ``<apartment>/<room>/<device>``."""
+
+    BEDROOM = "bedroom"
+    BATHROOM = "bathroom"
+    TOILET = "toilet"
+    KITCHEN = "kitchen"
+    LIVING = "living"
+    HALL = "hall"
+    ENTRANCE = "entrance"
+    BALCONY = "balcony"
+    COMMON_ROOM = "common_room"
+    OTHER = "other"
+
+
+class Domain(StrEnum):
+    """Who owns a signal at the signal meeting."""
+
+    CARE = "care"
+    WELFARE = "welfare"
+    HOUSING = "housing"
+
+
+class Severity(StrEnum):
+    URGENT = "urgent"
+    ATTENTION = "attention"
+    INFO = "info"
+
+
+class SignalKind(StrEnum):
+    FALL = "fall"
+    SOS = "sos"
+    NO_WAKE = "no_wake"
+    INACTIVITY = "inactivity"
+    LONG_BATHROOM = "long_bathroom"
+    NIGHT_WANDERING = "night_wandering"
+    DOOR_OPEN = "door_open"
+    WITHDRAWAL = "withdrawal"
+    NUTRITION = "nutrition"
+    NIGHT_TOILET = "night_toilet"
+    MOBILITY_DECLINE = "mobility_decline"
+    SENSOR_OFFLINE = "sensor_offline"
+    LOW_BATTERY = "low_battery"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One MQTT message as received (live) or as read from a recording line.
+
+    ``payload`` is the decoded JSON value, or the raw text when it was not JSON.
+    ``received`` is the receive time (wall time live, the line's ``ts`` in replay).
+    ``source`` says where it came from, for dead letters (``file.jsonl:12`` or ``mqtt``).
+    """
+
+    received: datetime
+    topic: str
+    payload: Any
+    source: str = "mqtt"
+
+
+class SensorEvent(BaseModel):
+    """A sensor message turned into typed readings.
+
+    Only the readings the payload carried are set; ``None`` means "not in this message".
+    ``ts`` is the event time (``last_seen`` in the payload when present, else the receive
+    time); ``received`` is when the hub (or the recorder) got it.
+
+    >>> from datetime import datetime, timezone
+    >>> ev = SensorEvent(ts=datetime(2026, 1, 5, 7, 31, tzinfo=timezone.utc),
+    ...                  received=datetime(2026, 1, 5, 7, 31, tzinfo=timezone.utc),
+    ...                  apartment="a012", room=Room.BATHROOM, device="motion",
+    ...                  occupancy=True, battery=87)
+    >>> ev.sensor_id, ev.occupancy, ev.contact
+    ('a012/bathroom/motion', True, None)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: datetime
+    received: datetime
+    apartment: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    room: Room
+    device: str = Field(min_length=1, max_length=64)
+    occupancy: bool | None = None
+    contact: bool | None = None
+    fall: bool | None = None
+    action: str | None = None
+    power: float | None = None
+    vibration: bool | None = None
+    battery: float | None = Field(default=None, ge=0, le=100)
+    linkquality: int | None = Field(default=None, ge=0, le=255)
+    tamper: bool | None = None
+    available: bool | None = None
+
+    @field_validator("ts", "received")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a UTC offset")
+        return value
+
+    @property
+    def sensor_id(self) -> str:
+        return f"{self.apartment}/{self.room.value}/{self.device}"
+
+
+class Signal(BaseModel):
+    """A signal as published on MQTT and written to ``--signals-out`` (INTERFACES section 4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    flat: str
+    apartment: str
+    kind: SignalKind
+    domain: Domain
+    severity: Severity
+    start: datetime
+    detected_at: datetime
+    summary: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    summary_en: str | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+def signal_id(flat: str, apartment: str, kind: str, start: datetime, key: str = "") -> str:
+    """A stable id: the same situation gives the same id live and in replay.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 5, 8, 10, tzinfo=timezone.utc)
+    >>> signal_id("f1", "a012", "fall", t) == signal_id("f1", "a012", "fall", t)
+    True
+    >>> signal_id("f1", "a012", "fall", t) == signal_id("f1", "a013", "fall", t)
+    False
+    """
+    raw = f"{flat}|{apartment}|{kind}|{start.isoformat()}|{key}"
+    return hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
