@@ -157,5 +157,5 @@ def signal_id(flat: str, apartment: str, kind: str, start: datetime, key: str = 
     >>> signal_id("f1", "a012", "fall", t) == signal_id("f1", "a013", "fall", t)
     False
     """
-    raw = f"{flat}|{apartment}|{kind}|{start.isoformat()}|{key}"
+    raw = f"{flat}|{apartment}|{kind}|{start.timestamp():.3f}|{key}"
     return hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()

@@ -10,7 +10,7 @@ line number and the reason, so the caller can keep it in the dead-letter store.
 >>> items[0].topic, items[0].payload
 ('zigbee2mqtt/a1/hall/m', {'occupancy': True})
 >>> items[1].source, items[1].reason
-('rec.jsonl:2', 'line is not JSON: Expecting value at column 1')
+('rec.jsonl:2', 'line is not JSON: column 1: Expecting value')
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def parse_line(line: str, source: str) -> Message | BadLine:
     except ValueError as err:
         msg = getattr(err, "msg", str(err))
         col = getattr(err, "colno", None)
-        where = f" at column {col}" if col is not None else ""
-        return BadLine(source, f"line is not JSON: {msg}{where}", line)
+        where = f"column {col}: " if col is not None else ""
+        return BadLine(source, f"line is not JSON: {where}{msg}", line)
     if not isinstance(obj, dict):
         return BadLine(source, "line is not a JSON object", line)
     ts = obj.get("ts")

@@ -1,0 +1,125 @@
+"""The shared base of every detector and the registry that collects them.
+
+A detector sees typed sensor events and the apartment state, and explicit clock ticks; it
+never reads the wall clock. It keeps its own state (what it learned, what it already
+raised) and can save and restore it, so a restart neither forgets nor alarms again.
+
+Time-based detectors tell the pipeline when they next need to look (:meth:`Detector.next_due`)
+and stamp what they raise with that due time, not with the tick that noticed it: then the
+same stream gives the same signals whether it is replayed or live.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from edge.models import Domain, SensorEvent, Severity, SignalKind
+
+if TYPE_CHECKING:
+    from edge.state import FlatState
+
+logger = logging.getLogger(__name__)
+
+
+class DetectorSettings(BaseModel):
+    """Base of each detector's settings; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """What a detector raises; the pipeline adds the flat, the id and the summary language."""
+
+    kind: SignalKind
+    domain: Domain
+    severity: Severity
+    apartment: str
+    start: datetime
+    detected_at: datetime
+    summary: dict[str, str]
+    evidence: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+    """Distinguishes two candidates of the same kind and start (e.g. two sensors)."""
+
+
+SettingsLookup = Callable[[str], DetectorSettings]
+"""Given an apartment id, that apartment's settings of this detector."""
+
+
+class Detector(ABC):
+    """One detector. Subclasses set ``name``, ``settings_model`` and implement the hooks."""
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[DetectorSettings]]
+
+    def __init__(
+        self,
+        settings: SettingsLookup,
+        tz: tzinfo = UTC,
+        roles: dict[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._cache: dict[str, DetectorSettings] = {}
+        self.tz = tz
+        self.roles = roles or {}
+        """Device roles from the config, keyed by sensor id (``a012/bedroom/pendant``)."""
+
+    def local(self, ts: datetime) -> datetime:
+        """``ts`` in the flat's time zone, for summaries and time-of-day rules."""
+        return ts.astimezone(self.tz)
+
+    def settings(self, apartment: str) -> Any:
+        """This apartment's settings (the flat's, overridden per apartment), cached."""
+        found = self._cache.get(apartment)
+        if found is None:
+            found = self._cache[apartment] = self._settings(apartment)
+        return found
+
+    @abstractmethod
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        """Look at one accepted event (state already updated with it)."""
+
+    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+        """Event time reached ``now``; raise what has come due (stamped with its due time)."""
+        return ()
+
+    def next_due(self) -> datetime | None:
+        """The earliest event time at which :meth:`on_tick` may raise something."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to carry on after a restart, as JSON-able values."""
+        return {}
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` gave."""
+
+
+_REGISTRY: dict[str, type[Detector]] = {}
+
+
+def register(cls: type[Detector]) -> type[Detector]:
+    """Class decorator: make a detector known by its ``name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"two detectors are named {cls.name!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registry() -> dict[str, type[Detector]]:
+    """All registered detectors by name (importing the built-in ones first)."""
+    import detectors.builtin  # noqa: F401  (registers them)
+
+    return dict(_REGISTRY)
+
+
+def all_settings_models() -> dict[str, type[DetectorSettings]]:
+    return {name: cls.settings_model for name, cls in registry().items()}

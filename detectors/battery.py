@@ -1,0 +1,99 @@
+"""``low_battery``: a sensor's battery runs low. For housing, on the meeting's agenda.
+
+Raised once per sensor when the level drops below ``threshold_pct``; raised again only
+after the level rose to ``rearm_pct`` (a new battery) and dropped once more.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from edge.models import SensorEvent, Room
+>>> from edge.state import FlatState, StateConfig
+>>> t = datetime(2026, 1, 5, 3, 12, tzinfo=timezone.utc)
+>>> d = LowBatteryDetector(lambda apt: LowBatterySettings())
+>>> def level(day, pct):
+...     ts = t + timedelta(days=day)
+...     return SensorEvent(ts=ts, received=ts, apartment="a012", room=Room.HALL,
+...                        device="motion", battery=pct)
+>>> [len(list(d.on_event(level(n, p), FlatState(StateConfig()))))
+...  for n, p in enumerate([40, 14, 12, 100, 9])]
+[0, 1, 0, 0, 1]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, model_validator
+
+from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.text import texts
+from edge.models import Domain, SensorEvent, Severity, SignalKind
+
+if TYPE_CHECKING:
+    from edge.state import FlatState
+
+logger = logging.getLogger(__name__)
+
+
+class LowBatterySettings(DetectorSettings):
+    threshold_pct: float = Field(15.0, gt=0, le=100, description="Below this: low.")
+    rearm_pct: float = Field(
+        50.0, gt=0, le=100, description="At or above this again: the battery was replaced."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> LowBatterySettings:
+        if self.rearm_pct <= self.threshold_pct:
+            raise ValueError("rearm_pct must be above threshold_pct")
+        return self
+
+
+@register
+class LowBatteryDetector(Detector):
+    name = "low_battery"
+    settings_model = LowBatterySettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._low: set[str] = set()
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        level = event.battery
+        if level is None:
+            return ()
+        sid = event.sensor_id
+        s = self.settings(event.apartment)
+        if sid in self._low:
+            if level >= s.rearm_pct:
+                self._low.discard(sid)
+            return ()
+        if level >= s.threshold_pct:
+            return ()
+        self._low.add(sid)
+        return (
+            Candidate(
+                kind=SignalKind.LOW_BATTERY,
+                domain=Domain.HOUSING,
+                severity=Severity.ATTENTION,
+                apartment=event.apartment,
+                start=event.ts,
+                detected_at=event.ts,
+                summary=texts(
+                    "Batterij van sensor '{device}' in {room} is bijna leeg ({level:.0f}%): "
+                    "vervangen.",
+                    "Battery of sensor '{device}' in {room} is almost empty ({level:.0f}%): "
+                    "replace it.",
+                    room=event.room.value,
+                    device=event.device,
+                    level=level,
+                ),
+                evidence={"sensor": sid, "battery_pct": level, "threshold_pct": s.threshold_pct},
+                key=sid,
+            ),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"low": sorted(self._low)}
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self._low = set(data.get("low", []))

@@ -1,0 +1,95 @@
+"""``fall``: a fall sensor (radar or wearable) reports a fall. Urgent, at once.
+
+One signal per fall: a sensor that keeps reporting the fall state raises it again only
+after it reported "no fall" in between, or after ``repeat_after_minutes``.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from edge.models import SensorEvent, Room
+>>> from edge.state import FlatState, StateConfig
+>>> t = datetime(2026, 1, 5, 3, 12, tzinfo=timezone.utc)
+>>> d = FallDetector(lambda apt: FallSettings())
+>>> state = FlatState(StateConfig())
+>>> def ev(minutes, fall):
+...     ts = t + timedelta(minutes=minutes)
+...     return SensorEvent(ts=ts, received=ts, apartment="a012", room=Room.BATHROOM,
+...                        device="radar", fall=fall)
+>>> [c.severity.value for c in d.on_event(ev(0, True), state)]
+['urgent']
+>>> list(d.on_event(ev(1, True), state))   # the same fall, still reported
+[]
+>>> _ = list(d.on_event(ev(2, False), state)); len(list(d.on_event(ev(3, True), state)))
+1
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.text import hhmm, texts
+from edge.models import Domain, SensorEvent, Severity, SignalKind
+
+if TYPE_CHECKING:
+    from edge.state import FlatState
+
+logger = logging.getLogger(__name__)
+
+
+class FallSettings(DetectorSettings):
+    repeat_after_minutes: float = Field(
+        10.0, gt=0, le=24 * 60,
+        description="A fall state still reported after this long counts as a new fall.",
+    )
+
+
+@register
+class FallDetector(Detector):
+    name = "fall"
+    settings_model = FallSettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fallen: dict[str, datetime] = {}
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        if event.fall is None:
+            return ()
+        sid = event.sensor_id
+        if not event.fall:
+            self._fallen.pop(sid, None)
+            return ()
+        since = self._fallen.get(sid)
+        repeat = timedelta(minutes=self.settings(event.apartment).repeat_after_minutes)
+        if since is not None and event.ts - since < repeat:
+            return ()
+        self._fallen[sid] = event.ts
+        local = self.local(event.ts)
+        return (
+            Candidate(
+                kind=SignalKind.FALL,
+                domain=Domain.CARE,
+                severity=Severity.URGENT,
+                apartment=event.apartment,
+                start=event.ts,
+                detected_at=event.ts,
+                summary=texts(
+                    "Valsensor in {room} meldt om {time} een val: ga direct kijken.",
+                    "Fall sensor in {room} reported a fall at {time}: go and check now.",
+                    room=event.room.value,
+                    time=hhmm(local),
+                ),
+                evidence={"sensor": sid, "room": event.room.value, "source": "fall_sensor"},
+                key=sid,
+            ),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fallen": {k: v.isoformat() for k, v in self._fallen.items()}}
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self._fallen = {k: datetime.fromisoformat(v) for k, v in data.get("fallen", {}).items()}

@@ -1,0 +1,140 @@
+"""``sensor_offline``: a sensor stopped reporting. For housing, on the meeting's agenda.
+
+Two ways to notice: Zigbee2MQTT says the device is ``offline`` (its availability topic),
+or the hub has not heard from the sensor for ``after_hours`` of event time (Zigbee
+sensors report at least every hour or so, even when nothing happens). Raised once per
+sensor until it is heard from again. The signal is stamped with the time it came due,
+whatever tick noticed it, so replay and live agree.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from edge.models import SensorEvent, Room
+>>> from edge.state import FlatState, StateConfig
+>>> t = datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)
+>>> d = SensorOfflineDetector(lambda apt: SensorOfflineSettings(after_hours=2))
+>>> st = FlatState(StateConfig())
+>>> _ = list(d.on_event(SensorEvent(ts=t, received=t, apartment="a012", room=Room.HALL,
+...                                 device="motion", battery=80), st))
+>>> d.next_due() == t + timedelta(hours=2)
+True
+>>> [(c.kind.value, c.detected_at == t + timedelta(hours=2)) for c in
+...  d.on_tick(t + timedelta(hours=5), st)]
+[('sensor_offline', True)]
+>>> list(d.on_tick(t + timedelta(hours=9), st))   # raised once
+[]
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.text import texts
+from edge.models import Domain, SensorEvent, Severity, SignalKind
+
+if TYPE_CHECKING:
+    from edge.state import FlatState
+
+logger = logging.getLogger(__name__)
+
+
+class SensorOfflineSettings(DetectorSettings):
+    after_hours: float = Field(
+        25.0, gt=0, le=24 * 14,
+        description="Silence this long (event time) means the sensor is offline.",
+    )
+
+
+@register
+class SensorOfflineDetector(Detector):
+    name = "sensor_offline"
+    settings_model = SensorOfflineSettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last: dict[str, datetime] = {}
+        self._offline: set[str] = set()
+        self._queued: set[str] = set()
+        self._heap: list[tuple[datetime, str]] = []
+
+    def _after(self, sid: str) -> timedelta:
+        return timedelta(hours=self.settings(sid.split("/", 1)[0]).after_hours)
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        sid = event.sensor_id
+        last = self._last.get(sid)
+        if last is None or event.ts > last:
+            self._last[sid] = event.ts
+        if event.available is False:
+            if sid in self._offline:
+                return ()
+            self._offline.add(sid)
+            return (self._candidate(event.apartment, sid, event.ts, event.ts, "availability"),)
+        self._offline.discard(sid)
+        if sid not in self._queued:
+            self._queued.add(sid)
+            heapq.heappush(self._heap, (self._last[sid] + self._after(sid), sid))
+        return ()
+
+    def next_due(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+        out: list[Candidate] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            due, sid = heapq.heappop(heap)
+            real_due = self._last[sid] + self._after(sid)
+            if real_due > due:  # heard from since: look again later
+                heapq.heappush(heap, (real_due, sid))
+                continue
+            self._queued.discard(sid)
+            if sid not in self._offline:
+                self._offline.add(sid)
+                out.append(self._candidate(sid.split("/", 1)[0], sid, self._last[sid], due, "silence"))
+        return out
+
+    def _candidate(
+        self, apartment: str, sid: str, since: datetime, at: datetime, how: str
+    ) -> Candidate:
+        _, room, device = sid.split("/", 2)
+        return Candidate(
+            kind=SignalKind.SENSOR_OFFLINE,
+            domain=Domain.HOUSING,
+            severity=Severity.ATTENTION,
+            apartment=apartment,
+            start=since,
+            detected_at=at,
+            summary=texts(
+                "Sensor '{device}' in {room} geeft sinds {time} geen signaal meer: controleren.",
+                "Sensor '{device}' in {room} has been silent since {time}: check it.",
+                room=room,
+                device=device,
+                time=f"{self.local(since):%d-%m %H:%M}",
+            ),
+            evidence={
+                "sensor": sid,
+                "last_seen": since.isoformat(),
+                "how": how,
+                "silent_hours": round((at - since).total_seconds() / 3600, 1),
+            },
+            key=sid,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "last": {k: v.isoformat() for k, v in self._last.items()},
+            "offline": sorted(self._offline),
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self._last = {k: datetime.fromisoformat(v) for k, v in data.get("last", {}).items()}
+        self._offline = set(data.get("offline", []))
+        self._heap = [(t + self._after(s), s) for s, t in self._last.items() if s not in self._offline]
+        heapq.heapify(self._heap)
+        self._queued = {s for _, s in self._heap}

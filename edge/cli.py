@@ -1,0 +1,270 @@
+"""The ``thuisplus`` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge.config import Config, ConfigError, load_config
+from edge.models import Signal
+from edge.sinks import JsonlSink
+
+logger = logging.getLogger("thuisplus")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DB_NAME = "thuisplus.sqlite"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load(path: Path | None) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        for line in err.lines:
+            print(line, file=sys.stderr)
+        return None
+
+
+class ConsoleSink:
+    """Prints each signal as one readable line."""
+
+    def __init__(self, config: Config) -> None:
+        self.tz = config.tz
+        self.count = 0
+
+    def emit(self, signal: Signal) -> None:
+        self.count += 1
+        at = signal.detected_at.astimezone(self.tz)
+        print(
+            f"{at:%Y-%m-%d %H:%M:%S}  {signal.severity.value:<9} {signal.domain.value:<7} "
+            f"{signal.kind.value:<15} {signal.apartment:<6} {signal.summary}",
+            flush=True,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.pipeline import Hub, SignalSink
+    from edge.replay import Progress, RecordingError, replay
+    from edge.store import Store, StoreError
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    missing = [p for p in args.recordings if not p.is_file()]
+    if missing:
+        for p in missing:
+            print(f"{p}: no such recording", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = Store(args.state_dir / DB_NAME if args.state_dir else None, config.store)
+    except StoreError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    sinks: list[SignalSink] = []
+    if not args.quiet:
+        sinks.append(ConsoleSink(config))
+    out: JsonlSink | None = None
+    if args.signals_out:
+        out = JsonlSink(args.signals_out)
+        sinks.append(out)
+    hub = Hub(config, store, sinks)
+
+    def progress(p: Progress) -> None:
+        at = p.event_time.astimezone(config.tz).strftime("%Y-%m-%d %H:%M") if p.event_time else "-"
+        print(
+            f"... {p.file}: {p.lines:,} lines, event time {at}, "
+            f"{p.lines / max(p.elapsed_s, 1e-9):,.0f} lines/s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    import time
+
+    started = time.monotonic()
+    try:
+        lines = replay(args.recordings, hub, None if args.no_progress else progress)
+    except RecordingError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        for sink in sinks:
+            sink.close()
+    elapsed = time.monotonic() - started
+    st = hub.stats
+    print()
+    print(f"Replayed {lines:,} lines from {len(args.recordings)} recording(s) "
+          f"in {elapsed:.1f} s ({lines / max(elapsed, 1e-9):,.0f} lines/s).")
+    print(f"  events: {st.events:,}  repeats dropped: {st.duplicates:,}  "
+          f"non-sensor topics: {st.ignored:,}  partly used: {st.partial:,}")
+    if st.rejected:
+        print(f"  rejected: {st.rejected_total:,} (kept in the dead-letter store)")
+        for reason, n in st.rejected.most_common():
+            print(f"    {n:>8,}  {reason}, e.g. {st.examples[reason][:150]}")
+    else:
+        print("  rejected: 0")
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(st.signals.items())) or "none"
+    print(f"  signals: {sum(st.signals.values())} ({kinds})")
+    if out is not None:
+        print(f"  signals written to {out.path}")
+    if args.state_dir:
+        print(f"  event log, dead letters and state in {args.state_dir / DB_NAME}")
+    store.close()
+    return EXIT_OK
+
+
+def _default_state_dir() -> Path:
+    # systemd's StateDirectory= sets STATE_DIRECTORY
+    env = os.environ.get("STATE_DIRECTORY")
+    return Path(env.split(":")[0]) if env else Path("state")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.mqtt import LiveHub, MqttError
+    from edge.pipeline import Hub, SignalSink
+    from edge.store import Store, StoreError
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    updates = {}
+    if args.mqtt_host:
+        updates["host"] = args.mqtt_host
+    if args.mqtt_port:
+        updates["port"] = args.mqtt_port
+    if updates:
+        config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update=updates)})
+    state_dir = args.state_dir or _default_state_dir()
+    try:
+        store = Store(state_dir / DB_NAME, config.store)
+    except StoreError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    sinks: list[SignalSink] = []
+    if args.signals_out:
+        sinks.append(JsonlSink(args.signals_out, append=True))
+    hub = Hub(config, store, sinks)
+    try:
+        live = LiveHub(hub, config)
+    except (MqttError, ConfigError) as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    live.install_signal_handlers()
+    logger.info(
+        "Flat %s: listening on %s:%d, state in %s",
+        config.flat, config.mqtt.host, config.mqtt.port, state_dir,
+    )
+    try:
+        live.run(max_seconds=args.max_seconds)
+    finally:
+        for sink in sinks:
+            sink.close()
+        store.close()
+    return EXIT_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as err:
+        for line in err.lines:
+            print(line)
+        print(f"{args.file}: {len(err.lines)} problem(s)")
+        return EXIT_FAILED
+    print(f"{args.file}: OK (flat {config.flat}, {len(config.apartments)} apartments configured)")
+    return EXIT_OK
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from edge.store import Store, StoreConfig, StoreError
+
+    path = args.state_dir / DB_NAME
+    if not path.is_file():
+        print(f"{path}: no store here", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = Store(path, StoreConfig())
+    except StoreError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    for reason, n in store.dead_letter_reasons().items():
+        print(f"{n:>8,}  {reason}")
+    for row in store.dead_letters(args.limit):
+        print(f"[{row['id']}] {row['source']} {row['topic'] or '-'}: {row['reason']}")
+    store.close()
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thuisplus",
+        description="Signal hub for Thuisplusflats: sensor messages in, care signals out.",
+    )
+    parser.add_argument("--log-level", default="warning",
+                        choices=["debug", "info", "warning", "error"], help="default: warning")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("replay", help="replay recordings in event time, as fast as possible")
+    p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING",
+                   help="JSON Lines recording, plain or .gz")
+    p.add_argument("--config", type=Path, help="flat configuration (YAML); default: none")
+    p.add_argument("--signals-out", type=Path, help="write signals here as JSON Lines")
+    p.add_argument("--state-dir", type=Path,
+                   help="keep the event log, dead letters and state here (default: in memory)")
+    p.add_argument("--quiet", action="store_true", help="do not print each signal")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("run", help="run live on an MQTT broker")
+    p.add_argument("--config", type=Path, help="flat configuration (YAML); default: none")
+    p.add_argument("--mqtt-host", help="broker host (overrides the config)")
+    p.add_argument("--mqtt-port", type=int, help="broker port (overrides the config)")
+    p.add_argument("--state-dir", type=Path,
+                   help="where the store lives (default: $STATE_DIRECTORY or ./state)")
+    p.add_argument("--signals-out", type=Path, help="also append signals here as JSON Lines")
+    p.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a flat configuration and say what is wrong")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("dead-letters", help="list rejected messages kept in a store")
+    p.add_argument("--state-dir", type=Path, default=Path("state"))
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_dead_letters)
+
+    for module in ("simulators.cli",):
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Live: sensor messages from the broker in, signals out, on one thread.
+
+- paho-mqtt with the v2 callback API; a persistent session (the broker keeps QoS-1
+  sensor messages for us while we restart) and a retained availability topic with a
+  last will (``offline``), set ``online`` on every connect.
+- Reconnection lives in the one outer loop (:meth:`LiveHub.run`), with exponential
+  backoff; the hub keeps ticking while the broker is away.
+- Signals go through the store's outbox: kept on disk first, published with QoS 1,
+  marked delivered on the broker's acknowledgement, published again after a reconnect or
+  a restart when they were not. Subscribers may see a signal twice, never not at all;
+  they tell repeats by the signal's ``id``.
+- TCP_NODELAY on the socket: a fall is one small packet, Nagle's algorithm would hold it.
+- Event time: ``last_seen`` in the payload when present, else the receive time; between
+  messages the clock runs on from the last event time at real speed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import signal as signals
+import socket
+import ssl
+import time
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.config import Config, MqttConfig
+from edge.models import Message, Signal
+from edge.pipeline import Hub, signal_topic
+
+logger = logging.getLogger(__name__)
+
+
+class MqttError(Exception):
+    """The broker connection cannot be set up as configured."""
+
+
+def availability_topic(config: Config) -> str:
+    return f"{config.mqtt.base_topic}/{config.flat}/hub/availability"
+
+
+def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # e.g. a websocket or unix socket
+        logger.debug("TCP_NODELAY not available on this socket")
+
+
+def make_client(conf: MqttConfig, client_id: str, clean: bool = False) -> mqtt.Client:
+    """A paho client with the configured credentials and TLS, not yet connected."""
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean,
+        protocol=mqtt.MQTTv311,
+    )
+    user, password = conf.credentials()
+    if user is not None:
+        client.username_pw_set(user, password)
+    if conf.tls.enabled:
+        try:
+            client.tls_set(
+                ca_certs=str(conf.tls.ca_file) if conf.tls.ca_file else None,
+                certfile=str(conf.tls.cert_file) if conf.tls.cert_file else None,
+                keyfile=str(conf.tls.key_file) if conf.tls.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        except (OSError, ssl.SSLError, ValueError) as err:
+            raise MqttError(f"mqtt -> tls: cannot load the certificates: {err}") from err
+    client.on_socket_open = _nodelay
+    client.max_queued_messages_set(0)
+    return client
+
+
+class LiveHub:
+    """Runs a :class:`Hub` on a broker until stopped (SIGTERM, SIGINT or :meth:`stop`)."""
+
+    def __init__(self, hub: Hub, config: Config, tick_s: float = 0.2) -> None:
+        self.hub = hub
+        self.config = config
+        self.tick_s = tick_s
+        conf = config.mqtt
+        self.client = make_client(conf, conf.client_id)
+        self._avail = availability_topic(config)
+        self.client.will_set(self._avail, "offline", qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
+        self.connected = False
+        self._stopping = False
+        self._inflight: dict[int, str] = {}
+        self._clock_mono: float | None = None
+        self._clock_at: datetime | None = None
+        self.connects = 0
+
+    # --- callbacks (all on this thread, inside client.loop) ---------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
+    ) -> None:
+        if rc.is_failure:
+            logger.error("Broker refused the connection: %s", rc)
+            return
+        self.connected = True
+        self.connects += 1
+        conf = self.config.mqtt
+        logger.info("Connected to %s:%d (session present: %s)", conf.host, conf.port,
+                    flags.session_present)
+        client.subscribe(f"{conf.zigbee_base_topic}/#", qos=1)
+        client.publish(self._avail, "online", qos=1, retain=True)
+        self._send_outbox()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
+    ) -> None:
+        self.connected = False
+        if not self._stopping:
+            logger.warning("Lost the broker connection: %s", rc)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        received = datetime.now(UTC)
+        raw = msg.payload
+        try:
+            payload: Any = json.loads(raw)
+        except ValueError:
+            payload = raw.decode("utf-8", errors="replace")
+        try:
+            self.hub.handle(Message(received, msg.topic, payload, "mqtt"))
+            self.hub.store.flush()
+        except Exception:
+            # the hub keeps running: the message is kept with the reason
+            logger.exception("Failed to handle a message on %s", msg.topic)
+            self.hub.reject("mqtt", msg.topic, payload, "internal: the hub failed on this message")
+        self._note_clock()
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, rc: ReasonCode, props: Any
+    ) -> None:
+        sid = self._inflight.pop(mid, None)
+        if sid is not None:
+            self.hub.store.outbox_delivered(sid)
+
+    # --- signals out -------------------------------------------------------------------
+
+    def emit(self, signal: Signal) -> None:
+        """Sink interface: publish now when connected; the outbox keeps it otherwise."""
+        if not self.connected:
+            return
+        topic = signal_topic(self.config.mqtt.base_topic, self.config.flat, signal)
+        self._publish(signal.id, topic, signal.to_json())
+
+    def close(self) -> None:
+        pass
+
+    def _publish(self, sid: str, topic: str, body: str) -> None:
+        info = self.client.publish(topic, body, qos=1)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self._inflight[info.mid] = sid
+
+    def _send_outbox(self) -> None:
+        waiting = set(self._inflight.values())  # paho resends these itself
+        pending = [p for p in self.hub.store.outbox_pending() if p[0] not in waiting]
+        if pending:
+            logger.info("Publishing %d signals kept while the broker was away", len(pending))
+        for sid, topic, body in pending:
+            self._publish(sid, topic, body)
+
+    # --- clock -------------------------------------------------------------------------
+
+    def _note_clock(self) -> None:
+        now = self.hub.clock.now
+        if now is not None and now != self._clock_at:
+            self._clock_at = now
+            self._clock_mono = time.monotonic()
+
+    def _tick(self) -> None:
+        if self._clock_at is None or self._clock_mono is None:
+            return
+        due = self.hub.next_due
+        if due is None:
+            return
+        now = self._clock_at + timedelta(seconds=time.monotonic() - self._clock_mono)
+        if now >= due:
+            self.hub.advance(now)
+            self.hub.store.flush()
+            self._note_clock()
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def stop(self, *_: object) -> None:
+        self._stopping = True
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            logger.info("Received signal %d: stopping", signum)
+            self.stop()
+
+        signals.signal(signals.SIGTERM, handler)
+        signals.signal(signals.SIGINT, handler)
+
+    def run(self, max_seconds: float | None = None) -> None:
+        """Connect, process, reconnect with backoff, until stopped."""
+        conf = self.config.mqtt
+        self.hub.sinks.append(self)
+        backoff = 0.5
+        next_try = 0.0
+        started = time.monotonic()
+        ever = False
+        self._note_clock()
+        try:
+            while not self._stopping:
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    break
+                if not self.connected and time.monotonic() >= next_try:
+                    try:
+                        if ever:
+                            self.client.reconnect()
+                        else:
+                            self.client.connect(conf.host, conf.port, conf.keepalive_s)
+                            ever = True
+                        backoff = 0.5
+                    except (OSError, mqtt.WebsocketConnectionError) as err:
+                        wait = backoff * (0.8 + 0.4 * random.random())  # noqa: S311
+                        logger.warning(
+                            "Cannot reach the broker at %s:%d (%s); next try in %.1f s",
+                            conf.host, conf.port, err, wait,
+                        )
+                        next_try = time.monotonic() + wait
+                        backoff = min(backoff * 2, conf.reconnect_max_s)
+                if ever:
+                    rc = self.client.loop(timeout=self.tick_s)
+                    if rc != mqtt.MQTT_ERR_SUCCESS and self.connected:
+                        self.connected = False
+                    if rc != mqtt.MQTT_ERR_SUCCESS:
+                        time.sleep(min(self.tick_s, 0.05))
+                else:
+                    time.sleep(self.tick_s)
+                self._tick()
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        self.hub.close()
+        if self.connected:
+            info = self.client.publish(self._avail, "offline", qos=1, retain=True)
+            deadline = time.monotonic() + 2.0
+            while not info.is_published() and time.monotonic() < deadline:
+                self.client.loop(timeout=0.05)
+            self.client.disconnect()
+            self.client.loop(timeout=0.05)
+        if self in self.hub.sinks:
+            self.hub.sinks.remove(self)
+        logger.info("Stopped")

@@ -1,0 +1,280 @@
+"""From a Zigbee2MQTT message to a typed :class:`~edge.models.SensorEvent`.
+
+The apartment, room and device come from the topic (``zigbee2mqtt/<apartment>/<room>/<device>``,
+INTERFACES section 1); the readings from the payload's fields, each through a small pure
+converter in a registry (INTERFACES section 2, plus the extensions listed below). A
+converter returns the normalised fields or raises :class:`Reject` naming what was wrong.
+
+A message is never lost: when the topic or the payload cannot be used at all, the result
+carries the reason and the caller keeps the message as a dead letter. When only some
+fields are bad, the good ones still make an event and the bad ones are reported.
+
+Extensions beyond INTERFACES section 2 (device quirks seen in Zigbee2MQTT):
+``presence`` (mmWave radars) is read as ``occupancy``; ``fall_down_status`` (Tuya fall
+radars: ``"fall"``/``"none"``) as ``fall``; ``last_seen`` (ISO 8601 with offset, or epoch
+milliseconds) is the event time.
+
+>>> from datetime import datetime, timezone
+>>> t = datetime(2026, 1, 5, 7, 31, tzinfo=timezone.utc)
+>>> r = normalise(Message(t, "zigbee2mqtt/a012/bathroom/motion",
+...                       {"occupancy": True, "battery": 87, "illuminance": 12}))
+>>> r.event.sensor_id, r.event.occupancy, r.event.battery, r.problems
+('a012/bathroom/motion', True, 87.0, [])
+>>> normalise(Message(t, "zigbee2mqtt/a012/garage/motion", {"occupancy": True})).reason
+"topic: unknown room 'garage' (one of bedroom, bathroom, toilet, kitchen, living, hall, entrance, balcony, common_room, other)"
+>>> normalise(Message(t, "zigbee2mqtt/a012/hall/m", {"occupancy": "yes"})).reason
+"payload: no usable field (occupancy: expected true or false, got 'yes')"
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from edge.models import Message, Room, SensorEvent
+
+logger = logging.getLogger(__name__)
+
+_ROOMS = {r.value: r for r in Room}
+_ROOM_LIST = ", ".join(r.value for r in Room)
+_APARTMENT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_COMMAND_SUFFIXES = ("/set", "/get")
+
+
+class Reject(ValueError):
+    """A payload field whose value cannot be used; the message names the field."""
+
+
+Converter = Callable[[Any], dict[str, Any]]
+CONVERTERS: dict[str, Converter] = {}
+
+
+def converter(*names: str) -> Callable[[Converter], Converter]:
+    """Register a converter for the payload fields ``names``."""
+
+    def deco(fn: Converter) -> Converter:
+        for name in names:
+            if name in CONVERTERS:
+                raise ValueError(f"two converters for payload field {name!r}")
+            CONVERTERS[name] = fn
+        return fn
+
+    return deco
+
+
+def _bool(name: str, value: Any) -> bool:
+    if value is True or value is False:
+        return value
+    raise Reject(f"{name}: expected true or false, got {_show(value)}")
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Reject(f"{name}: expected a number, got {_show(value)}")
+    if not low <= value <= high:
+        raise Reject(f"{name}: {value} is outside {low:g}..{high:g}")
+    return float(value)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@converter("occupancy")
+def _occupancy(value: Any) -> dict[str, Any]:
+    return {"occupancy": _bool("occupancy", value)}
+
+
+@converter("presence")
+def _presence(value: Any) -> dict[str, Any]:
+    return {"occupancy": _bool("presence", value)}
+
+
+@converter("contact")
+def _contact(value: Any) -> dict[str, Any]:
+    return {"contact": _bool("contact", value)}
+
+
+_FALL_WORDS = {"fall": True, "fallen": True, "normal": False, "none": False, "no_fall": False}
+
+
+@converter("fall")
+def _fall(value: Any) -> dict[str, Any]:
+    if value is True or value is False:
+        return {"fall": value}
+    if isinstance(value, str) and value.lower() in _FALL_WORDS:
+        return {"fall": _FALL_WORDS[value.lower()]}
+    raise Reject(f"fall: expected true, false or 'fall', got {_show(value)}")
+
+
+@converter("fall_down_status")
+def _fall_down_status(value: Any) -> dict[str, Any]:
+    if isinstance(value, str) and value.lower() in _FALL_WORDS:
+        return {"fall": _FALL_WORDS[value.lower()]}
+    raise Reject(f"fall_down_status: expected 'fall' or 'none', got {_show(value)}")
+
+
+@converter("action")
+def _action(value: Any) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}  # Zigbee2MQTT clears the action field after a press
+    if not isinstance(value, str) or len(value) > 64:
+        raise Reject(f"action: expected a short text, got {_show(value)}")
+    return {"action": value.lower()}
+
+
+@converter("power")
+def _power(value: Any) -> dict[str, Any]:
+    # a few plugs report tiny negative values at rest
+    return {"power": max(0.0, _number("power", value, -5.0, 50000.0))}
+
+
+@converter("vibration")
+def _vibration(value: Any) -> dict[str, Any]:
+    return {"vibration": _bool("vibration", value)}
+
+
+@converter("battery")
+def _battery(value: Any) -> dict[str, Any]:
+    return {"battery": _number("battery", value, 0.0, 100.0)}
+
+
+@converter("linkquality")
+def _linkquality(value: Any) -> dict[str, Any]:
+    return {"linkquality": int(_number("linkquality", value, 0.0, 255.0))}
+
+
+@converter("tamper")
+def _tamper(value: Any) -> dict[str, Any]:
+    return {"tamper": _bool("tamper", value)}
+
+
+def parse_last_seen(value: Any) -> datetime:
+    """Zigbee2MQTT's ``last_seen``: ISO 8601 with an offset, or epoch milliseconds.
+
+    >>> parse_last_seen("2026-01-05T07:31:02.120+01:00").isoformat()
+    '2026-01-05T07:31:02.120000+01:00'
+    >>> parse_last_seen(1767594662120).isoformat()
+    '2026-01-05T06:31:02.120000+00:00'
+    """
+    if isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError as err:
+            raise Reject(f"last_seen: not an ISO 8601 time: {_show(value)}") from err
+        if ts.tzinfo is None:
+            raise Reject(f"last_seen: no UTC offset in {_show(value)}")
+        return ts
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if not 0 <= value < 1e14:
+            raise Reject(f"last_seen: {value} is not epoch milliseconds")
+        return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+    raise Reject(f"last_seen: expected a time, got {_show(value)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    apartment: str
+    room: Room
+    device: str
+    availability: bool
+
+
+@dataclass(slots=True)
+class Result:
+    """The outcome for one message: an event, or a reason; ``ignored`` for non-sensor topics."""
+
+    event: SensorEvent | None = None
+    reason: str = ""
+    problems: list[str] = field(default_factory=list)
+    ignored: bool = False
+
+
+IGNORED = Result(ignored=True)
+
+
+def parse_topic(topic: str, base: str = "zigbee2mqtt") -> Topic | Result:
+    """Split a sensor topic, or return why it is not one (``ignored`` for bridge topics)."""
+    prefix = base + "/"
+    if not topic.startswith(prefix):
+        return Result(reason=f"topic: not under {prefix}")
+    rest = topic[len(prefix):]
+    if rest.startswith("bridge/") or rest == "bridge" or rest.endswith(_COMMAND_SUFFIXES):
+        return IGNORED
+    parts = rest.split("/")
+    availability = len(parts) > 3 and parts[-1] == "availability"
+    if availability:
+        parts = parts[:-1]
+    if len(parts) < 3 or not all(parts):
+        return Result(reason=f"topic: expected {base}/<apartment>/<room>/<device>")
+    apartment, room_name = parts[0], parts[1]
+    device = "/".join(parts[2:])
+    if not _APARTMENT.match(apartment):
+        return Result(reason=f"topic: apartment id {_show(apartment)} is not 1-32 of A-Z a-z 0-9 _ -")
+    room = _ROOMS.get(room_name)
+    if room is None:
+        return Result(reason=f"topic: unknown room {room_name!r} (one of {_ROOM_LIST})")
+    if len(device) > 64:
+        return Result(reason="topic: device name longer than 64 characters")
+    return Topic(apartment, room, device, availability)
+
+
+def _availability(value: Any) -> bool:
+    if isinstance(value, dict):
+        value = value.get("state")
+    if value == "online":
+        return True
+    if value == "offline":
+        return False
+    raise Reject(f"availability: expected 'online' or 'offline', got {_show(value)}")
+
+
+def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
+    """Turn one message into an event, a reason to reject it, or ``ignored``."""
+    where = parse_topic(message.topic, base)
+    if isinstance(where, Result):
+        return where
+    payload = message.payload
+    received = message.received
+    if where.availability:
+        try:
+            up = _availability(payload)
+        except Reject as err:
+            return Result(reason=f"payload: {err}")
+        event = SensorEvent.model_construct(
+            ts=received, received=received, apartment=where.apartment, room=where.room,
+            device=where.device, available=up,
+        )
+        return Result(event=event)
+    if not isinstance(payload, dict):
+        kind = "text" if isinstance(payload, str) else type(payload).__name__
+        return Result(reason=f"payload: not a JSON object ({kind})")
+
+    fields: dict[str, Any] = {}
+    problems: list[str] = []
+    ts = received
+    for key, value in payload.items():
+        conv = CONVERTERS.get(key)
+        if conv is not None:
+            try:
+                fields.update(conv(value))
+            except Reject as err:
+                problems.append(str(err))
+        elif key == "last_seen":
+            try:
+                ts = parse_last_seen(value)
+            except Reject as err:
+                problems.append(str(err))
+    if problems and not fields:
+        return Result(reason=f"payload: no usable field ({'; '.join(problems)})")
+    event = SensorEvent.model_construct(
+        ts=ts, received=received, apartment=where.apartment, room=where.room,
+        device=where.device, **fields,
+    )
+    return Result(event=event, problems=problems)

@@ -1,0 +1,289 @@
+"""The one code path every message takes, live or replayed.
+
+message -> normalise -> drop QoS-1 repeats -> clock guard -> event log -> timers due
+-> apartment state -> detectors -> router (id, consent, register, sinks).
+
+Only where messages and the clock come from differs between live and replay: the
+caller hands messages to :meth:`Hub.handle` and, live, calls :meth:`Hub.advance` as
+event time moves on without messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from detectors.base import Candidate, Detector, registry
+from detectors.text import render
+from edge.clock import ClockGuard
+from edge.config import Config
+from edge.models import Message, Signal, signal_id
+from edge.normalise import normalise
+from edge.state import FlatState
+from edge.store import Store, reason_kind
+
+logger = logging.getLogger(__name__)
+
+SAVE_EVERY = timedelta(minutes=10)
+PRUNE_EVERY = timedelta(hours=6)
+
+
+class SignalSink(Protocol):
+    """Where raised signals go (a file, MQTT, the terminal, a test's list)."""
+
+    def emit(self, signal: Signal) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Stats:
+    messages: int = 0
+    events: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+    partial: int = 0
+    signals: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+def signal_topic(base: str, flat: str, signal: Signal) -> str:
+    """``thuisplus/<flat>/signal/<apartment>/<kind>``."""
+    return f"{base}/{flat}/signal/{signal.apartment}/{signal.kind.value}"
+
+
+class Hub:
+    """Normalises, keeps, tracks and detects; raises signals to its sinks."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        sinks: Iterable[SignalSink] = (),
+        detectors: Iterable[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.sinks = list(sinks)
+        self.stats = Stats()
+        self.clock = ClockGuard(config.clock)
+        self.roles = {
+            f"{apt}/{dev}": o.role
+            for apt, conf in config.apartments.items()
+            for dev, o in conf.devices.items()
+            if o.role
+        }
+        self.ignored_devices = {
+            f"{apt}/{dev}"
+            for apt, conf in config.apartments.items()
+            for dev, o in conf.devices.items()
+            if o.ignore
+        }
+        self.state = FlatState(config.state, self.roles)
+        tz = self._tz = config.tz
+        known = registry()
+        names = list(known) if detectors is None else list(detectors)
+        self.detectors: list[Detector] = []
+        for name in names:
+            cls = known[name]
+            self.detectors.append(
+                cls(
+                    lambda apt, n=name: config.detector_settings(n, apt),  # type: ignore[misc]
+                    tz=tz,
+                    roles=self.roles,
+                )
+            )
+        self._consent: dict[tuple[str, str], bool] = {}
+        self._base = config.mqtt.zigbee_base_topic
+        self._out_base = config.mqtt.base_topic
+        self._lang = config.language
+        self._due: datetime | None = None
+        self._next_save: datetime | None = None
+        self._next_prune: datetime | None = None
+        self._restore()
+
+    # --- state -------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        saved = self.store.load_state()
+        if not saved:
+            return
+        if "state" in saved:
+            self.state.load(saved["state"])
+        for det in self.detectors:
+            if det.name in saved.get("detectors", {}):
+                det.load_state(saved["detectors"][det.name])
+        clock = saved.get("clock")
+        if clock:
+            self.clock.now = datetime.fromisoformat(clock)
+        logger.info("Restored state saved at event time %s", clock)
+        self._recompute_due()
+
+    def save(self) -> None:
+        """Save the apartment state, the detectors' state and the clock."""
+        self.store.save_state(
+            {
+                "state": self.state.to_dict(),
+                "detectors": {d.name: d.state_dict() for d in self.detectors},
+                "clock": self.clock.now.isoformat() if self.clock.now else None,
+            }
+        )
+
+    def close(self) -> None:
+        self.save()
+        self.store.flush()
+
+    # --- the path ----------------------------------------------------------------------
+
+    def reject(self, source: str, topic: str | None, payload: object, reason: str) -> None:
+        """Keep a message that cannot be used, with its reason; count it."""
+        kind = reason_kind(reason)
+        self.stats.rejected[kind] += 1
+        self.stats.examples.setdefault(kind, f"{source}: {reason}")
+        self.store.add_dead_letter(source, topic, payload, reason, self.clock.now)
+        logger.debug("Rejected %s (%s): %s", source, topic, reason)
+
+    def handle(self, message: Message) -> list[Signal]:
+        """Take one message through the whole path; returns the signals it raised."""
+        stats = self.stats
+        stats.messages += 1
+        result = normalise(message, self._base)
+        if result.ignored:
+            stats.ignored += 1
+            return []
+        event = result.event
+        if event is None:
+            self.reject(message.source, message.topic, message.payload, result.reason)
+            return []
+        if self.ignored_devices and event.sensor_id in self.ignored_devices:
+            self.reject(message.source, message.topic, message.payload, "config: device ignored")
+            return []
+        payload = message.payload
+        text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+        received = message.received.timestamp()
+        if self.store.is_repeat(message.topic, text, received):
+            stats.duplicates += 1
+            return []
+        verdict = self.clock.check(event.ts)
+        if not verdict.accepted:
+            self.reject(message.source, message.topic, payload, verdict.reason)
+            return []
+        if result.problems:
+            stats.partial += 1
+            self.store.add_dead_letter(
+                message.source, message.topic, payload,
+                f"partial: used the rest of the message ({'; '.join(result.problems)})",
+                self.clock.now,
+            )
+        stats.events += 1
+        self.store.add_event(message.topic, event.ts.timestamp(), received, text)
+        out = self._timers(self.clock.now) if self._due is not None else []
+        self.state.apply(event)
+        apt = event.apartment
+        for det in self.detectors:
+            if self._consents(apt, det.name):
+                for cand in det.on_event(event, self.state):
+                    sig = self._route(cand, det.name)
+                    if sig is not None:
+                        out.append(sig)
+        self._recompute_due()
+        self._housekeeping()
+        return out
+
+    def advance(self, now: datetime) -> list[Signal]:
+        """Event time moved on to ``now`` without a message (live ticks)."""
+        if self.clock.now is None or now <= self.clock.now:
+            return []
+        self.clock.now = now
+        out = self._timers(now) if self._due is not None else []
+        self._housekeeping()
+        return out
+
+    def _timers(self, now: datetime | None) -> list[Signal]:
+        due = self._due
+        if now is None or due is None or due > now:
+            return []
+        self.state.advance(now)
+        out: list[Signal] = []
+        for det in self.detectors:
+            d = det.next_due()
+            if d is not None and d <= now:
+                for cand in det.on_tick(now, self.state):
+                    if self._consents(cand.apartment, det.name):
+                        sig = self._route(cand, det.name)
+                        if sig is not None:
+                            out.append(sig)
+        self._recompute_due()
+        return out
+
+    def _recompute_due(self) -> None:
+        dues = [d for d in (det.next_due() for det in self.detectors) if d is not None]
+        s = self.state.next_due()
+        if s is not None:
+            dues.append(s)
+        self._due = min(dues) if dues else None
+
+    @property
+    def next_due(self) -> datetime | None:
+        return self._due
+
+    def _housekeeping(self) -> None:
+        now = self.clock.now
+        if now is None:
+            return
+        if self._next_save is None:
+            self._next_save = now + SAVE_EVERY
+            self._next_prune = now + PRUNE_EVERY
+            return
+        if now >= self._next_save:
+            self._next_save = now + SAVE_EVERY
+            self.save()
+        if self._next_prune is not None and now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            self.store.prune(now)
+
+    def _consents(self, apartment: str, detector: str) -> bool:
+        key = (apartment, detector)
+        found = self._consent.get(key)
+        if found is None:
+            found = self._consent[key] = self.config.consents(apartment, detector)
+        return found
+
+    def _route(self, cand: Candidate, detector: str) -> Signal | None:
+        flat = self.config.flat
+        tz = self._tz
+        sig = Signal(
+            id=signal_id(flat, cand.apartment, cand.kind.value, cand.start, cand.key),
+            flat=flat,
+            apartment=cand.apartment,
+            kind=cand.kind,
+            domain=cand.domain,
+            severity=cand.severity,
+            start=cand.start.astimezone(tz),
+            detected_at=cand.detected_at.astimezone(tz),
+            summary=render(cand.summary, self._lang),
+            evidence={"detector": detector, **cand.evidence},
+        )
+        topic = signal_topic(self._out_base, flat, sig)
+        if not self.store.add_signal(sig, topic):
+            self.stats.suppressed += 1
+            return None
+        self.stats.signals[sig.kind.value] += 1
+        logger.info(
+            "Signal %s %s %s for %s at %s",
+            sig.severity.value, sig.kind.value, sig.id, sig.apartment, sig.detected_at.isoformat(),
+        )
+        for sink in self.sinks:
+            sink.emit(sig)
+        return sig

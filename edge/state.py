@@ -1,0 +1,330 @@
+"""What the hub knows about each apartment right now, built from events alone.
+
+- home / away: the front door (the contact in ``entrance``) closes; motion after that
+  means someone is home, no motion for ``away_after_minutes`` means the resident left;
+- a second person present: activity in two rooms at once (two non-hall rooms within a
+  few seconds, or motion elsewhere while the bed or chair pad is occupied);
+- last activity per room; each sensor's last message, battery, link quality, availability.
+
+State changes that follow from time passing (the away decision) are made in
+:meth:`FlatState.advance` at their due time, so replay and live agree.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from edge.models import SensorEvent, Room
+>>> t = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+>>> def ev(room, device, minutes, **kw):
+...     ts = t + timedelta(minutes=minutes)
+...     return SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device=device, **kw)
+>>> s = FlatState(StateConfig())
+>>> s.apply(ev(Room.LIVING, "motion", 0, occupancy=True))
+>>> s.apply(ev(Room.ENTRANCE, "door", 1, contact=False))
+>>> s.apply(ev(Room.ENTRANCE, "door", 1.2, contact=True))
+>>> s.advance(t + timedelta(minutes=30))
+>>> s.apartment("a1").presence, s.apartment("a1").presence_since == t + timedelta(minutes=1.2)
+('away', True)
+>>> s.apply(ev(Room.ENTRANCE, "door", 90, contact=False))
+>>> s.apply(ev(Room.HALL, "motion", 90.5, occupancy=True))
+>>> s.apartment("a1").presence
+'home'
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.models import COMMON_APARTMENT, Room, SensorEvent
+
+logger = logging.getLogger(__name__)
+
+CONNECTING_ROOMS = frozenset({Room.HALL, Room.ENTRANCE})
+
+
+class StateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    away_after_minutes: float = Field(
+        15.0, gt=0, le=24 * 60, description="No motion this long after the door closed: away."
+    )
+    motion_grace_s: float = Field(
+        10.0, ge=0, le=600,
+        description="Motion this soon after the door closed may be the leaver: not counted.",
+    )
+    two_rooms_window_s: float = Field(
+        3.0, ge=0, le=120,
+        description="Motion starting in two non-hall rooms this close together: two people.",
+    )
+    visitor_hold_minutes: float = Field(
+        30.0, gt=0, le=24 * 60, description="How long 'a second person present' holds."
+    )
+    active_power_w: float = Field(
+        5.0, ge=0, description="A plug drawing more than this is in use (activity)."
+    )
+
+
+def is_pad(device: str, role: str | None = None) -> bool:
+    """Bed and chair pressure pads report ``occupancy`` too; the name or role says which."""
+    if role in ("bed_pad", "chair_pad"):
+        return True
+    name = device.lower()
+    return "pad" in name or name in ("bed", "chair", "mattress")
+
+
+@dataclass(slots=True)
+class SensorState:
+    last_seen: datetime
+    messages: int = 0
+    battery: float | None = None
+    linkquality: int | None = None
+    available: bool = True
+    occupied: bool | None = None
+    last_change: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "last_seen": self.last_seen.isoformat(),
+            "messages": self.messages,
+            "battery": self.battery,
+            "linkquality": self.linkquality,
+            "available": self.available,
+            "occupied": self.occupied,
+            "last_change": self.last_change.isoformat() if self.last_change else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SensorState:
+        lc = d.get("last_change")
+        return cls(
+            last_seen=datetime.fromisoformat(d["last_seen"]),
+            messages=int(d.get("messages", 0)),
+            battery=d.get("battery"),
+            linkquality=d.get("linkquality"),
+            available=bool(d.get("available", True)),
+            occupied=d.get("occupied"),
+            last_change=datetime.fromisoformat(lc) if lc else None,
+        )
+
+
+@dataclass(slots=True)
+class ApartmentState:
+    apartment: str
+    presence: str = "unknown"  # home | away | unknown
+    presence_since: datetime | None = None
+    door_open: bool | None = None
+    door_changed: datetime | None = None
+    door_closed_pending: datetime | None = None
+    last_activity: datetime | None = None
+    room_activity: dict[str, datetime] = field(default_factory=dict)
+    room_onset: dict[str, datetime] = field(default_factory=dict)
+    second_person_until: datetime | None = None
+    sensors: dict[str, SensorState] = field(default_factory=dict)
+
+    def second_person(self, now: datetime) -> bool:
+        return self.second_person_until is not None and now <= self.second_person_until
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t else None
+
+        return {
+            "presence": self.presence,
+            "presence_since": iso(self.presence_since),
+            "door_open": self.door_open,
+            "door_changed": iso(self.door_changed),
+            "door_closed_pending": iso(self.door_closed_pending),
+            "last_activity": iso(self.last_activity),
+            "room_activity": {k: v.isoformat() for k, v in self.room_activity.items()},
+            "room_onset": {k: v.isoformat() for k, v in self.room_onset.items()},
+            "second_person_until": iso(self.second_person_until),
+            "sensors": {k: v.to_dict() for k, v in self.sensors.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, apartment: str, d: dict[str, Any]) -> ApartmentState:
+        def dt(v: str | None) -> datetime | None:
+            return datetime.fromisoformat(v) if v else None
+
+        return cls(
+            apartment=apartment,
+            presence=d.get("presence", "unknown"),
+            presence_since=dt(d.get("presence_since")),
+            door_open=d.get("door_open"),
+            door_changed=dt(d.get("door_changed")),
+            door_closed_pending=dt(d.get("door_closed_pending")),
+            last_activity=dt(d.get("last_activity")),
+            room_activity={k: datetime.fromisoformat(v) for k, v in d["room_activity"].items()},
+            room_onset={k: datetime.fromisoformat(v) for k, v in d["room_onset"].items()},
+            second_person_until=dt(d.get("second_person_until")),
+            sensors={k: SensorState.from_dict(v) for k, v in d["sensors"].items()},
+        )
+
+
+class FlatState:
+    """The state of every apartment of the flat (and of ``common``, its shared spaces)."""
+
+    def __init__(self, config: StateConfig, roles: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.roles = roles or {}
+        self.apartments: dict[str, ApartmentState] = {}
+        self._away_after = timedelta(minutes=config.away_after_minutes)
+        self._grace = timedelta(seconds=config.motion_grace_s)
+        self._two_rooms = timedelta(seconds=config.two_rooms_window_s)
+        self._hold = timedelta(minutes=config.visitor_hold_minutes)
+        self._pending: dict[str, datetime] = {}
+
+    def apartment(self, apartment: str) -> ApartmentState:
+        st = self.apartments.get(apartment)
+        if st is None:
+            st = self.apartments[apartment] = ApartmentState(apartment)
+        return st
+
+    def next_due(self) -> datetime | None:
+        return min(self._pending.values()) if self._pending else None
+
+    def advance(self, now: datetime) -> None:
+        """Event time reached ``now``: decide 'away' where the door closed long enough ago."""
+        if not self._pending:
+            return
+        for apt, due in list(self._pending.items()):
+            if due <= now:
+                del self._pending[apt]
+                st = self.apartments[apt]
+                if st.door_closed_pending is not None:
+                    st.presence = "away"
+                    st.presence_since = st.door_closed_pending
+                    st.door_closed_pending = None
+                    st.second_person_until = None
+
+    def apply(self, ev: SensorEvent) -> None:
+        """Update the state with one accepted event."""
+        st = self.apartment(ev.apartment)
+        ts = ev.ts
+        sid = ev.sensor_id
+        sensor = st.sensors.get(sid)
+        if sensor is None:
+            sensor = st.sensors[sid] = SensorState(last_seen=ts)
+        elif ts > sensor.last_seen:
+            sensor.last_seen = ts
+        sensor.messages += 1
+        if ev.battery is not None:
+            sensor.battery = ev.battery
+        if ev.linkquality is not None:
+            sensor.linkquality = ev.linkquality
+        if ev.available is not None:
+            sensor.available = ev.available
+            return
+        if ev.available is None and not sensor.available:
+            sensor.available = True  # a state message means it is back on the mesh
+
+        role = self.roles.get(sid)
+        room = ev.room
+        if ev.contact is not None and (role == "front_door" or (
+            room is Room.ENTRANCE and role is None
+        )):
+            self._door(st, ev.contact, ts)
+            self._activity(st, room, ts, onset=False)
+            return
+
+        active = False
+        onset = False
+        if ev.occupancy is not None:
+            was = sensor.occupied
+            sensor.occupied = ev.occupancy
+            if ev.occupancy:
+                active = True
+                onset = was is not True
+                if was is not True:
+                    sensor.last_change = ts
+                if is_pad(ev.device, role):
+                    onset = False  # lying still is not motion
+                    active = False
+                    self._touch(st, room, ts)
+            elif was:
+                sensor.last_change = ts
+        if ev.contact is not None or ev.vibration or ev.action is not None:
+            active = True
+        if ev.power is not None and ev.power > self.config.active_power_w:
+            active = True
+        if active:
+            self._activity(st, room, ts, onset=onset)
+        if onset and st.apartment != COMMON_APARTMENT:
+            self._second_person(st, room, ts, sid)
+
+    def _touch(self, st: ApartmentState, room: Room, ts: datetime) -> None:
+        prev = st.room_activity.get(room.value)
+        if prev is None or ts > prev:
+            st.room_activity[room.value] = ts
+        if st.last_activity is None or ts > st.last_activity:
+            st.last_activity = ts
+
+    def _activity(self, st: ApartmentState, room: Room, ts: datetime, onset: bool) -> None:
+        self._touch(st, room, ts)
+        if onset:
+            st.room_onset[room.value] = ts
+        if room is Room.ENTRANCE:
+            return
+        pending = st.door_closed_pending
+        if pending is not None:
+            if ts > pending + self._grace:
+                st.door_closed_pending = None
+                self._pending.pop(st.apartment, None)
+                if st.presence != "home":
+                    st.presence = "home"
+                    st.presence_since = st.door_changed or ts
+        elif st.presence != "home":
+            st.presence = "home"
+            st.presence_since = ts
+
+    def _door(self, st: ApartmentState, closed: bool, ts: datetime) -> None:
+        if st.door_open is (not closed) and st.door_changed is not None and ts <= st.door_changed:
+            return
+        st.door_open = not closed
+        st.door_changed = ts
+        if closed:
+            st.door_closed_pending = ts
+            self._pending[st.apartment] = ts + self._away_after
+        else:
+            st.door_closed_pending = None
+            self._pending.pop(st.apartment, None)
+
+    def _second_person(self, st: ApartmentState, room: Room, ts: datetime, sid: str) -> None:
+        if room in CONNECTING_ROOMS:
+            return
+        seen = False
+        for other, onset in st.room_onset.items():
+            if other == room.value or other in (Room.HALL.value, Room.ENTRANCE.value):
+                continue
+            if abs(ts - onset) <= self._two_rooms:
+                seen = True
+                break
+        if not seen:
+            for other_id, sensor in st.sensors.items():
+                if other_id == sid or not sensor.occupied:
+                    continue
+                device = other_id.rsplit("/", 1)[-1]
+                other_room = other_id.split("/")[1]
+                if other_room != room.value and is_pad(device, self.roles.get(other_id)):
+                    seen = True
+                    break
+        if seen:
+            until = ts + self._hold
+            if st.second_person_until is None or until > st.second_person_until:
+                st.second_person_until = until
+
+    # --- persistence -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "apartments": {k: v.to_dict() for k, v in self.apartments.items()},
+            "pending": {k: v.isoformat() for k, v in self._pending.items()},
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.apartments = {
+            k: ApartmentState.from_dict(k, v) for k, v in data.get("apartments", {}).items()
+        }
+        self._pending = {k: datetime.fromisoformat(v) for k, v in data.get("pending", {}).items()}
