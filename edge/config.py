@@ -76,14 +76,14 @@ class MqttConfig(_Section):
     base_topic: str = Field("thuisplus", min_length=1, description="Where the hub publishes.")
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect wait.")
 
-    @model_validator(mode="before")
+    password: None = Field(None, exclude=True, description="Refused: see the class doc.")
+
+    @field_validator("password", mode="before")
     @classmethod
-    def _no_inline_secret(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError(
-                f"a password never goes in the YAML: set {SECRET_ENV} or mqtt.password_file"
-            )
-        return data
+    def _no_inline_secret(cls, value: Any) -> None:
+        raise ValueError(
+            f"a password never goes in the YAML: set {SECRET_ENV} or mqtt.password_file"
+        )
 
     def credentials(self) -> tuple[str | None, str | None]:
         """The username and password to use, read from the environment or the secrets file."""
@@ -158,27 +158,9 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _detector_settings(self) -> Config:
-        models = all_settings_models()
-        problems: list[str] = []
-        scopes: list[tuple[str, dict[str, dict[str, Any]]]] = [("detectors", self.detectors)]
-        for apt, conf in self.apartments.items():
-            scopes.append((f"apartments -> {apt} -> detectors", conf.detectors))
-            for name in conf.consent:
-                if name not in models:
-                    problems.append(f"apartments -> {apt} -> consent -> {name}: unknown detector")
-        for where, table in scopes:
-            for name, values in table.items():
-                if name not in models:
-                    problems.append(f"{where} -> {name}: unknown detector")
-                    continue
-                try:
-                    models[name].model_validate({**self.detectors.get(name, {}), **values})
-                except ValidationError as err:
-                    for e in err.errors():
-                        key = " -> ".join(str(p) for p in e["loc"])
-                        problems.append(f"{where} -> {name} -> {key}: {e['msg']}")
+        problems = detector_problems(self.model_dump(include={"detectors", "apartments"}))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(f"{' -> '.join(map(str, loc))}: {m}" for loc, m in problems))
         return self
 
     @property
@@ -205,6 +187,45 @@ class Config(_Section):
 
 
 _DEFAULT_APARTMENT = ApartmentConfig()
+
+
+def detector_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Unknown detectors and bad detector settings, each with its key path.
+
+    Works on the raw mapping so every problem is found even when other keys are wrong;
+    per-apartment settings are checked merged over the flat's.
+    """
+    if not isinstance(data, dict):
+        return []
+    models = all_settings_models()
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    flat = data.get("detectors")
+    flat = flat if isinstance(flat, dict) else {}
+    scopes: list[tuple[tuple[Any, ...], Any]] = [(("detectors",), flat)]
+    apartments = data.get("apartments")
+    for apt, conf in (apartments.items() if isinstance(apartments, dict) else []):
+        if not isinstance(conf, dict):
+            continue
+        scopes.append((("apartments", apt, "detectors"), conf.get("detectors")))
+        consent = conf.get("consent")
+        for name in consent if isinstance(consent, dict) else []:
+            if name not in models:
+                problems.append((("apartments", apt, "consent", name), "unknown detector"))
+    for where, table in scopes:
+        for name, values in (table.items() if isinstance(table, dict) else []):
+            if name not in models:
+                known = ", ".join(sorted(models))
+                problems.append(((*where, name), f"unknown detector (one of {known})"))
+                continue
+            if not isinstance(values, dict):
+                continue
+            base = flat.get(name) if isinstance(flat.get(name), dict) else {}
+            try:
+                models[name].model_validate({**base, **values})
+            except ValidationError as err:
+                for e in err.errors():
+                    problems.append(((*where, name, *e["loc"]), e["msg"]))
+    return problems
 
 
 # --- YAML with line numbers -------------------------------------------------------------
@@ -265,18 +286,28 @@ def load_config_text(text: str, name: str = "<config>") -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{name}: the top level must be a mapping of keys"])
+    key_lines = loader.key_lines  # type: ignore[attr-defined]
+    own = detector_problems(data)
+    own_lines = []
+    for loc, msg in own:
+        line = _line_of(data, loc, key_lines)
+        where = f"{name}:{line}" if line is not None else name
+        own_lines.append(f"{where}: {' -> '.join(map(str, loc))}: {msg}")
     try:
         return Config.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_error_lines(err, data, loader.key_lines, name)) from err  # type: ignore[attr-defined]
+        lines = _error_lines(err, data, key_lines, name, skip_whole=bool(own))
+        raise ConfigError(lines + own_lines) from err
 
 
 def _error_lines(
-    err: ValidationError, data: Any, key_lines: dict[int, Any], name: str
+    err: ValidationError, data: Any, key_lines: dict[int, Any], name: str, skip_whole: bool
 ) -> list[str]:
     lines = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"])
+        if skip_whole and not loc:
+            continue  # the detector check, already reported key by key
         line = _line_of(data, loc, key_lines)
         where = f"{name}:{line}" if line is not None else name
         path = " -> ".join(str(p) for p in loc) or "(top level)"
@@ -284,9 +315,10 @@ def _error_lines(
         if e["type"] == "extra_forbidden":
             msg = f"unknown key ({msg})"
         value = e.get("input")
+        secret = any(w in str(p).lower() for p in loc for w in ("password", "secret", "token"))
         shown = f" (got {value!r})" if e["type"] not in {"extra_forbidden", "missing"} and (
             isinstance(value, str | int | float | bool)
-        ) else ""
+        ) and not secret else ""
         lines.append(f"{where}: {path}: {msg}{shown}")
     return lines
 

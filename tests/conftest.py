@@ -93,8 +93,9 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     binary = mosquitto_binary()
     if binary is None:
         pytest.skip("mosquitto is not installed: `make test` installs it (scripts/install-test-deps.sh)")
-    b = Broker(tmp_path / "broker", binary) if (tmp_path / "broker").mkdir() is None else None
-    assert b is not None
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    b = Broker(workdir, binary)
     b.start()
     try:
         yield b
