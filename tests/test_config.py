@@ -74,7 +74,7 @@ def test_each_problem_is_one_line_with_yaml_line_and_key_path() -> None:
 def test_a_password_in_the_yaml_is_refused() -> None:
     (line,) = lines_of("mqtt:\n  host: x\n  password: hunter2\n")
     assert SECRET_ENV in line and "hunter2" not in line
-    assert line.startswith("flat.yaml:2: mqtt:")
+    assert line.startswith("flat.yaml:3: mqtt -> password: a password never goes in the YAML")
 
 
 def test_unknown_detector_time_zone_and_role_are_named() -> None:
