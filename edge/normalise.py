@@ -185,6 +185,10 @@ class Topic:
     device: str
     availability: bool
 
+    @property
+    def sensor_id(self) -> str:
+        return f"{self.apartment}/{self.room.value}/{self.device}"
+
 
 @dataclass(slots=True)
 class Result:
@@ -197,6 +201,7 @@ class Result:
 
 
 IGNORED = Result(ignored=True)
+_BASE_FIELDS = 6  # ts, received, apartment, room, device, sensor_id
 
 
 def parse_topic(topic: str, base: str = "zigbee2mqtt") -> Topic | Result:
@@ -235,9 +240,25 @@ def _availability(value: Any) -> bool:
     raise Reject(f"availability: expected 'online' or 'offline', got {_show(value)}")
 
 
+_TOPICS: dict[tuple[str, str], tuple[Topic | Result, str]] = {}
+_TOPIC_CACHE_MAX = 50_000
+
+
+def _topic(topic: str, base: str) -> tuple[Topic | Result, str]:
+    """:func:`parse_topic`, remembered: a flat has a few thousand topics, seen again and again."""
+    key = (topic, base)
+    found = _TOPICS.get(key)
+    if found is None:
+        if len(_TOPICS) >= _TOPIC_CACHE_MAX:
+            _TOPICS.clear()  # a flood of made-up topics must not grow memory without bound
+        where = parse_topic(topic, base)
+        found = _TOPICS[key] = (where, where.sensor_id if isinstance(where, Topic) else "")
+    return found
+
+
 def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
     """Turn one message into an event, a reason to reject it, or ``ignored``."""
-    where = parse_topic(message.topic, base)
+    where, sensor_id = _topic(message.topic, base)
     if isinstance(where, Result):
         return where
     payload = message.payload
@@ -247,18 +268,20 @@ def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
             up = _availability(payload)
         except Reject as err:
             return Result(reason=f"payload: {err}")
-        event = SensorEvent.model_construct(
-            ts=received, received=received, apartment=where.apartment, room=where.room,
-            device=where.device, available=up,
-        )
+        event = SensorEvent.trusted({
+            "ts": received, "received": received, "apartment": where.apartment,
+            "room": where.room, "device": where.device, "sensor_id": sensor_id, "available": up,
+        })
         return Result(event=event)
     if not isinstance(payload, dict):
         kind = "text" if isinstance(payload, str) else type(payload).__name__
         return Result(reason=f"payload: not a JSON object ({kind})")
 
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {
+        "ts": received, "received": received, "apartment": where.apartment,
+        "room": where.room, "device": where.device, "sensor_id": sensor_id,
+    }
     problems: list[str] = []
-    ts = received
     for key, value in payload.items():
         conv = CONVERTERS.get(key)
         if conv is not None:
@@ -268,13 +291,9 @@ def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
                 problems.append(str(err))
         elif key == "last_seen":
             try:
-                ts = parse_last_seen(value)
+                fields["ts"] = parse_last_seen(value)
             except Reject as err:
                 problems.append(str(err))
-    if problems and not fields:
+    if problems and len(fields) == _BASE_FIELDS:
         return Result(reason=f"payload: no usable field ({'; '.join(problems)})")
-    event = SensorEvent.model_construct(
-        ts=ts, received=received, apartment=where.apartment, room=where.room,
-        device=where.device, **fields,
-    )
-    return Result(event=event, problems=problems)
+    return Result(event=SensorEvent.trusted(fields), problems=problems)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,7 +31,9 @@ from edge.store import Store, reason_kind
 logger = logging.getLogger(__name__)
 
 SAVE_EVERY = timedelta(minutes=10)
+SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class SignalSink(Protocol):
@@ -105,12 +108,15 @@ class Hub:
                 )
             )
         self._consent: dict[tuple[str, str], bool] = {}
+        self._active: dict[str, list[Detector]] = {}
+        self._timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
         self._base = config.mqtt.zigbee_base_topic
         self._out_base = config.mqtt.base_topic
         self._lang = config.language
         self._due: datetime | None = None
         self._next_save: datetime | None = None
         self._next_prune: datetime | None = None
+        self._saved_wall = time.monotonic()
         self._restore()
 
     # --- state -------------------------------------------------------------------------
@@ -170,7 +176,7 @@ class Hub:
             self.reject(message.source, message.topic, message.payload, "config: device ignored")
             return []
         payload = message.payload
-        text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+        text = payload if isinstance(payload, str) else _ENCODE(payload)
         received = message.received.timestamp()
         if self.store.is_repeat(message.topic, text, received):
             stats.duplicates += 1
@@ -191,12 +197,17 @@ class Hub:
         out = self._timers(self.clock.now) if self._due is not None else []
         self.state.apply(event)
         apt = event.apartment
-        for det in self.detectors:
-            if self._consents(apt, det.name):
-                for cand in det.on_event(event, self.state):
-                    sig = self._route(cand, det.name)
-                    if sig is not None:
-                        out.append(sig)
+        active = self._active.get(apt)
+        if active is None:
+            active = self._active[apt] = [
+                d for d in self.detectors if self._consents(apt, d.name)
+            ]
+        state = self.state
+        for det in active:
+            for cand in det.on_event(event, state):
+                sig = self._route(cand, det.name)
+                if sig is not None:
+                    out.append(sig)
         self._recompute_due()
         self._housekeeping()
         return out
@@ -228,11 +239,12 @@ class Hub:
         return out
 
     def _recompute_due(self) -> None:
-        dues = [d for d in (det.next_due() for det in self.detectors) if d is not None]
-        s = self.state.next_due()
-        if s is not None:
-            dues.append(s)
-        self._due = min(dues) if dues else None
+        due = self.state.next_due()
+        for det in self._timed:
+            d = det.next_due()
+            if d is not None and (due is None or d < due):
+                due = d
+        self._due = due
 
     @property
     def next_due(self) -> datetime | None:
@@ -247,8 +259,12 @@ class Hub:
             self._next_prune = now + PRUNE_EVERY
             return
         if now >= self._next_save:
+            # event time says it is time; wall time keeps a fast replay from saving too often
             self._next_save = now + SAVE_EVERY
-            self.save()
+            wall = time.monotonic()
+            if wall - self._saved_wall >= SAVE_MIN_WALL_S:
+                self._saved_wall = wall
+                self.save()
         if self._next_prune is not None and now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
             self.store.prune(now)

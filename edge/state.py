@@ -42,6 +42,8 @@ from edge.models import COMMON_APARTMENT, Room, SensorEvent
 logger = logging.getLogger(__name__)
 
 CONNECTING_ROOMS = frozenset({Room.HALL, Room.ENTRANCE})
+_ENTRANCE = Room.ENTRANCE
+_CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 
 
 class StateConfig(BaseModel):
@@ -223,7 +225,7 @@ class FlatState:
         role = self.roles.get(sid)
         room = ev.room
         if ev.contact is not None and (role == "front_door" or (
-            room is Room.ENTRANCE and role is None
+            room is _ENTRANCE and role is None
         )):
             self._door(st, ev.contact, ts)
             self._activity(st, room, ts, onset=False)
@@ -265,7 +267,7 @@ class FlatState:
         self._touch(st, room, ts)
         if onset:
             st.room_onset[room.value] = ts
-        if room is Room.ENTRANCE:
+        if room is _ENTRANCE:
             return
         pending = st.door_closed_pending
         if pending is not None:
@@ -296,7 +298,7 @@ class FlatState:
             return
         seen = False
         for other, onset in st.room_onset.items():
-            if other == room.value or other in (Room.HALL.value, Room.ENTRANCE.value):
+            if other == room.value or other in _CONNECTING_NAMES:
                 continue
             if abs(ts - onset) <= self._two_rooms:
                 seen = True

@@ -1,0 +1,103 @@
+"""Replay throughput of the whole pipeline next to the floor of merely parsing the lines.
+
+    python benchmarks/bench_replay.py [RECORDING] [--lines N]
+
+Without a recording it writes a synthetic one (80 apartments, motion, doors, plugs,
+heartbeats) to a temporary folder. Prints lines per second for: reading and json.loads of
+each line (the floor); the whole pipeline with the store in memory; and with the store on
+disk (WAL), as the gateway runs it. Goal: the whole pipeline within 4x of the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.config import Config  # noqa: E402
+from edge.pipeline import Hub  # noqa: E402
+from edge.recording import RecordingWriter, open_text  # noqa: E402
+from edge.replay import replay  # noqa: E402
+from edge.store import Store  # noqa: E402
+
+ROOMS = ["bedroom", "bathroom", "toilet", "kitchen", "living", "hall"]
+
+
+def synthetic(path: Path, lines: int, seed: int = 1) -> Path:
+    rng = random.Random(seed)
+    t = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+    with RecordingWriter(path) as w:
+        for _ in range(lines):
+            t += rng.expovariate(1 / 1.2)
+            apt = f"a{rng.randrange(80):03d}"
+            r = rng.random()
+            if r < 0.7:
+                room = rng.choice(ROOMS)
+                topic, payload = f"{apt}/{room}/motion", {
+                    "occupancy": rng.random() < 0.5, "battery": rng.randint(20, 100),
+                    "linkquality": rng.randint(20, 250), "illuminance": rng.randint(0, 400),
+                }
+            elif r < 0.85:
+                topic, payload = f"{apt}/entrance/door", {
+                    "contact": rng.random() < 0.5, "battery": 90, "linkquality": 100,
+                    "voltage": 3005, "device_temperature": 21,
+                }
+            else:
+                topic, payload = f"{apt}/kitchen/kettle", {
+                    "power": round(rng.random() * 2000, 1), "state": "ON", "linkquality": 150,
+                }
+            w.write(datetime.fromtimestamp(t, UTC), f"zigbee2mqtt/{topic}", payload)
+    return path
+
+
+def floor(path: Path) -> tuple[int, float]:
+    start = time.perf_counter()
+    n = 0
+    with open_text(path) as fh:
+        for line in fh:
+            json.loads(line)
+            n += 1
+    return n, time.perf_counter() - start
+
+
+def pipeline(path: Path, state: Path | None) -> tuple[int, float]:
+    config = Config()
+    hub = Hub(config, Store(state, config.store))
+    start = time.perf_counter()
+    n = replay([path], hub)
+    hub.store.close()
+    return n, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recording", nargs="?", type=Path)
+    parser.add_argument("--lines", type=int, default=300_000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        rec = args.recording or synthetic(Path(tmp) / "bench.jsonl", args.lines)
+        n, base = floor(rec)
+        floor_rate = n / base
+        print(f"machine: {platform.machine()}, Python {platform.python_version()}, {rec.name}")
+        print(f"{'what':<42} {'lines/s':>12} {'x floor':>8}")
+        print(f"{'read + json.loads (floor)':<42} {floor_rate:>12,.0f} {1.0:>8.2f}")
+        for label, state in (("whole pipeline, store in memory", None),
+                             ("whole pipeline, store on disk (WAL)", Path(tmp) / "s.sqlite")):
+            m, secs = pipeline(rec, state)
+            rate = m / secs
+            print(f"{label:<42} {rate:>12,.0f} {floor_rate / rate:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

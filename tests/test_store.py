@@ -1,0 +1,115 @@
+"""The SQLite store: repeats dropped, a hard kill leaves it intact, the outbox keeps order."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge.models import Domain, Severity, Signal, SignalKind
+from edge.recording import RecordingWriter
+from edge.store import Store, StoreConfig
+
+
+def big_recording(path: Path, n: int) -> Path:
+    t0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+    with RecordingWriter(path) as w:
+        for i in range(n):
+            apt = f"a{i % 80:03d}"
+            w.write(datetime.fromtimestamp(t0 + i * 0.5, UTC), f"zigbee2mqtt/{apt}/hall/motion",
+                    {"occupancy": i % 3 == 0, "battery": 90, "linkquality": i % 200})
+    return path
+
+
+def test_qos1_repeat_within_the_window_is_dropped_not_later() -> None:
+    s = Store(None, StoreConfig(dedup_window_s=5))
+    assert not s.is_repeat("t", '{"occupancy":true}', 100.0)
+    assert s.is_repeat("t", '{"occupancy":true}', 100.4)
+    assert not s.is_repeat("t", '{"occupancy":true}', 200.0)
+    assert not s.is_repeat("t", '{"occupancy":false}', 200.1)
+    assert not s.is_repeat("u", '{"occupancy":false}', 200.1)
+
+
+def test_the_same_event_is_stored_once(tmp_path: Path) -> None:
+    s = Store(tmp_path / "db.sqlite", StoreConfig())
+    for _ in range(3):
+        s.add_event("zigbee2mqtt/a1/hall/m", 1000.0, 1000.1, '{"occupancy":true}')
+    s.add_event("zigbee2mqtt/a1/hall/m", 1001.0, 1001.1, '{"occupancy":true}')
+    assert s.event_count() == 2
+    s.close()
+    again = Store(tmp_path / "db.sqlite", StoreConfig())
+    again.add_event("zigbee2mqtt/a1/hall/m", 1000.0, 1000.1, '{"occupancy":true}')
+    assert again.event_count() == 2
+
+
+def sig(n: int) -> Signal:
+    t = datetime(2026, 1, 5, 7, n, tzinfo=UTC)
+    return Signal(id=f"s{n}", flat="f", apartment="a1", kind=SignalKind.FALL, domain=Domain.CARE,
+                  severity=Severity.URGENT, start=t, detected_at=t, summary="x")
+
+
+def test_outbox_keeps_undelivered_signals_in_order_across_a_reopen(tmp_path: Path) -> None:
+    s = Store(tmp_path / "db.sqlite", StoreConfig())
+    for n in range(5):
+        assert s.add_signal(sig(n), f"thuisplus/f/signal/a1/fall/{n}")
+    assert not s.add_signal(sig(2), "again")
+    s.outbox_delivered("s1")
+    s.outbox_delivered("s3")
+    s.close()
+    s = Store(tmp_path / "db.sqlite", StoreConfig())
+    assert [p[0] for p in s.outbox_pending()] == ["s0", "s2", "s4"]
+    assert s.signal_count() == 5
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    Store(db, StoreConfig()).close()
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    try:
+        Store(db, StoreConfig())
+    except Exception as err:  # noqa: BLE001
+        assert "newer version (schema 99 > 1)" in str(err)
+    else:
+        raise AssertionError("a newer schema was opened")
+
+
+def test_a_hard_kill_mid_replay_leaves_the_store_intact(tmp_path: Path) -> None:
+    rec = big_recording(tmp_path / "big.jsonl", 300_000)
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "replay", str(rec), "--state-dir", str(state),
+         "--quiet", "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    db = state / "thuisplus.sqlite"
+    deadline = time.monotonic() + 60
+    # wait until several batches were committed, then kill without warning
+    while time.monotonic() < deadline:
+        wal = db.with_name(db.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 2_000_000:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the replay ended before it could be killed: make it longer"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    s = Store(db, StoreConfig())
+    assert s.integrity_ok()
+    kept = s.event_count()
+    assert 0 < kept < 300_000
+    s.close()
+    # and the hub carries on from there: a second replay completes, nothing stored twice
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "replay", str(rec), "--state-dir", str(state),
+         "--quiet", "--no-progress"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    s = Store(db, StoreConfig())
+    assert s.integrity_ok()
+    assert s.event_count() == 300_000
