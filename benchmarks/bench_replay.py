@@ -43,19 +43,35 @@ def synthetic(path: Path, lines: int, seed: int = 1) -> Path:
             r = rng.random()
             if r < 0.7:
                 room = rng.choice(ROOMS)
-                topic, payload = f"{apt}/{room}/motion", {
-                    "occupancy": rng.random() < 0.5, "battery": rng.randint(20, 100),
-                    "linkquality": rng.randint(20, 250), "illuminance": rng.randint(0, 400),
-                }
+                topic, payload = (
+                    f"{apt}/{room}/motion",
+                    {
+                        "occupancy": rng.random() < 0.5,
+                        "battery": rng.randint(20, 100),
+                        "linkquality": rng.randint(20, 250),
+                        "illuminance": rng.randint(0, 400),
+                    },
+                )
             elif r < 0.85:
-                topic, payload = f"{apt}/entrance/door", {
-                    "contact": rng.random() < 0.5, "battery": 90, "linkquality": 100,
-                    "voltage": 3005, "device_temperature": 21,
-                }
+                topic, payload = (
+                    f"{apt}/entrance/door",
+                    {
+                        "contact": rng.random() < 0.5,
+                        "battery": 90,
+                        "linkquality": 100,
+                        "voltage": 3005,
+                        "device_temperature": 21,
+                    },
+                )
             else:
-                topic, payload = f"{apt}/kitchen/kettle", {
-                    "power": round(rng.random() * 2000, 1), "state": "ON", "linkquality": 150,
-                }
+                topic, payload = (
+                    f"{apt}/kitchen/kettle",
+                    {
+                        "power": round(rng.random() * 2000, 1),
+                        "state": "ON",
+                        "linkquality": 150,
+                    },
+                )
             w.write(datetime.fromtimestamp(t, UTC), f"zigbee2mqtt/{topic}", payload)
     return path
 
@@ -92,8 +108,10 @@ def main() -> None:
         print(f"machine: {platform.machine()}, Python {platform.python_version()}, {rec.name}")
         print(f"{'what':<42} {'lines/s':>12} {'x floor':>8}")
         print(f"{'read + json.loads (floor)':<42} {floor_rate:>12,.0f} {1.0:>8.2f}")
-        for label, state in (("whole pipeline, store in memory", None),
-                             ("whole pipeline, store on disk (WAL)", Path(tmp) / "s.sqlite")):
+        for label, state in (
+            ("whole pipeline, store in memory", None),
+            ("whole pipeline, store on disk (WAL)", Path(tmp) / "s.sqlite"),
+        ):
             m, secs = pipeline(rec, state)
             rate = m / secs
             print(f"{label:<42} {rate:>12,.0f} {floor_rate / rate:>8.2f}")

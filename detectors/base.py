@@ -99,7 +99,7 @@ class Detector(ABC):
         """Everything needed to carry on after a restart, as JSON-able values."""
         return {}
 
-    def load_state(self, data: dict[str, Any]) -> None:
+    def load_state(self, data: dict[str, Any]) -> None:  # noqa: B027  (a stateless default)
         """Restore what :meth:`state_dict` gave."""
 
 

@@ -42,7 +42,9 @@ logger = logging.getLogger(__name__)
 
 class FallSettings(DetectorSettings):
     repeat_after_minutes: float = Field(
-        10.0, gt=0, le=24 * 60,
+        10.0,
+        gt=0,
+        le=24 * 60,
         description="A fall state still reported after this long counts as a new fall.",
     )
 

@@ -45,7 +45,9 @@ logger = logging.getLogger(__name__)
 
 class SensorOfflineSettings(DetectorSettings):
     after_hours: float = Field(
-        25.0, gt=0, le=24 * 14,
+        25.0,
+        gt=0,
+        le=24 * 14,
         description="Silence this long (event time) means the sensor is offline.",
     )
 
@@ -96,7 +98,9 @@ class SensorOfflineDetector(Detector):
             self._queued.discard(sid)
             if sid not in self._offline:
                 self._offline.add(sid)
-                out.append(self._candidate(sid.split("/", 1)[0], sid, self._last[sid], due, "silence"))
+                out.append(
+                    self._candidate(sid.split("/", 1)[0], sid, self._last[sid], due, "silence")
+                )
         return out
 
     def _candidate(
@@ -135,6 +139,8 @@ class SensorOfflineDetector(Detector):
     def load_state(self, data: dict[str, Any]) -> None:
         self._last = {k: datetime.fromisoformat(v) for k, v in data.get("last", {}).items()}
         self._offline = set(data.get("offline", []))
-        self._heap = [(t + self._after(s), s) for s, t in self._last.items() if s not in self._offline]
+        self._heap = [
+            (t + self._after(s), s) for s, t in self._last.items() if s not in self._offline
+        ]
         heapq.heapify(self._heap)
         self._queued = {s for _, s in self._heap}

@@ -111,10 +111,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     st = hub.stats
     print()
-    print(f"Replayed {lines:,} lines from {len(args.recordings)} recording(s) "
-          f"in {elapsed:.1f} s ({lines / max(elapsed, 1e-9):,.0f} lines/s).")
-    print(f"  events: {st.events:,}  repeats dropped: {st.duplicates:,}  "
-          f"non-sensor topics: {st.ignored:,}  partly used: {st.partial:,}")
+    print(
+        f"Replayed {lines:,} lines from {len(args.recordings)} recording(s) "
+        f"in {elapsed:.1f} s ({lines / max(elapsed, 1e-9):,.0f} lines/s)."
+    )
+    print(
+        f"  events: {st.events:,}  repeats dropped: {st.duplicates:,}  "
+        f"non-sensor topics: {st.ignored:,}  partly used: {st.partial:,}"
+    )
     if st.rejected:
         print(f"  rejected: {st.rejected_total:,} (kept in the dead-letter store)")
         for reason, n in st.rejected.most_common():
@@ -170,7 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     live.install_signal_handlers()
     logger.info(
         "Flat %s: listening on %s:%d, state in %s",
-        config.flat, config.mqtt.host, config.mqtt.port, state_dir,
+        config.flat,
+        config.mqtt.host,
+        config.mqtt.port,
+        state_dir,
     )
     try:
         live.run(max_seconds=args.max_seconds)
@@ -218,17 +225,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="thuisplus",
         description="Signal hub for Thuisplusflats: sensor messages in, care signals out.",
     )
-    parser.add_argument("--log-level", default="warning",
-                        choices=["debug", "info", "warning", "error"], help="default: warning")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="default: warning",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("replay", help="replay recordings in event time, as fast as possible")
-    p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING",
-                   help="JSON Lines recording, plain or .gz")
+    p.add_argument(
+        "recordings",
+        nargs="+",
+        type=Path,
+        metavar="RECORDING",
+        help="JSON Lines recording, plain or .gz",
+    )
     p.add_argument("--config", type=Path, help="flat configuration (YAML); default: none")
     p.add_argument("--signals-out", type=Path, help="write signals here as JSON Lines")
-    p.add_argument("--state-dir", type=Path,
-                   help="keep the event log, dead letters and state here (default: in memory)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep the event log, dead letters and state here (default: in memory)",
+    )
     p.add_argument("--quiet", action="store_true", help="do not print each signal")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_replay)
@@ -237,8 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="flat configuration (YAML); default: none")
     p.add_argument("--mqtt-host", help="broker host (overrides the config)")
     p.add_argument("--mqtt-port", type=int, help="broker port (overrides the config)")
-    p.add_argument("--state-dir", type=Path,
-                   help="where the store lives (default: $STATE_DIRECTORY or ./state)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the store lives (default: $STATE_DIRECTORY or ./state)",
+    )
     p.add_argument("--signals-out", type=Path, help="also append signals here as JSON Lines")
     p.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)

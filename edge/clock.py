@@ -14,8 +14,8 @@ re-anchors on them and says so loudly.
 >>> g.check(t0).accepted, g.now == t0
 (True, True)
 >>> v = g.check(t0 + timedelta(days=365))
->>> v.accepted, v.reason
-(False, 'clock: 2027-01-05T07:00:00+00:00 is 365 days ahead of the stream clock 2026-01-05T07:00:00+00:00')
+>>> v.accepted, v.reason[:48]
+(False, 'clock: 2027-01-05T07:00:00+00:00 is 365 days ahead')
 >>> g.check(t0 - timedelta(seconds=30)).accepted, g.now == t0
 (True, True)
 """
@@ -99,7 +99,9 @@ class ClockGuard:
             return _ACCEPT
         if ts < self.config.min_valid:
             self.quarantined += 1
-            return Verdict(False, f"clock: {ts.isoformat()} is before {self.config.min_valid.date()}")
+            return Verdict(
+                False, f"clock: {ts.isoformat()} is before {self.config.min_valid.date()}"
+            )
         if now is None:
             self.now = ts
             return _ACCEPT
@@ -122,6 +124,7 @@ class ClockGuard:
             return Verdict(True, reanchored=True)
         self.quarantined += 1
         side = "ahead of" if ts > now else "behind"
+        gap = _fmt_gap(ts - now)
         return Verdict(
-            False, f"clock: {ts.isoformat()} is {_fmt_gap(ts - now)} {side} the stream clock {now.isoformat()}"
+            False, f"clock: {ts.isoformat()} is {gap} {side} the stream clock {now.isoformat()}"
         )

@@ -203,7 +203,7 @@ def detector_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     flat = flat if isinstance(flat, dict) else {}
     scopes: list[tuple[tuple[Any, ...], Any]] = [(("detectors",), flat)]
     apartments = data.get("apartments")
-    for apt, conf in (apartments.items() if isinstance(apartments, dict) else []):
+    for apt, conf in apartments.items() if isinstance(apartments, dict) else []:
         if not isinstance(conf, dict):
             continue
         scopes.append((("apartments", apt, "detectors"), conf.get("detectors")))
@@ -212,14 +212,15 @@ def detector_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
             if name not in models:
                 problems.append((("apartments", apt, "consent", name), "unknown detector"))
     for where, table in scopes:
-        for name, values in (table.items() if isinstance(table, dict) else []):
+        for name, values in table.items() if isinstance(table, dict) else []:
             if name not in models:
                 known = ", ".join(sorted(models))
                 problems.append(((*where, name), f"unknown detector (one of {known})"))
                 continue
             if not isinstance(values, dict):
                 continue
-            base = flat.get(name) if isinstance(flat.get(name), dict) else {}
+            found = flat.get(name)
+            base: dict[str, Any] = found if isinstance(found, dict) else {}
             try:
                 models[name].model_validate({**base, **values})
             except ValidationError as err:
@@ -233,6 +234,10 @@ def detector_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
 
 class _LineLoader(yaml.SafeLoader):
     """A safe loader that remembers the line of every mapping key."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.key_lines: dict[int, tuple[dict[Any, Any], dict[Any, int]]] = {}
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -250,10 +255,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
     return mapping
 
 
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
-)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _line_of(root: Any, loc: tuple[Any, ...], key_lines: dict[int, Any]) -> int | None:
@@ -272,7 +274,6 @@ def _line_of(root: Any, loc: tuple[Any, ...], key_lines: dict[int, Any]) -> int 
 def load_config_text(text: str, name: str = "<config>") -> Config:
     """Validate a YAML text; raise :class:`ConfigError` with one line per problem."""
     loader = _LineLoader(text)
-    loader.key_lines = {}  # type: ignore[attr-defined]
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as err:
@@ -286,7 +287,7 @@ def load_config_text(text: str, name: str = "<config>") -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{name}: the top level must be a mapping of keys"])
-    key_lines = loader.key_lines  # type: ignore[attr-defined]
+    key_lines = loader.key_lines
     own = detector_problems(data)
     own_lines = []
     for loc, msg in own:
@@ -316,9 +317,13 @@ def _error_lines(
             msg = f"unknown key ({msg})"
         value = e.get("input")
         secret = any(w in str(p).lower() for p in loc for w in ("password", "secret", "token"))
-        shown = f" (got {value!r})" if e["type"] not in {"extra_forbidden", "missing"} and (
-            isinstance(value, str | int | float | bool)
-        ) and not secret else ""
+        shown = (
+            f" (got {value!r})"
+            if e["type"] not in {"extra_forbidden", "missing"}
+            and (isinstance(value, str | int | float | bool))
+            and not secret
+            else ""
+        )
         lines.append(f"{where}: {path}: {msg}{shown}")
     return lines
 

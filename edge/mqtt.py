@@ -112,8 +112,9 @@ class LiveHub:
         self.connected = True
         self.connects += 1
         conf = self.config.mqtt
-        logger.info("Connected to %s:%d (session present: %s)", conf.host, conf.port,
-                    flags.session_present)
+        logger.info(
+            "Connected to %s:%d (session present: %s)", conf.host, conf.port, flags.session_present
+        )
         client.subscribe(f"{conf.zigbee_base_topic}/#", qos=1)
         client.publish(self._avail, "online", qos=1, retain=True)
         self._send_outbox()
@@ -228,10 +229,13 @@ class LiveHub:
                             ever = True
                         backoff = 0.5
                     except (OSError, mqtt.WebsocketConnectionError) as err:
-                        wait = backoff * (0.8 + 0.4 * random.random())  # noqa: S311
+                        wait = backoff * (0.8 + 0.4 * random.random())
                         logger.warning(
                             "Cannot reach the broker at %s:%d (%s); next try in %.1f s",
-                            conf.host, conf.port, err, wait,
+                            conf.host,
+                            conf.port,
+                            err,
+                            wait,
                         )
                         next_try = time.monotonic() + wait
                         backoff = min(backoff * 2, conf.reconnect_max_s)

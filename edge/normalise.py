@@ -20,8 +20,8 @@ milliseconds) is the event time.
 ...                       {"occupancy": True, "battery": 87, "illuminance": 12}))
 >>> r.event.sensor_id, r.event.occupancy, r.event.battery, r.problems
 ('a012/bathroom/motion', True, 87.0, [])
->>> normalise(Message(t, "zigbee2mqtt/a012/garage/motion", {"occupancy": True})).reason
-"topic: unknown room 'garage' (one of bedroom, bathroom, toilet, kitchen, living, hall, entrance, balcony, common_room, other)"
+>>> normalise(Message(t, "zigbee2mqtt/a012/garage/motion", {"occupancy": True})).reason[:60]
+"topic: unknown room 'garage' (one of bedroom, bathroom, toile"
 >>> normalise(Message(t, "zigbee2mqtt/a012/hall/m", {"occupancy": "yes"})).reason
 "payload: no usable field (occupancy: expected true or false, got 'yes')"
 """
@@ -209,7 +209,7 @@ def parse_topic(topic: str, base: str = "zigbee2mqtt") -> Topic | Result:
     prefix = base + "/"
     if not topic.startswith(prefix):
         return Result(reason=f"topic: not under {prefix}")
-    rest = topic[len(prefix):]
+    rest = topic[len(prefix) :]
     if rest.startswith("bridge/") or rest == "bridge" or rest.endswith(_COMMAND_SUFFIXES):
         return IGNORED
     parts = rest.split("/")
@@ -221,7 +221,9 @@ def parse_topic(topic: str, base: str = "zigbee2mqtt") -> Topic | Result:
     apartment, room_name = parts[0], parts[1]
     device = "/".join(parts[2:])
     if not _APARTMENT.match(apartment):
-        return Result(reason=f"topic: apartment id {_show(apartment)} is not 1-32 of A-Z a-z 0-9 _ -")
+        return Result(
+            reason=f"topic: apartment id {_show(apartment)} is not 1-32 of A-Z a-z 0-9 _ -"
+        )
     room = _ROOMS.get(room_name)
     if room is None:
         return Result(reason=f"topic: unknown room {room_name!r} (one of {_ROOM_LIST})")
@@ -268,18 +270,29 @@ def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
             up = _availability(payload)
         except Reject as err:
             return Result(reason=f"payload: {err}")
-        event = SensorEvent.trusted({
-            "ts": received, "received": received, "apartment": where.apartment,
-            "room": where.room, "device": where.device, "sensor_id": sensor_id, "available": up,
-        })
+        event = SensorEvent.trusted(
+            {
+                "ts": received,
+                "received": received,
+                "apartment": where.apartment,
+                "room": where.room,
+                "device": where.device,
+                "sensor_id": sensor_id,
+                "available": up,
+            }
+        )
         return Result(event=event)
     if not isinstance(payload, dict):
         kind = "text" if isinstance(payload, str) else type(payload).__name__
         return Result(reason=f"payload: not a JSON object ({kind})")
 
     fields: dict[str, Any] = {
-        "ts": received, "received": received, "apartment": where.apartment,
-        "room": where.room, "device": where.device, "sensor_id": sensor_id,
+        "ts": received,
+        "received": received,
+        "apartment": where.apartment,
+        "room": where.room,
+        "device": where.device,
+        "sensor_id": sensor_id,
     }
     problems: list[str] = []
     for key, value in payload.items():

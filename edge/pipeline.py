@@ -188,7 +188,9 @@ class Hub:
         if result.problems:
             stats.partial += 1
             self.store.add_dead_letter(
-                message.source, message.topic, payload,
+                message.source,
+                message.topic,
+                payload,
                 f"partial: used the rest of the message ({'; '.join(result.problems)})",
                 self.clock.now,
             )
@@ -199,9 +201,7 @@ class Hub:
         apt = event.apartment
         active = self._active.get(apt)
         if active is None:
-            active = self._active[apt] = [
-                d for d in self.detectors if self._consents(apt, d.name)
-            ]
+            active = self._active[apt] = [d for d in self.detectors if self._consents(apt, d.name)]
         state = self.state
         for det in active:
             for cand in det.on_event(event, state):
@@ -298,7 +298,11 @@ class Hub:
         self.stats.signals[sig.kind.value] += 1
         logger.info(
             "Signal %s %s %s for %s at %s",
-            sig.severity.value, sig.kind.value, sig.id, sig.apartment, sig.detected_at.isoformat(),
+            sig.severity.value,
+            sig.kind.value,
+            sig.id,
+            sig.apartment,
+            sig.detected_at.isoformat(),
         )
         for sink in self.sinks:
             sink.emit(sig)

@@ -95,8 +95,8 @@ def format_line(received: datetime, topic: str, payload: Any) -> str:
 
     >>> from datetime import datetime, timezone, timedelta
     >>> t = datetime(2026, 1, 5, 7, 31, 2, 120000, tzinfo=timezone(timedelta(hours=1)))
-    >>> format_line(t, "zigbee2mqtt/a012/bathroom/motion", {"occupancy": True})
-    '{"ts": "2026-01-05T07:31:02.120+01:00", "topic": "zigbee2mqtt/a012/bathroom/motion", "payload": {"occupancy": true}}'
+    >>> format_line(t, "z/a1/h/m", {"occupancy": True})
+    '{"ts": "2026-01-05T07:31:02.120+01:00", "topic": "z/a1/h/m", "payload": {"occupancy": true}}'
     """
     if received.tzinfo is None:
         raise ValueError("a recording's ts needs a UTC offset")

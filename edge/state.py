@@ -53,11 +53,15 @@ class StateConfig(BaseModel):
         15.0, gt=0, le=24 * 60, description="No motion this long after the door closed: away."
     )
     motion_grace_s: float = Field(
-        10.0, ge=0, le=600,
+        10.0,
+        ge=0,
+        le=600,
         description="Motion this soon after the door closed may be the leaver: not counted.",
     )
     two_rooms_window_s: float = Field(
-        3.0, ge=0, le=120,
+        3.0,
+        ge=0,
+        le=120,
         description="Motion starting in two non-hall rooms this close together: two people.",
     )
     visitor_hold_minutes: float = Field(
@@ -224,9 +228,9 @@ class FlatState:
 
         role = self.roles.get(sid)
         room = ev.room
-        if ev.contact is not None and (role == "front_door" or (
-            room is _ENTRANCE and role is None
-        )):
+        if ev.contact is not None and (
+            role == "front_door" or (room is _ENTRANCE and role is None)
+        ):
             self._door(st, ev.contact, ts)
             self._activity(st, room, ts, onset=False)
             return

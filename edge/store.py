@@ -77,7 +77,9 @@ class StoreConfig(BaseModel):
     retention_days: float = Field(30.0, gt=0, description="Raw events older than this go.")
     dead_letter_retention_days: float = Field(90.0, gt=0, description="Dead letters too.")
     dedup_window_s: float = Field(
-        5.0, ge=0, le=300,
+        5.0,
+        ge=0,
+        le=300,
         description="The same payload on the same topic within this time is a QoS-1 repeat.",
     )
     batch_size: int = Field(
@@ -285,7 +287,7 @@ class Store:
         }
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
     def close(self) -> None:
         try:

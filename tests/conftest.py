@@ -92,7 +92,9 @@ class Broker:
 def broker(tmp_path: Path) -> Iterator[Broker]:
     binary = mosquitto_binary()
     if binary is None:
-        pytest.skip("mosquitto is not installed: `make test` installs it (scripts/install-test-deps.sh)")
+        pytest.skip(
+            "mosquitto is not installed: `make test` installs it (scripts/install-test-deps.sh)"
+        )
     workdir = tmp_path / "broker"
     workdir.mkdir()
     b = Broker(workdir, binary)
@@ -106,6 +108,8 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 @pytest.fixture
 def datasets() -> Path:
     if not DATASETS.is_dir():
-        pytest.skip(f"{DATASETS} not present: the public recordings come with the project's "
-                    "shared folder, not with a clone")
+        pytest.skip(
+            f"{DATASETS} not present: the public recordings come with the project's "
+            "shared folder, not with a clone"
+        )
     return DATASETS

@@ -12,16 +12,19 @@ T0 = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
 def test_1970_is_quarantined_even_as_the_first_message() -> None:
     g = ClockGuard(ClockConfig())
     v = g.check(datetime(1970, 1, 1, 0, 0, 5, tzinfo=UTC))
-    assert not v.accepted and "before 2015-01-01" in v.reason
+    assert not v.accepted
+    assert "before 2015-01-01" in v.reason
     assert g.now is None
-    assert g.check(T0).accepted and g.now == T0
+    assert g.check(T0).accepted
+    assert g.now == T0
 
 
 def test_a_year_ahead_does_not_move_event_time() -> None:
     g = ClockGuard(ClockConfig())
     g.check(T0)
     v = g.check(T0 + timedelta(days=365))
-    assert not v.accepted and "365 days ahead" in v.reason
+    assert not v.accepted
+    assert "365 days ahead" in v.reason
     assert g.now == T0
     assert g.check(T0 + timedelta(seconds=1)).accepted
     assert g.now == T0 + timedelta(seconds=1)
@@ -39,7 +42,8 @@ def test_far_too_late_is_quarantined() -> None:
     g = ClockGuard(ClockConfig(max_late_hours=1))
     g.check(T0)
     v = g.check(T0 - timedelta(hours=3))
-    assert not v.accepted and "3 hours behind" in v.reason
+    assert not v.accepted
+    assert "3 hours behind" in v.reason
 
 
 def test_a_real_jump_is_followed_after_enough_agreeing_messages() -> None:

@@ -41,9 +41,12 @@ apartments:
 
 def test_a_full_config_loads() -> None:
     c = load_config_text(GOOD, "flat.yaml")
-    assert c.flat == "ijsselmonde-01" and c.mqtt.port == 8883 and c.mqtt.tls.enabled
+    assert c.flat == "ijsselmonde-01"
+    assert c.mqtt.port == 8883
+    assert c.mqtt.tls.enabled
     assert c.apartment("a012").residents == 2
-    assert not c.consents("a012", "fall") and c.consents("a013", "fall")
+    assert not c.consents("a012", "fall")
+    assert c.consents("a013", "fall")
     assert c.detector_settings("low_battery", "a012").threshold_pct == 10  # type: ignore[attr-defined]
     assert c.detector_settings("low_battery", "a013").threshold_pct == 20  # type: ignore[attr-defined]
     assert c.device_override("a012/living/pendant").role == "sos_button"  # type: ignore[union-attr]
@@ -51,7 +54,8 @@ def test_a_full_config_loads() -> None:
 
 def test_zero_configuration_works() -> None:
     c = load_config(None)
-    assert c == Config() and c.mqtt.host == "localhost"
+    assert c == Config()
+    assert c.mqtt.host == "localhost"
 
 
 def lines_of(text: str) -> list[str]:
@@ -64,16 +68,22 @@ def test_each_problem_is_one_line_with_yaml_line_and_key_path() -> None:
     bad = GOOD.replace("port: 8883", "port: 99999").replace("residents: 2", "residentz: 2")
     bad = bad.replace("threshold_pct: 10", "threshold_pct: -3")
     lines = lines_of(bad)
-    assert "flat.yaml:6: mqtt -> port: Input should be less than or equal to 65535 (got 99999)" in lines
-    assert any(ln.startswith("flat.yaml:17: apartments -> a012 -> residentz: unknown key")
-               for ln in lines)
-    assert any("apartments -> a012 -> detectors -> low_battery -> threshold_pct" in ln
-               for ln in lines)
+    assert (
+        "flat.yaml:6: mqtt -> port: Input should be less than or equal to 65535 (got 99999)"
+        in lines
+    )
+    assert any(
+        ln.startswith("flat.yaml:17: apartments -> a012 -> residentz: unknown key") for ln in lines
+    )
+    assert any(
+        "apartments -> a012 -> detectors -> low_battery -> threshold_pct" in ln for ln in lines
+    )
 
 
 def test_a_password_in_the_yaml_is_refused() -> None:
     (line,) = lines_of("mqtt:\n  host: x\n  password: hunter2\n")
-    assert SECRET_ENV in line and "hunter2" not in line
+    assert SECRET_ENV in line
+    assert "hunter2" not in line
     assert line.startswith("flat.yaml:3: mqtt -> password: a password never goes in the YAML")
 
 
@@ -91,7 +101,8 @@ def test_unknown_detector_time_zone_and_role_are_named() -> None:
 
 def test_broken_yaml_says_where() -> None:
     (line,) = lines_of("flat: x\nmqtt: [\n")
-    assert line.startswith("flat.yaml:") and "not valid YAML" in line
+    assert line.startswith("flat.yaml:")
+    assert "not valid YAML" in line
 
 
 def test_duplicate_keys_are_errors() -> None:
@@ -116,7 +127,8 @@ def test_check_config_command(tmp_path: Path) -> None:
     bad.write_text("flat: UPPER\nmqtt:\n  prot: 1\n")
     run = [sys.executable, "-m", "edge.cli", "check-config"]
     ok = subprocess.run([*run, str(good)], capture_output=True, text=True, check=False)
-    assert ok.returncode == 0 and "OK (flat ijsselmonde-01, 1 apartments" in ok.stdout
+    assert ok.returncode == 0
+    assert "OK (flat ijsselmonde-01, 1 apartments" in ok.stdout
     ko = subprocess.run([*run, str(bad)], capture_output=True, text=True, check=False)
     assert ko.returncode == 1
     out = ko.stdout.splitlines()

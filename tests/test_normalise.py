@@ -45,7 +45,8 @@ def test_epoch_millisecond_last_seen() -> None:
     event = normalise(
         Message(T, "zigbee2mqtt/a1/hall/m", {"occupancy": True, "last_seen": 1767594662120})
     ).event
-    assert event is not None and event.ts == datetime(2026, 1, 5, 6, 31, 2, 120000, tzinfo=UTC)
+    assert event is not None
+    assert event.ts == datetime(2026, 1, 5, 6, 31, 2, 120000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,12 @@ def test_bridge_and_command_topics_are_ignored(topic: str) -> None:
 
 @pytest.mark.parametrize(
     ("payload", "up"),
-    [({"state": "online"}, True), ({"state": "offline"}, False), ("online", True), ("offline", False)],
+    [
+        ({"state": "online"}, True),
+        ({"state": "offline"}, False),
+        ("online", True),
+        ("offline", False),
+    ],
 )
 def test_availability(payload: Any, up: bool) -> None:
     event = normalise(Message(T, "zigbee2mqtt/a1/toilet/motion/availability", payload)).event
@@ -83,7 +89,8 @@ def test_availability(payload: Any, up: bool) -> None:
 
 def test_bad_field_keeps_the_good_ones_and_reports_the_bad() -> None:
     result = normalise(Message(T, "zigbee2mqtt/a1/hall/m", {"occupancy": True, "battery": 250}))
-    assert result.event is not None and result.event.occupancy is True
+    assert result.event is not None
+    assert result.event.occupancy is True
     assert result.event.battery is None
     assert result.problems == ["battery: 250 is outside 0..100"]
 
@@ -106,8 +113,17 @@ def test_unusable_payloads_are_rejected_with_a_reason(payload: Any, reason: str)
 
 
 def test_every_interfaces_field_has_a_converter() -> None:
-    for name in ("occupancy", "contact", "fall", "action", "power", "vibration", "battery",
-                 "linkquality", "tamper"):
+    for name in (
+        "occupancy",
+        "contact",
+        "fall",
+        "action",
+        "power",
+        "vibration",
+        "battery",
+        "linkquality",
+        "tamper",
+    ):
         assert name in CONVERTERS
 
 
@@ -119,8 +135,9 @@ def test_topic_parsing_keeps_slashes_in_device_names() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=12,
 )
 field_names = st.sampled_from([*CONVERTERS, "last_seen", "state", "temperature"]) | st.text(

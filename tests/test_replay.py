@@ -38,18 +38,22 @@ def signals_of(hub: Hub) -> list[Signal]:
 
 
 def test_fall_and_sos_are_urgent_at_once(tmp_path: Path) -> None:
-    rec = write_recording(tmp_path / "r.jsonl", [
-        msg(0, "a1/hall/motion", {"occupancy": True}),
-        msg(1, "a1/bathroom/radar", {"fall": True, "presence": True}),
-        msg(1.01, "a1/bathroom/radar", {"fall": True, "presence": True}),  # still fallen
-        msg(2, "a2/living/pendant", {"action": "emergency", "battery": 90}),
-    ])
+    rec = write_recording(
+        tmp_path / "r.jsonl",
+        [
+            msg(0, "a1/hall/motion", {"occupancy": True}),
+            msg(1, "a1/bathroom/radar", {"fall": True, "presence": True}),
+            msg(1.01, "a1/bathroom/radar", {"fall": True, "presence": True}),  # still fallen
+            msg(2, "a2/living/pendant", {"action": "emergency", "battery": 90}),
+        ],
+    )
     sigs = signals_of(run([rec]))
     assert [(s.kind, s.apartment, s.severity.value, s.domain.value) for s in sigs] == [
         (SignalKind.FALL, "a1", "urgent", "care"),
         (SignalKind.SOS, "a2", "urgent", "care"),
     ]
-    assert sigs[0].detected_at == at(1) and sigs[0].start == at(1)
+    assert sigs[0].detected_at == at(1)
+    assert sigs[0].start == at(1)
     assert sigs[0].evidence["sensor"] == "a1/bathroom/radar"
     assert sigs[0].summary.startswith("Valsensor in de badkamer meldt om 06:01 een val")
     assert sigs[0].flat == "demo-flat"
@@ -65,12 +69,16 @@ def test_demo_recording_gives_its_signals_and_counts_its_rejects() -> None:
     hub = run([DEMO])
     kinds = sorted((s.kind.value, s.apartment) for s in signals_of(hub))
     assert kinds == [
-        ("fall", "a001"), ("low_battery", "a002"), ("sensor_offline", "a002"),
-        ("sensor_offline", "a003"), ("sos", "a002"),
+        ("fall", "a001"),
+        ("low_battery", "a002"),
+        ("sensor_offline", "a002"),
+        ("sensor_offline", "a003"),
+        ("sos", "a002"),
     ]
     st = hub.stats
     assert st.rejected == {"clock": 2, "line is not JSON": 1, "payload": 1, "topic": 1}
-    assert st.duplicates == 1 and st.ignored == 1
+    assert st.duplicates == 1
+    assert st.ignored == 1
     lines = sum(1 for _ in read_recording(DEMO))
     assert st.messages + 1 == lines  # every line but the broken one reached the hub
     assert hub.store.dead_letter_reasons() == st.rejected
@@ -80,15 +88,19 @@ def test_gzip_and_plain_give_the_same_signals(tmp_path: Path) -> None:
     packed = tmp_path / "demo.jsonl.gz"
     packed.write_bytes(gzip.compress(DEMO.read_bytes()))
     plain = [s.model_dump() for s in signals_of(run([DEMO]))]
-    assert plain and plain == [s.model_dump() for s in signals_of(run([packed]))]
+    assert plain
+    assert plain == [s.model_dump() for s in signals_of(run([packed]))]
 
 
 def test_silent_sensor_goes_offline_at_its_due_time(tmp_path: Path) -> None:
     messages = [msg(0, "a1/kitchen/motion", {"occupancy": True})]
     messages += [msg(m, "a1/hall/motion", {"occupancy": m % 2 == 0}) for m in range(10, 3000, 60)]
     config = load_config_text("detectors:\n  sensor_offline:\n    after_hours: 25\n")
-    sigs = [s for s in signals_of(run([write_recording(tmp_path / "r.jsonl", messages)], config))
-            if s.kind is SignalKind.SENSOR_OFFLINE]
+    sigs = [
+        s
+        for s in signals_of(run([write_recording(tmp_path / "r.jsonl", messages)], config))
+        if s.kind is SignalKind.SENSOR_OFFLINE
+    ]
     assert len(sigs) == 1
     assert sigs[0].evidence["sensor"] == "a1/kitchen/motion"
     assert sigs[0].detected_at == at(0) + timedelta(hours=25)
@@ -96,9 +108,13 @@ def test_silent_sensor_goes_offline_at_its_due_time(tmp_path: Path) -> None:
 
 
 def test_consent_switches_a_detector_off_per_apartment(tmp_path: Path) -> None:
-    rec = write_recording(tmp_path / "r.jsonl", [
-        msg(1, "a1/bathroom/radar", {"fall": True}), msg(2, "a2/bathroom/radar", {"fall": True}),
-    ])
+    rec = write_recording(
+        tmp_path / "r.jsonl",
+        [
+            msg(1, "a1/bathroom/radar", {"fall": True}),
+            msg(2, "a2/bathroom/radar", {"fall": True}),
+        ],
+    )
     config = load_config_text("apartments:\n  a1:\n    consent:\n      fall: false\n")
     assert [s.apartment for s in signals_of(run([rec], config))] == ["a2"]
 
@@ -144,7 +160,9 @@ def test_replay_command_prints_signals_and_summary(tmp_path: Path) -> None:
     out = tmp_path / "signals.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "edge.cli", "replay", str(DEMO), "--signals-out", str(out)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "urgent    care    fall            a001" in proc.stdout
@@ -155,15 +173,25 @@ def test_replay_command_prints_signals_and_summary(tmp_path: Path) -> None:
     assert len(written) == 5
     for line in out.read_text().splitlines():
         assert set(json.loads(line)) == {
-            "id", "flat", "apartment", "kind", "domain", "severity", "start", "detected_at",
-            "summary", "evidence",
+            "id",
+            "flat",
+            "apartment",
+            "kind",
+            "domain",
+            "severity",
+            "start",
+            "detected_at",
+            "summary",
+            "evidence",
         }
 
 
 def test_replay_command_on_a_missing_file(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "edge.cli", "replay", str(tmp_path / "nope.jsonl")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "nope.jsonl: no such recording" in proc.stderr
@@ -174,15 +202,23 @@ def test_replay_of_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
     junk.write_bytes(b"\x1f\x8b\x08garbage")
     proc = subprocess.run(
         [sys.executable, "-m", "edge.cli", "replay", str(junk)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
     assert "junk.jsonl.gz: cannot read" in proc.stderr
 
 
-@pytest.mark.parametrize("bad", ["[1,2]", '{"ts": 5, "topic": "x", "payload": {}}',
-                                 '{"ts": "2026-01-05T10:00:00", "topic": "x", "payload": {}}',
-                                 '{"ts": "2026-01-05T10:00:00+01:00", "payload": {}}'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "[1,2]",
+        '{"ts": 5, "topic": "x", "payload": {}}',
+        '{"ts": "2026-01-05T10:00:00", "topic": "x", "payload": {}}',
+        '{"ts": "2026-01-05T10:00:00+01:00", "payload": {}}',
+    ],
+)
 def test_bad_lines_never_stop_a_replay(tmp_path: Path, bad: str) -> None:
     good = DEMO.read_text().splitlines()
     rec = tmp_path / "r.jsonl"

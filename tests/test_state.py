@@ -29,12 +29,17 @@ def test_door_closes_and_nobody_moves_means_away_then_back_home() -> None:
     assert s.apartment("a1").presence == "home"
     s.advance(at(17))
     apt = s.apartment("a1")
-    assert apt.presence == "away" and apt.presence_since == at(1.5)
-    feed(s, msg(120, "a1/entrance/door", {"contact": False}),
-         msg(120.2, "a1/entrance/door", {"contact": True}),
-         msg(120.5, "a1/living/motion", {"occupancy": True}))
+    assert apt.presence == "away"
+    assert apt.presence_since == at(1.5)
+    feed(
+        s,
+        msg(120, "a1/entrance/door", {"contact": False}),
+        msg(120.2, "a1/entrance/door", {"contact": True}),
+        msg(120.5, "a1/living/motion", {"occupancy": True}),
+    )
     apt = s.apartment("a1")
-    assert apt.presence == "home" and apt.presence_since == at(120.2)
+    assert apt.presence == "home"
+    assert apt.presence_since == at(120.2)
 
 
 def test_motion_after_the_door_closed_means_still_home() -> None:
@@ -63,32 +68,44 @@ def test_motion_right_at_the_close_is_the_leaver_not_a_stayer() -> None:
 
 def test_two_rooms_at_once_is_a_second_person() -> None:
     s = FlatState(StateConfig(two_rooms_window_s=3, visitor_hold_minutes=30))
-    feed(s, msg(0, "a1/kitchen/motion", {"occupancy": True}),
-         msg(0.02, "a1/living/motion", {"occupancy": True}))
+    feed(
+        s,
+        msg(0, "a1/kitchen/motion", {"occupancy": True}),
+        msg(0.02, "a1/living/motion", {"occupancy": True}),
+    )
     assert s.apartment("a1").second_person(at(10))
     assert not s.apartment("a1").second_person(at(31))
 
 
 def test_walking_through_the_hall_is_one_person() -> None:
     s = FlatState(StateConfig(two_rooms_window_s=3))
-    feed(s, msg(0, "a1/kitchen/motion", {"occupancy": True}),
-         msg(0.02, "a1/hall/motion", {"occupancy": True}),
-         msg(0.2, "a1/living/motion", {"occupancy": True}))
+    feed(
+        s,
+        msg(0, "a1/kitchen/motion", {"occupancy": True}),
+        msg(0.02, "a1/hall/motion", {"occupancy": True}),
+        msg(0.2, "a1/living/motion", {"occupancy": True}),
+    )
     assert not s.apartment("a1").second_person(at(1))
 
 
 def test_motion_elsewhere_while_the_bed_is_occupied_is_a_second_person() -> None:
     s = FlatState(StateConfig())
-    feed(s, msg(0, "a1/bedroom/bed_pad", {"occupancy": True}),
-         msg(30, "a1/kitchen/motion", {"occupancy": True}))
+    feed(
+        s,
+        msg(0, "a1/bedroom/bed_pad", {"occupancy": True}),
+        msg(30, "a1/kitchen/motion", {"occupancy": True}),
+    )
     assert s.apartment("a1").second_person(at(31))
 
 
 def test_sensors_last_message_battery_linkquality_and_room_activity() -> None:
     s = FlatState(StateConfig())
-    feed(s, msg(0, "a1/hall/motion", {"occupancy": True, "battery": 80, "linkquality": 90}),
-         msg(5, "a1/hall/motion", {"occupancy": False, "battery": 79}),
-         msg(6, "a1/toilet/motion/availability", {"state": "offline"}))
+    feed(
+        s,
+        msg(0, "a1/hall/motion", {"occupancy": True, "battery": 80, "linkquality": 90}),
+        msg(5, "a1/hall/motion", {"occupancy": False, "battery": 79}),
+        msg(6, "a1/toilet/motion/availability", {"state": "offline"}),
+    )
     apt = s.apartment("a1")
     hall = apt.sensors["a1/hall/motion"]
     assert (hall.last_seen, hall.battery, hall.linkquality, hall.messages) == (at(5), 79, 90, 2)
@@ -110,9 +127,12 @@ def test_a_configured_front_door_outside_the_entrance_room() -> None:
 
 def test_state_round_trips() -> None:
     s = FlatState(StateConfig())
-    feed(s, msg(0, "a1/kitchen/motion", {"occupancy": True, "battery": 50}),
-         msg(1, "a1/entrance/door", {"contact": False}),
-         msg(1.2, "a1/entrance/door", {"contact": True}))
+    feed(
+        s,
+        msg(0, "a1/kitchen/motion", {"occupancy": True, "battery": 50}),
+        msg(1, "a1/entrance/door", {"contact": False}),
+        msg(1.2, "a1/entrance/door", {"contact": True}),
+    )
     restored = FlatState(StateConfig())
     restored.load(s.to_dict())
     assert restored.to_dict() == s.to_dict()
