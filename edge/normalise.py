@@ -21,7 +21,7 @@ milliseconds) is the event time.
 >>> r.event.sensor_id, r.event.occupancy, r.event.battery, r.problems
 ('a012/bathroom/motion', True, 87.0, [])
 >>> normalise(Message(t, "zigbee2mqtt/a012/garage/motion", {"occupancy": True})).reason[:60]
-"topic: unknown room 'garage' (one of bedroom, bathroom, toile"
+"topic: unknown room 'garage' (one of bedroom, bathroom, toil"
 >>> normalise(Message(t, "zigbee2mqtt/a012/hall/m", {"occupancy": "yes"})).reason
 "payload: no usable field (occupancy: expected true or false, got 'yes')"
 """
