@@ -74,7 +74,7 @@ class MqttConfig(_Section):
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds.")
     zigbee_base_topic: str = Field("zigbee2mqtt", min_length=1, description="Zigbee2MQTT base.")
     base_topic: str = Field("thuisplus", min_length=1, description="Where the hub publishes.")
-    reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect wait.")
+    reconnect_max_s: float = Field(15.0, gt=0, le=3600, description="Longest reconnect wait.")
 
     password: None = Field(None, exclude=True, description="Refused: see the class doc.")
 

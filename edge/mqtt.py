@@ -38,6 +38,9 @@ from edge.pipeline import Hub, signal_topic
 logger = logging.getLogger(__name__)
 
 
+CONNACK_TIMEOUT_S = 10.0
+
+
 class MqttError(Exception):
     """The broker connection cannot be set up as configured."""
 
@@ -100,6 +103,8 @@ class LiveHub:
         self._clock_mono: float | None = None
         self._clock_at: datetime | None = None
         self.connects = 0
+        self._backoff = 0.5
+        self._next_try = 0.0
 
     # --- callbacks (all on this thread, inside client.loop) ---------------------------
 
@@ -111,6 +116,7 @@ class LiveHub:
             return
         self.connected = True
         self.connects += 1
+        self._backoff = 0.5
         conf = self.config.mqtt
         logger.info(
             "Connected to %s:%d (session present: %s)", conf.host, conf.port, flags.session_present
@@ -125,6 +131,8 @@ class LiveHub:
         self.connected = False
         if not self._stopping:
             logger.warning("Lost the broker connection: %s", rc)
+            # try again soon (the broker may be back at once), then back off
+            self._next_try = time.monotonic() + self._backoff * random.random()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         received = datetime.now(UTC)
@@ -211,8 +219,7 @@ class LiveHub:
         """Connect, process, reconnect with backoff, until stopped."""
         conf = self.config.mqtt
         self.hub.sinks.append(self)
-        backoff = 0.5
-        next_try = 0.0
+        self._next_try = 0.0
         started = time.monotonic()
         ever = False
         self._note_clock()
@@ -220,16 +227,18 @@ class LiveHub:
             while not self._stopping:
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     break
-                if not self.connected and time.monotonic() >= next_try:
+                if not self.connected and time.monotonic() >= self._next_try:
                     try:
                         if ever:
                             self.client.reconnect()
                         else:
                             self.client.connect(conf.host, conf.port, conf.keepalive_s)
                             ever = True
-                        backoff = 0.5
+                        # connected at the TCP level: give the broker time to answer
+                        logger.debug("Connection opened; waiting for the broker's answer")
+                        self._next_try = time.monotonic() + CONNACK_TIMEOUT_S
                     except (OSError, mqtt.WebsocketConnectionError) as err:
-                        wait = backoff * (0.8 + 0.4 * random.random())
+                        wait = self._backoff * (0.8 + 0.4 * random.random())
                         logger.warning(
                             "Cannot reach the broker at %s:%d (%s); next try in %.1f s",
                             conf.host,
@@ -237,13 +246,14 @@ class LiveHub:
                             err,
                             wait,
                         )
-                        next_try = time.monotonic() + wait
-                        backoff = min(backoff * 2, conf.reconnect_max_s)
+                        self._next_try = time.monotonic() + wait
+                        self._backoff = min(self._backoff * 2, conf.reconnect_max_s)
                 if ever:
                     rc = self.client.loop(timeout=self.tick_s)
-                    if rc != mqtt.MQTT_ERR_SUCCESS and self.connected:
-                        self.connected = False
                     if rc != mqtt.MQTT_ERR_SUCCESS:
+                        if self.connected:
+                            logger.debug("Network loop: %s", mqtt.error_string(rc))
+                        self.connected = False
                         time.sleep(min(self.tick_s, 0.05))
                 else:
                     time.sleep(self.tick_s)

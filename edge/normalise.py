@@ -12,7 +12,8 @@ fields are bad, the good ones still make an event and the bad ones are reported.
 Extensions beyond INTERFACES section 2 (device quirks seen in Zigbee2MQTT):
 ``presence`` (mmWave radars) is read as ``occupancy``; ``fall_down_status`` (Tuya fall
 radars: ``"fall"``/``"none"``) as ``fall``; ``last_seen`` (ISO 8601 with offset, or epoch
-milliseconds) is the event time.
+milliseconds) is the event time, on availability payloads too (a simulator publishing
+accelerated time sets it there).
 
 >>> from datetime import datetime, timezone
 >>> t = datetime(2026, 1, 5, 7, 31, tzinfo=timezone.utc)
@@ -268,11 +269,13 @@ def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
     if where.availability:
         try:
             up = _availability(payload)
+            seen = payload.get("last_seen") if isinstance(payload, dict) else None
+            ts = received if seen is None else parse_last_seen(seen)
         except Reject as err:
             return Result(reason=f"payload: {err}")
         event = SensorEvent.trusted(
             {
-                "ts": received,
+                "ts": ts,
                 "received": received,
                 "apartment": where.apartment,
                 "room": where.room,

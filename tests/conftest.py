@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -48,7 +49,9 @@ class Broker:
             "max_queued_messages 100000\n"
             "set_tcp_nodelay true\n"
             f"log_dest file {self.log}\n"
-            "log_type error\nlog_type warning\nlog_type notice\n",
+            # as root, mosquitto drops to user 'mosquitto', which cannot write our folder
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + "log_type error\nlog_type warning\nlog_type notice\n",
             encoding="utf-8",
         )
 
