@@ -135,3 +135,11 @@ def test_check_config_command(tmp_path: Path) -> None:
     assert out[0].startswith(f"{bad}:1: flat: String should match pattern")
     assert out[1] == f"{bad}:3: mqtt -> prot: unknown key (Extra inputs are not permitted)"
     assert out[2] == f"{bad}: 2 problem(s)"
+
+
+def test_the_documented_example_is_valid() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    c = load_config_text(block, "docs/configuration.md")
+    assert c.flat == "ijsselmonde-01"
+    assert c.device_override("a012/kitchen/broken").ignore  # type: ignore[union-attr]
