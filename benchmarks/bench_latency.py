@@ -78,7 +78,8 @@ class Client:
 
 def report(label: str, lat_ms: list[float]) -> None:
     print(
-        f"{label:<28} n={len(lat_ms):<4} p50 {pct(lat_ms, 50):6.2f} ms   p90 {pct(lat_ms, 90):6.2f} ms"
+        f"{label:<28} n={len(lat_ms):<4} p50 {pct(lat_ms, 50):6.2f} ms"
+        f"   p90 {pct(lat_ms, 90):6.2f} ms"
         f"   p99 {pct(lat_ms, 99):6.2f} ms   max {max(lat_ms):6.2f} ms"
         f"   mean {statistics.fmean(lat_ms):6.2f} ms"
     )
@@ -126,8 +127,10 @@ def main() -> None:
             client.wait(burst_apts)
             burst = [(client.arrived[a] - sent_at[a]) * 1000 for a in burst_apts]
 
-            print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-                  f"Python {platform.python_version()}; broker and hub on loopback")
+            print(
+                f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+                f"Python {platform.python_version()}; broker and hub on loopback"
+            )
             report(f"isolated falls ({args.gap_ms:.0f} ms apart)", isolated)
             report(f"burst of {args.burst}", burst)
             watch.loop_stop()

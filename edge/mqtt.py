@@ -113,6 +113,7 @@ class LiveHub:
     ) -> None:
         if rc.is_failure:
             logger.error("Broker refused the connection: %s", rc)
+            self._backoff = min(self._backoff * 2, self.config.mqtt.reconnect_max_s)
             return
         self.connected = True
         self.connects += 1
