@@ -1,0 +1,177 @@
+"""One contract, checked over every registered detector (as river checks its estimators):
+no alarm from an empty baseline on ordinary life, state that round-trips through JSON,
+event time only, documented settings and a runnable example."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from detectors.base import Candidate, Detector, registry
+from edge.config import Config
+from edge.models import Message, SensorEvent
+from edge.normalise import normalise
+from edge.state import FlatState, StateConfig
+from tests.helpers import T0
+
+DETECTORS = sorted(registry().items())
+WALL_CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
+
+
+def ordinary_days(days: int = 3) -> list[SensorEvent]:
+    """Two apartments living ordinary days: up at 7, about the home, out for shopping,
+    to bed at 23; every sensor reports at least hourly; batteries healthy."""
+    out: list[Message] = []
+    for day in range(days):
+        base = T0 + timedelta(days=day) - timedelta(hours=6)  # local midnight
+        for apt in ("a001", "a002"):
+            for hour in range(24):
+                for dev in ("hall/motion", "bedroom/motion", "kitchen/motion", "bathroom/motion"):
+                    t = base + timedelta(hours=hour, minutes=5)
+                    out.append(
+                        Message(
+                            t,
+                            f"zigbee2mqtt/{apt}/{dev}",
+                            {"occupancy": False, "battery": 90, "linkquality": 120},
+                        )
+                    )
+                out.append(
+                    Message(
+                        base + timedelta(hours=hour, minutes=7),
+                        f"zigbee2mqtt/{apt}/entrance/door",
+                        {"contact": True, "battery": 88},
+                    )
+                )
+            for minute in range(7 * 60, 23 * 60, 20):
+                room = ("kitchen", "living", "bathroom", "hall")[minute // 20 % 4]
+                if 10 * 60 <= minute < 11 * 60:
+                    continue  # out shopping
+                out.append(
+                    Message(
+                        base + timedelta(minutes=minute),
+                        f"zigbee2mqtt/{apt}/{room}/motion",
+                        {"occupancy": True},
+                    )
+                )
+            out.append(
+                Message(
+                    base + timedelta(hours=9, minutes=59),
+                    f"zigbee2mqtt/{apt}/entrance/door",
+                    {"contact": False},
+                )
+            )
+            out.append(
+                Message(
+                    base + timedelta(hours=9, minutes=59, seconds=20),
+                    f"zigbee2mqtt/{apt}/entrance/door",
+                    {"contact": True},
+                )
+            )
+            out.append(
+                Message(
+                    base + timedelta(hours=11, seconds=1),
+                    f"zigbee2mqtt/{apt}/entrance/door",
+                    {"contact": False},
+                )
+            )
+            out.append(
+                Message(
+                    base + timedelta(hours=11, seconds=30),
+                    f"zigbee2mqtt/{apt}/entrance/door",
+                    {"contact": True},
+                )
+            )
+            out.append(
+                Message(
+                    base + timedelta(hours=12, minutes=30),
+                    f"zigbee2mqtt/{apt}/kitchen/kettle",
+                    {"power": 2000.0},
+                )
+            )
+    out.sort(key=lambda m: m.received)
+    events = [normalise(m).event for m in out]
+    return [e for e in events if e is not None]
+
+
+def run(det: Detector, events: list[SensorEvent], state: FlatState) -> list[Candidate]:
+    raised: list[Candidate] = []
+    for ev in events:
+        due = det.next_due()
+        if due is not None and due <= ev.ts:
+            raised += det.on_tick(ev.ts, state)
+        state.advance(ev.ts)
+        state.apply(ev)
+        raised += det.on_event(ev, state)
+    return raised
+
+
+def make(cls: type[Detector]) -> Detector:
+    config = Config()
+    return cls(lambda apt: config.detector_settings(cls.name, apt), tz=config.tz)
+
+
+@pytest.mark.parametrize(("name", "cls"), DETECTORS)
+def test_no_alarm_from_an_empty_baseline_on_ordinary_life(name: str, cls: type[Detector]) -> None:
+    assert run(make(cls), ordinary_days(), FlatState(StateConfig())) == []
+
+
+def key(c: Candidate) -> tuple[Any, ...]:
+    return (c.kind, c.apartment, c.start, c.detected_at, c.key, json.dumps(c.evidence))
+
+
+@pytest.mark.parametrize(("name", "cls"), DETECTORS)
+def test_state_round_trips_and_carries_on_the_same(name: str, cls: type[Detector]) -> None:
+    events = ordinary_days(4)
+    # a sensor falls silent, a battery runs low, a fall and a call: every detector has work
+    extra = [
+        Message(
+            T0 + timedelta(days=1, hours=3),
+            "zigbee2mqtt/a003/hall/motion",
+            {"occupancy": True, "battery": 9},
+        ),
+        Message(T0 + timedelta(days=2, hours=3), "zigbee2mqtt/a001/bathroom/radar", {"fall": True}),
+        Message(
+            T0 + timedelta(days=2, hours=4), "zigbee2mqtt/a002/living/pendant", {"action": "sos"}
+        ),
+    ]
+    extra_events = [e for e in (normalise(m).event for m in extra) if e is not None]
+    events = sorted(events + extra_events, key=lambda e: e.ts)
+    half = len(events) // 2
+    first, state = make(cls), FlatState(StateConfig())
+    run(first, events[:half], state)
+    saved = json.loads(json.dumps(first.state_dict()))
+    second = make(cls)
+    second.load_state(saved)
+    assert second.state_dict() == first.state_dict()
+    state_copy = FlatState(StateConfig())
+    state_copy.load(json.loads(json.dumps(state.to_dict())))
+    a = [key(c) for c in run(first, events[half:], state)]
+    b = [key(c) for c in run(second, events[half:], state_copy)]
+    assert a == b
+
+
+@pytest.mark.parametrize(("name", "cls"), DETECTORS)
+def test_event_time_only(name: str, cls: type[Detector]) -> None:
+    """No detector reads the wall clock: replay and live must give the same signals."""
+    tree = ast.parse(inspect.getsource(inspect.getmodule(cls)))  # type: ignore[arg-type]
+    calls = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert not calls & WALL_CLOCK_CALLS, f"{name} calls {calls & WALL_CLOCK_CALLS}"
+
+
+@pytest.mark.parametrize(("name", "cls"), DETECTORS)
+def test_settings_are_documented_and_have_an_example(name: str, cls: type[Detector]) -> None:
+    module = inspect.getmodule(cls)
+    assert module is not None
+    assert ">>>" in (module.__doc__ or ""), f"{name}: no runnable example in its docstring"
+    for field, info in cls.settings_model.model_fields.items():
+        assert info.description, f"{name}.{field} has no description"
+    assert cls.settings_model.model_config.get("extra") == "forbid"
