@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from edge.config import Config, ConfigError, load_config
@@ -126,7 +128,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         print("  rejected: 0")
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(st.signals.items())) or "none"
-    print(f"  signals: {sum(st.signals.values())} ({kinds})")
+    print(
+        f"  signals: {sum(st.signals.values())} ({kinds}); "
+        f"repeats folded into open signals: {st.repeats}"
+    )
+    if st.alerts:
+        alerts = ", ".join(f"{t} {n}" for t, n in st.alerts.most_common())
+        print(f"  alerts for unacknowledged urgent signals (event time): {alerts}")
     if out is not None:
         print(f"  signals written to {out.path}")
     if args.state_dir:
@@ -220,6 +228,86 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open_register(state_dir: Path) -> tuple[object, object] | None:
+    from edge.register import Register
+    from edge.store import Store, StoreConfig, StoreError
+
+    path = state_dir / DB_NAME
+    if not path.is_file():
+        print(f"{path}: no store here (give the hub's --state-dir)", file=sys.stderr)
+        return None
+    try:
+        store = Store(path, StoreConfig())
+    except StoreError as err:
+        print(err, file=sys.stderr)
+        return None
+    return store, Register(store)
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    from edge.register import Entry, Register, RegisterError
+    from edge.store import Store
+
+    opened = _open_register(args.state_dir)
+    if opened is None:
+        return EXIT_USAGE
+    store, reg = opened
+    assert isinstance(store, Store)
+    assert isinstance(reg, Register)
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    tz = config.tz
+
+    def line(e: Entry) -> str:
+        who = f" -> {e.assigned_domain}/{e.assigned_role}" if e.assigned_role else ""
+        verdict = f" [{e.verdict}]" if e.verdict else ""
+        return (
+            f"{e.id}  {e.opened.astimezone(tz):%Y-%m-%d %H:%M}  {e.severity:<9} {e.domain:<7} "
+            f"{e.kind:<15} {e.apartment:<6} {e.status}{who}{verdict}"
+            + (f"  (+{e.repeats} repeats)" if e.repeats else "")
+        )
+
+    try:
+        if args.action == "list":
+            entries = reg.entries(args.status, args.apartment, args.domain)
+            for e in entries:
+                print(line(e))
+            print(f"{len(entries)} signal(s)")
+            return EXIT_OK
+        entry = reg.find(args.id)
+        if args.action == "show":
+            print(line(entry))
+            print(f"  {entry.signal.summary}")
+            print(f"  evidence: {json.dumps(entry.signal.evidence, ensure_ascii=False)}")
+            if entry.notes:
+                print(f"  notes: {entry.notes}")
+            print("  audit trail:")
+            for a in reg.audit_trail(entry.id):
+                at = datetime.fromisoformat(a["at"]).astimezone(tz)
+                print(
+                    f"    {at:%Y-%m-%d %H:%M:%S}  {a['actor']:<12} {a['action']:<12} "
+                    f"{json.dumps(a['details'], ensure_ascii=False)}"
+                )
+            return EXIT_OK
+        if args.action == "ack":
+            entry = reg.acknowledge(entry.id, args.by)
+        elif args.action == "discuss":
+            entry = reg.discuss(entry.id, args.by, args.notes)
+        elif args.action == "assign":
+            entry = reg.assign(entry.id, args.domain, args.role, args.by)
+        elif args.action == "close":
+            entry = reg.close(entry.id, args.verdict, args.by, args.notes or "")
+    except RegisterError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    else:
+        print(line(entry))
+        return EXIT_OK
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thuisplus",
@@ -273,6 +361,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", type=Path, default=Path("state"))
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_dead_letters)
+
+    p = sub.add_parser("signals", help="the signal register: list, show, ack, assign, close")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=_default_state_dir(),
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+    p.add_argument("--config", type=Path, help="flat configuration (for its time zone)")
+    acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = acts.add_parser("list", help="signals in the register")
+    a.add_argument("--status", choices=["open", "acknowledged", "discussed", "assigned", "closed"])
+    a.add_argument("--apartment")
+    a.add_argument("--domain", choices=["care", "welfare", "housing"])
+    a = acts.add_parser("show", help="one signal with its evidence and audit trail")
+    a.add_argument("id", help="signal id (or a unique prefix)")
+    for name, helptext in (
+        ("ack", "acknowledge: someone goes; stops the escalation"),
+        ("discuss", "discussed at the signal meeting"),
+        ("assign", "assign to a domain and a role"),
+        ("close", "close with the meeting's verdict"),
+    ):
+        a = acts.add_parser(name, help=helptext)
+        a.add_argument("id", help="signal id (or a unique prefix)")
+        a.add_argument("--by", required=True, help="the role acting, e.g. on_call (no names)")
+        if name == "discuss":
+            a.add_argument("--notes", required=True)
+        if name == "assign":
+            a.add_argument("--domain", required=True, choices=["care", "welfare", "housing"])
+            a.add_argument("--role", required=True, help="e.g. wijkverpleegkundige")
+        if name == "close":
+            a.add_argument(
+                "--verdict", required=True, choices=["confirmed", "false_alarm", "not_relevant"]
+            )
+            a.add_argument("--notes")
+    p.set_defaults(func=cmd_signals)
 
     for module in ("simulators.cli",):
         if importlib.util.find_spec(module) is not None:

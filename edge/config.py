@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detectors.base import DetectorSettings, all_settings_models
 from edge.clock import ClockConfig
+from edge.escalation import AlertsConfig
 from edge.state import StateConfig
 from edge.store import StoreConfig
 
@@ -142,6 +143,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     detectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Flat-wide detector settings, keyed by detector."
     )

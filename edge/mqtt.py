@@ -92,6 +92,7 @@ class LiveHub:
         conf = config.mqtt
         self.client = make_client(conf, conf.client_id)
         self._avail = availability_topic(config)
+        self._commands = f"{conf.base_topic}/{config.flat}/command/"
         self.client.will_set(self._avail, "offline", qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -122,7 +123,12 @@ class LiveHub:
         logger.info(
             "Connected to %s:%d (session present: %s)", conf.host, conf.port, flags.session_present
         )
-        client.subscribe(f"{conf.zigbee_base_topic}/#", qos=1)
+        client.subscribe(
+            [
+                (f"{conf.zigbee_base_topic}/#", 1),
+                (f"{conf.base_topic}/{self.config.flat}/command/+", 1),
+            ]
+        )
         client.publish(self._avail, "online", qos=1, retain=True)
         self._send_outbox()
 
@@ -138,6 +144,10 @@ class LiveHub:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         received = datetime.now(UTC)
         raw = msg.payload
+        if msg.topic.startswith(self._commands):
+            if not msg.topic.endswith("/result"):
+                self._on_command(msg.topic, bytes(raw))
+            return
         try:
             payload: Any = json.loads(raw)
         except ValueError:
@@ -169,6 +179,44 @@ class LiveHub:
 
     def close(self) -> None:
         pass
+
+    def alert(self, signal: Signal, target: str, level: int, attempt: int, at: datetime) -> None:
+        """Alert sink: ``thuisplus/<flat>/alert/<target>``, QoS 1 (alerts repeat by design,
+        so one lost while the broker is away is followed by the next)."""
+        if not self.connected:
+            logger.warning("Alert for %s to %s not sent: no broker", signal.id, target)
+            return
+        body = {
+            "signal": json.loads(signal.to_json()),
+            "target": target,
+            "level": level,
+            "attempt": attempt,
+            "at": at.isoformat(),
+            "acknowledge": {"topic": self._command("ack"), "payload": {"signal": signal.id}},
+        }
+        self.client.publish(
+            f"{self.config.mqtt.base_topic}/{self.config.flat}/alert/{target}",
+            json.dumps(body),
+            qos=1,
+        )
+
+    def _command(self, name: str) -> str:
+        return f"{self.config.mqtt.base_topic}/{self.config.flat}/command/{name}"
+
+    def _on_command(self, topic: str, raw: bytes) -> None:
+        """``.../command/ack|discuss|assign|close`` with a JSON object; answered on
+        ``.../command/result``. A bad command is answered and kept as a dead letter."""
+        from edge.commands import CommandError, run_command
+
+        name = topic.rsplit("/", 1)[-1]
+        reply: dict[str, Any]
+        try:
+            entry = run_command(self.hub.register, name, raw)
+            reply = {"ok": True, "command": name, "signal": entry.id, "status": entry.status}
+        except CommandError as err:
+            self.hub.reject("mqtt", topic, raw.decode("utf-8", "replace"), f"command: {err}")
+            reply = {"ok": False, "command": name, "error": str(err)}
+        self.client.publish(self._command("result"), json.dumps(reply), qos=1)
 
     def _publish(self, sid: str, topic: str, body: str) -> None:
         info = self.client.publish(topic, body, qos=1)
@@ -220,6 +268,7 @@ class LiveHub:
         """Connect, process, reconnect with backoff, until stopped."""
         conf = self.config.mqtt
         self.hub.sinks.append(self)
+        self.hub.escalator.sinks.append(self)
         self._next_try = 0.0
         started = time.monotonic()
         ever = False
@@ -273,4 +322,6 @@ class LiveHub:
             self.client.loop(timeout=0.05)
         if self in self.hub.sinks:
             self.hub.sinks.remove(self)
+        if self in self.hub.escalator.sinks:
+            self.hub.escalator.sinks.remove(self)
         logger.info("Stopped")

@@ -23,8 +23,10 @@ from detectors.base import Candidate, Detector, registry
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
+from edge.escalation import AlertSink, Escalator
 from edge.models import Message, Signal, signal_id
 from edge.normalise import normalise
+from edge.register import Outcome, Register
 from edge.state import FlatState
 from edge.store import Store, reason_kind
 
@@ -55,10 +57,20 @@ class Stats:
     partial: int = 0
     signals: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
+    repeats: int = 0
+    alerts: Counter[str] = field(default_factory=Counter)
 
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
+
+
+class _AlertCounter:
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+
+    def alert(self, signal: Signal, target: str, level: int, attempt: int, at: datetime) -> None:
+        self.stats.alerts[target] += 1
 
 
 def signal_topic(base: str, flat: str, signal: Signal) -> str:
@@ -75,11 +87,16 @@ class Hub:
         store: Store,
         sinks: Iterable[SignalSink] = (),
         detectors: Iterable[str] | None = None,
+        alert_sinks: Iterable[AlertSink] = (),
     ) -> None:
         self.config = config
         self.store = store
         self.sinks = list(sinks)
         self.stats = Stats()
+        self.register = Register(store)
+        self.escalator = Escalator(config.alerts, self.register)
+        self.escalator.sinks.extend(alert_sinks)
+        self.escalator.sinks.append(_AlertCounter(self.stats))
         self.clock = ClockGuard(config.clock)
         self.roles = {
             f"{apt}/{dev}": o.role
@@ -227,6 +244,9 @@ class Hub:
             return []
         self.state.advance(now)
         out: list[Signal] = []
+        esc = self.escalator.next_due()
+        if esc is not None and esc <= now:
+            self.escalator.tick(now)
         for det in self.detectors:
             d = det.next_due()
             if d is not None and d <= now:
@@ -240,6 +260,9 @@ class Hub:
 
     def _recompute_due(self) -> None:
         due = self.state.next_due()
+        esc = self.escalator.next_due()
+        if esc is not None and (due is None or esc < due):
+            due = esc
         for det in self._timed:
             d = det.next_due()
             if d is not None and (due is None or d < due):
@@ -292,6 +315,14 @@ class Hub:
             evidence={"detector": detector, **cand.evidence},
         )
         topic = signal_topic(self._out_base, flat, sig)
+        if self.register.get(sig.id) is not None:
+            self.stats.suppressed += 1  # raised before (a replay over kept state)
+            return None
+        urgent = sig.severity.value == "urgent"
+        outcome = self.register.raise_signal(sig, next_alert=sig.detected_at if urgent else None)
+        if outcome is Outcome.REPEAT:
+            self.stats.repeats += 1  # the open signal was updated; nobody is paged again
+            return None
         if not self.store.add_signal(sig, topic):
             self.stats.suppressed += 1
             return None
@@ -306,4 +337,7 @@ class Hub:
         )
         for sink in self.sinks:
             sink.emit(sig)
+        if urgent:
+            self.escalator.opened(sig)
+            self.escalator.tick(sig.detected_at)
         return sig

@@ -21,13 +21,15 @@ from tests.conftest import Broker
 FLAT = "test-flat"
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(cond: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
+    """Wait until ``cond()``; ``what`` (or what it returns, read at the time out) says what for."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
             return
         time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    said = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout} s waiting for {said}")
 
 
 class Collector:

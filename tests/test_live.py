@@ -51,7 +51,7 @@ def start_online(hub: HubProcess, watch: Collector) -> None:
     wait_for(
         lambda: any(t == AVAIL and p == b"online" for t, p, _ in watch.messages[before:]),
         15,
-        f"the hub to come online; its log:\n{hub.output()}",
+        lambda: f"the hub to come online; its log:\n{hub.output()}",
     )
 
 
@@ -100,7 +100,9 @@ def test_a_broker_restart_mid_stream_loses_no_signal(broker: Broker, hub_factory
         return {(s["kind"], s["apartment"]) for s in watch.payloads()}
 
     want = {("fall", f"a{n:03d}") for n in range(1, 11)} | {("sensor_offline", "a099")}
-    wait_for(lambda: want <= seen(), 30, f"every signal; got {sorted(seen())}\n{hub.output()}")
+    wait_for(
+        lambda: want <= seen(), 30, lambda: f"every signal; got {sorted(seen())}\n{hub.output()}"
+    )
     # the signal raised while the broker was down was kept and sent after the reconnect
     offline = [s for s in watch.payloads() if s["apartment"] == "a099"]
     assert offline[0]["evidence"]["sensor"] == "a099/hall/motion"

@@ -103,7 +103,7 @@ def test_tls_and_password_from_a_secrets_file(tls_broker, tmp_path: Path) -> Non
     hub = HubProcess(broker, tmp_path / "hub", hub_config(d, secret))
     hub.start()
     try:
-        wait_for(lambda: "Connected to" in hub.output(), 15, f"a TLS connection:\n{hub.output()}")
+        wait_for(lambda: "Connected to" in hub.output(), 15, lambda: f"TLS:\n{hub.output()}")
     finally:
         assert hub.stop() == 0
     assert "right-password" not in hub.output()
@@ -119,7 +119,7 @@ def test_a_wrong_password_is_refused_and_the_hub_keeps_trying(tls_broker, tmp_pa
         wait_for(
             lambda: "Broker refused the connection: Not authorized" in hub.output(),
             15,
-            f"the refusal:\n{hub.output()}",
+            lambda: f"the refusal:\n{hub.output()}",
         )
         time.sleep(1.0)
         assert hub.proc is not None

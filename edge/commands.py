@@ -1,0 +1,71 @@
+"""Commands from the team, over MQTT: acknowledge, discuss, assign, close a signal.
+
+Each command is a JSON object naming the signal (its id or a unique prefix) and who acts
+(a role such as ``on_call``, never a person's name). Anything else is refused with a
+reason; nothing from the payload reaches SQL or a file path unchecked.
+
+>>> from edge.store import Store, StoreConfig
+>>> from edge.register import Register
+>>> run_command(Register(Store(None, StoreConfig())), "ack", b'{"signal": "x"}')
+Traceback (most recent call last):
+...
+edge.commands.CommandError: 'by' is missing: say which role acts, e.g. "on_call"
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from edge.register import Entry, Register, RegisterError
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = ("ack", "discuss", "assign", "close")
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out, with the reason."""
+
+
+def _text(body: dict[str, Any], key: str, hint: str) -> str:
+    value = body.get(key)
+    if value is None:
+        raise CommandError(f"'{key}' is missing: {hint}")
+    if not isinstance(value, str) or not value.strip() or len(value) > 2000:
+        raise CommandError(f"'{key}' must be a non-empty text")
+    return value.strip()
+
+
+def run_command(register: Register, name: str, raw: bytes) -> Entry:
+    """Carry out one command; raises :class:`CommandError` saying what was wrong."""
+    if name not in COMMANDS:
+        raise CommandError(f"unknown command {name!r}; one of {', '.join(COMMANDS)}")
+    try:
+        body = json.loads(raw)
+    except ValueError as err:
+        raise CommandError("the payload is not JSON") from err
+    if not isinstance(body, dict):
+        raise CommandError("the payload must be a JSON object")
+    ident = _text(body, "signal", "name the signal by its id")
+    if not ident.isalnum():
+        raise CommandError("'signal' must be a signal id (letters and digits)")
+    by = _text(body, "by", 'say which role acts, e.g. "on_call"')
+    try:
+        entry = register.find(ident)
+        if name == "ack":
+            return register.acknowledge(entry.id, by)
+        if name == "discuss":
+            return register.discuss(entry.id, by, _text(body, "notes", "what was discussed"))
+        if name == "assign":
+            domain = _text(body, "domain", "care, welfare or housing")
+            return register.assign(entry.id, domain, _text(body, "role", "who acts"), by)
+        notes = body.get("notes", "")
+        if not isinstance(notes, str):
+            raise CommandError("'notes' must be a text")
+        return register.close(
+            entry.id, _text(body, "verdict", "confirmed, false_alarm or not_relevant"), by, notes
+        )
+    except RegisterError as err:
+        raise CommandError(str(err)) from err

@@ -1,0 +1,159 @@
+"""Urgent signals are repeated and escalated along a chain until someone acknowledges.
+
+The chain is configured (``alerts.chain``): each step names a target role, when it starts
+(minutes after the signal) and how often the alert repeats while that step is current.
+Alerts run on event time like everything else, so a replay escalates exactly as live
+would; each alert is stamped with its due time.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> cfg = AlertsConfig()
+>>> t = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
+>>> [(s.target, s.after_minutes) for s in cfg.chain]
+[('on_call', 0.0), ('team_lead', 10.0), ('alarm_centre', 20.0)]
+>>> plan(cfg, t, t)          # the first alert: on call, again in 5 minutes
+(0, datetime.datetime(2026, 1, 5, 7, 5, tzinfo=datetime.timezone.utc))
+>>> plan(cfg, t, t + timedelta(minutes=10))[0]   # ten minutes on: the team lead
+1
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edge.models import Signal
+from edge.register import Register
+
+logger = logging.getLogger(__name__)
+
+
+class AlertStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(pattern=r"^[a-z0-9_-]{1,32}$", description="A role: on_call, team_lead...")
+    after_minutes: float = Field(ge=0, le=24 * 60, description="Starts this long after the signal.")
+    repeat_minutes: float | None = Field(
+        5.0, gt=0, le=24 * 60, description="Repeat while this step is current (null: once)."
+    )
+
+
+def _default_chain() -> list[AlertStep]:
+    return [
+        AlertStep(target="on_call", after_minutes=0, repeat_minutes=5),
+        AlertStep(target="team_lead", after_minutes=10, repeat_minutes=5),
+        AlertStep(target="alarm_centre", after_minutes=20, repeat_minutes=30),
+    ]
+
+
+class AlertsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chain: list[AlertStep] = Field(
+        default_factory=_default_chain,
+        description="Who is alerted about an unacknowledged urgent signal, and when.",
+    )
+    max_alerts: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="After this many alerts for one signal the hub stops repeating them "
+        "(the signal stays open in the register) and logs an error.",
+    )
+
+    @field_validator("chain")
+    @classmethod
+    def _ordered(cls, chain: list[AlertStep]) -> list[AlertStep]:
+        if not chain:
+            raise ValueError("the chain needs at least one step")
+        if chain[0].after_minutes != 0:
+            raise ValueError("the first step starts at once (after_minutes: 0)")
+        if any(b.after_minutes <= a.after_minutes for a, b in itertools.pairwise(chain)):
+            raise ValueError("steps must start one after the other (after_minutes increasing)")
+        return chain
+
+
+def plan(config: AlertsConfig, opened: datetime, at: datetime) -> tuple[int, datetime | None]:
+    """The step current at ``at`` and when the next alert is due after one sent at ``at``."""
+    chain = config.chain
+    level = 0
+    for i, step in enumerate(chain):
+        if opened + timedelta(minutes=step.after_minutes) <= at:
+            level = i
+    candidates = []
+    repeat = chain[level].repeat_minutes
+    if repeat is not None:
+        candidates.append(at + timedelta(minutes=repeat))
+    if level + 1 < len(chain):
+        candidates.append(opened + timedelta(minutes=chain[level + 1].after_minutes))
+    return level, (min(candidates) if candidates else None)
+
+
+class AlertSink(Protocol):
+    def alert(
+        self, signal: Signal, target: str, level: int, attempt: int, at: datetime
+    ) -> None: ...
+
+
+class Escalator:
+    """Sends the alerts that came due, for every unacknowledged urgent signal."""
+
+    def __init__(self, config: AlertsConfig, register: Register) -> None:
+        self.config = config
+        self.register = register
+        self.sinks: list[AlertSink] = []
+        self._next = register.next_alert()
+
+    def opened(self, signal: Signal) -> datetime:
+        """A new urgent signal: its first alert is due at once."""
+        due = signal.detected_at
+        if self._next is None or due < self._next:
+            self._next = due
+        return due
+
+    def next_due(self) -> datetime | None:
+        return self._next
+
+    def tick(self, now: datetime) -> int:
+        """Send every alert due by ``now``; returns how many were sent."""
+        if self._next is None or self._next > now:
+            return 0
+        sent = 0
+        while True:
+            due = self.register.due_alerts(now)
+            if not due:
+                break
+            for entry in due:
+                at = entry.next_alert or now
+                level, next_at = plan(self.config, entry.opened, at)
+                if entry.alerts_sent + 1 >= self.config.max_alerts:
+                    if next_at is not None:
+                        logger.error(
+                            "Signal %s (%s in %s) still unacknowledged after %d alerts: "
+                            "no more alerts; it stays open in the register",
+                            entry.id,
+                            entry.kind,
+                            entry.apartment,
+                            self.config.max_alerts,
+                        )
+                    next_at = None
+                target = self.config.chain[level].target
+                signal = entry.signal
+                for sink in self.sinks:
+                    sink.alert(signal, target, level, entry.alerts_sent + 1, at)
+                self.register.alerted(entry.id, level, next_at, target, at)
+                sent += 1
+                logger.info(
+                    "Alert %d for %s %s in %s to %s (level %d)",
+                    entry.alerts_sent + 1,
+                    entry.kind,
+                    entry.id,
+                    entry.apartment,
+                    target,
+                    level,
+                )
+        self._next = self.register.next_alert()
+        return sent

@@ -1,0 +1,350 @@
+"""The signal register: each signal's life from open to closed, with an audit trail.
+
+One open signal per apartment and kind: a repeat updates it (count, last time, latest
+evidence) instead of paging again. For urgent kinds "open" means not yet acknowledged:
+once someone has gone to look, a new fall is a new signal and pages again.
+
+Statuses: ``open`` -> ``acknowledged`` -> ``discussed`` -> ``assigned`` -> ``closed``
+(steps may be skipped; nothing moves back from ``closed``). Assignments name a domain
+(care, welfare, housing) and a role, never a person. Closing takes the meeting's verdict.
+Every change is kept in the audit trail: who (a role), when (wall time: people act in
+wall time), what.
+
+>>> from datetime import datetime, timezone
+>>> from edge.models import Domain, Severity, Signal, SignalKind
+>>> from edge.store import Store, StoreConfig
+>>> reg = Register(Store(None, StoreConfig()))
+>>> t = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
+>>> s = Signal(id="s1", flat="f", apartment="a012", kind=SignalKind.LOW_BATTERY,
+...            domain=Domain.HOUSING, severity=Severity.ATTENTION, start=t, detected_at=t,
+...            summary="Batterij bijna leeg")
+>>> reg.raise_signal(s).value
+'new'
+>>> reg.raise_signal(s.model_copy(update={"id": "s2"})).value
+'repeat'
+>>> e = reg.assign("s1", "housing", "caretaker", by="coordinator")
+>>> (e.status, e.assigned_domain, e.repeats)
+('assigned', 'housing', 1)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from edge.models import Domain, Signal
+from edge.store import Store
+
+logger = logging.getLogger(__name__)
+
+STATUSES = ("open", "acknowledged", "discussed", "assigned", "closed")
+VERDICTS = ("confirmed", "false_alarm", "not_relevant")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS register (
+    id TEXT PRIMARY KEY,
+    apartment TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    opened REAL NOT NULL,          -- event time of the first detection
+    last_detected REAL NOT NULL,   -- event time of the latest repeat
+    repeats INTEGER NOT NULL DEFAULT 0,
+    assigned_domain TEXT,
+    assigned_role TEXT,
+    verdict TEXT,
+    notes TEXT,
+    escalation_level INTEGER NOT NULL DEFAULT 0,
+    alerts_sent INTEGER NOT NULL DEFAULT 0,
+    next_alert REAL,               -- event time of the next alert while unacknowledged
+    body TEXT NOT NULL             -- the latest signal, as published
+);
+CREATE INDEX IF NOT EXISTS register_open ON register (apartment, kind, status);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    signal_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_signal ON audit (signal_id);
+"""
+
+
+class RegisterError(Exception):
+    """An action the register refuses: unknown signal, closed already, unknown verdict..."""
+
+
+class Outcome(StrEnum):
+    NEW = "new"
+    REPEAT = "repeat"
+    KNOWN = "known"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    apartment: str
+    kind: str
+    domain: str
+    severity: str
+    status: str
+    opened: datetime
+    last_detected: datetime
+    repeats: int
+    assigned_domain: str | None
+    assigned_role: str | None
+    verdict: str | None
+    notes: str | None
+    escalation_level: int
+    alerts_sent: int
+    next_alert: datetime | None
+    body: str
+
+    @property
+    def signal(self) -> Signal:
+        return Signal.model_validate_json(self.body)
+
+
+_COLUMNS = (
+    "id, apartment, kind, domain, severity, status, opened, last_detected, repeats, "
+    "assigned_domain, assigned_role, verdict, notes, escalation_level, alerts_sent, "
+    "next_alert, body"
+)
+
+
+def _ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    values = list(row)
+    values[6] = _ts(values[6])
+    values[7] = _ts(values[7])
+    values[15] = _ts(values[15])
+    return Entry(*values)
+
+
+def _role(value: str, what: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 64 or not all(c.isalnum() or c in "_-. " for c in value):
+        raise RegisterError(f"{what} must be a role such as 'on_call' (1-64 letters, digits, _-.)")
+    return value
+
+
+class Register:
+    """The register on the hub's store (same SQLite file, same connection)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+        self.db.executescript(_SCHEMA)
+
+    # --- raising -----------------------------------------------------------------------
+
+    def raise_signal(self, signal: Signal, next_alert: datetime | None = None) -> Outcome:
+        """Record a raised signal: a new entry, or a repeat of an open one."""
+        if self.get(signal.id) is not None:
+            return Outcome.KNOWN
+        open_states = ("open",) if signal.severity.value == "urgent" else STATUSES[:-1]
+        marks = ",".join("?" * len(open_states))
+        row = self.db.execute(
+            f"SELECT id FROM register WHERE apartment=? AND kind=? AND status IN ({marks}) "
+            "ORDER BY opened DESC LIMIT 1",
+            (signal.apartment, signal.kind.value, *open_states),
+        ).fetchone()
+        body = signal.to_json()
+        detected = signal.detected_at.timestamp()
+        with self.db:
+            self.db.execute("BEGIN")
+            if row is not None:
+                self.db.execute(
+                    "UPDATE register SET repeats=repeats+1, last_detected=max(last_detected, ?),"
+                    " body=? WHERE id=?",
+                    (detected, body, row[0]),
+                )
+                self._audit(row[0], "hub", "repeat", {"signal": signal.id}, signal.detected_at)
+                return Outcome.REPEAT
+            self.db.execute(
+                f"INSERT INTO register ({_COLUMNS}) VALUES "
+                "(?,?,?,?,?, 'open', ?,?, 0, NULL, NULL, NULL, NULL, 0, 0, ?, ?)",
+                (
+                    signal.id,
+                    signal.apartment,
+                    signal.kind.value,
+                    signal.domain.value,
+                    signal.severity.value,
+                    detected,
+                    detected,
+                    next_alert.timestamp() if next_alert else None,
+                    body,
+                ),
+            )
+            self._audit(signal.id, "hub", "raised", {}, signal.detected_at)
+        return Outcome.NEW
+
+    # --- people's actions --------------------------------------------------------------
+
+    def acknowledge(self, signal_id: str, by: str, at: datetime | None = None) -> Entry:
+        entry = self._require(signal_id)
+        if entry.status != "open":
+            raise RegisterError(f"signal {signal_id} is {entry.status}, not open")
+        return self._move(entry, "acknowledged", by, "acknowledged", {}, at)
+
+    def discuss(self, signal_id: str, by: str, notes: str, at: datetime | None = None) -> Entry:
+        entry = self._require(signal_id)
+        self._not_closed(entry)
+        return self._move(entry, "discussed", by, "discussed", {"notes": notes}, at, notes=notes)
+
+    def assign(
+        self, signal_id: str, domain: str, role: str, by: str, at: datetime | None = None
+    ) -> Entry:
+        entry = self._require(signal_id)
+        self._not_closed(entry)
+        if domain not in {d.value for d in Domain}:
+            raise RegisterError(f"domain must be care, welfare or housing, not {domain!r}")
+        role = _role(role, "the assignee")
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "UPDATE register SET assigned_domain=?, assigned_role=? WHERE id=?",
+                (domain, role, signal_id),
+            )
+        return self._move(entry, "assigned", by, "assigned", {"domain": domain, "role": role}, at)
+
+    def close(
+        self, signal_id: str, verdict: str, by: str, notes: str = "", at: datetime | None = None
+    ) -> Entry:
+        entry = self._require(signal_id)
+        self._not_closed(entry)
+        if verdict not in VERDICTS:
+            raise RegisterError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("UPDATE register SET verdict=? WHERE id=?", (verdict, signal_id))
+        details = {"verdict": verdict, "notes": notes} if notes else {"verdict": verdict}
+        return self._move(entry, "closed", by, "closed", details, at, notes=notes or None)
+
+    # --- escalation bookkeeping ------------------------------------------------------------
+
+    def due_alerts(self, now: datetime) -> list[Entry]:
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM register WHERE status='open' AND next_alert IS NOT NULL "
+            "AND next_alert <= ? ORDER BY next_alert, id",
+            (now.timestamp(),),
+        )
+        return [_entry(r) for r in rows]
+
+    def next_alert(self) -> datetime | None:
+        row = self.db.execute("SELECT min(next_alert) FROM register WHERE status='open'").fetchone()
+        return _ts(row[0]) if row else None
+
+    def alerted(
+        self, signal_id: str, level: int, next_at: datetime | None, target: str, at: datetime
+    ) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "UPDATE register SET escalation_level=?, alerts_sent=alerts_sent+1, next_alert=? "
+                "WHERE id=?",
+                (level, next_at.timestamp() if next_at else None, signal_id),
+            )
+            self._audit(signal_id, "hub", "alerted", {"target": target, "level": level}, at)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def get(self, signal_id: str) -> Entry | None:
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM register WHERE id=?", (signal_id,)
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def find(self, prefix: str) -> Entry:
+        """An entry by its id or a unique prefix of it (as people type ids)."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM register WHERE id LIKE ? || '%' LIMIT 2", (prefix,)
+        ).fetchall()
+        if not rows:
+            raise RegisterError(f"no signal {prefix!r} in the register")
+        if len(rows) > 1:
+            raise RegisterError(f"{prefix!r} matches more than one signal: type more of the id")
+        return _entry(rows[0])
+
+    def entries(
+        self, status: str | None = None, apartment: str | None = None, domain: str | None = None
+    ) -> list[Entry]:
+        where, args = [], []
+        for column, value in (("status", status), ("apartment", apartment), ("domain", domain)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        sql = f"SELECT {_COLUMNS} FROM register"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_entry(r) for r in self.db.execute(sql + " ORDER BY opened, id", args)]
+
+    def audit_trail(self, signal_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT at, actor, action, details FROM audit WHERE signal_id=? ORDER BY id",
+            (signal_id,),
+        )
+        return [
+            {"at": at, "actor": actor, "action": action, "details": json.loads(details)}
+            for at, actor, action, details in rows
+        ]
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _require(self, signal_id: str) -> Entry:
+        entry = self.get(signal_id)
+        if entry is None:
+            raise RegisterError(f"no signal {signal_id!r} in the register")
+        return entry
+
+    @staticmethod
+    def _not_closed(entry: Entry) -> None:
+        if entry.status == "closed":
+            raise RegisterError(f"signal {entry.id} is closed already")
+
+    def _move(
+        self,
+        entry: Entry,
+        status: str,
+        by: str,
+        action: str,
+        details: dict[str, Any],
+        at: datetime | None,
+        notes: str | None = None,
+    ) -> Entry:
+        by = _role(by, "who acts")
+        with self.db:
+            self.db.execute("BEGIN")
+            if notes is not None:
+                self.db.execute(
+                    "UPDATE register SET status=?, notes=? WHERE id=?", (status, notes, entry.id)
+                )
+            else:
+                self.db.execute("UPDATE register SET status=? WHERE id=?", (status, entry.id))
+            self._audit(entry.id, by, action, {"from": entry.status, **details}, at)
+        logger.info("Signal %s: %s by %s", entry.id, action, by)
+        return self._require(entry.id)
+
+    def _audit(
+        self,
+        signal_id: str,
+        actor: str,
+        action: str,
+        details: dict[str, Any],
+        at: datetime | None = None,
+    ) -> None:
+        when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+        self.db.execute(
+            "INSERT INTO audit (signal_id, at, actor, action, details) VALUES (?,?,?,?,?)",
+            (signal_id, when, actor, action, json.dumps(details, default=str, sort_keys=True)),
+        )
