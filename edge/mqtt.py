@@ -25,7 +25,7 @@ import ssl
 import time
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -82,10 +82,30 @@ def make_client(conf: MqttConfig, client_id: str, clean: bool = False) -> mqtt.C
     return client
 
 
+class LiveExtension(Protocol):
+    """Something that rides along on the live hub's broker connection and loop thread
+    (e.g. Home Assistant discovery). Every hook runs on the hub's one thread."""
+
+    def connected(self, live: LiveHub) -> None:
+        """(Re)connected: publish what the broker should hold (discovery, states)."""
+
+    def signal(self, live: LiveHub, signal: Signal) -> None:
+        """A new signal was raised."""
+
+    def changed(self, live: LiveHub) -> None:
+        """A message was handled or time moved on: refresh states that may have changed."""
+
+
 class LiveHub:
     """Runs a :class:`Hub` on a broker until stopped (SIGTERM, SIGINT or :meth:`stop`)."""
 
-    def __init__(self, hub: Hub, config: Config, tick_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        config: Config,
+        tick_s: float = 0.2,
+        extensions: list[LiveExtension] | None = None,
+    ) -> None:
         self.hub = hub
         self.config = config
         self.tick_s = tick_s
@@ -98,6 +118,7 @@ class LiveHub:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
+        self.extensions: list[LiveExtension] = list(extensions or [])
         self.connected = False
         self._stopping = False
         self._inflight: dict[int, str] = {}
@@ -131,6 +152,8 @@ class LiveHub:
         )
         client.publish(self._avail, "online", qos=1, retain=True)
         self._send_outbox()
+        for ext in self.extensions:
+            self._guard(ext.connected, self)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
@@ -160,6 +183,8 @@ class LiveHub:
             logger.exception("Failed to handle a message on %s", msg.topic)
             self.hub.reject("mqtt", msg.topic, payload, "internal: the hub failed on this message")
         self._note_clock()
+        for ext in self.extensions:
+            self._guard(ext.changed, self)
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, rc: ReasonCode, props: Any
@@ -172,10 +197,19 @@ class LiveHub:
 
     def emit(self, signal: Signal) -> None:
         """Sink interface: publish now when connected; the outbox keeps it otherwise."""
-        if not self.connected:
-            return
-        topic = signal_topic(self.config.mqtt.base_topic, self.config.flat, signal)
-        self._publish(signal.id, topic, signal.to_json())
+        if self.connected:
+            topic = signal_topic(self.config.mqtt.base_topic, self.config.flat, signal)
+            self._publish(signal.id, topic, signal.to_json())
+        for ext in self.extensions:
+            self._guard(ext.signal, self, signal)
+
+    @staticmethod
+    def _guard(hook: Any, *args: Any) -> None:
+        """An extension's failure is logged; the hub carries on."""
+        try:
+            hook(*args)
+        except Exception:
+            logger.exception("Extension hook %s failed", getattr(hook, "__qualname__", hook))
 
     def close(self) -> None:
         pass
