@@ -16,6 +16,7 @@ from pathlib import Path
 from edge.config import Config, ConfigError, load_config
 from edge.models import Signal
 from edge.sinks import JsonlSink
+from edge.store import Store
 
 logger = logging.getLogger("thuisplus")
 
@@ -308,6 +309,34 @@ def cmd_signals(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_agenda(args: argparse.Namespace) -> int:
+    from integrations.agenda.report import AgendaError, write_agenda
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    opened = _open_register(args.state_dir)
+    if opened is None:
+        return EXIT_USAGE
+    store = opened[0]
+    assert isinstance(store, Store)
+    try:
+        agenda = write_agenda(
+            store, config, args.week, args.out, args.lang, datetime.now(config.tz)
+        )
+    except AgendaError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    total = len(agenda.signal_ids)
+    print(
+        f"Agenda for {agenda.flat}, {args.week}: {total} signal(s), "
+        f"{len(agenda.apartments)} apartment(s) with pictures; written to {args.out}"
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thuisplus",
@@ -397,6 +426,19 @@ def build_parser() -> argparse.ArgumentParser:
             )
             a.add_argument("--notes")
     p.set_defaults(func=cmd_signals)
+
+    p = sub.add_parser("agenda", help="the weekly signal-meeting agenda as one HTML page")
+    p.add_argument("--week", required=True, help="ISO week, e.g. 2026-W05")
+    p.add_argument("--out", type=Path, default=Path("agenda.html"))
+    p.add_argument("--lang", choices=["nl", "en"], help="default: the config's language (nl)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=_default_state_dir(),
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+    p.add_argument("--config", type=Path, help="flat configuration (flat id, time zone)")
+    p.set_defaults(func=cmd_agenda)
 
     for module in ("simulators.cli",):
         if importlib.util.find_spec(module) is not None:

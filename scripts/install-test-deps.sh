@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# the agenda test looks at the page in a real headless browser
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
 
 if ((${#need[@]} == 0)); then
   exit 0
