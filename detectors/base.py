@@ -95,6 +95,12 @@ class Detector(ABC):
         """The earliest event time at which :meth:`on_tick` may raise something."""
         return None
 
+    def feedback(self, apartment: str, verdict: str) -> str | None:
+        """The signal meeting judged one of this detector's signals for ``apartment``
+        (``confirmed``, ``false_alarm`` or ``not_relevant``). Adapt if that is wise and say
+        what changed (kept in the audit trail), or return ``None``."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to carry on after a restart, as JSON-able values."""
         return {}

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+MAX_WIDEN = 3.0
+
+
 class SensorOfflineSettings(DetectorSettings):
     after_hours: float = Field(
         25.0,
@@ -63,9 +66,24 @@ class SensorOfflineDetector(Detector):
         self._offline: set[str] = set()
         self._queued: set[str] = set()
         self._heap: list[tuple[datetime, str]] = []
+        self._widen: dict[str, float] = {}
 
     def _after(self, sid: str) -> timedelta:
-        return timedelta(hours=self.settings(sid.split("/", 1)[0]).after_hours)
+        apt = sid.split("/", 1)[0]
+        return timedelta(hours=self.settings(apt).after_hours * self._widen.get(apt, 1.0))
+
+    def feedback(self, apartment: str, verdict: str) -> str | None:
+        """A false alarm widens this apartment's silence limit by half (at most 3x):
+        some sensors report less often than the flat's limit assumes."""
+        if verdict != "false_alarm":
+            return None
+        before = self._widen.get(apartment, 1.0)
+        after = min(before * 1.5, MAX_WIDEN)
+        if after == before:
+            return None
+        self._widen[apartment] = after
+        base = self.settings(apartment).after_hours
+        return f"silence limit {base * before:.0f} h -> {base * after:.0f} h"
 
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
         sid = event.sensor_id
@@ -134,11 +152,13 @@ class SensorOfflineDetector(Detector):
         return {
             "last": {k: v.isoformat() for k, v in self._last.items()},
             "offline": sorted(self._offline),
+            "widen": dict(sorted(self._widen.items())),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
         self._last = {k: datetime.fromisoformat(v) for k, v in data.get("last", {}).items()}
         self._offline = set(data.get("offline", []))
+        self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
         self._heap = [
             (t + self._after(s), s) for s, t in self._last.items() if s not in self._offline
         ]

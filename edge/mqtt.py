@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 
 CONNACK_TIMEOUT_S = 10.0
+FEEDBACK_EVERY_S = 5.0
 
 
 class MqttError(Exception):
@@ -127,6 +128,7 @@ class LiveHub:
         self.connects = 0
         self._backoff = 0.5
         self._next_try = 0.0
+        self._next_feedback = 0.0
 
     # --- callbacks (all on this thread, inside client.loop) ---------------------------
 
@@ -247,6 +249,8 @@ class LiveHub:
         try:
             entry = run_command(self.hub.register, name, raw)
             reply = {"ok": True, "command": name, "signal": entry.id, "status": entry.status}
+            if name == "close":
+                self.hub.apply_feedback()
         except CommandError as err:
             self.hub.reject("mqtt", topic, raw.decode("utf-8", "replace"), f"command: {err}")
             reply = {"ok": False, "command": name, "error": str(err)}
@@ -274,6 +278,11 @@ class LiveHub:
             self._clock_mono = time.monotonic()
 
     def _tick(self) -> None:
+        wall = time.monotonic()
+        if wall >= self._next_feedback:
+            # verdicts given from the command line land in the store: pick them up
+            self._next_feedback = wall + FEEDBACK_EVERY_S
+            self.hub.apply_feedback()
         if self._clock_at is None or self._clock_mono is None:
             return
         due = self.hub.next_due

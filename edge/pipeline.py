@@ -134,6 +134,7 @@ class Hub:
         self._next_save: datetime | None = None
         self._next_prune: datetime | None = None
         self._saved_wall = time.monotonic()
+        self._feedback_seen = 0
         self._restore()
 
     # --- state -------------------------------------------------------------------------
@@ -147,6 +148,7 @@ class Hub:
         for det in self.detectors:
             if det.name in saved.get("detectors", {}):
                 det.load_state(saved["detectors"][det.name])
+        self._feedback_seen = int(saved.get("feedback_seen", 0))
         clock = saved.get("clock")
         if clock:
             self.clock.now = datetime.fromisoformat(clock)
@@ -160,12 +162,33 @@ class Hub:
                 "state": self.state.to_dict(),
                 "detectors": {d.name: d.state_dict() for d in self.detectors},
                 "clock": self.clock.now.isoformat() if self.clock.now else None,
+                "feedback_seen": self._feedback_seen,
             }
         )
 
     def close(self) -> None:
         self.save()
         self.store.flush()
+
+    def apply_feedback(self) -> int:
+        """Hand the signal meeting's new verdicts to the detectors that raised the signals;
+        what they change is kept in the signal's audit trail. Returns the verdicts read."""
+        closed = self.register.closed_since(self._feedback_seen)
+        by_name = {d.name: d for d in self.detectors}
+        for audit_id, entry, verdict in closed:
+            self._feedback_seen = max(self._feedback_seen, audit_id)
+            det = by_name.get(str(entry.signal.evidence.get("detector", "")))
+            if det is None:
+                continue
+            change = det.feedback(entry.apartment, verdict)
+            if change:
+                self.register.note(
+                    entry.id, "feedback", {"detector": det.name, "change": change}, self.clock.now
+                )
+                logger.info("Feedback on %s in %s: %s", det.name, entry.apartment, change)
+        if closed:
+            self._recompute_due()
+        return len(closed)
 
     # --- the path ----------------------------------------------------------------------
 

@@ -257,6 +257,28 @@ class Register:
             )
             self._audit(signal_id, "hub", "alerted", {"target": target, "level": level}, at)
 
+    def closed_since(self, audit_id: int) -> list[tuple[int, Entry, str]]:
+        """Verdicts given after audit row ``audit_id``: (audit id, entry, verdict)."""
+        rows = self.db.execute(
+            "SELECT id, signal_id, details FROM audit WHERE action='closed' AND id > ? ORDER BY id",
+            (audit_id,),
+        ).fetchall()
+        out = []
+        for row_id, signal_id, details in rows:
+            entry = self.get(signal_id)
+            verdict = json.loads(details).get("verdict")
+            if entry is not None and isinstance(verdict, str):
+                out.append((int(row_id), entry, verdict))
+        return out
+
+    def note(
+        self, signal_id: str, action: str, details: dict[str, Any], at: datetime | None
+    ) -> None:
+        """An audit line by the hub itself (e.g. what feedback changed)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self._audit(signal_id, "hub", action, details, at)
+
     # --- reading -----------------------------------------------------------------------
 
     def get(self, signal_id: str) -> Entry | None:

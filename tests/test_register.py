@@ -299,3 +299,33 @@ def test_acknowledge_over_mqtt_stops_the_alerts(broker: Broker, tmp_path: Path) 
     finally:
         assert hub.stop() == 0
         watch.close()
+
+
+def test_a_false_alarm_verdict_widens_the_apartments_limit(tmp_path: Path) -> None:
+    """sensor_offline after 25 h; judged a false alarm; then 30 h of silence is fine."""
+    config = Config()
+    hub = Hub(config, Store(None, config.store), [ListSink()])
+    hub.handle(msg(0, "a1/kitchen/motion", {"occupancy": True}))
+    for m in range(60, 26 * 60, 60):
+        hub.handle(msg(m, "a1/hall/motion", {"occupancy": m % 120 == 0}))
+    (entry,) = hub.register.entries(status="open")
+    assert entry.kind == "sensor_offline"
+    hub.register.close(entry.id, "false_alarm", "coordinator", "sensor meldt maar zelden")
+    assert hub.apply_feedback() == 1
+    trail = hub.register.audit_trail(entry.id)
+    assert trail[-1]["action"] == "feedback"
+    assert trail[-1]["details"] == {
+        "detector": "sensor_offline",
+        "change": "silence limit 25 h -> 38 h",
+    }
+    assert hub.apply_feedback() == 0  # each verdict is used once
+    start = 27 * 60
+    hub.handle(msg(start, "a1/kitchen/motion", {"occupancy": True}))
+    raised = []
+    for m in range(start + 60, start + 31 * 60, 60):
+        raised += hub.handle(msg(m, "a1/hall/motion", {"occupancy": m % 120 == 0}))
+    assert raised == []  # 30 h of kitchen silence: within the widened 38 h
+    for m in range(start + 31 * 60, start + 40 * 60, 60):
+        raised += hub.handle(msg(m, "a1/hall/motion", {"occupancy": m % 120 == 0}))
+    assert [s.kind.value for s in raised] == ["sensor_offline"]
+    assert raised[0].detected_at == at(start) + timedelta(hours=37.5)
