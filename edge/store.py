@@ -36,14 +36,13 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS topics (id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS events (
-    topic_id INTEGER NOT NULL REFERENCES topics(id),
     ts REAL NOT NULL,           -- event time, seconds since the epoch (UTC)
+    topic_id INTEGER NOT NULL REFERENCES topics(id),
+    digest INTEGER NOT NULL,    -- CRC-32 of the payload text, for deduplication
     received REAL NOT NULL,     -- receive time, same unit
-    digest INTEGER NOT NULL,    -- hash of the payload text, for deduplication
     payload TEXT NOT NULL,
-    UNIQUE (topic_id, ts, digest)
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+    PRIMARY KEY (ts, topic_id, digest)
+) WITHOUT ROWID;                -- one B-tree in time order: dedup and retention in one
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
     stored REAL,                -- stream time when it was kept (NULL: before any clock)
@@ -117,7 +116,7 @@ class Store:
         self._topics: dict[str, int] = dict(
             (t, i) for i, t in self.db.execute("SELECT id, topic FROM topics")
         )
-        self._pending: list[tuple[int, float, float, int, str]] = []
+        self._pending: list[tuple[float, int, int, float, str]] = []
         self._recent: dict[str, tuple[str, float]] = {}
         self._window = config.dedup_window_s
         self.duplicates = 0
@@ -154,7 +153,7 @@ class Store:
                 tid = self.db.execute("SELECT id FROM topics WHERE topic=?", (topic,)).fetchone()[0]
             self._topics[topic] = int(tid)
             tid = int(tid)
-        self._pending.append((tid, ts, received, zlib.crc32(payload_text.encode()), payload_text))
+        self._pending.append((ts, tid, zlib.crc32(payload_text.encode()), received, payload_text))
         if len(self._pending) >= self.config.batch_size:
             self.flush()
 
@@ -169,7 +168,7 @@ class Store:
                 self.db.execute("BEGIN")
                 before = self.db.total_changes
                 self.db.executemany(
-                    "INSERT OR IGNORE INTO events (topic_id, ts, received, digest, payload) "
+                    "INSERT OR IGNORE INTO events (ts, topic_id, digest, received, payload) "
                     "VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
