@@ -175,6 +175,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out, append=True))
     hub = Hub(config, store, sinks)
+    webhooks = None
+    if config.alerts.webhooks:
+        from integrations.webhook import WebhookSink
+
+        webhooks = WebhookSink(config.flat, config.alerts.webhooks)
+        hub.escalator.sinks.append(webhooks)
     try:
         live = LiveHub(hub, config)
     except (MqttError, ConfigError) as err:
@@ -193,6 +199,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         for sink in sinks:
             sink.close()
+        if webhooks is not None:
+            webhooks.close()
         store.close()
     return EXIT_OK
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge.models import Signal
 from edge.register import Register
+from integrations.webhook import WebhookConfig
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ class AlertsConfig(BaseModel):
     chain: list[AlertStep] = Field(
         default_factory=_default_chain,
         description="Who is alerted about an unacknowledged urgent signal, and when.",
+    )
+    webhooks: dict[str, WebhookConfig] = Field(
+        default_factory=dict,
+        description="Per target, an endpoint that gets each alert as a JSON POST "
+        "(e.g. the alarm centre). Live only: a replay never calls out.",
     )
     max_alerts: int = Field(
         20,

@@ -1,0 +1,150 @@
+"""Alerts to a web endpoint, such as an alarm centre's: a JSON POST per alert.
+
+Posting happens on one worker thread with a bounded queue, so a slow or unreachable
+endpoint never stalls the hub; each alert is tried a few times with backoff, then logged
+as lost (alerts repeat by design until someone acknowledges). The token, if any, comes
+from an environment variable or a file, never from the YAML.
+
+>>> from pydantic import ValidationError
+>>> try:
+...     WebhookConfig(url="ftp://example.invalid/x")
+... except ValidationError as err:
+...     print(err.errors()[0]["msg"])
+Value error, the URL must start with http:// or https://
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edge.models import Signal
+
+logger = logging.getLogger(__name__)
+
+
+class WebhookConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="Where alerts for this target are POSTed (JSON).")
+    token_env: str | None = Field(
+        None, description="Environment variable holding a bearer token for the endpoint."
+    )
+    token_file: Path | None = Field(None, description="File holding that token instead.")
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Per attempt.")
+    attempts: int = Field(3, ge=1, le=10, description="Tries per alert before giving up.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("the URL must start with http:// or https://")
+        return value
+
+    def token(self) -> str | None:
+        if self.token_env and os.environ.get(self.token_env):
+            return os.environ[self.token_env]
+        if self.token_file is not None:
+            return self.token_file.read_text(encoding="utf-8").strip()
+        return None
+
+
+class WebhookSink:
+    """An alert sink for the targets that have a webhook (``alerts.webhooks``)."""
+
+    def __init__(self, flat: str, hooks: dict[str, WebhookConfig], queue_size: int = 100) -> None:
+        self.flat = flat
+        self.hooks = hooks
+        self._queue: queue.Queue[tuple[WebhookConfig, bytes, str] | None] = queue.Queue(queue_size)
+        self.delivered = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._work, name="webhooks", daemon=True)
+        self._thread.start()
+
+    def alert(self, signal: Signal, target: str, level: int, attempt: int, at: datetime) -> None:
+        hook = self.hooks.get(target)
+        if hook is None:
+            return
+        body = json.dumps(
+            {
+                "flat": self.flat,
+                "target": target,
+                "level": level,
+                "attempt": attempt,
+                "at": at.isoformat(),
+                "signal": json.loads(signal.to_json()),
+            }
+        ).encode()
+        try:
+            self._queue.put_nowait((hook, body, signal.id))
+        except queue.Full:
+            self.failed += 1
+            logger.error("Webhook queue full: alert for %s to %s dropped", signal.id, target)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            hook, body, sid = item
+            if self._post(hook, body, sid):
+                self.delivered += 1
+            else:
+                self.failed += 1
+
+    def _post(self, hook: WebhookConfig, body: bytes, sid: str) -> bool:
+        headers = {"Content-Type": "application/json", "User-Agent": "thuisplus-hub"}
+        try:
+            token = hook.token()
+        except OSError as err:
+            logger.error("Webhook token for %s cannot be read: %s", hook.url, err)
+            return False
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        wait = 0.5
+        for attempt in range(1, hook.attempts + 1):
+            request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=hook.timeout_s) as response:  # noqa: S310  (http(s) only, checked)
+                    if 200 <= response.status < 300:
+                        return True
+                    problem = f"HTTP {response.status}"
+            except urllib.error.HTTPError as err:
+                problem = f"HTTP {err.code}"
+            except (urllib.error.URLError, OSError) as err:
+                problem = str(getattr(err, "reason", err))
+            logger.warning(
+                "Webhook %s for %s, attempt %d of %d: %s",
+                hook.url,
+                sid,
+                attempt,
+                hook.attempts,
+                problem,
+            )
+            if attempt < hook.attempts:
+                time.sleep(wait)
+                wait *= 2
+        logger.error("Webhook %s: alert for %s not delivered", hook.url, sid)
+        return False
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued (up to ``timeout``), then stop the worker."""
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+    def stats(self) -> dict[str, Any]:
+        return {"delivered": self.delivered, "failed": self.failed}
