@@ -16,14 +16,19 @@ State changes that follow from time passing (the away decision) are made in
 ...     ts = t + timedelta(minutes=minutes)
 ...     return SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device=device, **kw)
 >>> s = FlatState(StateConfig())
->>> s.apply(ev(Room.LIVING, "motion", 0, occupancy=True))
->>> s.apply(ev(Room.ENTRANCE, "door", 1, contact=False))
->>> s.apply(ev(Room.ENTRANCE, "door", 1.2, contact=True))
+>>> s.apply(ev(Room.LIVING, "motion", 0, occupancy=True)) == ONSET
+True
+>>> s.apply(ev(Room.ENTRANCE, "door", 1, contact=False)) == ACTIVE
+True
+>>> s.apply(ev(Room.ENTRANCE, "door", 1.2, contact=True)) == ACTIVE
+True
+>>> s.apply(ev(Room.ENTRANCE, "door", 2, contact=True, battery=90)) == NOTHING  # heartbeat
+True
 >>> s.advance(t + timedelta(minutes=30))
 >>> s.apartment("a1").presence, s.apartment("a1").presence_since == t + timedelta(minutes=1.2)
 ('away', True)
->>> s.apply(ev(Room.ENTRANCE, "door", 90, contact=False))
->>> s.apply(ev(Room.HALL, "motion", 90.5, occupancy=True))
+>>> _ = s.apply(ev(Room.ENTRANCE, "door", 90, contact=False))
+>>> _ = s.apply(ev(Room.HALL, "motion", 90.5, occupancy=True))
 >>> s.apartment("a1").presence
 'home'
 """
@@ -40,6 +45,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.models import COMMON_APARTMENT, Room, SensorEvent
 
 logger = logging.getLogger(__name__)
+
+NOTHING, ACTIVE, ONSET = 0, 1, 2
+"""What an event meant, as :meth:`FlatState.apply` returns it."""
 
 CONNECTING_ROOMS = frozenset({Room.HALL, Room.ENTRANCE})
 _ENTRANCE = Room.ENTRANCE
@@ -88,6 +96,7 @@ class SensorState:
     linkquality: int | None = None
     available: bool = True
     occupied: bool | None = None
+    contact: bool | None = None
     last_change: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +107,7 @@ class SensorState:
             "linkquality": self.linkquality,
             "available": self.available,
             "occupied": self.occupied,
+            "contact": self.contact,
             "last_change": self.last_change.isoformat() if self.last_change else None,
         }
 
@@ -111,6 +121,7 @@ class SensorState:
             linkquality=d.get("linkquality"),
             available=bool(d.get("available", True)),
             occupied=d.get("occupied"),
+            contact=d.get("contact"),
             last_change=datetime.fromisoformat(lc) if lc else None,
         )
 
@@ -205,8 +216,12 @@ class FlatState:
                     st.door_closed_pending = None
                     st.second_person_until = None
 
-    def apply(self, ev: SensorEvent) -> None:
-        """Update the state with one accepted event."""
+    def apply(self, ev: SensorEvent) -> int:
+        """Update the state with one accepted event.
+
+        Returns what the event meant: :data:`NOTHING` (a report, a heartbeat),
+        :data:`ACTIVE` (someone did something: a door, a plug, a button, motion going on)
+        or :data:`ONSET` (motion started in a room)."""
         st = self.apartment(ev.apartment)
         ts = ev.ts
         sid = ev.sensor_id
@@ -222,20 +237,30 @@ class FlatState:
             sensor.linkquality = ev.linkquality
         if ev.available is not None:
             sensor.available = ev.available
-            return
-        if ev.available is None and not sensor.available:
+            return NOTHING
+        if not sensor.available:
             sensor.available = True  # a state message means it is back on the mesh
 
         role = self.roles.get(sid)
         room = ev.room
-        if ev.contact is not None and (
-            role == "front_door" or (room is _ENTRANCE and role is None)
-        ):
-            self._door(st, ev.contact, ts)
-            self._activity(st, room, ts, onset=False)
-            return
+        changed_contact = False
+        if ev.contact is not None:
+            was_contact = sensor.contact
+            sensor.contact = ev.contact
+            # a repeated state is a heartbeat; the first report counts only when open
+            changed_contact = was_contact != ev.contact and not (
+                was_contact is None and ev.contact
+            )
+            if changed_contact:
+                sensor.last_change = ts
+            if role == "front_door" or (room is _ENTRANCE and role is None):
+                if changed_contact:
+                    self._door(st, ev.contact, ts)
+                    self._activity(st, room, ts, onset=False)
+                    return ACTIVE
+                return NOTHING
 
-        active = False
+        active = changed_contact
         onset = False
         if ev.occupancy is not None:
             was = sensor.occupied
@@ -251,7 +276,7 @@ class FlatState:
                     self._touch(st, room, ts)
             elif was:
                 sensor.last_change = ts
-        if ev.contact is not None or ev.vibration or ev.action is not None:
+        if ev.vibration or ev.action is not None:
             active = True
         if ev.power is not None and ev.power > self.config.active_power_w:
             active = True
@@ -259,6 +284,7 @@ class FlatState:
             self._activity(st, room, ts, onset=onset)
         if onset and st.apartment != COMMON_APARTMENT:
             self._second_person(st, room, ts, sid)
+        return ONSET if onset else ACTIVE if active else NOTHING
 
     def _touch(self, st: ApartmentState, room: Room, ts: datetime) -> None:
         prev = st.room_activity.get(room.value)

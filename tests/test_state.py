@@ -138,3 +138,20 @@ def test_state_round_trips() -> None:
     assert restored.to_dict() == s.to_dict()
     restored.advance(at(60))
     assert restored.apartment("a1").presence == "away"
+
+
+def test_heartbeats_are_not_activity() -> None:
+    """A door or fridge contact repeating its state is the sensor saying it is alive."""
+    s = FlatState(StateConfig())
+    feed(s, msg(0, "a1/entrance/door", {"contact": False}),
+         msg(0.3, "a1/entrance/door", {"contact": True}))
+    s.advance(at(30))
+    assert s.apartment("a1").presence == "away"
+    feed(s, msg(60, "a1/entrance/door", {"contact": True, "battery": 90}),
+         msg(61, "a1/kitchen/fridge", {"contact": True, "battery": 80}),
+         msg(62, "a1/kitchen/fridge", {"contact": True, "battery": 80}))
+    apt = s.apartment("a1")
+    assert apt.presence == "away"
+    assert apt.last_activity == at(0.3)
+    feed(s, msg(63, "a1/kitchen/fridge", {"contact": False}))
+    assert s.apartment("a1").last_activity == at(63)
