@@ -24,6 +24,7 @@ from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
 from edge.escalation import AlertSink, Escalator
+from edge.features import DailyFeatures, DayFeatures
 from edge.models import Message, Signal, signal_id
 from edge.normalise import normalise
 from edge.register import Outcome, Register
@@ -36,6 +37,12 @@ SAVE_EVERY = timedelta(minutes=10)
 SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class FeatureSink(Protocol):
+    """Where each apartment's finished day goes (InfluxDB, trend detectors)."""
+
+    def features(self, day: DayFeatures) -> None: ...
 
 
 class SignalSink(Protocol):
@@ -88,6 +95,7 @@ class Hub:
         sinks: Iterable[SignalSink] = (),
         detectors: Iterable[str] | None = None,
         alert_sinks: Iterable[AlertSink] = (),
+        feature_sinks: Iterable[FeatureSink] = (),
     ) -> None:
         self.config = config
         self.store = store
@@ -112,6 +120,8 @@ class Hub:
         }
         self.state = FlatState(config.state, self.roles)
         tz = self._tz = config.tz
+        self.features = DailyFeatures(tz)
+        self.feature_sinks = list(feature_sinks)
         known = registry()
         names = list(known) if detectors is None else list(detectors)
         self.detectors: list[Detector] = []
@@ -145,6 +155,8 @@ class Hub:
             return
         if "state" in saved:
             self.state.load(saved["state"])
+        if "features" in saved:
+            self.features.load_state(saved["features"])
         for det in self.detectors:
             if det.name in saved.get("detectors", {}):
                 det.load_state(saved["detectors"][det.name])
@@ -160,6 +172,7 @@ class Hub:
         self.store.save_state(
             {
                 "state": self.state.to_dict(),
+                "features": self.features.state_dict(),
                 "detectors": {d.name: d.state_dict() for d in self.detectors},
                 "clock": self.clock.now.isoformat() if self.clock.now else None,
                 "feedback_seen": self._feedback_seen,
@@ -237,8 +250,9 @@ class Hub:
         stats.events += 1
         self.store.add_event(message.topic, event.ts.timestamp(), received, text)
         out = self._timers(self.clock.now) if self._due is not None else []
-        self.state.apply(event)
+        meant = self.state.apply(event)
         apt = event.apartment
+        self.features.observe(event, meant, self.state.apartments[apt])
         active = self._active.get(apt)
         if active is None:
             active = self._active[apt] = [d for d in self.detectors if self._consents(apt, d.name)]
@@ -267,6 +281,11 @@ class Hub:
             return []
         self.state.advance(now)
         out: list[Signal] = []
+        day_end = self.features.next_due()
+        if day_end is not None and day_end <= now:
+            for day in self.features.advance(now):
+                for fsink in self.feature_sinks:
+                    fsink.features(day)
         esc = self.escalator.next_due()
         if esc is not None and esc <= now:
             self.escalator.tick(now)
@@ -283,6 +302,9 @@ class Hub:
 
     def _recompute_due(self) -> None:
         due = self.state.next_due()
+        day_end = self.features.next_due()
+        if day_end is not None and (due is None or day_end < due):
+            due = day_end
         esc = self.escalator.next_due()
         if esc is not None and (due is None or esc < due):
             due = esc

@@ -248,9 +248,7 @@ class FlatState:
             was_contact = sensor.contact
             sensor.contact = ev.contact
             # a repeated state is a heartbeat; the first report counts only when open
-            changed_contact = was_contact != ev.contact and not (
-                was_contact is None and ev.contact
-            )
+            changed_contact = was_contact != ev.contact and not (was_contact is None and ev.contact)
             if changed_contact:
                 sensor.last_change = ts
             if role == "front_door" or (room is _ENTRANCE and role is None):

@@ -143,13 +143,19 @@ def test_state_round_trips() -> None:
 def test_heartbeats_are_not_activity() -> None:
     """A door or fridge contact repeating its state is the sensor saying it is alive."""
     s = FlatState(StateConfig())
-    feed(s, msg(0, "a1/entrance/door", {"contact": False}),
-         msg(0.3, "a1/entrance/door", {"contact": True}))
+    feed(
+        s,
+        msg(0, "a1/entrance/door", {"contact": False}),
+        msg(0.3, "a1/entrance/door", {"contact": True}),
+    )
     s.advance(at(30))
     assert s.apartment("a1").presence == "away"
-    feed(s, msg(60, "a1/entrance/door", {"contact": True, "battery": 90}),
-         msg(61, "a1/kitchen/fridge", {"contact": True, "battery": 80}),
-         msg(62, "a1/kitchen/fridge", {"contact": True, "battery": 80}))
+    feed(
+        s,
+        msg(60, "a1/entrance/door", {"contact": True, "battery": 90}),
+        msg(61, "a1/kitchen/fridge", {"contact": True, "battery": 80}),
+        msg(62, "a1/kitchen/fridge", {"contact": True, "battery": 80}),
+    )
     apt = s.apartment("a1")
     assert apt.presence == "away"
     assert apt.last_activity == at(0.3)

@@ -1,0 +1,80 @@
+"""Daily features: counted in event time per local day, heartbeats not counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.config import Config
+from edge.features import FEATURES, DayFeatures
+from edge.pipeline import Hub
+from edge.replay import replay
+from edge.store import Store
+from tests.helpers import T0, msg, write_recording
+
+# T0 is 06:00 local on Monday 5 January 2026; minutes below count from there
+
+
+class Days:
+    def __init__(self) -> None:
+        self.days: list[DayFeatures] = []
+
+    def features(self, day: DayFeatures) -> None:
+        self.days.append(day)
+
+
+def day_of_life() -> list[object]:
+    m = [
+        msg(-4 * 60, "a1/toilet/motion", {"occupancy": True}),  # 02:00 a night visit
+        msg(-4 * 60 + 5, "a1/toilet/motion", {"occupancy": True}),  # still the same visit
+        msg(-2 * 60, "a1/toilet/motion", {"occupancy": False}),
+        msg(-2 * 60 + 1, "a1/toilet/motion", {"occupancy": True}),  # 04:01 a second visit
+        msg(90, "a1/kitchen/motion", {"occupancy": True}),  # 07:30
+        msg(91, "a1/kitchen/kettle", {"power": 2100.0}),
+        msg(100, "a1/kitchen/fridge", {"contact": True, "battery": 90}),  # heartbeat
+        msg(240, "a1/entrance/door", {"contact": False}),  # 10:00 out
+        msg(240.3, "a1/entrance/door", {"contact": True}),
+        msg(330, "a1/entrance/door", {"contact": False}),  # 11:30 back
+        msg(330.2, "a1/entrance/door", {"contact": True}),
+        msg(331, "a1/hall/motion", {"occupancy": True}),
+        msg(600, "a1/living/motion", {"occupancy": True}),  # 16:00
+        msg(60 * 24, "a1/bedroom/motion", {"occupancy": True}),  # next day 06:00
+    ]
+    return m
+
+
+def test_a_day_of_life_in_numbers(tmp_path: Path) -> None:
+    config = Config()
+    days = Days()
+    hub = Hub(config, Store(None, config.store), feature_sinks=[days])
+    replay([write_recording(tmp_path / "r.jsonl", day_of_life())], hub)  # type: ignore[arg-type]
+    (day,) = days.days
+    assert day.apartment == "a1"
+    assert day.day.isoformat() == "2026-01-05"
+    assert set(day.values) == set(FEATURES)
+    v = day.values
+    assert v["night_toilet_visits"] == 2
+    assert v["outings"] == 1
+    assert 89 <= v["time_out_minutes"] <= 90.5
+    assert v["kitchen_events"] == 2  # motion and kettle; the fridge heartbeat is not
+    assert v["rooms_visited"] == 5  # toilet, kitchen, entrance, hall, living
+    assert v["active_hours"] == 6  # 02, 04, 07, 10, 11 and 16 h
+    assert v["messages"] == 13
+    assert T0.date() == day.day
+
+
+def test_features_survive_a_restart(tmp_path: Path) -> None:
+    """Half the day in one run, the rest after a restart: the same numbers."""
+    lines = day_of_life()
+    config = Config()
+    whole = Days()
+    replay(
+        [write_recording(tmp_path / "all.jsonl", lines)],  # type: ignore[arg-type]
+        Hub(config, Store(None, config.store), feature_sinks=[whole]),
+    )
+    state = tmp_path / "db.sqlite"
+    halves = Days()
+    for n, part in enumerate((lines[:7], lines[7:])):
+        hub = Hub(config, Store(state, config.store), feature_sinks=[halves])
+        replay([write_recording(tmp_path / f"{n}.jsonl", part)], hub)  # type: ignore[arg-type]
+        hub.store.close()
+    assert [d.values for d in halves.days] == [d.values for d in whole.days]
