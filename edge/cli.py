@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from edge.config import Config, ConfigError, load_config
 from edge.models import Signal
@@ -90,6 +91,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out = JsonlSink(args.signals_out)
         sinks.append(out)
     hub = Hub(config, store, sinks)
+    history = _history(config, hub, args.state_dir)
 
     def progress(p: Progress) -> None:
         at = p.event_time.astimezone(config.tz).strftime("%Y-%m-%d %H:%M") if p.event_time else "-"
@@ -111,6 +113,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         for sink in sinks:
             sink.close()
+        if history is not None:
+            history.close()
     elapsed = time.monotonic() - started
     st = hub.stats
     print()
@@ -140,8 +144,35 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"  signals written to {out.path}")
     if args.state_dir:
         print(f"  event log, dead letters and state in {args.state_dir / DB_NAME}")
+    if history is not None:
+        h = history.stats()
+        print(
+            f"  history to {config.influx.url}: {h['sent']} points sent, "
+            f"{h['pending']} kept to send later, {h['dropped']} dropped"
+        )
     store.close()
     return EXIT_OK
+
+
+def _history(config: Config, hub: Any, state_dir: Path | None) -> Any:
+    """The time-series writer when the config enables it, attached to the hub."""
+    if not config.influx.enabled:
+        return None
+    import tempfile
+
+    from integrations.influx import InfluxWriter
+
+    folder = state_dir or Path(tempfile.mkdtemp(prefix="thuisplus-history-"))
+    writer = InfluxWriter(
+        config.influx,
+        config.flat,
+        config.timezone,
+        folder / "history-buffer.sqlite",
+        state=hub.state,
+    )
+    hub.sinks.append(writer)
+    hub.feature_sinks.append(writer)
+    return writer
 
 
 def _default_state_dir() -> Path:
@@ -175,6 +206,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out, append=True))
     hub = Hub(config, store, sinks)
+    history = _history(config, hub, state_dir)
     webhooks = None
     if config.alerts.webhooks:
         from integrations.webhook import WebhookSink
@@ -201,6 +233,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             sink.close()
         if webhooks is not None:
             webhooks.close()
+        if history is not None:
+            history.close()
         store.close()
     return EXIT_OK
 

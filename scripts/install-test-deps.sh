@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || need+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# the history tests write to a real time-series server (InfluxDB's write API)
+command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 # the agenda test looks at the page in a real headless browser
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
 

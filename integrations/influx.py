@@ -1,0 +1,250 @@
+"""History in a time-series database: InfluxDB 2.x/3.x, or anything that accepts
+InfluxDB's ``/api/v2/write`` line protocol (VictoriaMetrics, for one).
+
+What is written (the schema, also in docs/history.md): daily features per apartment,
+signals, and sensor health at each day's end. Tags are ids (flat, apartment, room, kind),
+never names. Raw events are not written.
+
+Points first go to a small buffer on disk (SQLite); one worker thread sends them in
+batches, in order, and deletes what the server accepted. When the server is down the
+buffer grows up to ``buffer_max_points`` (then the oldest points go, counted and logged)
+and drains when the server is back. The hub never waits for the server.
+
+>>> from datetime import date
+>>> from edge.features import DayFeatures
+>>> feature_line("f1", DayFeatures("a012", date(2026, 1, 5), {"outings": 2.0}), "UTC")
+'daily_features,apartment=a012,flat=f1 outings=2 1767571200'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from datetime import date, datetime
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.point import Point
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.features import DayFeatures
+from edge.models import Signal
+from edge.state import FlatState
+
+logger = logging.getLogger(__name__)
+
+MEASUREMENTS = {
+    "daily_features": "per apartment per local day; fields: the daily features",
+    "signals": "one point per signal; tags kind, severity, domain; field count=1",
+    "sensor_health": "per sensor at each day's end; tags room, device; battery, linkquality",
+}
+
+
+class InfluxConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="Write history to a time-series server.")
+    url: str = Field("http://localhost:8086", description="The server's base URL.")
+    org: str = Field("thuisplus", description="InfluxDB organisation (ignored by others).")
+    bucket: str = Field("thuisplus", description="InfluxDB bucket (database).")
+    token_env: str = Field("THUISPLUS_INFLUX_TOKEN", description="Variable with the token.")
+    token_file: Path | None = Field(None, description="File with the token instead.")
+    batch_size: int = Field(500, ge=1, le=50000, description="Points per write.")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="Per write.")
+    buffer_max_points: int = Field(
+        1_000_000, ge=100, description="Points kept on disk while the server is away."
+    )
+
+    def token(self) -> str:
+        value = os.environ.get(self.token_env)
+        if value is None and self.token_file is not None:
+            value = self.token_file.read_text(encoding="utf-8").strip()
+        return value or ""
+
+
+def feature_line(flat: str, day: DayFeatures, tz: str) -> str:
+    start = datetime.combine(day.day, dtime(0), ZoneInfo(tz))
+    point = Point("daily_features").tag("flat", flat).tag("apartment", day.apartment)
+    for name, value in sorted(day.values.items()):
+        point = point.field(name, float(value))
+    return str(point.time(int(start.timestamp()), WritePrecision.S).to_line_protocol())
+
+
+def signal_line(signal: Signal) -> str:
+    point = (
+        Point("signals")
+        .tag("flat", signal.flat)
+        .tag("apartment", signal.apartment)
+        .tag("kind", signal.kind.value)
+        .tag("severity", signal.severity.value)
+        .tag("domain", signal.domain.value)
+        .field("count", 1)
+        .field("id", signal.id)
+        .time(int(signal.detected_at.timestamp()), WritePrecision.S)
+    )
+    return str(point.to_line_protocol())
+
+
+def health_lines(flat: str, state: FlatState, at: datetime) -> list[str]:
+    lines = []
+    for apt, st in sorted(state.apartments.items()):
+        for sid, sensor in sorted(st.sensors.items()):
+            _, room, device = sid.split("/", 2)
+            point = (
+                Point("sensor_health")
+                .tag("flat", flat)
+                .tag("apartment", apt)
+                .tag("room", room)
+                .tag("device", device)
+                .field("available", int(sensor.available))
+                .field("silent_s", max(0.0, (at - sensor.last_seen).total_seconds()))
+                .time(int(at.timestamp()), WritePrecision.S)
+            )
+            if sensor.battery is not None:
+                point = point.field("battery", float(sensor.battery))
+            if sensor.linkquality is not None:
+                point = point.field("linkquality", int(sensor.linkquality))
+            lines.append(str(point.to_line_protocol()))
+    return lines
+
+
+class InfluxWriter:
+    """A feature and signal sink that buffers on disk and sends from a worker thread."""
+
+    def __init__(
+        self,
+        config: InfluxConfig,
+        flat: str,
+        tz: str,
+        buffer: Path,
+        state: FlatState | None = None,
+    ) -> None:
+        self.config = config
+        self.flat = flat
+        self.tz = tz
+        self.state = state
+        buffer.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(buffer, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS points (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "line TEXT NOT NULL)"
+        )
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._health_day: date | None = None
+        self._left: int | None = None
+        self.sent = 0
+        self.dropped = 0
+        self.failures = 0
+        self._client = InfluxDBClient(
+            url=config.url,
+            token=config.token(),
+            org=config.org,
+            timeout=int(config.timeout_s * 1000),
+        )
+        self._write = self._client.write_api(write_options=SYNCHRONOUS)
+        self._thread = threading.Thread(target=self._work, name="influx", daemon=True)
+        self._thread.start()
+
+    # --- sinks (called on the hub's thread) --------------------------------------------
+
+    def features(self, day: DayFeatures) -> None:
+        lines = [feature_line(self.flat, day, self.tz)]
+        if self.state is not None and day.day != self._health_day:
+            # once per day's end: every sensor's health
+            self._health_day = day.day
+            end = datetime.combine(day.day, dtime(23, 59, 59), ZoneInfo(self.tz))
+            lines += health_lines(self.flat, self.state, end)
+        self.add(lines)
+
+    def emit(self, signal: Signal) -> None:
+        self.add([signal_line(signal)])
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send what the server takes within ``timeout``; the rest stays on disk."""
+        deadline = time.monotonic() + timeout
+        while self.pending() and time.monotonic() < deadline and self.failures == 0:
+            self._wake.set()
+            time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self._client.close()
+        with self._lock:
+            self._left = self._count()
+            self._db.close()
+
+    # --- the buffer --------------------------------------------------------------------
+
+    def add(self, lines: list[str]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO points (line) VALUES (?)", [(x,) for x in lines])
+            over = self._count() - self.config.buffer_max_points
+            if over > 0:
+                self._db.execute(
+                    "DELETE FROM points WHERE seq IN (SELECT seq FROM points ORDER BY seq LIMIT ?)",
+                    (over,),
+                )
+                self.dropped += over
+            self._db.execute("COMMIT")
+        if over > 0:
+            logger.error("History buffer full: dropped the %d oldest points", over)
+        self._wake.set()
+
+    def _count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM points").fetchone()[0])
+
+    def pending(self) -> int:
+        """Points not yet accepted by the server (after :meth:`close`: left on disk)."""
+        with self._lock:
+            return self._count() if self._left is None else self._left
+
+    def _work(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            with self._lock:
+                batch = self._db.execute(
+                    "SELECT seq, line FROM points ORDER BY seq LIMIT ?", (self.config.batch_size,)
+                ).fetchall()
+            if not batch:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                self._write.write(
+                    bucket=self.config.bucket,
+                    org=self.config.org,
+                    record=[line for _, line in batch],
+                    write_precision=cast(WritePrecision, WritePrecision.S),  # typed as str
+                )
+            except Exception as err:
+                self.failures += 1
+                logger.warning(
+                    "History server %s not reachable (%s); %d points kept, retry in %.1f s",
+                    self.config.url,
+                    type(err).__name__,
+                    len(batch),
+                    backoff,
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 0.5
+            self.failures = 0
+            with self._lock:
+                self._db.execute("DELETE FROM points WHERE seq <= ?", (batch[-1][0],))
+            self.sent += len(batch)
+
+    def stats(self) -> dict[str, Any]:
+        return {"sent": self.sent, "pending": self.pending(), "dropped": self.dropped}

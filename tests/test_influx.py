@@ -1,0 +1,152 @@
+"""History to a real time-series server: Debian's VictoriaMetrics, which accepts InfluxDB's
+/api/v2/write from influxdb-client. Points read back; the server stopped and restarted
+mid-stream loses nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import Config
+from edge.features import DayFeatures
+from edge.pipeline import Hub
+from edge.replay import replay
+from edge.store import Store
+from integrations.influx import InfluxConfig, InfluxWriter
+from tests.conftest import free_port
+from tests.helpers import write_recording
+from tests.test_features import day_of_life
+
+
+class Victoria:
+    def __init__(self, workdir: Path, binary: str) -> None:
+        self.binary = binary
+        self.data = workdir / "vm-data"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = (workdir / "vm.log").open("ab")
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"-storageDataPath={self.data}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y",
+                "-search.disableCache",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("victoria-metrics did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+        self.proc = None
+
+    def export(self, match: str) -> list[dict[str, Any]]:
+        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).close()
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as r:
+            return [json.loads(line) for line in r.read().decode().splitlines() if line]
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[Victoria]:
+    binary = shutil.which("victoria-metrics")
+    if binary is None:
+        pytest.skip("victoria-metrics is not installed: `make test` installs it")
+    vm = Victoria(tmp_path, binary)
+    vm.start()
+    yield vm
+    vm.stop()
+    vm.log.close()
+
+
+def writer(vm_url: str, tmp_path: Path, **kw: Any) -> InfluxWriter:
+    return InfluxWriter(
+        InfluxConfig(enabled=True, url=vm_url, **kw),
+        "test-flat",
+        "Europe/Amsterdam",
+        tmp_path / "buffer.sqlite",
+    )
+
+
+def test_daily_features_and_signals_read_back(victoria: Victoria, tmp_path: Path) -> None:
+    config = Config(flat="test-flat")
+    hub = Hub(config, Store(None, config.store))
+    w = writer(victoria.url, tmp_path, batch_size=7)
+    w.state = hub.state
+    hub.feature_sinks.append(w)
+    hub.sinks.append(w)
+    lines = day_of_life()
+    replay([write_recording(tmp_path / "r.jsonl", lines)], hub)  # type: ignore[arg-type]
+    w.close()
+    assert w.stats()["pending"] == 0
+    series = victoria.export('{__name__=~"daily_features_.*"}')
+    by_name = {s["metric"]["__name__"]: s for s in series}
+    visits = by_name["daily_features_night_toilet_visits"]
+    assert visits["metric"]["apartment"] == "a1"
+    assert visits["metric"]["flat"] == "test-flat"
+    assert visits["values"] == [2]
+    assert by_name["daily_features_outings"]["values"] == [1]
+    health = victoria.export('{__name__="sensor_health_available"}')
+    devices = {(s["metric"]["room"], s["metric"]["device"]) for s in health}
+    assert ("toilet", "motion") in devices
+    assert ("entrance", "door") in devices
+
+
+def test_a_server_restart_mid_stream_loses_no_point(victoria: Victoria, tmp_path: Path) -> None:
+    w = writer(victoria.url, tmp_path, batch_size=10)
+    first = date(2026, 1, 5)
+    for n in range(30):
+        w.features(DayFeatures("a7", first + timedelta(days=n), {"outings": float(n)}))
+    deadline = time.monotonic() + 20
+    while w.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victoria.stop()
+    for n in range(30, 60):  # written while the server is away: kept on disk
+        w.features(DayFeatures("a7", first + timedelta(days=n), {"outings": float(n)}))
+    time.sleep(1.0)
+    assert w.pending() == 30
+    victoria.start()
+    deadline = time.monotonic() + 60
+    while w.pending() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    w.close()
+    (series,) = victoria.export('{__name__="daily_features_outings"}')
+    assert series["values"] == [float(n) for n in range(60)]  # all, in order
+
+
+def test_the_buffer_has_a_bound(tmp_path: Path) -> None:
+    w = writer(f"http://127.0.0.1:{free_port()}", tmp_path, buffer_max_points=100)
+    for n in range(150):
+        w.features(DayFeatures("a7", date(2026, 1, 5) + timedelta(days=n), {"outings": 1.0}))
+    assert w.pending() == 100
+    assert w.dropped == 50
+    w.close(timeout=0.5)
+    # the points stay on disk for the next start
+    again = writer(f"http://127.0.0.1:{free_port()}", tmp_path, buffer_max_points=100)
+    assert again.pending() == 100
+    again.close(timeout=0.5)
