@@ -379,6 +379,42 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from integrations.central import run_aggregator
+    from integrations.influx import InfluxWriter
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    if not config.influx.enabled:
+        print(
+            "aggregate needs a time-series server: set influx.enabled and influx.url in the config",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    host = args.mqtt_host or config.mqtt.host
+    port = args.mqtt_port or config.mqtt.port
+    state_dir = args.state_dir or _default_state_dir()
+    writer = InfluxWriter(
+        config.influx, config.flat, config.timezone, state_dir / "aggregator-buffer.sqlite"
+    )
+    user, password = config.mqtt.credentials()
+    try:
+        n = run_aggregator(
+            host,
+            port,
+            writer.add,
+            config.mqtt.base_topic,
+            user,
+            password,
+            max_seconds=args.max_seconds,
+        )
+    finally:
+        writer.close()
+    print(f"Aggregated {n} flat-day(s); history: {writer.stats()}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thuisplus",
@@ -481,6 +517,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", type=Path, help="flat configuration (flat id, time zone)")
     p.set_defaults(func=cmd_agenda)
+
+    p = sub.add_parser(
+        "aggregate", help="central: write every flat's daily stats to the time-series server"
+    )
+    p.add_argument("--config", type=Path, help="central configuration (mqtt, influx)")
+    p.add_argument("--mqtt-host", help="central broker host (overrides the config)")
+    p.add_argument("--mqtt-port", type=int, help="central broker port (overrides the config)")
+    p.add_argument("--state-dir", type=Path, help="where the history buffer is kept")
+    p.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_aggregate)
 
     for module in ("simulators.cli",):
         if importlib.util.find_spec(module) is not None:

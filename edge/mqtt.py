@@ -34,6 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.config import Config, MqttConfig
 from edge.models import Message, Signal
 from edge.pipeline import Hub, signal_topic
+from integrations.central import FlatDay, FlatStats, stats_topic
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +237,14 @@ class LiveHub:
             qos=1,
         )
 
+    def _stats(self, day: FlatDay) -> None:
+        """The flat's day, through the outbox (the bridge carries it to the city)."""
+        key = f"stats:{day.flat}:{day.day.isoformat()}"
+        topic = stats_topic(self.config.mqtt.base_topic, day.flat)
+        body = day.model_dump_json()
+        if self.hub.store.queue_message(key, topic, body) and self.connected:
+            self._publish(key, topic, body)
+
     def _command(self, name: str) -> str:
         return f"{self.config.mqtt.base_topic}/{self.config.flat}/command/{name}"
 
@@ -312,6 +321,8 @@ class LiveHub:
         conf = self.config.mqtt
         self.hub.sinks.append(self)
         self.hub.escalator.sinks.append(self)
+        stats = FlatStats(self.config.flat, self.hub.register, self.config.tz, self._stats)
+        self.hub.feature_sinks.append(stats)
         self._next_try = 0.0
         started = time.monotonic()
         ever = False
@@ -367,4 +378,7 @@ class LiveHub:
             self.hub.sinks.remove(self)
         if self in self.hub.escalator.sinks:
             self.hub.escalator.sinks.remove(self)
+        self.hub.feature_sinks[:] = [
+            s for s in self.hub.feature_sinks if not isinstance(s, FlatStats)
+        ]
         logger.info("Stopped")

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from detectors.base import Candidate, Detector, registry
@@ -42,7 +42,11 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 class FeatureSink(Protocol):
     """Where each apartment's finished day goes (InfluxDB, trend detectors)."""
 
-    def features(self, day: DayFeatures) -> None: ...
+    def features(self, day: DayFeatures) -> None:
+        """One apartment's day."""
+
+    def day_closed(self, day: date) -> None:
+        """Every apartment's record of ``day`` was handed over."""
 
 
 class SignalSink(Protocol):
@@ -283,9 +287,12 @@ class Hub:
         out: list[Signal] = []
         day_end = self.features.next_due()
         if day_end is not None and day_end <= now:
-            for day in self.features.advance(now):
-                for fsink in self.feature_sinks:
+            closed = self.features.advance(now)
+            for fsink in self.feature_sinks:
+                for day in closed:
                     fsink.features(day)
+                for finished in sorted({d.day for d in closed}):
+                    fsink.day_closed(finished)
         esc = self.escalator.next_due()
         if esc is not None and esc <= now:
             self.escalator.tick(now)

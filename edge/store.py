@@ -254,6 +254,17 @@ class Store:
             )
         return True
 
+    def queue_message(self, key: str, topic: str, body: str) -> bool:
+        """Put a message other than a signal (e.g. the flat's daily stats) in the outbox;
+        False when ``key`` was queued before."""
+        with self.db:
+            self.db.execute("BEGIN")
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO outbox (signal_id, topic, body) VALUES (?,?,?)",
+                (key, topic, body),
+            )
+        return cur.rowcount > 0
+
     def outbox_pending(self) -> list[tuple[str, str, str]]:
         """Undelivered signals in the order they were raised: (id, topic, body)."""
         return list(

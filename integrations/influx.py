@@ -141,7 +141,6 @@ class InfluxWriter:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._health_day: date | None = None
         self._left: int | None = None
         self.sent = 0
         self.dropped = 0
@@ -159,13 +158,13 @@ class InfluxWriter:
     # --- sinks (called on the hub's thread) --------------------------------------------
 
     def features(self, day: DayFeatures) -> None:
-        lines = [feature_line(self.flat, day, self.tz)]
-        if self.state is not None and day.day != self._health_day:
-            # once per day's end: every sensor's health
-            self._health_day = day.day
-            end = datetime.combine(day.day, dtime(23, 59, 59), ZoneInfo(self.tz))
-            lines += health_lines(self.flat, self.state, end)
-        self.add(lines)
+        self.add([feature_line(self.flat, day, self.tz)])
+
+    def day_closed(self, day: date) -> None:
+        """At each day's end: every sensor's health."""
+        if self.state is not None:
+            end = datetime.combine(day, dtime(23, 59, 59), ZoneInfo(self.tz))
+            self.add(health_lines(self.flat, self.state, end))
 
     def emit(self, signal: Signal) -> None:
         self.add([signal_line(signal)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from edge.config import Config
@@ -17,9 +18,13 @@ from tests.helpers import T0, msg, write_recording
 class Days:
     def __init__(self) -> None:
         self.days: list[DayFeatures] = []
+        self.closed: list[date] = []
 
     def features(self, day: DayFeatures) -> None:
         self.days.append(day)
+
+    def day_closed(self, day: date) -> None:
+        self.closed.append(day)
 
 
 def day_of_life() -> list[object]:
@@ -60,6 +65,7 @@ def test_a_day_of_life_in_numbers(tmp_path: Path) -> None:
     assert v["active_hours"] == 6  # 02, 04, 07, 10, 11 and 16 h
     assert v["messages"] == 13
     assert T0.date() == day.day
+    assert days.closed == [day.day]
 
 
 def test_features_survive_a_restart(tmp_path: Path) -> None:
