@@ -150,7 +150,7 @@ def _default_state_dir() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.mqtt import LiveHub, MqttError
+    from edge.mqtt import LiveExtension, LiveHub, MqttError
     from edge.pipeline import Hub, SignalSink
     from edge.store import Store, StoreError
 
@@ -174,8 +174,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out, append=True))
     hub = Hub(config, store, sinks)
+    # --- Home Assistant (integrations/homeassistant): discovery and notifications --------
+    extensions: list[LiveExtension] = []
+    notifier = None
+    if config.homeassistant.enabled:
+        from integrations.homeassistant.discovery import Discovery
+        from integrations.homeassistant.notify import HomeAssistantError, Notifier
+
+        try:
+            if config.homeassistant.notifications:
+                notifier = Notifier.from_config(config.homeassistant, config.language)
+                hub.escalator.sinks.append(notifier)
+        except HomeAssistantError as err:
+            print(err, file=sys.stderr)
+            return EXIT_USAGE
+        extensions.append(Discovery(config, [notifier] if notifier else []))
+    # ---------------------------------------------------------------------------------------
     try:
-        live = LiveHub(hub, config)
+        live = LiveHub(hub, config, extensions=extensions)
     except (MqttError, ConfigError) as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
@@ -190,6 +206,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         live.run(max_seconds=args.max_seconds)
     finally:
+        if notifier is not None:
+            notifier.close()
         for sink in sinks:
             sink.close()
         store.close()

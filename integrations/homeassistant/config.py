@@ -33,7 +33,12 @@ _SERVICE = re.compile(r"^notify\.[a-z0-9_]{1,64}$")
 _TARGET = re.compile(r"^[a-z0-9_-]{1,32}$")
 
 
-class HomeAssistantTokenError(Exception):
+class HomeAssistantError(Exception):
+    """The root of this package's errors: a call to Home Assistant failed (unreachable,
+    refused, an unexpected answer), or the integration cannot be set up."""
+
+
+class HomeAssistantTokenError(HomeAssistantError):
     """The token cannot be read (the file is missing or empty and the variable unset)."""
 
 
