@@ -54,6 +54,8 @@ _TEXTS = {
 class ServiceCaller(Protocol):
     def __call__(self, domain: str, service: str, data: dict[str, Any]) -> None: ...
 
+    def close(self) -> None: ...
+
 
 def notification_id(signal_id: str) -> str:
     return f"thuisplus_{signal_id}"
@@ -86,18 +88,25 @@ def persistent_data(signal: Signal, language: str) -> dict[str, Any]:
     }
 
 
-def rest_caller(url: str, token: str, timeout_s: float) -> ServiceCaller:
+class RestCaller:
     """Service calls through the ``homeassistant_api`` client; its errors (and the
     connection's) come out as :class:`HomeAssistantError`."""
-    client = Client(f"{url}/api", token, global_request_kwargs={"timeout": timeout_s})
 
-    def call(domain: str, service: str, data: dict[str, Any]) -> None:
+    def __init__(self, url: str, token: str, timeout_s: float) -> None:
+        self.client = Client(f"{url}/api", token, global_request_kwargs={"timeout": timeout_s})
+
+    def __call__(self, domain: str, service: str, data: dict[str, Any]) -> None:
         try:
-            client.trigger_service(domain, service, **data)
+            self.client.trigger_service(domain, service, **data)
         except (HomeassistantAPIError, OSError, ValueError, TypeError) as err:
             raise HomeAssistantError(f"{domain}.{service}: {err}") from err
 
-    return call
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)  # closes its HTTP session
+
+
+def rest_caller(url: str, token: str, timeout_s: float) -> RestCaller:
+    return RestCaller(url, token, timeout_s)
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,8 @@ class Notifier:
             call = self._queue.get()
             try:
                 if call is _STOP:
+                    if caller is not None:
+                        caller.close()
                     return
                 if caller is None:
                     caller = self._connect()

@@ -88,7 +88,7 @@ class HomeAssistant:
         websocket API, as the frontend does."""
         with WebsocketClient(f"{self.url}/api/websocket", self.token) as ws:
             msg_id = ws.send("persistent_notification/get")
-            found = ws.recv_result(msg_id).result
+            found: list[dict[str, Any]] = ws.recv_result(msg_id).result or []
         return {n["notification_id"]: n for n in found}
 
     def output(self) -> str:

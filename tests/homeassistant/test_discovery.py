@@ -121,7 +121,7 @@ def test_discovery_configs_states_and_the_acknowledge_button(running) -> None:  
 
     # the states
     wait_for(lambda: watch.last(f"{STATE}/last_activity") is not None, 10, "last activity")
-    assert datetime.fromisoformat(watch.last(f"{STATE}/last_activity").decode()) == seen  # type: ignore[union-attr]
+    assert datetime.fromisoformat((watch.last(f"{STATE}/last_activity") or b"").decode()) == seen
     assert watch.last(f"{STATE}/needs_attention") == b"OFF"
     assert watch.last(f"{STATE}/open_signals") == b"0"
     assert watch.last(f"{STATE}/acknowledge") == b"offline"
