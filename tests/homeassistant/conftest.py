@@ -33,6 +33,8 @@ from tests.conftest import ROOT, Broker, free_port, mosquitto_binary
 logger = logging.getLogger(__name__)
 
 HA_VENV = ROOT / ".cache" / "homeassistant-venv"
+DOCS = ROOT / "docs" / "homeassistant.md"
+AUTOMATION_MARK = "# thuisplus: acknowledge from a phone notification"
 INSTALL = ROOT / "scripts" / "install-homeassistant.sh"
 START_TIMEOUT_S = 90.0
 USER = "thuisplus-tests"  # a role, not a person
@@ -93,6 +95,13 @@ class HomeAssistant:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-5000:]
+
+
+def documented_automation() -> str:
+    """The automation YAML block of docs/homeassistant.md, as a user would copy it."""
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index(AUTOMATION_MARK)
+    return text[start : text.index("```", start)]
 
 
 def _installed() -> Path:
@@ -196,7 +205,7 @@ def home_assistant(
         f"http:\n  server_host: 127.0.0.1\n  server_port: {port}\n"
         "notify:\n"
         f"  - {{platform: file, name: team_phone, filename: {notify_file}}}\n"
-        "logger:\n  default: warning\n",
+        "logger:\n  default: warning\n" + documented_automation(),
         encoding="utf-8",
     )
     log = config_dir / "hass.out"

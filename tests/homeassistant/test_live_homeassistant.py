@@ -122,6 +122,26 @@ def test_a_fall_reaches_home_assistant_and_is_acknowledged_there(
             15,
             "the persistent notification dismissed",
         )
+
+        # the next fall is a new signal; the phone's action acknowledges it through the
+        # automation of docs/homeassistant.md (Home Assistant fires this event on a tap)
+        pub.send("zigbee2mqtt/a012/bathroom/radar", {"fall": False})
+        pub.send("zigbee2mqtt/a012/bathroom/radar", {"fall": True})
+        wait_for(lambda: len(watch.payloads()) == 2, 10, lambda: hub.output())
+        second = watch.payloads()[1]["id"]
+        assert second != sid
+        wait_for(
+            lambda: states()["binary_sensor.thuisplus_a012_needs_attention"]["state"] == "on",
+            10,
+            "needs attention again",
+        )
+        ha.post("/api/events/mobile_app_notification_action", {"action": f"THUISPLUS_ACK_{second}"})
+        wait_for(
+            lambda: json.loads(watch.last(result) or b"{}").get("signal") == second,
+            10,
+            lambda: f"the automation's ack; HA:\n{ha.output()}",
+        )
+        assert json.loads(watch.last(result) or b"{}")["status"] == "acknowledged"
     finally:
         pub.close()
         watch.close()
