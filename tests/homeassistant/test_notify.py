@@ -1,9 +1,12 @@
 """Notifications through Home Assistant: never on the hub's thread, dropped (and said so)
-when Home Assistant is down, errors wrapped once; the config keeps the token out of YAML."""
+when Home Assistant is down, errors wrapped once; the config keeps the token out of YAML;
+the entity table."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from contextlib import closing
 from datetime import UTC, datetime
@@ -19,6 +22,7 @@ from integrations.homeassistant.config import (
     HomeAssistantError,
     HomeAssistantTokenError,
 )
+from integrations.homeassistant.discovery import ENTITIES, ApartmentView, Topics, entity_config
 from integrations.homeassistant.notify import Notifier, rest_caller
 from tests.conftest import free_port
 from tests.homeassistant.conftest import HomeAssistant
@@ -134,3 +138,44 @@ def test_config_mistakes_are_named() -> None:
     )
     assert ok.homeassistant.enabled
     assert not ok.homeassistant.notifications
+
+
+def test_run_refuses_to_start_without_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    config = tmp_path / "flat.yaml"
+    config.write_text(
+        "flat: f1\nhomeassistant:\n  enabled: true\n  url: http://127.0.0.1:1\n"
+        "  notify: {on_call: notify.team}\n",
+        encoding="utf-8",
+    )
+    state = str(tmp_path / "state")
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(config), "--state-dir", state],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"homeassistant: no token: set {TOKEN_ENV} or homeassistant.token_file" in done.stderr
+
+
+def test_every_entity_is_described_in_both_languages() -> None:
+    keys = [d.key for d in ENTITIES]
+    assert len(set(keys)) == len(keys)
+    view = ApartmentView("a012", "away", None, ())
+    topics = Topics("thuisplus", "f1", "homeassistant")
+    for desc in ENTITIES:
+        assert set(desc.names) == {"nl", "en"}
+        english = entity_config(desc, view, topics, "en")
+        assert english["name"] == desc.names["en"]
+        assert english["device"]["model"] == "Signal hub"
+    values = {d.key: d.value_fn(view) for d in ENTITIES}
+    assert values == {
+        "needs_attention": "OFF",
+        "last_activity": None,  # nothing published until there is one
+        "presence": "away",
+        "open_signals": "0",
+        "acknowledge": "offline",
+    }
