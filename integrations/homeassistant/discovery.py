@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 ACK_BY = "home_assistant"
 NONE = "None"  # Home Assistant's MQTT entities read this payload as "unknown"
+_TOPIC_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # as the hub's topic convention allows
 
 
 class OpenSignalsListener(Protocol):
@@ -281,7 +283,7 @@ class Discovery:
         apartments = self._configured | set(live.hub.state.apartments) | set(open_by_apt)
         apartments.discard(COMMON_APARTMENT)
         out = {}
-        for apt in sorted(apartments):
+        for apt in sorted(a for a in apartments if _TOPIC_SAFE.match(a)):
             st = live.hub.state.apartments.get(apt)
             out[apt] = ApartmentView(
                 apartment=apt,

@@ -17,7 +17,13 @@ from tests.conftest import Broker
 from tests.homeassistant.conftest import HomeAssistant
 from tests.live import FLAT, Collector, HubProcess, Publisher, wait_for
 
-pytestmark = [pytest.mark.homeassistant, pytest.mark.broker, pytest.mark.slow]
+# a first run may install Home Assistant inside the fixture (minutes); later runs take seconds
+pytestmark = [
+    pytest.mark.homeassistant,
+    pytest.mark.broker,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+]
 
 AVAIL = f"thuisplus/{FLAT}/hub/availability"
 

@@ -97,6 +97,7 @@ def test_errors_are_wrapped_once_at_the_boundary() -> None:
 
 
 @pytest.mark.homeassistant
+@pytest.mark.timeout(900)  # may install Home Assistant first
 def test_a_wrong_token_is_refused(home_assistant: HomeAssistant) -> None:
     with closing(rest_caller(home_assistant.url, "not-a-token", 5.0)) as call:
         with pytest.raises(HomeAssistantError, match=r"persistent_notification\.create"):
