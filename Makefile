@@ -25,6 +25,7 @@ demo: install
 ## test-deps: the services the tests start for themselves (Mosquitto), installed when missing
 test-deps:
 	scripts/install-test-deps.sh
+	PYTHON=$(PYTHON) scripts/install-homeassistant.sh
 
 ## test: install everything, then run every test (real Mosquitto on a free loopback port)
 test: install test-deps

@@ -182,7 +182,7 @@ def _default_state_dir() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.mqtt import LiveHub, MqttError
+    from edge.mqtt import LiveExtension, LiveHub, MqttError
     from edge.pipeline import Hub, SignalSink
     from edge.store import Store, StoreError
 
@@ -206,6 +206,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out, append=True))
     hub = Hub(config, store, sinks)
+    # --- Home Assistant (integrations/homeassistant): discovery and notifications --------
+    extensions: list[LiveExtension] = []
+    notifier = None
+    if config.homeassistant.enabled:
+        from integrations.homeassistant.discovery import Discovery
+        from integrations.homeassistant.notify import HomeAssistantError, Notifier
+
+        try:
+            if config.homeassistant.notifications:
+                notifier = Notifier.from_config(config.homeassistant, config.language)
+                hub.escalator.sinks.append(notifier)
+        except HomeAssistantError as err:
+            print(err, file=sys.stderr)
+            return EXIT_USAGE
+        extensions.append(Discovery(config, [notifier] if notifier else []))
+    # ---------------------------------------------------------------------------------------
     history = _history(config, hub, state_dir)
     webhooks = None
     if config.alerts.webhooks:
@@ -214,7 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         webhooks = WebhookSink(config.flat, config.alerts.webhooks)
         hub.escalator.sinks.append(webhooks)
     try:
-        live = LiveHub(hub, config)
+        live = LiveHub(hub, config, extensions=extensions)
     except (MqttError, ConfigError) as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
@@ -229,6 +245,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         live.run(max_seconds=args.max_seconds)
     finally:
+        if notifier is not None:
+            notifier.close()
         for sink in sinks:
             sink.close()
         if webhooks is not None:

@@ -29,6 +29,7 @@ from edge.clock import ClockConfig
 from edge.escalation import AlertsConfig
 from edge.state import StateConfig
 from edge.store import StoreConfig
+from integrations.homeassistant.config import HomeAssistantConfig
 from integrations.influx import InfluxConfig
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class Config(_Section):
     state: StateConfig = Field(default_factory=StateConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     detectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Flat-wide detector settings, keyed by detector."
     )

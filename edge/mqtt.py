@@ -173,6 +173,7 @@ class LiveHub:
         if msg.topic.startswith(self._commands):
             if not msg.topic.endswith("/result"):
                 self._on_command(msg.topic, bytes(raw))
+                self._changed()
             return
         try:
             payload: Any = json.loads(raw)
@@ -186,6 +187,9 @@ class LiveHub:
             logger.exception("Failed to handle a message on %s", msg.topic)
             self.hub.reject("mqtt", msg.topic, payload, "internal: the hub failed on this message")
         self._note_clock()
+        self._changed()
+
+    def _changed(self) -> None:
         for ext in self.extensions:
             self._guard(ext.changed, self)
 
@@ -302,6 +306,7 @@ class LiveHub:
             self.hub.advance(now)
             self.hub.store.flush()
             self._note_clock()
+            self._changed()
 
     # --- the loop ----------------------------------------------------------------------
 

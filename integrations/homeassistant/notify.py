@@ -1,0 +1,261 @@
+"""Urgent signals as Home Assistant notifications: a push through a notify service per
+alert chain target, and a persistent notification per signal.
+
+The :class:`Notifier` is an alert sink of the hub's escalator: it is called on the hub's one
+thread and never waits for the network. Calls go on a bounded queue to one worker thread
+that makes them through the ``homeassistant_api`` REST client. When Home Assistant is down
+a call is tried ``retries`` times, then logged and dropped: alerts repeat by design until
+someone acknowledges, so the next one follows. When the queue is full, new calls are
+dropped (and logged) rather than held: the hub never stalls for Home Assistant.
+
+The push is actionable: the companion app shows an action ``THUISPLUS_ACK_<signal id>``;
+an automation on ``mobile_app_notification_action`` turns it into the hub's ack command
+(docs/homeassistant.md). The persistent notification (``thuisplus_<signal id>``) is
+dismissed once the signal is no longer open.
+
+>>> from datetime import datetime, timezone
+>>> from edge.models import Domain, Severity, SignalKind
+>>> t = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
+>>> s = Signal(id="6296b8dd", flat="f1", apartment="a012", kind=SignalKind.FALL,
+...            domain=Domain.CARE, severity=Severity.URGENT, start=t, detected_at=t,
+...            summary="Mogelijke val in de badkamer van a012")
+>>> data = push_data(s, "nl")
+>>> data["title"], data["data"]["actions"][0]["action"]
+('Urgent: a012', 'THUISPLUS_ACK_6296b8dd')
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from homeassistant_api import Client
+from homeassistant_api.errors import HomeassistantAPIError
+
+from edge.models import Signal
+from integrations.homeassistant.config import HomeAssistantConfig, HomeAssistantError
+
+__all__ = ["HomeAssistantError", "Notifier"]
+
+logger = logging.getLogger(__name__)
+
+ACTION_PREFIX = "THUISPLUS_ACK_"
+_TEXTS = {
+    "nl": {"title": "Urgent: {apartment}", "ack": "Ik ga", "signal": "Signaal"},
+    "en": {"title": "Urgent: {apartment}", "ack": "On my way", "signal": "Signal"},
+}
+
+
+class ServiceCaller(Protocol):
+    def __call__(self, domain: str, service: str, data: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def notification_id(signal_id: str) -> str:
+    return f"thuisplus_{signal_id}"
+
+
+def push_data(signal: Signal, language: str) -> dict[str, Any]:
+    """The notify service data: the summary, an action to acknowledge, a tag per signal
+    (a repeat replaces the earlier notification on the phone instead of stacking)."""
+    texts = _TEXTS.get(language, _TEXTS["nl"])
+    return {
+        "title": texts["title"].format(apartment=signal.apartment),
+        "message": signal.summary,
+        "data": {
+            "tag": notification_id(signal.id),
+            "group": "thuisplus",
+            "priority": "high",
+            "ttl": 0,
+            "actions": [{"action": f"{ACTION_PREFIX}{signal.id}", "title": texts["ack"]}],
+        },
+    }
+
+
+def persistent_data(signal: Signal, language: str) -> dict[str, Any]:
+    texts = _TEXTS.get(language, _TEXTS["nl"])
+    return {
+        "notification_id": notification_id(signal.id),
+        "title": texts["title"].format(apartment=signal.apartment),
+        "message": f"{signal.summary}\n\n{texts['signal']} {signal.id} "
+        f"({signal.kind.value}, {signal.detected_at:%Y-%m-%d %H:%M})",
+    }
+
+
+class RestCaller:
+    """Service calls through the ``homeassistant_api`` client; its errors (and the
+    connection's) come out as :class:`HomeAssistantError`."""
+
+    def __init__(self, url: str, token: str, timeout_s: float) -> None:
+        self.client = Client(f"{url}/api", token, global_request_kwargs={"timeout": timeout_s})
+
+    def __call__(self, domain: str, service: str, data: dict[str, Any]) -> None:
+        try:
+            self.client.trigger_service(domain, service, **data)
+        except (HomeassistantAPIError, OSError, ValueError, TypeError) as err:
+            raise HomeAssistantError(f"{domain}.{service}: {err}") from err
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)  # closes its HTTP session
+
+
+def rest_caller(url: str, token: str, timeout_s: float) -> RestCaller:
+    return RestCaller(url, token, timeout_s)
+
+
+@dataclass(frozen=True)
+class _Call:
+    domain: str
+    service: str
+    data: dict[str, Any]
+    what: str  # for the log: which signal, which call
+
+
+_STOP = _Call("", "", {}, "stop")
+
+
+class Notifier:
+    """An ``AlertSink`` that notifies through Home Assistant, off the hub's thread.
+
+    ``connect`` makes the service caller, on the worker thread at its first call.
+    """
+
+    def __init__(
+        self,
+        config: HomeAssistantConfig,
+        language: str,
+        connect: Callable[[], ServiceCaller],
+        retry_wait_s: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.language = language
+        self._connect = connect
+        self._retry_wait_s = retry_wait_s
+        self._queue: queue.Queue[_Call] = queue.Queue(maxsize=config.queue_size)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._persistent: set[str] = set()  # hub thread only
+        self.sent = 0
+        self.failed = 0  # calls dropped after their retries
+        self.dropped = 0  # calls dropped because the queue was full
+        self._worker = threading.Thread(target=self._work, name="thuisplus-homeassistant")
+        self._worker.daemon = True
+        self._worker.start()
+
+    @classmethod
+    def from_config(cls, config: HomeAssistantConfig, language: str) -> Notifier:
+        """Reads the token now (a missing one is a start-up error); connects lazily."""
+        if config.url is None:
+            raise HomeAssistantError("homeassistant.url is not set")
+        token = config.read_token()
+        url, timeout = config.url, config.timeout_s
+        return cls(config, language, lambda: rest_caller(url, token, timeout))
+
+    # --- AlertSink (hub thread) ------------------------------------------------------------
+
+    def alert(self, signal: Signal, target: str, level: int, attempt: int, at: datetime) -> None:
+        if signal.severity.value != "urgent":
+            return
+        service = self.config.notify.get(target)
+        if service is not None:
+            domain, name = service.split(".", 1)
+            self._submit(_Call(domain, name, push_data(signal, self.language), signal.id))
+        if self.config.persistent_notifications:
+            # again at every alert: cheap, and one lost while Home Assistant was down returns
+            self._persistent.add(signal.id)
+            data = persistent_data(signal, self.language)
+            self._submit(_Call("persistent_notification", "create", data, signal.id))
+
+    def resolved(self, open_urgent: set[str]) -> None:
+        """Dismiss the persistent notifications of signals no longer open (acknowledged)."""
+        for sid in sorted(self._persistent - open_urgent):
+            self._persistent.discard(sid)
+            data = {"notification_id": notification_id(sid)}
+            self._submit(_Call("persistent_notification", "dismiss", data, sid))
+
+    def _submit(self, call: _Call) -> None:
+        try:
+            self._queue.put_nowait(call)
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            logger.warning(
+                "Home Assistant: %d calls waiting; %s.%s for %s dropped",
+                self._queue.qsize(),
+                call.domain,
+                call.service,
+                call.what,
+            )
+
+    # --- the worker thread -------------------------------------------------------------------
+
+    def _work(self) -> None:
+        caller: ServiceCaller | None = None
+        while True:
+            call = self._queue.get()
+            try:
+                if call is _STOP:
+                    if caller is not None:
+                        caller.close()
+                    return
+                if caller is None:
+                    caller = self._connect()
+                self._deliver(caller, call)
+            except Exception:
+                logger.exception("Home Assistant: %s.%s failed", call.domain, call.service)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, caller: ServiceCaller, call: _Call) -> None:
+        tries = self.config.retries
+        for attempt in range(1, tries + 1):
+            try:
+                caller(call.domain, call.service, call.data)
+            except HomeAssistantError as err:
+                if attempt == tries or self._stop.is_set():
+                    with self._lock:
+                        self.failed += 1
+                    logger.error(  # noqa: TRY400 (the reason is the message; no traceback)
+                        "Home Assistant: %s.%s for %s dropped after %d tries: %s",
+                        call.domain,
+                        call.service,
+                        call.what,
+                        attempt,
+                        err,
+                    )
+                    return
+                logger.warning("Home Assistant: try %d of %d failed: %s", attempt, tries, err)
+                self._stop.wait(self._retry_wait_s * attempt)
+            else:
+                with self._lock:
+                    self.sent += 1
+                logger.debug("Home Assistant: %s.%s for %s", call.domain, call.service, call.what)
+                return
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued call is done (tests, shutdown); ``False`` on time out."""
+        done = threading.Event()
+
+        def joined() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=joined, daemon=True).start()
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued (within ``timeout``), then stop the worker."""
+        self.wait_idle(timeout)
+        self._stop.set()
+        try:
+            self._queue.put(_STOP, timeout=1.0)
+        except queue.Full:
+            logger.warning("Home Assistant: calls still queued at shutdown are dropped")
+            return
+        self._worker.join(timeout)
