@@ -433,6 +433,22 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from edge.doctor import FAIL, run_checks
+
+    config = _load(args.config)
+    if config is None:
+        print("FAIL  config     the configuration has the problems above")
+        return EXIT_FAILED
+    state_dir = args.state_dir or _default_state_dir()
+    checks = run_checks(config, state_dir, args.silent_hours, service=not args.no_service)
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if c.status == FAIL]
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thuisplus",
@@ -545,6 +561,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", type=Path, help="where the history buffer is kept")
     p.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("doctor", help="check this gateway: broker, clock, disk, sensors, service")
+    p.add_argument("--config", type=Path, help="the hub's configuration")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+    p.add_argument(
+        "--silent-hours",
+        type=float,
+        default=25.0,
+        help="a sensor silent for longer is reported (default: 25)",
+    )
+    p.add_argument("--no-service", action="store_true", help="do not ask systemd")
+    p.set_defaults(func=cmd_doctor)
 
     for module in ("simulators.cli",):
         if importlib.util.find_spec(module) is not None:

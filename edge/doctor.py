@@ -1,0 +1,202 @@
+"""``thuisplus doctor``: is this gateway healthy? One line per check, for the installer.
+
+Checks: the configuration; the broker, reached with the hub's own credentials and TLS;
+the hub's availability on the broker; the clock's synchronisation (chrony or systemd);
+the state folder's free disk; every sensor heard from recently (from the hub's saved
+state); the systemd service. Each check says OK, WARN or FAIL and why; the exit code is 1
+when any check fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from edge.config import Config, ConfigError
+from edge.mqtt import MqttError, availability_topic, make_client
+from edge.store import Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<4}  {self.name:<10} {self.detail}"
+
+
+def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
+    """Connect as the hub would (another client id); read the hub's availability."""
+    conf = config.mqtt
+    try:
+        client = make_client(conf, f"{conf.client_id}-doctor", clean=True)
+    except (MqttError, ConfigError) as err:
+        return [Check("broker", FAIL, str(err))]
+    answer: dict[str, Any] = {}
+    connected = threading.Event()
+    avail = threading.Event()
+    topic = availability_topic(config)
+
+    def on_connect(c: mqtt.Client, u: Any, f: Any, rc: Any, p: Any) -> None:
+        answer["rc"] = rc
+        connected.set()
+        if not rc.is_failure:
+            c.subscribe(topic, qos=1)
+
+    def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
+        answer["availability"] = msg.payload.decode("utf-8", "replace")
+        avail.set()
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    where = f"{conf.host}:{conf.port}{' (TLS)' if conf.tls.enabled else ''}"
+    try:
+        client.connect(conf.host, conf.port, keepalive=10)
+    except OSError as err:
+        return [Check("broker", FAIL, f"cannot reach {where}: {err}")]
+    client.loop_start()
+    try:
+        if not connected.wait(timeout):
+            return [Check("broker", FAIL, f"{where} did not answer within {timeout:.0f} s")]
+        rc = answer["rc"]
+        if rc.is_failure:
+            return [Check("broker", FAIL, f"{where} refused the hub's credentials: {rc}")]
+        out = [Check("broker", OK, f"{where} accepts the hub's credentials")]
+        avail.wait(2.0)
+        state = answer.get("availability")
+        if state == "online":
+            out.append(Check("hub", OK, f"{topic} says online"))
+        elif state is None:
+            out.append(Check("hub", FAIL, f"{topic}: nothing retained (the hub never ran here)"))
+        else:
+            out.append(Check("hub", FAIL, f"{topic} says {state}"))
+        return out
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def check_clock() -> Check:
+    if shutil.which("chronyc"):
+        proc = subprocess.run(
+            ["chronyc", "tracking"], capture_output=True, text=True, check=False, timeout=10
+        )
+        fields = dict(
+            (k.strip(), v.strip())
+            for k, _, v in (line.partition(":") for line in proc.stdout.splitlines())
+            if v
+        )
+        leap = fields.get("Leap status")
+        if proc.returncode == 0 and leap == "Normal":
+            return Check("clock", OK, f"chrony synchronised ({fields.get('System time', '?')})")
+        return Check("clock", FAIL, f"chrony not synchronised (leap status: {leap or '?'})")
+    if shutil.which("timedatectl"):
+        proc = subprocess.run(
+            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+        if proc.stdout.strip() == "yes":
+            return Check("clock", OK, "systemd reports the clock synchronised")
+        if proc.returncode == 0:
+            return Check("clock", FAIL, "systemd reports the clock NOT synchronised")
+    return Check("clock", WARN, "cannot tell (no chronyc or timedatectl): event time needs NTP")
+
+
+def check_disk(state_dir: Path, min_free_mb: int = 500) -> Check:
+    target = state_dir if state_dir.exists() else state_dir.parent
+    try:
+        usage = shutil.disk_usage(target)
+    except OSError as err:
+        return Check("disk", FAIL, f"{state_dir}: {err}")
+    free_mb = usage.free // 2**20
+    pct = 100 * usage.free / usage.total
+    detail = f"{free_mb:,} MB free ({pct:.0f}%) for {state_dir}"
+    if free_mb < min_free_mb:
+        return Check("disk", FAIL, detail)
+    return Check("disk", WARN if pct < 10 else OK, detail)
+
+
+def check_sensors(state_dir: Path, config: Config, now: datetime, silent_hours: float) -> Check:
+    path = state_dir / "thuisplus.sqlite"
+    if not path.is_file():
+        return Check("sensors", FAIL, f"{path}: no store (has the hub run with this state?)")
+    try:
+        store = Store(path, config.store)
+    except StoreError as err:
+        return Check("sensors", FAIL, str(err))
+    try:
+        saved = store.load_state().get("state", {})
+    finally:
+        store.close()
+    apartments = saved.get("apartments", {})
+    if not apartments:
+        return Check("sensors", FAIL, "no sensor seen yet")
+    limit = timedelta(hours=silent_hours)
+    silent = []
+    count = 0
+    for st in apartments.values():
+        for sid, sensor in sorted(st.get("sensors", {}).items()):
+            count += 1
+            last = datetime.fromisoformat(sensor["last_seen"])
+            if now - last > limit or not sensor.get("available", True):
+                silent.append(sid)
+    expected = sorted(set(config.apartments) - set(apartments))
+    problems = []
+    if silent:
+        shown = ", ".join(silent[:8]) + (" ..." if len(silent) > 8 else "")
+        problems.append(f"{len(silent)} silent for over {silent_hours:g} h: {shown}")
+    if expected:
+        problems.append(f"configured but never seen: {', '.join(expected)}")
+    if problems:
+        return Check("sensors", FAIL, "; ".join(problems))
+    return Check(
+        "sensors",
+        OK,
+        f"{count} sensors in {len(apartments)} apartments heard from within {silent_hours:g} h",
+    )
+
+
+def check_service(name: str = "thuisplus") -> Check:
+    if not shutil.which("systemctl"):
+        return Check("service", WARN, "no systemctl here: cannot check the service")
+    proc = subprocess.run(
+        ["systemctl", "is-active", name], capture_output=True, text=True, check=False, timeout=10
+    )
+    state = proc.stdout.strip() or proc.stderr.strip()
+    if state == "active":
+        return Check("service", OK, f"{name}.service is active")
+    return Check("service", FAIL, f"{name}.service is {state or 'unknown'}")
+
+
+def run_checks(
+    config: Config,
+    state_dir: Path,
+    silent_hours: float = 25.0,
+    service: bool = True,
+    now: datetime | None = None,
+) -> list[Check]:
+    checks = [Check("config", OK, f"flat {config.flat}, {len(config.apartments)} apartments")]
+    checks += check_broker(config)
+    checks.append(check_clock())
+    checks.append(check_disk(state_dir))
+    checks.append(check_sensors(state_dir, config, now or datetime.now(UTC), silent_hours))
+    if service:
+        checks.append(check_service())
+    return checks

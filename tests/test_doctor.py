@@ -1,0 +1,95 @@
+"""thuisplus doctor, on a real broker with a real hub, and on broken set-ups."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Broker, free_port
+from tests.live import FLAT, HubProcess, Publisher, wait_for
+
+pytestmark = pytest.mark.broker
+
+
+def doctor(config: Path, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "doctor",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(state),
+            "--no-service",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
+    hub = HubProcess(
+        broker, tmp_path / "hub", f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
+    )
+    hub.start()
+    try:
+        wait_for(lambda: "Connected to" in hub.output(), 15, lambda: hub.output())
+        pub = Publisher(broker)
+        pub.send("zigbee2mqtt/a012/hall/motion", {"occupancy": True, "battery": 90})
+        pub.close()
+    finally:
+        hub.stop()
+    hub.start()  # running again: availability online, state saved with the sensor
+    try:
+        wait_for(lambda: hub.output().count("Connected to") == 2, 15, lambda: hub.output())
+        out = doctor(hub.config, hub.state)
+    finally:
+        hub.stop()
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("OK    config     flat test-flat")
+    assert f"OK    broker     {broker.host}:{broker.port} accepts the hub's credentials" in lines
+    assert f"OK    hub        thuisplus/{FLAT}/hub/availability says online" in lines
+    assert any(x.startswith("OK    sensors    1 sensors in 1 apartments") for x in lines)
+    assert any(x.startswith(("OK    disk", "WARN  disk")) for x in lines)
+    assert any(x.split()[1] == "clock" for x in lines)
+    assert out.returncode == (1 if any(x.startswith("FAIL") for x in lines) else 0)
+
+
+def test_a_broker_that_is_not_there_and_no_state(tmp_path: Path) -> None:
+    config = tmp_path / "flat.yaml"
+    config.write_text(
+        f"flat: {FLAT}\nmqtt:\n  port: {free_port()}\napartments:\n  a001: {{residents: 1}}\n"
+    )
+    out = doctor(config, tmp_path / "state")
+    assert out.returncode == 1
+    assert "FAIL  broker     cannot reach localhost:" in out.stdout
+    assert "FAIL  sensors    " in out.stdout
+    assert "no store (has the hub run with this state?)" in out.stdout
+
+
+def test_silent_sensors_are_named(broker: Broker, tmp_path: Path) -> None:
+    hub = HubProcess(
+        broker, tmp_path / "hub", "apartments:\n  a001: {residents: 1}\n  a002: {residents: 1}\n"
+    )
+    hub.start()
+    try:
+        wait_for(lambda: "Connected to" in hub.output(), 15, lambda: hub.output())
+        pub = Publisher(broker)
+        pub.send(
+            "zigbee2mqtt/a001/hall/motion",
+            {"occupancy": True, "last_seen": "2026-01-05T07:00:00+01:00"},
+        )
+        pub.close()
+    finally:
+        hub.stop()
+    out = doctor(hub.config, hub.state, "--silent-hours", "1")
+    assert "1 silent for over 1 h: a001/hall/motion" in out.stdout
+    assert "configured but never seen: a002" in out.stdout
