@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -65,8 +64,7 @@ class SignalKind(StrEnum):
     LOW_BATTERY = "low_battery"
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     """One MQTT message as received (live) or as read from a recording line.
 
     ``payload`` is the decoded JSON value, or the raw text when it was not JSON.
