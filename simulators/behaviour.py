@@ -72,11 +72,11 @@ class Clock:
         self.days = days
         noon = [
             datetime(d.year, d.month, d.day, 12, tzinfo=ZONE).timestamp()
-            for d in (start + timedelta(days=i) for i in range(days + 3))
+            for d in (start + timedelta(days=i) for i in range(days + 40))
         ]
         midnight = [
             datetime(d.year, d.month, d.day, tzinfo=ZONE).timestamp()
-            for d in (start + timedelta(days=i) for i in range(days + 3))
+            for d in (start + timedelta(days=i) for i in range(days + 40))
         ]
         self.noon = np.array(noon)
         self.midnight = np.array(midnight)
@@ -510,6 +510,11 @@ class DaySim:
         kind = st.plan.acute.get(day)
         if kind is not None and not self._away_at(st, w0, w1):
             main = self._acute(kind, rng, st, day, main, guests, out)
+            if kind in ("no_wake", "fall", "inactivity", "long_bathroom") and out.truth:
+                # after that, no outings today: stay home (the helper may have stayed too)
+                after = out.truth[-1].end
+                main = [x._replace(room="living", act="still")
+                        if x.end > after and x.room in OUT_ROOMS else x for x in main]
         if day in st.plan.overnight_visits:
             t = _pick_home_time(rng, main, clock, day, 16.5, 18.0, 60.0)
             if t is not None:
@@ -520,7 +525,7 @@ class DaySim:
                 guests.append(g)
                 out.truth.append(Truth(apt.id, "normal", t, stay_end,
                                        {"note": "visitor stays the night"}))
-        elif rng.random() < h0.visitors_per_week / 7.0 * self.day_visit_scale * (
+        elif kind is None and rng.random() < h0.visitors_per_week / 7.0 * self.day_visit_scale * (
                 1 - 0.8 * st.plan.trend_factor("withdrawal", day)):
             t = _pick_home_time(rng, main, clock, day, 14.0, 16.5, 3600.0)
             if t is not None:
@@ -532,9 +537,14 @@ class DaySim:
                 main = _wander(rng, main, t, float(rng.uniform(1200, 5400)))
 
         # away periods (holiday, hospital) override everything the residents planned
-        for leave, back, _kind in st.away:
+        for idx, (leave, back, _kind) in enumerate(st.away):
             if back <= w0 or leave >= w1 + 86400.0:
                 continue
+            ongoing = where(main, leave) if w0 <= leave < w1 else None
+            if ongoing is not None and ongoing.room in OUT_ROOMS:
+                # already out (shopping) when the holiday starts: it starts at that door
+                leave = ongoing.start
+                st.away[idx] = (leave, back, _kind)
             for i, segs in enumerate([main, *people[1:]]):
                 if i > 0 and _kind.startswith("hospital"):
                     continue
@@ -668,7 +678,7 @@ class DaySim:
                 if not first.cont:
                     dev_events[pad].append((a + float(rng.uniform(5, 30)), {"occupancy": True}))
                 if b < w1 - 1.0:
-                    dev_events[pad].append((b - float(rng.uniform(2, 10)), {"occupancy": False}))
+                    dev_events[pad].append((b + float(rng.uniform(0.5, 4)), {"occupancy": False}))
             if k == 0 and apt.has_chair_pad:
                 for a, b in _union([(s.start, s.end) for s in segs if s.room == "living"
                                     and s.act in SITTING | {"faint"}], 1.0):
@@ -747,8 +757,8 @@ class DaySim:
                 dev_events["kitchen/fridge"].append((t, {"contact": False}))
                 dev_events["kitchen/fridge"].append((t + float(rng.uniform(5, 40)),
                                                      {"contact": True}))
-            if rng.random() < h.p_kettle * (1 - 0.5 * f_nut):
-                t = s.start + float(rng.uniform(20, min(300, dur / 2)))
+            if dur > 90.0 and rng.random() < h.p_kettle * (1 - 0.5 * f_nut):
+                t = s.start + float(rng.uniform(20, max(21.0, min(300, dur / 2))))
                 dev_events["kitchen/kettle"].append((t, {"power": round(
                     float(rng.uniform(1800, 2200)), 1)}))
                 dev_events["kitchen/kettle"].append((t + float(rng.uniform(100, 200)),

@@ -178,7 +178,8 @@ def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) ->
     if apt.single:
         trend_busy = np.zeros(days + 1, dtype=bool)
         length = rates.trend_ramp_days + rates.trend_hold_days
-        for kind in TREND_KINDS:
+        for i in rng.permutation(len(TREND_KINDS)).tolist():
+            kind = TREND_KINDS[i]
             for _ in range(_count(rng, getattr(rates, kind), days)):
                 hi = days - rates.trend_ramp_days
                 if hi <= 14:
