@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import pairwise
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
