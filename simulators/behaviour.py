@@ -41,7 +41,7 @@ RATE: dict[str, float] = {
     "still": 1 / 900,
     "tv": 1 / 1100,
     "nap": 1 / 2400,
-    "sleep": 1 / 5400,
+    "sleep": 1 / 14400,  # a sleeping person rarely trips a PIR
     "toilet": 1 / 60,
     "shower": 1 / 25,
     "wash": 1 / 30,
@@ -802,22 +802,26 @@ class DaySim:
                     if w0 <= a + AVAILABILITY_TIMEOUT_H * 3600 < w1 and \
                             a + AVAILABILITY_TIMEOUT_H * 3600 < b:
                         out.messages.append((a + AVAILABILITY_TIMEOUT_H * 3600,
-                                             f"{apt.id}/{key}/availability",
+                                             f"zigbee2mqtt/{apt.id}/{key}/availability",
                                              {"state": "offline"}))
                     if w0 <= b < w1:
-                        out.messages.append((b, f"{apt.id}/{key}/availability",
+                        out.messages.append((b, f"zigbee2mqtt/{apt.id}/{key}/availability",
                                              {"state": "online"}))
             if not events:
                 continue
             ts = np.array([e[0] for e in events])
-            lq = np.clip(dev.linkquality + rng.normal(0, 8, ts.size), 0, 255).astype(int)
-            batt = self._battery(st, dev, ts) if dev.battery else None
-            topic = f"{apt.id}/{key}"
-            for i, (t, payload) in enumerate(events):
-                if batt is not None:
-                    payload["battery"] = int(batt[i])
-                payload["linkquality"] = int(lq[i])
-                out.messages.append((t, topic, payload))
+            lq = np.clip(dev.linkquality + rng.normal(0, 8, ts.size), 0, 255).astype(int).tolist()
+            topic = f"zigbee2mqtt/{apt.id}/{key}"
+            if dev.battery:
+                batt = self._battery(st, dev, ts).astype(int).tolist()
+                for (t, payload), b, q in zip(events, batt, lq, strict=True):
+                    payload["battery"] = b
+                    payload["linkquality"] = q
+                    out.messages.append((t, topic, payload))
+            else:
+                for (t, payload), q in zip(events, lq, strict=True):
+                    payload["linkquality"] = q
+                    out.messages.append((t, topic, payload))
 
     def _battery(self, st: AptState, dev: Device, ts: np.ndarray) -> np.ndarray:
         days = (ts - self.clock.t0) / 86400.0

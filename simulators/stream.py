@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -133,6 +134,7 @@ def generate(run: Run, progress: Callable[[int, int], None] | None = None) -> It
         run.truth.extend(device_truth(st, clock))
     buffer: list[tuple[float, int, float, str, Any]] = []
     seq = 0
+    t_end = clock.t_end
     for day in range(cfg.days):
         rng = np.random.default_rng([cfg.seed, day, 0x57EA])
         msgs: list[Message] = []
@@ -154,30 +156,32 @@ def generate(run: Run, progress: Callable[[int, int], None] | None = None) -> It
         delays = rng.uniform(2.0, 30.0, n)
         echo = rng.uniform(0.01, 0.9, n)
         which = rng.integers(0, len(_MALFORMED), n)
-        for i, (t, topic, payload) in enumerate(msgs):
-            if t >= clock.t_end:
-                continue
-            full = f"{BASE}/{topic}"
-            if bad[i] and not topic.endswith("/availability"):
-                payload = _MALFORMED[int(which[i])](json.dumps(payload))
+        times = np.round(np.fromiter((m[0] for m in msgs), dtype=float, count=n), 3)
+        keys = times.copy()
+        keys[late] = np.round(times[late] + delays[late], 3)
+        for i in np.flatnonzero(bad).tolist():
+            t, topic, payload = msgs[i]
+            if not topic.endswith("/availability"):
+                msgs[i] = (t, topic, _MALFORMED[int(which[i])](json.dumps(payload)))
                 run.malformed += 1
-            key = t
-            if late[i]:
-                key = t + float(delays[i])
-                run.out_of_order += 1
-            buffer.append((round(key, 3), seq, round(t, 3), full, payload))
+        run.out_of_order += int(late.sum())
+        tl, kl = times.tolist(), keys.tolist()
+        buffer.extend(
+            (kl[i], seq + i, tl[i], m[1], m[2]) for i, m in enumerate(msgs) if tl[i] < t_end
+        )
+        seq += n
+        for i in np.flatnonzero(dup).tolist():
+            if tl[i] >= t_end:
+                continue
+            payload = msgs[i][2]
+            again = payload if isinstance(payload, str) else dict(payload)
+            te = round(tl[i] + float(echo[i]), 3)
+            buffer.append((te, seq, te, msgs[i][1], again))
             seq += 1
-            if dup[i]:
-                again = payload if isinstance(payload, str) else dict(payload)
-                te = round(t + float(echo[i]), 3)
-                buffer.append((te, seq, te, full, again))
-                seq += 1
-                run.duplicates += 1
-        buffer.sort(key=lambda m: (m[0], m[1]))
+            run.duplicates += 1
+        buffer.sort()
         cut = float(clock.midnight[day + 1]) if day + 1 < cfg.days else float("inf")
-        split = 0
-        while split < len(buffer) and buffer[split][0] < cut:
-            split += 1
+        split = bisect.bisect_left(buffer, (cut,))
         for _, _, t, topic, payload in buffer[:split]:
             yield t, topic, payload
         del buffer[:split]
