@@ -21,10 +21,10 @@ Definitions (the same for every source):
 >>> from simulators.behaviour import ZONE
 >>> t0 = datetime(2026, 1, 6, 0, 0, tzinfo=ZONE)
 >>> msgs = [(t0 + timedelta(hours=h), "zigbee2mqtt/a001/toilet/motion", {"occupancy": True})
-...         for h in (1, 3, 9, 30, 50)]
+...         for h in (1, 3, 9, 25, 27, 50, 75)]
 >>> s = daily_stats(msgs)
 >>> s.night_toilet, s.full_days
-(0.5, 2)
+(1.5, 2)
 """
 
 from __future__ import annotations
