@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -89,7 +90,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.out is None:
         print("error: --out is required (or --mqtt-host to publish live)", file=sys.stderr)
         return 2
-    run = write_simulation(cfg, args.out, progress=show)
+    run = write_simulation(cfg, args.out, progress=show, workers=args.workers)
     secs = time.monotonic() - started
     print(f"{run.counts['messages']} messages ({run.duplicates} duplicates, "
           f"{run.out_of_order} out of order, {run.malformed} malformed), "
@@ -171,6 +172,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _sim_options(p, days=28, apartments=80)
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
     p.add_argument("--out", type=Path, help="output folder")
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                   help="processes simulating apartments in parallel (same bytes for any "
+                   "number); default: CPUs, at most 4")
     p.add_argument("--mqtt-host", help="publish live to this broker instead of writing")
     p.add_argument("--mqtt-port", type=int, default=1883)
     p.add_argument("--speed", type=float, default=60.0,

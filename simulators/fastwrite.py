@@ -89,6 +89,12 @@ class FastRecordingWriter(RecordingWriter):
         if len(self._pending) >= 20_000:
             self.flush()
 
+    def write_line(self, line: str) -> None:
+        """A line already formatted (by :class:`LineFormatter`), without its newline."""
+        self._pending.append(line)
+        if len(self._pending) >= 20_000:
+            self.flush()
+
     def flush(self) -> None:
         if self._pending:
             self._fh.write("\n".join(self._pending) + "\n")
