@@ -140,7 +140,8 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
     cfg = _sim_config(args)
     try:
         report = run_suite(cfg, args.seeds, args.out, args.replay_cmd,
-                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+                           progress=lambda line: print(line, file=sys.stderr, flush=True),
+                           workers=args.workers)
     except ReplayFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -164,6 +165,9 @@ def _sim_options(p: argparse.ArgumentParser, days: int, apartments: int) -> None
                    "e.g. --rate fall=2; also trend_ramp_days, trend_hold_days")
     p.add_argument("--last-seen", action="store_true",
                    help="add Zigbee2MQTT's last_seen to every JSON payload")
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                   help="processes simulating apartments in parallel (same bytes for any "
+                   "number); default: CPUs, at most 4")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -172,9 +176,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _sim_options(p, days=28, apartments=80)
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
     p.add_argument("--out", type=Path, help="output folder")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                   help="processes simulating apartments in parallel (same bytes for any "
-                   "number); default: CPUs, at most 4")
     p.add_argument("--mqtt-host", help="publish live to this broker instead of writing")
     p.add_argument("--mqtt-port", type=int, default=1883)
     p.add_argument("--speed", type=float, default=60.0,

@@ -45,7 +45,7 @@ def run_replay(template: str, recording: Path, signals: Path, config: Path) -> N
 
 
 def run_suite(base: SimConfig, seeds: list[int], out: Path, replay: str,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str], None] | None = None, workers: int = 1) -> dict[str, Any]:
     """Simulate each seed, replay it through the hub, score it; write ``out/score.json``."""
     pooled_truth: list[Episode] = []
     pooled_signals: list[SignalRow] = []
@@ -54,7 +54,7 @@ def run_suite(base: SimConfig, seeds: list[int], out: Path, replay: str,
         cfg = replace(base, seed=seed)
         folder = out / f"seed-{seed}"
         started = time.monotonic()
-        run = write_simulation(cfg, folder)
+        run = write_simulation(cfg, folder, workers=workers)
         if progress:
             progress(f"seed {seed}: {run.counts['messages']} messages simulated in "
                      f"{time.monotonic() - started:.0f} s")

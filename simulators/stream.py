@@ -383,7 +383,8 @@ def write_simulation(cfg: SimConfig, out_dir: Path,
         days: Iterator[list[DayPart]] = _in_process(producer, cfg.days)
     else:
         # fork is quick; with other threads running (a test's MQTT loop) it is unsafe
-        ctx = mp.get_context("fork" if threading.active_count() == 1 else "spawn")
+        ctx = mp.get_context("fork") if threading.active_count() == 1 else mp.get_context(
+            "spawn")
         queues = [ctx.Queue(maxsize=4) for _ in range(workers)]
         for w in range(workers):
             indices = list(range(w, cfg.apartments, workers))
