@@ -39,11 +39,11 @@ class EpisodeRates:
     inactivity: float = 0.2
     long_bathroom: float = 0.25
     door_open: float = 0.5
-    night_wandering: float = 0.08
-    withdrawal: float = 0.07
-    nutrition: float = 0.07
-    night_toilet: float = 0.08
-    mobility_decline: float = 0.06
+    night_wandering: float = 0.1
+    withdrawal: float = 0.1
+    nutrition: float = 0.1
+    night_toilet: float = 0.1
+    mobility_decline: float = 0.1
     sensor_offline: float = 0.3
     low_battery: float = 0.15
     holiday: float = 0.6

@@ -9,7 +9,9 @@ longest quiet period while at home. docs/realism.md discusses the numbers.
 Definitions (the same for every source):
 
 - an *activation* is a message that turns a sensor on: ``occupancy: true``,
-  ``contact: false`` (open) or ``power`` above 5 W;
+  ``contact: false`` (open) or ``power`` above 5 W, when the sensor was off before (a
+  periodic report repeating "on" is not a new activation); for motion sensors every
+  ``occupancy: true`` counts, as each one reports new movement;
 - an *outing* is a front-door opening (``entrance``) after which no motion is seen in the
   apartment for at least 10 minutes;
 - a *night toilet visit* is a toilet activation between 00:00 and 06:00 local time, more
@@ -98,6 +100,7 @@ def daily_stats(messages: Iterable[tuple[datetime, str, Any]], source: str = "")
     """Per apartment-day averages over the full days of each apartment (see module doc)."""
     per_apt: dict[str, list[tuple[datetime, str, str, str]]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
+    state: dict[str, bool] = {}
     for ts, topic, payload in messages:
         parts = topic.split("/")
         if len(parts) < 4 or parts[1] == "common" or parts[-1] == "availability":
@@ -107,7 +110,14 @@ def daily_stats(messages: Iterable[tuple[datetime, str, Any]], source: str = "")
         if not isinstance(payload, dict):
             continue
         kind = _kind(device, payload)
-        if kind is None or not _active(kind, payload):
+        if kind is None:
+            continue
+        active = _active(kind, payload)
+        was = state.get(topic, False)
+        state[topic] = active
+        # a repeated "on" (a periodic report, a QoS-1 repeat) is no new activation, except
+        # for motion sensors, which report every new movement while occupied
+        if not active or (was and kind != "motion"):
             continue
         per_apt[apt].append((ts.astimezone(ZONE), room, device, kind))
     total_days = 0
