@@ -6,11 +6,13 @@ import json
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from simulators.__main__ import main
 from simulators.live import PublishError, publish_live
 from simulators.stream import Run, SimConfig, generate, iso_ms
 
@@ -69,3 +71,18 @@ def test_publishes_every_message_with_last_seen(mosquitto: tuple[str, int]) -> N
 def test_unreachable_broker_is_a_clear_error() -> None:
     with pytest.raises(PublishError, match="cannot connect"):
         publish_live(Run(SimConfig(apartments=1, days=1)), "127.0.0.1", 9, speed=1e9)
+
+
+@pytest.mark.broker
+def test_cli_publishes_live_and_writes_truth(mosquitto: tuple[str, int], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    host, port = mosquitto
+    out = tmp_path / "live"
+    code = main(["simulate", "--apartments", "1", "--days", "1", "--mqtt-host", host,
+                 "--mqtt-port", str(port), "--speed", "1000000000", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    n = len(list(generate(Run(SimConfig(apartments=1, days=1)))))
+    assert f"published {n} messages" in printed
+    assert (out / "truth.jsonl").read_text().count('"normal"') == 1
+    assert (out / "flat.yaml").exists()

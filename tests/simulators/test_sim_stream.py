@@ -316,3 +316,78 @@ def test_last_seen_carries_the_event_time(tmp_path: Path) -> None:
     for ts, _, payload in _messages(tmp_path / "recording.jsonl.gz"):
         if isinstance(payload, dict) and "state" not in payload:
             assert datetime.fromisoformat(payload["last_seen"]) == ts
+
+
+def _trues(busy: dict[str, Any], apt: str, a: float, b: float,
+           part: str = "/motion") -> list[tuple[float, str]]:
+    return [(m[0], m[1]) for m in _in(busy, apt, a, b)
+            if part in m[1] and isinstance(m[2], dict) and m[2].get("occupancy") is True]
+
+
+def test_mobility_decline_slows_the_walk_through_the_hall(busy: dict[str, Any]) -> None:
+    """From hall motion to the next room's motion takes longer at the end of the trend."""
+    run: Run = busy["run"]
+    ramp = run.cfg.rates.trend_ramp_days * 86400
+    checked = 0
+    for e in _episodes(busy, "mobility_decline"):
+        s, end = _t(e["start"]), _t(e["end"])
+        if end - s < ramp + 5 * 86400:
+            continue
+
+        def walk(a: float, b: float, apt: str = e["apartment"]) -> float | None:
+            gaps = []
+            for d in _home_days(busy, apt, a, b):
+                trues = _trues(busy, apt, d, d + 86400)
+                gaps += [t2 - t1 for (t1, x), (t2, y) in pairwise(trues)
+                         if "/hall/" in x and "/hall/" not in y and t2 - t1 < 120]
+            return sorted(gaps)[len(gaps) // 2] if len(gaps) > 20 else None
+
+        late, early = walk(s + ramp, end), walk(s - 14 * 86400, s)
+        if late is None or early is None:
+            continue  # away (holiday, hospital) around the trend: nothing to compare
+        assert late > 1.5 * early, e
+        checked += 1
+    assert checked > 0
+
+
+def test_night_wandering_means_moving_about_at_night(busy: dict[str, Any]) -> None:
+    checked = 0
+    for e in _episodes(busy, "night_wandering"):
+        s, end = _t(e["start"]), _t(e["end"])
+
+        def nightly(a: float, b: float, apt: str = e["apartment"]) -> int:
+            return sum(1 for t, topic in _trues(busy, apt, a, b)
+                       if datetime.fromtimestamp(t, ZONE).hour in (1, 2, 3, 4)
+                       and any(r in topic for r in ("/hall/", "/kitchen/", "/living/")))
+
+        if s - 7 * 86400 < busy["msgs"][0][0].timestamp():
+            continue
+        during = nightly(s, end) / ((end - s) / 86400)
+        before = nightly(s - 7 * 86400, s) / 7
+        assert during > before + 2, (e, during, before)
+        checked += 1
+    assert checked > 0
+
+
+def test_withdrawal_means_fewer_outings(busy: dict[str, Any]) -> None:
+    run: Run = busy["run"]
+    ramp = run.cfg.rates.trend_ramp_days * 86400
+    checked = 0
+    for e in _episodes(busy, "withdrawal"):
+        s, end = _t(e["start"]), _t(e["end"])
+        if s - 14 * 86400 < busy["msgs"][0][0].timestamp() or end - s < ramp + 5 * 86400:
+            continue
+
+        def per_day(a: float, b: float, apt: str = e["apartment"]) -> float | None:
+            days = _home_days(busy, apt, a, b)
+            opened = sum(1 for d in days for m in _in(busy, apt, d, d + 86400)
+                         if m[1].endswith("/entrance/door") and isinstance(m[2], dict)
+                         and m[2].get("contact") is False)
+            return opened / len(days) if len(days) >= 4 else None
+
+        late, early = per_day(s + ramp, end), per_day(s - 14 * 86400, s)
+        if late is None or early is None:
+            continue  # away around the trend: nothing to compare
+        assert late < early, e
+        checked += 1
+    assert checked > 0
