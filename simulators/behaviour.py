@@ -585,7 +585,7 @@ class DaySim:
             acts: frozenset[str] | None = None
             if kind == "inactivity":
                 rooms, acts = frozenset({"living"}), SITTING
-            elif apt.radar_room is not None and (rng.random() < 0.6 or not apt.single):
+            elif apt.radar_room is not None and (rng.random() < 0.75 or not apt.single):
                 rooms = frozenset({apt.radar_room})
             t = _pick_home_time(rng, main, clock, day, 8.5, 20.5, dur, rooms, acts)
             if t is None and kind == "fall":
