@@ -99,7 +99,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from simulators.importers import import_files, write_import
+    from simulators.importers import import_files, write_import, write_labels
 
     rooms: dict[str, str] = {}
     for item in args.room or []:
@@ -111,10 +111,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     result = import_files(args.dataset, args.files, args.apartment, rooms)
     n = write_import(result, args.out)
-    for where, reason in result.rejects[:20]:
+    if args.labels_out:
+        labelled = write_labels(result, args.labels_out, args.apartment)
+        print(f"{labelled} activity labels ({len(result.label_rejects)} rejected) "
+              f"-> {args.labels_out}")
+    elif result.labels:
+        print(f"{len(result.labels)} activity labels read (write them with --labels-out)",
+              file=sys.stderr)
+    rejects = result.rejects + result.label_rejects
+    for where, reason in rejects[:20]:
         print(f"rejected {where}: {reason}", file=sys.stderr)
-    if len(result.rejects) > 20:
-        print(f"... and {len(result.rejects) - 20} more rejected rows", file=sys.stderr)
+    if len(rejects) > 20:
+        print(f"... and {len(rejects) - 20} more rejected rows", file=sys.stderr)
     quirks = ", ".join(f"{k}: {v}" for k, v in sorted(result.quirks.items())) or "none"
     print(f"{result.rows} rows -> {n} messages, {len(result.rejects)} rejected; "
           f"quirks: {quirks} -> {args.out}")
@@ -185,10 +193,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("import", help="convert a public dataset to a recording")
     p.add_argument("dataset", choices=["ordonez", "kasteren", "casas"])
     p.add_argument("files", type=Path, nargs="+",
-                   help="ordonez: *_Sensors.txt; kasteren: house*-ss.txt [sensorMap*.txt]; "
-                   "casas: event files")
+                   help="ordonez: *_Sensors.txt [*_ADLs.txt]; kasteren: house*-ss.txt "
+                   "[sensorMap*.txt] [house*-as.txt actionMap*.txt]; casas: event files")
     p.add_argument("--out", type=Path, required=True, help="recording (.jsonl or .jsonl.gz)")
     p.add_argument("--apartment", default="a001", help="apartment id to file it under")
+    p.add_argument("--labels-out", type=Path,
+                   help="write the activity labels (ordonez *_ADLs.txt; kasteren house*-as.txt "
+                   "with actionMap*.txt) here as JSON Lines")
     p.add_argument("--room", action="append", metavar="SENSOR=ROOM",
                    help="casas: room of a sensor (repeatable), default 'other'")
     p.set_defaults(func=cmd_import)

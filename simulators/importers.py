@@ -22,6 +22,7 @@ become one short opening, other intervals are capped (``MAX_ACTIVE_S``), each co
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import Counter
@@ -119,9 +120,25 @@ class Row:
     target: Target
 
 
+@dataclass(frozen=True, slots=True)
+class Label:
+    """An annotated activity (Ordonez ``*_ADLs.txt``, van Kasteren ``house*-as.txt``)."""
+
+    source: str
+    start: datetime
+    end: datetime
+    activity: str
+
+    def to_dict(self, apartment: str) -> dict[str, str]:
+        return {"apartment": apartment, "activity": self.activity,
+                "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
 @dataclass(slots=True)
 class ImportResult:
     messages: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    label_rejects: list[tuple[str, str]] = field(default_factory=list)
     rows: int = 0
     rejects: list[tuple[str, str]] = field(default_factory=list)  # (file:line, reason)
     quirks: Counter[str] = field(default_factory=Counter)
@@ -192,6 +209,67 @@ def parse_kasteren_text(text: str, name: str,
             continue
         rows.append(Row(where, start, end, target))
     return rows, rejects
+
+
+_ORDONEZ_LABEL = re.compile(
+    r"^\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})"
+    r"\s+(\S+)\s*$"
+)
+
+
+def parse_labels(text: str, name: str, activities: dict[str, str] | None = None
+                 ) -> tuple[list[Label], list[tuple[str, str]]]:
+    """Activity labels: Ordonez ``*_ADLs.txt`` (tabs or spaces, two header lines) or, with
+    ``activities`` (id -> name from ``actionMap*.txt``), van Kasteren ``house*-as.txt``.
+
+    Rows that end before they start (a known Ordonez quirk) are rejected with their line.
+
+    >>> labels, bad = parse_labels("h\\nh\\n2011-12-01 19:28:51  2011-12-01 16:29:59  Toileting\\n"
+    ...                            "2011-12-01 20:00:00\\t2011-12-01 20:05:00\\tSnack\\n", "A.txt")
+    >>> [lb.activity for lb in labels], bad
+    (['Snack'], [('A.txt:3', 'label ends before it starts')])
+    """
+    labels: list[Label] = []
+    rejects: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or (activities is None and number <= 2):
+            continue
+        where = f"{name}:{number}"
+        try:
+            if activities is None:
+                m = _ORDONEZ_LABEL.match(line)
+                if m is None:
+                    rejects.append((where, "not 'start end activity'"))
+                    continue
+                start = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZONE)
+                end = datetime.strptime(m.group(2), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZONE)
+                activity = m.group(3)
+            else:
+                parts = _split(line)
+                if len(parts) != 3:
+                    rejects.append((where, f"expected 3 fields, got {len(parts)}"))
+                    continue
+                start = datetime.strptime(parts[0], "%d-%b-%Y %H:%M:%S").replace(tzinfo=ZONE)
+                end = datetime.strptime(parts[1], "%d-%b-%Y %H:%M:%S").replace(tzinfo=ZONE)
+                activity = activities.get(parts[2], f"activity-{parts[2]}")
+        except ValueError as err:
+            rejects.append((where, f"bad time: {err}"))
+            continue
+        if end < start:
+            rejects.append((where, "label ends before it starts"))
+            continue
+        labels.append(Label(where, start, end, activity))
+    return labels, rejects
+
+
+def kasteren_activities(map_text: str) -> dict[str, str]:
+    """``actionMapB.txt``: ``id,name`` per line."""
+    out: dict[str, str] = {}
+    for line in map_text.splitlines():
+        if "," in line:
+            key, _, value = line.partition(",")
+            out[key.strip()] = value.strip()
+    return out
 
 
 def kasteren_ids(map_text: str) -> set[str]:
@@ -297,10 +375,17 @@ def import_files(dataset: str, files: list[Path], apartment: str = "a001",
         return merged
     rows: list[Row] = []
     rejects: list[tuple[str, str]] = []
+    labels: list[Label] = []
+    label_rejects: list[tuple[str, str]] = []
     if dataset == "ordonez":
         for f in files:
+            if f.name.endswith("_ADLs.txt"):
+                found_labels, bad = parse_labels(read_text(f), f.name)
+                labels.extend(found_labels)
+                label_rejects.extend(bad)
+                continue
             if not f.name.endswith("_Sensors.txt"):
-                logger.warning("skipping %s: only *_Sensors.txt files hold sensor rows", f.name)
+                logger.warning("skipping %s: only *_Sensors.txt and *_ADLs.txt are read", f.name)
                 continue
             found, bad = parse_ordonez_text(read_text(f), f.name)
             rows.extend(found)
@@ -308,8 +393,14 @@ def import_files(dataset: str, files: list[Path], apartment: str = "a001",
     elif dataset == "kasteren":
         mapping = dict(KASTEREN_B)
         sensor_files = []
+        label_files = []
+        activities: dict[str, str] = {}
         for f in files:
-            if "sensorMap" in f.name:
+            if "actionMap" in f.name:
+                activities = kasteren_activities(read_text(f))
+            elif f.name.endswith("-as.txt"):
+                label_files.append(f)
+            elif "sensorMap" in f.name:
                 known = kasteren_ids(read_text(f))
                 unknown = sorted(set(mapping) - known, key=int)
                 if unknown:
@@ -322,9 +413,24 @@ def import_files(dataset: str, files: list[Path], apartment: str = "a001",
             found, bad = parse_kasteren_text(read_text(f), f.name, mapping)
             rows.extend(found)
             rejects.extend(bad)
+        for f in label_files:
+            found_labels, bad = parse_labels(read_text(f), f.name, activities)
+            labels.extend(found_labels)
+            label_rejects.extend(bad)
     else:
         raise ValueError(f"unknown dataset {dataset!r}; one of ordonez, kasteren, casas")
-    return to_messages(rows, apartment, rejects)
+    result = to_messages(rows, apartment, rejects)
+    result.labels = sorted(labels, key=lambda lb: lb.start)
+    result.label_rejects = label_rejects
+    return result
+
+
+def write_labels(result: ImportResult, out: Path, apartment: str) -> int:
+    """Activity labels as JSON Lines (``apartment``, ``activity``, ``start``, ``end``)."""
+    with out.open("w", encoding="utf-8", newline="\n") as fh:
+        for label in result.labels:
+            fh.write(json.dumps(label.to_dict(apartment)) + "\n")
+    return len(result.labels)
 
 
 def write_import(result: ImportResult, out: Path) -> int:

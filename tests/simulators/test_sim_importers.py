@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -111,3 +112,42 @@ def test_casas_synthetic_sample(tmp_path: Path) -> None:
     first = next(iter(read_recording(out)))
     assert not isinstance(first, BadLine)
     assert first.received.isoformat() == "2008-02-27T12:43:27.416000+01:00"  # ms in recordings
+
+
+@pytest.mark.datasets
+@pytest.mark.parametrize("house", ["A", "B"])
+def test_ordonez_labels_reject_rows_that_end_before_they_start(datasets: Path, tmp_path: Path,
+                                                              house: str) -> None:
+    adls = datasets / "ordonez" / f"Ordonez{house}_ADLs.txt"
+    rows = [ln for ln in adls.read_text().splitlines()[2:] if ln.strip()]
+    result = import_files("ordonez", [datasets / "ordonez" / f"Ordonez{house}_Sensors.txt", adls])
+    label_rejects = result.label_rejects
+    assert all(where.startswith(adls.name) for where, _ in label_rejects)
+    assert len(result.labels) + len(label_rejects) == len(rows)
+    assert all(why == "label ends before it starts" for _, why in label_rejects)
+    assert all(lb.start <= lb.end for lb in result.labels)
+    out = tmp_path / "labels.jsonl"
+    code = main(["import", "ordonez", str(datasets / "ordonez" / f"Ordonez{house}_Sensors.txt"),
+                 str(adls), "--out", str(tmp_path / "rec.jsonl"), "--labels-out", str(out)])
+    assert code == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(written) == len(result.labels)
+    assert {"apartment", "activity", "start", "end"} == set(written[0])
+
+
+@pytest.mark.datasets
+def test_ordonez_a_has_the_known_backwards_label_rows(datasets: Path) -> None:
+    result = import_files("ordonez", [datasets / "ordonez" / "OrdonezA_ADLs.txt"])
+    assert any(why == "label ends before it starts" for _, why in result.label_rejects)
+
+
+@pytest.mark.datasets
+def test_kasteren_labels_use_the_action_map(datasets: Path) -> None:
+    folder = datasets / "vankasteren_b"
+    result = import_files("kasteren", [folder / "houseB-ss.txt", folder / "houseB-as.txt",
+                                       folder / "actionMapB.txt"])
+    rows = [ln for ln in (folder / "houseB-as.txt").read_text().splitlines() if ln.strip()]
+    assert len(result.labels) + len(result.label_rejects) == len(rows)
+    names = {lb.activity for lb in result.labels}
+    assert "leave-house" in names
+    assert not any(n.startswith("activity-") for n in names)
