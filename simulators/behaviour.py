@@ -362,6 +362,20 @@ def _pick_home_time(rng: np.random.Generator, segs: list[Seg], clock: Clock, day
     return None
 
 
+def _pick_in_rooms(rng: np.random.Generator, segs: list[Seg], clock: Clock, day: int,
+                   h0: float, h1: float, rooms: frozenset[str],
+                   acts: frozenset[str] | None = None) -> float | None:
+    """A random moment spent in one of ``rooms`` (doing one of ``acts``) between h0 and h1."""
+    lo, hi = clock.local(day, h0), clock.local(day, h1)
+    spans = [(max(s.start, lo), min(s.end, hi)) for s in segs
+             if s.room in rooms and (acts is None or s.act in acts)]
+    spans = [(a, b) for a, b in spans if b - a > 30.0]
+    if not spans:
+        return None
+    a, b = spans[int(rng.integers(0, len(spans)))]
+    return float(rng.uniform(a + 10.0, b - 10.0))
+
+
 def _wander(rng: np.random.Generator, segs: list[Seg], t0: float, dur: float) -> list[Seg]:
     t = t0
     rooms = ["hall", "kitchen", "living", "hall", "toilet", "living"]
@@ -587,8 +601,11 @@ class DaySim:
                 rooms, acts = frozenset({"living"}), SITTING
             elif apt.radar_room is not None and (rng.random() < 0.75 or not apt.single):
                 rooms = frozenset({apt.radar_room})
-            t = _pick_home_time(rng, main, clock, day, 8.5, 20.5, dur, rooms, acts)
-            if t is None and kind == "fall":
+            t = None
+            if rooms is not None:
+                t = _pick_in_rooms(rng, main, clock, day, 7.0, 22.5, rooms, acts)
+            if t is None and kind == "fall" and apt.single:
+                # (a partner would be seen moving: couples only fall where the radar is)
                 t = _pick_home_time(rng, main, clock, day, 8.5, 20.5, dur)
             if t is None:
                 return main
@@ -625,7 +642,7 @@ class DaySim:
             out.truth.append(Truth(apt.id, kind, t, t + dur,
                                    {"note": "unwell in the bathroom, hardly moving"}))
         elif kind == "door_open":
-            dur = float(rng.uniform(30.0, 120.0)) * 60.0
+            dur = float(rng.uniform(40.0, 150.0)) * 60.0
             t = _pick_home_time(rng, main, clock, day, 9.0, 20.0, dur)
             if t is None:
                 return main

@@ -178,13 +178,16 @@ def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) ->
     if apt.single:
         trend_busy = np.zeros(days + 1, dtype=bool)
         length = rates.trend_ramp_days + rates.trend_hold_days
-        for i in rng.permutation(len(TREND_KINDS)).tolist():
-            kind = TREND_KINDS[i]
+        # which kind gets first pick rotates over the apartments, so a flat sees all kinds
+        for k in range(len(TREND_KINDS)):
+            kind = TREND_KINDS[(apt.index + k) % len(TREND_KINDS)]
             for _ in range(_count(rng, getattr(rates, kind), days)):
-                hi = days - rates.trend_ramp_days
+                # a whole trend inside the run when it fits, else at least its ramp
+                hi = days - length if days - length > 15 else days - rates.trend_ramp_days
                 if hi <= 14:
                     continue
-                start = int(rng.integers(14, hi))
+                # four weeks of ordinary life first when there is room: a baseline to judge by
+                start = int(rng.integers(28 if hi > 35 else 14, hi))
                 if trend_busy[start : start + length].any():
                     continue
                 trend_busy[start : start + length] = True
@@ -194,6 +197,8 @@ def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) ->
             if hi <= 7:
                 continue
             start = int(rng.integers(7, hi))
+            if any(abs(start - s0) < n0 + 7 for s0, n0 in plan.wandering):
+                continue  # one restless period at a time, with ordinary nights between
             plan.wandering.append((start, rates.wandering_days))
     plan.trends.sort(key=lambda t: t.start_day)
     plan.wandering.sort()

@@ -32,15 +32,23 @@ def _messages(path: Path) -> list[tuple[datetime, str, Any]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def busy(busy_run: tuple[Run, Path]) -> dict[str, Any]:
-    run, out = busy_run
+def _load(run: Run, out: Path) -> dict[str, Any]:
     msgs = _messages(out / "recording.jsonl.gz")
     by_apt: dict[str, list[tuple[float, str, Any]]] = defaultdict(list)
     for ts, topic, payload in msgs:
         by_apt[topic.split("/")[1]].append((ts.timestamp(), topic, payload))
     truth = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines()]
     return {"run": run, "out": out, "msgs": msgs, "by_apt": by_apt, "truth": truth}
+
+
+@pytest.fixture(scope="module")
+def busy(busy_run: tuple[Run, Path]) -> dict[str, Any]:
+    return _load(*busy_run)
+
+
+@pytest.fixture(scope="module")
+def trends(trend_run: tuple[Run, Path]) -> dict[str, Any]:
+    return _load(*trend_run)
 
 
 def _json_object(text: str) -> bool:
@@ -135,10 +143,11 @@ def test_falls_with_a_radar_report_fall_at_the_start(busy: dict[str, Any]) -> No
     assert falls
     for e in falls:
         s = _t(e["start"])
-        hits = [m for m in _in(busy, e["apartment"], s, s + 10)
-                if m[1].endswith("/fall_radar") and isinstance(m[2], dict)
-                and m[2].get("fall") is True]
-        assert hits, e
+        reports = [m[2] for m in _in(busy, e["apartment"], s, s + 10)
+                   if m[1].endswith("/fall_radar")]
+        assert reports, e
+        # the report itself may be one of the deliberately malformed payloads
+        assert all(isinstance(p, str) or p.get("fall") is True for p in reports), e
 
 
 @pytest.mark.parametrize("kind", ["fall", "inactivity"])
@@ -241,23 +250,23 @@ def _home_days(busy: dict[str, Any], apt: str, a: float, b: float) -> list[float
     ("nutrition", "/kitchen/", False, False),
     ("night_toilet", "/toilet/motion", True, True),
 ])
-def test_slow_trends_change_the_daily_numbers(busy: dict[str, Any], kind: str, part: str,
+def test_slow_trends_change_the_daily_numbers(trends: dict[str, Any], kind: str, part: str,
                                               night: bool, rises: bool) -> None:
     """Kitchen messages per home day fall; night toilet messages per home day rise."""
-    first = busy["msgs"][0][0].timestamp()
-    run: Run = busy["run"]
+    first = trends["msgs"][0][0].timestamp()
+    run: Run = trends["run"]
     ramp = run.cfg.rates.trend_ramp_days * 86400
     checked = 0
-    for e in _episodes(busy, kind):
+    for e in _episodes(trends, kind):
         s, end = _t(e["start"]), _t(e["end"])
         if s - 10 * 86400 < first or end - s < ramp + 5 * 86400:
             continue
 
         def per_day(a: float, b: float, apt: str = e["apartment"]) -> float:
-            days = _home_days(busy, apt, a, b)
+            days = _home_days(trends, apt, a, b)
             n = 0
             for d in days:
-                for m in _in(busy, apt, d, d + 86400):
+                for m in _in(trends, apt, d, d + 86400):
                     if part in m[1] and isinstance(m[2], dict) and (
                         m[2].get("occupancy") is True or m[2].get("contact") is False
                     ) and (not night or datetime.fromtimestamp(m[0], ZONE).hour < 6):
@@ -274,7 +283,8 @@ def test_slow_trends_change_the_daily_numbers(busy: dict[str, Any], kind: str, p
 def test_flat_yaml_names_every_apartment_and_its_special_devices(busy: dict[str, Any]) -> None:
     cfg = yaml.safe_load((busy["out"] / "flat.yaml").read_text())
     assert cfg["timezone"] == "Europe/Amsterdam"
-    assert sorted(cfg["apartments"]) == [f"a{i:03d}" for i in range(1, 11)]
+    n = busy["run"].cfg.apartments
+    assert sorted(cfg["apartments"]) == [f"a{i:03d}" for i in range(1, n + 1)]
     for apt in cfg["apartments"].values():
         assert apt["residents"] in (1, 2)
         assert apt["devices"]["entrance/door"] == {"role": "front_door"}
@@ -324,20 +334,20 @@ def _trues(busy: dict[str, Any], apt: str, a: float, b: float,
             if part in m[1] and isinstance(m[2], dict) and m[2].get("occupancy") is True]
 
 
-def test_mobility_decline_slows_the_walk_through_the_hall(busy: dict[str, Any]) -> None:
+def test_mobility_decline_slows_the_walk_through_the_hall(trends: dict[str, Any]) -> None:
     """From hall motion to the next room's motion takes longer at the end of the trend."""
-    run: Run = busy["run"]
+    run: Run = trends["run"]
     ramp = run.cfg.rates.trend_ramp_days * 86400
     checked = 0
-    for e in _episodes(busy, "mobility_decline"):
+    for e in _episodes(trends, "mobility_decline"):
         s, end = _t(e["start"]), _t(e["end"])
         if end - s < ramp + 5 * 86400:
             continue
 
         def walk(a: float, b: float, apt: str = e["apartment"]) -> float | None:
             gaps = []
-            for d in _home_days(busy, apt, a, b):
-                trues = _trues(busy, apt, d, d + 86400)
+            for d in _home_days(trends, apt, a, b):
+                trues = _trues(trends, apt, d, d + 86400)
                 gaps += [t2 - t1 for (t1, x), (t2, y) in pairwise(trues)
                          if "/hall/" in x and "/hall/" not in y and t2 - t1 < 120]
             return sorted(gaps)[len(gaps) // 2] if len(gaps) > 20 else None
@@ -351,36 +361,41 @@ def test_mobility_decline_slows_the_walk_through_the_hall(busy: dict[str, Any]) 
 
 
 def test_night_wandering_means_moving_about_at_night(busy: dict[str, Any]) -> None:
+    """Between 03:00 and 05:00 (after even a night owl's bedtime) more motion outside the
+    bedroom and toilet on the nights of the episode than on the nights before."""
     checked = 0
     for e in _episodes(busy, "night_wandering"):
         s, end = _t(e["start"]), _t(e["end"])
 
-        def nightly(a: float, b: float, apt: str = e["apartment"]) -> int:
-            return sum(1 for t, topic in _trues(busy, apt, a, b)
-                       if datetime.fromtimestamp(t, ZONE).hour in (1, 2, 3, 4)
-                       and any(r in topic for r in ("/hall/", "/kitchen/", "/living/")))
+        def nightly(a: float, b: float, apt: str = e["apartment"]) -> float | None:
+            days = _home_days(busy, apt, a, b)
+            n = sum(1 for d in days for t, topic in _trues(busy, apt, d, d + 86400)
+                    if datetime.fromtimestamp(t, ZONE).hour in (3, 4)
+                    and any(r in topic for r in ("/hall/", "/kitchen/", "/living/")))
+            return n / len(days) if len(days) >= 3 else None
 
         if s - 7 * 86400 < busy["msgs"][0][0].timestamp():
             continue
-        during = nightly(s, end) / ((end - s) / 86400)
-        before = nightly(s - 7 * 86400, s) / 7
-        assert during > before + 2, (e, during, before)
+        during, before = nightly(s, end), nightly(s - 7 * 86400, s)
+        if during is None or before is None:
+            continue  # away around the episode
+        assert during > before + 1, (e, during, before)
         checked += 1
     assert checked > 0
 
 
-def test_withdrawal_means_fewer_outings(busy: dict[str, Any]) -> None:
-    run: Run = busy["run"]
+def test_withdrawal_means_fewer_outings(trends: dict[str, Any]) -> None:
+    run: Run = trends["run"]
     ramp = run.cfg.rates.trend_ramp_days * 86400
     checked = 0
-    for e in _episodes(busy, "withdrawal"):
+    for e in _episodes(trends, "withdrawal"):
         s, end = _t(e["start"]), _t(e["end"])
-        if s - 14 * 86400 < busy["msgs"][0][0].timestamp() or end - s < ramp + 5 * 86400:
+        if s - 14 * 86400 < trends["msgs"][0][0].timestamp() or end - s < ramp + 5 * 86400:
             continue
 
         def per_day(a: float, b: float, apt: str = e["apartment"]) -> float | None:
-            days = _home_days(busy, apt, a, b)
-            opened = sum(1 for d in days for m in _in(busy, apt, d, d + 86400)
+            days = _home_days(trends, apt, a, b)
+            opened = sum(1 for d in days for m in _in(trends, apt, d, d + 86400)
                          if m[1].endswith("/entrance/door") and isinstance(m[2], dict)
                          and m[2].get("contact") is False)
             return opened / len(days) if len(days) >= 4 else None
