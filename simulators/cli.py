@@ -58,8 +58,6 @@ def _sim_config(args: argparse.Namespace) -> SimConfig:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    import json as _json
-
     import yaml
 
     from simulators.flat import flat_config
@@ -72,6 +70,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from simulators.live import PublishError, publish_live
 
         run = Run(cfg)
+        if args.out:  # the hub may want the flat's config before the first message
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "flat.yaml").write_text(
+                yaml.safe_dump(flat_config(run.flat), sort_keys=True), encoding="utf-8")
         try:
             n = publish_live(run, args.mqtt_host, args.mqtt_port, args.speed,
                              progress=show)
@@ -79,12 +81,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         if args.out:
-            args.out.mkdir(parents=True, exist_ok=True)
             with (args.out / "truth.jsonl").open("w", encoding="utf-8") as fh:
                 for entry in run.truth_lines():
-                    fh.write(_json.dumps(entry) + "\n")
-            (args.out / "flat.yaml").write_text(yaml.safe_dump(flat_config(run.flat)),
-                                                encoding="utf-8")
+                    fh.write(json.dumps(entry) + "\n")
         print(f"published {n} messages in {time.monotonic() - started:.1f} s")
         return 0
     if args.out is None:
