@@ -1,0 +1,61 @@
+"""The eval suite end to end, with a stand-in hub: a script that signals every episode."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from simulators.episodes import EpisodeRates
+from simulators.eval_suite import ReplayFailed, run_suite
+from simulators.stream import SimConfig
+
+ORACLE = '''
+import json, sys
+from datetime import datetime, timedelta
+from pathlib import Path
+rec, out = Path(sys.argv[1]), Path(sys.argv[2])
+assert rec.exists() and Path(sys.argv[3]).exists()
+with out.open("w") as fh:
+    for n, line in enumerate((rec.parent / "truth.jsonl").read_text().splitlines()):
+        e = json.loads(line)
+        if e["kind"] == "normal":
+            continue
+        at = (datetime.fromisoformat(e["start"]) + timedelta(seconds=60)).isoformat()
+        fh.write(json.dumps({"id": str(n), "flat": "sim-flat", "apartment": e["apartment"],
+                 "kind": e["kind"], "domain": "care", "severity": "urgent",
+                 "start": e["start"], "detected_at": at, "summary": "x", "evidence": {}}) + "\\n")
+    fh.write(json.dumps({"id": "f", "flat": "sim-flat", "apartment": "a001", "kind": "sos",
+             "domain": "care", "severity": "urgent", "start": "2026-01-05T03:00:00+01:00",
+             "detected_at": "2026-01-05T03:00:00+01:00", "summary": "x", "evidence": {}}) + "\\n")
+'''
+
+
+def test_suite_simulates_replays_and_scores(tmp_path: Path) -> None:
+    script = tmp_path / "oracle.py"
+    script.write_text(ORACLE, encoding="utf-8")
+    cfg = SimConfig(apartments=3, days=4, start=date(2026, 1, 5),
+                    rates=EpisodeRates().scaled(60.0))
+    replay = f"{sys.executable} {script} {{recording}} {{signals}} {{config}}"
+    report = run_suite(cfg, [1, 2], tmp_path / "eval", replay)
+    saved = json.loads((tmp_path / "eval" / "score.json").read_text())
+    assert saved["seeds"] == [1, 2]
+    pooled = saved["pooled"]
+    assert pooled["apartments"] == 6
+    assert pooled["kinds"]
+    for kind, k in pooled["kinds"].items():
+        assert k["recall"] == 1.0, kind
+        assert k["median_delay_s"] == 60.0
+    # the one made-up SOS per seed, at 03:00 on the first night, matches nothing
+    assert pooled["false"]["urgent"] == 2
+    assert set(saved["per_seed"]) == {"1", "2"}
+    assert report["pooled"] == pooled
+
+
+def test_a_failing_replay_stops_the_suite(tmp_path: Path) -> None:
+    cfg = SimConfig(apartments=1, days=1)
+    with pytest.raises(ReplayFailed, match="exited with 3"):
+        run_suite(cfg, [1], tmp_path, f"{sys.executable} -c 'import sys; sys.exit(3)'")
