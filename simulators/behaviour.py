@@ -94,8 +94,9 @@ class Clock:
 
 
 def iso(t: float) -> str:
-    """Local ISO 8601 time with offset, to the second (ground truth times)."""
-    return datetime.fromtimestamp(round(t), ZONE).isoformat()
+    """Local ISO 8601 time with offset, to the millisecond like the recording's ``ts``
+    (rounding to the second could put an episode's start after its first message)."""
+    return datetime.fromtimestamp(t, ZONE).isoformat(timespec="milliseconds")
 
 
 @dataclass(slots=True)
@@ -189,13 +190,28 @@ def device_truth(st: AptState, clock: Clock) -> list[Truth]:
             days = np.array([(t - 21 * 86400.0 - clock.t0) / 86400.0])
             level = float(dev.battery_at(days)[0])
             crossing = t - 21 * 86400.0 * min(1.0, 20.0 / max(level, 20.0))
-            out.append(Truth(st.apt.id, "low_battery", crossing, min(t + 86400.0, clock.t_end),
-                             {**note, "note": "battery runs flat"}))
-            out.append(Truth(st.apt.id, "sensor_offline", t, end,
-                             {**note, "note": "dead battery until replaced"}))
+            out.append(
+                Truth(
+                    st.apt.id,
+                    "low_battery",
+                    crossing,
+                    min(t + 86400.0, clock.t_end),
+                    {**note, "note": "battery runs flat"},
+                )
+            )
+            out.append(
+                Truth(
+                    st.apt.id,
+                    "sensor_offline",
+                    t,
+                    end,
+                    {**note, "note": "dead battery until replaced"},
+                )
+            )
         else:
-            out.append(Truth(st.apt.id, "sensor_offline", t, end,
-                             {**note, "note": "dropped off the mesh"}))
+            out.append(
+                Truth(st.apt.id, "sensor_offline", t, end, {**note, "note": "dropped off the mesh"})
+            )
     return out
 
 
@@ -204,18 +220,32 @@ def trend_truth(st: AptState, clock: Clock) -> list[Truth]:
     for tr in st.plan.trends:
         if tr.start_day >= clock.days:
             continue
-        out.append(Truth(st.apt.id, tr.kind, clock.local(tr.start_day, 0.0),
-                         min(clock.local(tr.end_day, 0.0), clock.t_end)
-                         if tr.end_day <= clock.days else clock.t_end,
-                         {"note": f"ramp {tr.ramp_days} d, hold {tr.hold_days} d"}))
+        out.append(
+            Truth(
+                st.apt.id,
+                tr.kind,
+                clock.local(tr.start_day, 0.0),
+                min(clock.local(tr.end_day, 0.0), clock.t_end)
+                if tr.end_day <= clock.days
+                else clock.t_end,
+                {"note": f"ramp {tr.ramp_days} d, hold {tr.hold_days} d"},
+            )
+        )
     for start, n in st.plan.wandering:
-        out.append(Truth(st.apt.id, "night_wandering", clock.local(start, 20.0),
-                         min(clock.local(start + n, 12.0), clock.t_end),
-                         {"note": f"restless nights over {n} days"}))
+        out.append(
+            Truth(
+                st.apt.id,
+                "night_wandering",
+                clock.local(start, 20.0),
+                min(clock.local(start + n, 12.0), clock.t_end),
+                {"note": f"restless nights over {n} days"},
+            )
+        )
     for leave, back, kind in st.away:
         if leave < clock.t_end:
-            out.append(Truth(st.apt.id, "normal", leave, min(back, clock.t_end),
-                             {"note": f"away: {kind}"}))
+            out.append(
+                Truth(st.apt.id, "normal", leave, min(back, clock.t_end), {"note": f"away: {kind}"})
+            )
     return out
 
 
@@ -223,8 +253,9 @@ def trend_truth(st: AptState, clock: Clock) -> list[Truth]:
 # routines
 
 
-def _filler(rng: np.random.Generator, h: Habits, t0: float, t1: float, out: list[Seg],
-            nutrition: float) -> None:
+def _filler(
+    rng: np.random.Generator, h: Habits, t0: float, t1: float, out: list[Seg], nutrition: float
+) -> None:
     """Time at home between fixed points: sitting (TV or not), toilet trips, kitchen snacks."""
     t = t0
     toilet_rate = 1.0 / (h.day_toilet_every_h * 3600.0)
@@ -245,8 +276,17 @@ def _filler(rng: np.random.Generator, h: Habits, t0: float, t1: float, out: list
             t += d
 
 
-def plan_day(rng: np.random.Generator, h: Habits, wake: float, bed: float, next_wake: float,
-             clock: Clock, day: int, plan: ApartmentPlan, primary: bool) -> list[Seg]:
+def plan_day(
+    rng: np.random.Generator,
+    h: Habits,
+    wake: float,
+    bed: float,
+    next_wake: float,
+    clock: Clock,
+    day: int,
+    plan: ApartmentPlan,
+    primary: bool,
+) -> list[Seg]:
     """A resident's ordinary day from waking to the next waking."""
     f_with = plan.trend_factor("withdrawal", day) if primary else 0.0
     f_nut = plan.trend_factor("nutrition", day) if primary else 0.0
@@ -276,23 +316,50 @@ def plan_day(rng: np.random.Generator, h: Habits, wake: float, bed: float, next_
         start = clock.local(day, float(rng.uniform(9.9, 10.2)))
         anchors.append((start, [(float(rng.uniform(2400, 4800)), "common", "common")]))
     if rng.random() > 0.6 * f_nut:
-        anchors.append((clock.local(day, float(rng.normal(12.5, 0.3))),
-                        [(float(rng.uniform(1200, 2400)) * (1 - 0.5 * f_nut), "kitchen", "meal")]))
+        anchors.append(
+            (
+                clock.local(day, float(rng.normal(12.5, 0.3))),
+                [(float(rng.uniform(1200, 2400)) * (1 - 0.5 * f_nut), "kitchen", "meal")],
+            )
+        )
     if rng.random() < h.p_nap:
-        anchors.append((clock.local(day, float(rng.uniform(13.2, 14.0))),
-                        [(float(rng.uniform(1800, 5400)), "living", "nap")]))
+        anchors.append(
+            (
+                clock.local(day, float(rng.uniform(13.2, 14.0))),
+                [(float(rng.uniform(1800, 5400)), "living", "nap")],
+            )
+        )
     if rng.random() < h.p_afternoon_out * (1 - 0.8 * f_with):
-        anchors.append((clock.local(day, float(rng.uniform(14.5, 15.5))),
-                        [(float(rng.uniform(3600, 10800)), "away", "away")]))
+        anchors.append(
+            (
+                clock.local(day, float(rng.uniform(14.5, 15.5))),
+                [(float(rng.uniform(3600, 10800)), "away", "away")],
+            )
+        )
     elif rng.random() < 0.25 * h.p_common * (1 - 0.85 * f_with):
-        anchors.append((clock.local(day, float(rng.uniform(14.4, 14.6))),
-                        [(float(rng.uniform(3600, 5400)), "common", "common")]))
+        anchors.append(
+            (
+                clock.local(day, float(rng.uniform(14.4, 14.6))),
+                [(float(rng.uniform(3600, 5400)), "common", "common")],
+            )
+        )
     if rng.random() > 0.5 * f_nut:
-        anchors.append((clock.local(day, float(rng.normal(17.9, 0.35))),
-                        [(float(rng.uniform(1800, 3000)) * (1 - 0.5 * f_nut), "kitchen", "meal")]))
+        anchors.append(
+            (
+                clock.local(day, float(rng.normal(17.9, 0.35))),
+                [(float(rng.uniform(1800, 3000)) * (1 - 0.5 * f_nut), "kitchen", "meal")],
+            )
+        )
     evening_bath = bed - float(rng.uniform(600, 1200))
-    anchors.append((evening_bath, [(float(rng.uniform(300, 600)), "bathroom", "wash"),
-                                   (float(rng.uniform(120, 300)), "bedroom", "active")]))
+    anchors.append(
+        (
+            evening_bath,
+            [
+                (float(rng.uniform(300, 600)), "bathroom", "wash"),
+                (float(rng.uniform(120, 300)), "bedroom", "active"),
+            ],
+        )
+    )
     for when, block in anchors:
         if when > t:
             _filler(rng, h, t, when, segs, f_nut)
@@ -317,8 +384,9 @@ def plan_day(rng: np.random.Generator, h: Habits, wake: float, bed: float, next_
     return segs
 
 
-def overlay(segs: list[Seg], start: float, end: float, room: str, act: str,
-            cont: bool = False) -> list[Seg]:
+def overlay(
+    segs: list[Seg], start: float, end: float, room: str, act: str, cont: bool = False
+) -> list[Seg]:
     """Replace whatever the person did in ``[start, end)`` by one segment."""
     out: list[Seg] = []
     for s in segs:
@@ -345,9 +413,17 @@ def home_between(segs: list[Seg], t0: float, t1: float) -> bool:
     return all(s.room in HOME_ROOMS for s in segs if s.end > t0 and s.start < t1)
 
 
-def _pick_home_time(rng: np.random.Generator, segs: list[Seg], clock: Clock, day: int,
-                    h0: float, h1: float, span: float, rooms: frozenset[str] | None = None,
-                    acts: frozenset[str] | None = None) -> float | None:
+def _pick_home_time(
+    rng: np.random.Generator,
+    segs: list[Seg],
+    clock: Clock,
+    day: int,
+    h0: float,
+    h1: float,
+    span: float,
+    rooms: frozenset[str] | None = None,
+    acts: frozenset[str] | None = None,
+) -> float | None:
     for _ in range(25):
         t = clock.local(day, float(rng.uniform(h0, h1)))
         s = where(segs, t)
@@ -362,13 +438,23 @@ def _pick_home_time(rng: np.random.Generator, segs: list[Seg], clock: Clock, day
     return None
 
 
-def _pick_in_rooms(rng: np.random.Generator, segs: list[Seg], clock: Clock, day: int,
-                   h0: float, h1: float, rooms: frozenset[str],
-                   acts: frozenset[str] | None = None) -> float | None:
+def _pick_in_rooms(
+    rng: np.random.Generator,
+    segs: list[Seg],
+    clock: Clock,
+    day: int,
+    h0: float,
+    h1: float,
+    rooms: frozenset[str],
+    acts: frozenset[str] | None = None,
+) -> float | None:
     """A random moment spent in one of ``rooms`` (doing one of ``acts``) between h0 and h1."""
     lo, hi = clock.local(day, h0), clock.local(day, h1)
-    spans = [(max(s.start, lo), min(s.end, hi)) for s in segs
-             if s.room in rooms and (acts is None or s.act in acts)]
+    spans = [
+        (max(s.start, lo), min(s.end, hi))
+        for s in segs
+        if s.room in rooms and (acts is None or s.act in acts)
+    ]
     spans = [(a, b) for a, b in spans if b - a > 30.0]
     if not spans:
         return None
@@ -399,8 +485,9 @@ def _wander(rng: np.random.Generator, segs: list[Seg], t0: float, dur: float) ->
 # sensors
 
 
-def _passages(segs: list[Seg], travel: float, rng: np.random.Generator) -> tuple[
-        list[Seg], list[tuple[float, str]]]:
+def _passages(
+    segs: list[Seg], travel: float, rng: np.random.Generator
+) -> tuple[list[Seg], list[tuple[float, str]]]:
     """Insert hall passages between rooms and find the door crossings.
 
     Returns the segments with hall walks carved out of the next segment, and
@@ -434,8 +521,9 @@ def _passages(segs: list[Seg], travel: float, rng: np.random.Generator) -> tuple
     return out, doors
 
 
-def _detections(rng: np.random.Generator, people: list[list[Seg]],
-                w_end: float) -> dict[str, np.ndarray]:
+def _detections(
+    rng: np.random.Generator, people: list[list[Seg]], w_end: float
+) -> dict[str, np.ndarray]:
     """Motion detections per room; a person staying in one room has no entry or exit."""
     per_room: dict[str, list[np.ndarray]] = {}
     for segs in people:
@@ -507,15 +595,25 @@ class DaySim:
             # everyone's day shares the window of the first resident; a partner who sleeps
             # in is in bed (already) until their own wake time
             wk = max(float(st.wake[k][day]), w0)
-            segs = plan_day(rng, h, wk, min(float(st.bed[k][day]), w1 - 3600.0), w1,
-                            clock, day, st.plan, primary=(k == 0))
+            segs = plan_day(
+                rng,
+                h,
+                wk,
+                min(float(st.bed[k][day]), w1 - 3600.0),
+                w1,
+                clock,
+                day,
+                st.plan,
+                primary=(k == 0),
+            )
             if wk > w0 + 60.0:
                 segs.insert(0, Seg(w0, wk, "bedroom", "sleep", cont=True))
             people.append(segs)
         guests: list[list[Seg]] = []
         if st.pending:
-            guests.append([s._replace(cont=True) if i == 0 else s
-                           for i, s in enumerate(st.pending)])
+            guests.append(
+                [s._replace(cont=True) if i == 0 else s for i, s in enumerate(st.pending)]
+            )
             st.pending = []
         main = people[0]
         h0 = apt.residents[0]
@@ -527,20 +625,28 @@ class DaySim:
             if kind in ("no_wake", "fall", "inactivity", "long_bathroom") and out.truth:
                 # after that, no outings today: stay home (the helper may have stayed too)
                 after = out.truth[-1].end
-                main = [x._replace(room="living", act="still")
-                        if x.end > after and x.room in OUT_ROOMS else x for x in main]
+                main = [
+                    x._replace(room="living", act="still")
+                    if x.end > after and x.room in OUT_ROOMS
+                    else x
+                    for x in main
+                ]
         if day in st.plan.overnight_visits:
             t = _pick_home_time(rng, main, clock, day, 16.5, 18.0, 60.0)
             if t is not None:
                 stay_end = clock.local(day + 1, float(rng.uniform(10.0, 12.0)))
-                g = [Seg(t, clock.local(day, 22.5), "living", "visit"),
-                     Seg(clock.local(day, 22.5), clock.local(day + 1, 7.5), "living", "sleep"),
-                     Seg(clock.local(day + 1, 7.5), stay_end, "living", "visit")]
+                g = [
+                    Seg(t, clock.local(day, 22.5), "living", "visit"),
+                    Seg(clock.local(day, 22.5), clock.local(day + 1, 7.5), "living", "sleep"),
+                    Seg(clock.local(day + 1, 7.5), stay_end, "living", "visit"),
+                ]
                 guests.append(g)
-                out.truth.append(Truth(apt.id, "normal", t, stay_end,
-                                       {"note": "visitor stays the night"}))
+                out.truth.append(
+                    Truth(apt.id, "normal", t, stay_end, {"note": "visitor stays the night"})
+                )
         elif kind is None and rng.random() < h0.visitors_per_week / 7.0 * self.day_visit_scale * (
-                1 - 0.8 * st.plan.trend_factor("withdrawal", day)):
+            1 - 0.8 * st.plan.trend_factor("withdrawal", day)
+        ):
             t = _pick_home_time(rng, main, clock, day, 14.0, 16.5, 3600.0)
             if t is not None:
                 guests.append([Seg(t, t + float(rng.uniform(3600, 7200)), "living", "visit")])
@@ -576,14 +682,23 @@ class DaySim:
     def _away_at(self, st: AptState, t0: float, t1: float) -> bool:
         return any(a < t1 and b > t0 for a, b, _ in st.away)
 
-    def _helper(self, rng: np.random.Generator, t: float, room: str,
-                guests: list[list[Seg]]) -> float:
+    def _helper(
+        self, rng: np.random.Generator, t: float, room: str, guests: list[list[Seg]]
+    ) -> float:
         d = float(rng.uniform(1200, 2700))
         guests.append([Seg(t, t + d, room, "help")])
         return t + d
 
-    def _acute(self, kind: str, rng: np.random.Generator, st: AptState, day: int,
-               main: list[Seg], guests: list[list[Seg]], out: DayOut) -> list[Seg]:
+    def _acute(
+        self,
+        kind: str,
+        rng: np.random.Generator,
+        st: AptState,
+        day: int,
+        main: list[Seg],
+        guests: list[list[Seg]],
+        out: DayOut,
+    ) -> list[Seg]:
         apt = st.apt
         clock = self.clock
         if kind == "no_wake":
@@ -591,8 +706,9 @@ class DaySim:
             end = start + float(rng.uniform(3.0, 5.0)) * 3600.0
             main = overlay(main, start, end, "bedroom", "sleep", cont=True)
             self._helper(rng, end, "bedroom", guests)
-            out.truth.append(Truth(apt.id, "no_wake", start, end,
-                                   {"note": "stays in bed until help arrives"}))
+            out.truth.append(
+                Truth(apt.id, "no_wake", start, end, {"note": "stays in bed until help arrives"})
+            )
         elif kind in ("fall", "inactivity"):
             dur = float(rng.uniform(1.5, 4.0) if kind == "fall" else rng.uniform(3.0, 5.0)) * 3600
             rooms: frozenset[str] | None = None
@@ -611,8 +727,9 @@ class DaySim:
                 return main
             seg = where(main, t)
             room = seg.room if seg is not None else "living"
-            main = overlay(main, t, t + dur, room, "floor" if kind == "fall" else "faint",
-                           cont=True)
+            main = overlay(
+                main, t, t + dur, room, "floor" if kind == "fall" else "faint", cont=True
+            )
             self._helper(rng, t + dur, room, guests)
             extra: dict[str, Any] = {"room": room}
             if kind == "fall":
@@ -626,10 +743,18 @@ class DaySim:
                     leave = t + dur + 1800.0
                     back = clock.local(day + int(rng.integers(2, 7)), float(rng.uniform(11, 16)))
                     st.away.append((leave, back, "hospital after fall"))
-                    out.truth.append(Truth(apt.id, "normal", leave, min(back, clock.t_end),
-                                           {"note": "away: hospital after fall"}))
-                    main = overlay(main, leave, max(leave + 1.0, float(st.wake[0][day + 1])),
-                                   "away", "away")
+                    out.truth.append(
+                        Truth(
+                            apt.id,
+                            "normal",
+                            leave,
+                            min(back, clock.t_end),
+                            {"note": "away: hospital after fall"},
+                        )
+                    )
+                    main = overlay(
+                        main, leave, max(leave + 1.0, float(st.wake[0][day + 1])), "away", "away"
+                    )
             else:
                 extra["note"] = "no movement in the chair for hours"
             out.truth.append(Truth(apt.id, kind, t, t + dur, extra))
@@ -639,16 +764,18 @@ class DaySim:
             if t is None:
                 return main
             main = overlay(main, t, t + dur, "bathroom", "sickbath")
-            out.truth.append(Truth(apt.id, kind, t, t + dur,
-                                   {"note": "unwell in the bathroom, hardly moving"}))
+            out.truth.append(
+                Truth(apt.id, kind, t, t + dur, {"note": "unwell in the bathroom, hardly moving"})
+            )
         elif kind == "door_open":
             dur = float(rng.uniform(40.0, 150.0)) * 60.0
             t = _pick_home_time(rng, main, clock, day, 9.0, 20.0, dur)
             if t is None:
                 return main
             st.state[("door_open", "window")] = (t, t + dur)
-            out.truth.append(Truth(apt.id, kind, t, t + dur,
-                                   {"note": "front door left open while at home"}))
+            out.truth.append(
+                Truth(apt.id, kind, t, t + dur, {"note": "front door left open while at home"})
+            )
         elif kind == "sos":
             t = _pick_home_time(rng, main, clock, day, 8.0, 21.5, 3600.0)
             if t is None:
@@ -659,8 +786,17 @@ class DaySim:
         return main
 
     # ----------------------------------------------------------------------------------
-    def _sensors(self, rng: np.random.Generator, st: AptState, day: int, w0: float, w1: float,
-                 people: list[list[Seg]], guests: list[list[Seg]], out: DayOut) -> None:
+    def _sensors(
+        self,
+        rng: np.random.Generator,
+        st: AptState,
+        day: int,
+        w0: float,
+        w1: float,
+        people: list[list[Seg]],
+        guests: list[list[Seg]],
+        out: DayOut,
+    ) -> None:
         apt = st.apt
         travel_f = 1.0 + 2.0 * st.plan.trend_factor("mobility_decline", day)
         dev_events: dict[str, list[tuple[float, dict[str, Any]]]] = {k: [] for k in apt.devices}
@@ -672,12 +808,24 @@ class DaySim:
             all_segs.append(walked)
             for t, direction in doors:
                 door_times.append(t)
-                out.common_hall.append(t + (float(rng.uniform(15, 40)) if direction == "out"
-                                            else -float(rng.uniform(15, 40))))
+                out.common_hall.append(
+                    t
+                    + (
+                        float(rng.uniform(15, 40))
+                        if direction == "out"
+                        else -float(rng.uniform(15, 40))
+                    )
+                )
                 nxt = where(segs, t + 1.0) if direction == "out" else where(segs, t - 1.0)
                 if nxt is not None and nxt.room == "away":
-                    out.common_door.append(t + (float(rng.uniform(60, 120)) if direction == "out"
-                                                else -float(rng.uniform(60, 120))))
+                    out.common_door.append(
+                        t
+                        + (
+                            float(rng.uniform(60, 120))
+                            if direction == "out"
+                            else -float(rng.uniform(60, 120))
+                        )
+                    )
             for s in segs:
                 if s.room == "common":
                     out.common_room.append((s.start + 60.0, max(s.start + 61.0, s.end - 60.0)))
@@ -685,24 +833,37 @@ class DaySim:
                     n = max(1, int(rng.poisson((s.end - s.start) / 60.0)))
                     out.common_hall.extend(np.sort(rng.uniform(s.start, s.end, n)).tolist())
             pad = "bedroom/bed_pad" if k == 0 else f"bedroom/bed_pad_{k + 1}"
-            if segs and segs[0].room == "bedroom" and segs[0].act != "sleep" \
-                    and segs[0].start <= w0 + 1.0:
+            if (
+                segs
+                and segs[0].room == "bedroom"
+                and segs[0].act != "sleep"
+                and segs[0].start <= w0 + 1.0
+            ):
                 # got up: the night's pad belongs to yesterday's window
                 dev_events[pad].append((w0 + float(rng.uniform(1, 6)), {"occupancy": False}))
-            for a, b in _union([(s.start, s.end) for s in segs if s.act == "sleep"
-                                and s.room == "bedroom"], 1.0):
+            for a, b in _union(
+                [(s.start, s.end) for s in segs if s.act == "sleep" and s.room == "bedroom"], 1.0
+            ):
                 first = next(s for s in segs if s.start >= a - 1.0 and s.act == "sleep")
                 if not first.cont:
                     dev_events[pad].append((a + float(rng.uniform(5, 30)), {"occupancy": True}))
                 if b < w1 - 1.0:
                     dev_events[pad].append((b + float(rng.uniform(0.5, 4)), {"occupancy": False}))
             if k == 0 and apt.has_chair_pad:
-                for a, b in _union([(s.start, s.end) for s in segs if s.room == "living"
-                                    and s.act in SITTING | {"faint"}], 1.0):
-                    dev_events["living/chair_pad"].append((a + float(rng.uniform(3, 15)),
-                                                           {"occupancy": True}))
-                    dev_events["living/chair_pad"].append((b - float(rng.uniform(1, 5)),
-                                                           {"occupancy": False}))
+                for a, b in _union(
+                    [
+                        (s.start, s.end)
+                        for s in segs
+                        if s.room == "living" and s.act in SITTING | {"faint"}
+                    ],
+                    1.0,
+                ):
+                    dev_events["living/chair_pad"].append(
+                        (a + float(rng.uniform(3, 15)), {"occupancy": True})
+                    )
+                    dev_events["living/chair_pad"].append(
+                        (b - float(rng.uniform(1, 5)), {"occupancy": False})
+                    )
             self._kitchen(rng, segs, dev_events, apt.residents[k], day, st)
             if k == 0:
                 tv = _union([(s.start, s.end) for s in segs if s.act == "tv"], 900.0)
@@ -710,8 +871,9 @@ class DaySim:
                     watts = float(rng.uniform(60, 110))
                     t = a + float(rng.uniform(10, 60))
                     while t < b:
-                        dev_events["living/tv"].append((t, {"power": round(
-                            watts + float(rng.normal(0, 2.5)), 1)}))
+                        dev_events["living/tv"].append(
+                            (t, {"power": round(watts + float(rng.normal(0, 2.5)), 1)})
+                        )
                         t += float(rng.uniform(1200, 2400))
                     dev_events["living/tv"].append((b, {"power": 0.4}))
         for g in guests:
@@ -750,8 +912,7 @@ class DaySim:
             for s in people[0]:
                 if s.act == "floor" and s.room == apt.radar_room:
                     dev_events[radar].append((s.start + float(rng.uniform(1, 5)), {"fall": True}))
-                    dev_events[radar].append((s.end + float(rng.uniform(60, 300)),
-                                              {"fall": False}))
+                    dev_events[radar].append((s.end + float(rng.uniform(60, 300)), {"fall": False}))
         # motion
         for room, times in _detections(rng, all_segs, w1).items():
             dev = apt.devices[f"{room}/motion"]
@@ -760,29 +921,48 @@ class DaySim:
             )
         self._finish(rng, st, w0, w1, dev_events, out)
 
-    def _kitchen(self, rng: np.random.Generator, segs: list[Seg],
-                 dev_events: dict[str, list[tuple[float, dict[str, Any]]]], h: Habits, day: int,
-                 st: AptState) -> None:
+    def _kitchen(
+        self,
+        rng: np.random.Generator,
+        segs: list[Seg],
+        dev_events: dict[str, list[tuple[float, dict[str, Any]]]],
+        h: Habits,
+        day: int,
+        st: AptState,
+    ) -> None:
         f_nut = st.plan.trend_factor("nutrition", day)
         for s in segs:
             if s.room != "kitchen" or s.act != "meal":
                 continue
             dur = s.end - s.start
-            n = 1 + int(rng.poisson(1.5 * (1 - 0.5 * f_nut))) if dur > 400 else int(
-                rng.random() < 0.6)
+            n = (
+                1 + int(rng.poisson(1.5 * (1 - 0.5 * f_nut)))
+                if dur > 400
+                else int(rng.random() < 0.6)
+            )
             for t in np.sort(rng.uniform(s.start + 20, max(s.start + 21, s.end - 60), n)).tolist():
                 dev_events["kitchen/fridge"].append((t, {"contact": False}))
-                dev_events["kitchen/fridge"].append((t + float(rng.uniform(5, 40)),
-                                                     {"contact": True}))
+                dev_events["kitchen/fridge"].append(
+                    (t + float(rng.uniform(5, 40)), {"contact": True})
+                )
             if dur > 90.0 and rng.random() < h.p_kettle * (1 - 0.5 * f_nut):
                 t = s.start + float(rng.uniform(20, max(21.0, min(300, dur / 2))))
-                dev_events["kitchen/kettle"].append((t, {"power": round(
-                    float(rng.uniform(1800, 2200)), 1)}))
-                dev_events["kitchen/kettle"].append((t + float(rng.uniform(100, 200)),
-                                                     {"power": 0.0}))
+                dev_events["kitchen/kettle"].append(
+                    (t, {"power": round(float(rng.uniform(1800, 2200)), 1)})
+                )
+                dev_events["kitchen/kettle"].append(
+                    (t + float(rng.uniform(100, 200)), {"power": 0.0})
+                )
 
-    def _finish(self, rng: np.random.Generator, st: AptState, w0: float, w1: float,
-                dev_events: dict[str, list[tuple[float, dict[str, Any]]]], out: DayOut) -> None:
+    def _finish(
+        self,
+        rng: np.random.Generator,
+        st: AptState,
+        w0: float,
+        w1: float,
+        dev_events: dict[str, list[tuple[float, dict[str, Any]]]],
+        out: DayOut,
+    ) -> None:
         """Hourly reports, battery levels, link quality, silences; then the messages."""
         apt = st.apt
         t0 = self.clock.t0
@@ -816,14 +996,21 @@ class DaySim:
             if silent:
                 events = [e for e in events if not any(a <= e[0] < b for a, b in silent)]
                 for a, b in silent:
-                    if w0 <= a + AVAILABILITY_TIMEOUT_H * 3600 < w1 and \
-                            a + AVAILABILITY_TIMEOUT_H * 3600 < b:
-                        out.messages.append((a + AVAILABILITY_TIMEOUT_H * 3600,
-                                             f"zigbee2mqtt/{apt.id}/{key}/availability",
-                                             {"state": "offline"}))
+                    if (
+                        w0 <= a + AVAILABILITY_TIMEOUT_H * 3600 < w1
+                        and a + AVAILABILITY_TIMEOUT_H * 3600 < b
+                    ):
+                        out.messages.append(
+                            (
+                                a + AVAILABILITY_TIMEOUT_H * 3600,
+                                f"zigbee2mqtt/{apt.id}/{key}/availability",
+                                {"state": "offline"},
+                            )
+                        )
                     if w0 <= b < w1:
-                        out.messages.append((b, f"zigbee2mqtt/{apt.id}/{key}/availability",
-                                             {"state": "online"}))
+                        out.messages.append(
+                            (b, f"zigbee2mqtt/{apt.id}/{key}/availability", {"state": "online"})
+                        )
             if not events:
                 continue
             ts = np.array([e[0] for e in events])

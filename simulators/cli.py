@@ -30,8 +30,12 @@ def _progress(label: str) -> Callable[[int, int], None]:
         step = done * 20 // max(total, 1)
         if step != shown[0] or done == total:
             shown[0] = step
-            print(f"\r{label}: day {done}/{total} ({time.monotonic() - started:.0f} s)",
-                  end="\n" if done == total else "", file=sys.stderr, flush=True)
+            print(
+                f"\r{label}: day {done}/{total} ({time.monotonic() - started:.0f} s)",
+                end="\n" if done == total else "",
+                file=sys.stderr,
+                flush=True,
+            )
 
     return show
 
@@ -52,9 +56,15 @@ def _rates(args: argparse.Namespace) -> EpisodeRates:
 
 
 def _sim_config(args: argparse.Namespace) -> SimConfig:
-    return SimConfig(apartments=args.apartments, days=args.days, seed=args.seed,
-                     start=args.start, rates=_rates(args), last_seen=args.last_seen,
-                     flat_name=args.flat)
+    return SimConfig(
+        apartments=args.apartments,
+        days=args.days,
+        seed=args.seed,
+        start=args.start,
+        rates=_rates(args),
+        last_seen=args.last_seen,
+        flat_name=args.flat,
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -73,10 +83,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.out:  # the hub may want the flat's config before the first message
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "flat.yaml").write_text(
-                yaml.safe_dump(flat_config(run.flat), sort_keys=True), encoding="utf-8")
+                yaml.safe_dump(flat_config(run.flat), sort_keys=True), encoding="utf-8"
+            )
         try:
-            n = publish_live(run, args.mqtt_host, args.mqtt_port, args.speed,
-                             progress=show)
+            n = publish_live(run, args.mqtt_host, args.mqtt_port, args.speed, progress=show)
         except PublishError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -91,9 +101,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 2
     run = write_simulation(cfg, args.out, progress=show, workers=args.workers)
     secs = time.monotonic() - started
-    print(f"{run.counts['messages']} messages ({run.duplicates} duplicates, "
-          f"{run.out_of_order} out of order, {run.malformed} malformed), "
-          f"{run.counts['truth']} truth lines in {secs:.1f} s -> {args.out}")
+    print(
+        f"{run.counts['messages']} messages ({run.duplicates} duplicates, "
+        f"{run.out_of_order} out of order, {run.malformed} malformed), "
+        f"{run.counts['truth']} truth lines in {secs:.1f} s -> {args.out}"
+    )
     return 0
 
 
@@ -112,19 +124,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     n = write_import(result, args.out)
     if args.labels_out:
         labelled = write_labels(result, args.labels_out, args.apartment)
-        print(f"{labelled} activity labels ({len(result.label_rejects)} rejected) "
-              f"-> {args.labels_out}")
+        print(
+            f"{labelled} activity labels ({len(result.label_rejects)} rejected) "
+            f"-> {args.labels_out}"
+        )
     elif result.labels:
-        print(f"{len(result.labels)} activity labels read (write them with --labels-out)",
-              file=sys.stderr)
+        print(
+            f"{len(result.labels)} activity labels read (write them with --labels-out)",
+            file=sys.stderr,
+        )
     rejects = result.rejects + result.label_rejects
     for where, reason in rejects[:20]:
         print(f"rejected {where}: {reason}", file=sys.stderr)
     if len(rejects) > 20:
         print(f"... and {len(rejects) - 20} more rejected rows", file=sys.stderr)
     quirks = ", ".join(f"{k}: {v}" for k, v in sorted(result.quirks.items())) or "none"
-    print(f"{result.rows} rows -> {n} messages, {len(result.rejects)} rejected; "
-          f"quirks: {quirks} -> {args.out}")
+    print(
+        f"{result.rows} rows -> {n} messages, {len(result.rejects)} rejected; "
+        f"quirks: {quirks} -> {args.out}"
+    )
     return 0
 
 
@@ -146,9 +164,14 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
 
     cfg = _sim_config(args)
     try:
-        report = run_suite(cfg, args.seeds, args.out, args.replay_cmd,
-                           progress=lambda line: print(line, file=sys.stderr, flush=True),
-                           workers=args.workers)
+        report = run_suite(
+            cfg,
+            args.seeds,
+            args.out,
+            args.replay_cmd,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+            workers=args.workers,
+        )
     except ReplayFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -162,19 +185,36 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
 def _sim_options(p: argparse.ArgumentParser, days: int, apartments: int) -> None:
     p.add_argument("--apartments", type=int, default=apartments, help="apartments in the flat")
     p.add_argument("--days", type=int, default=days, help="days to simulate")
-    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 5),
-                   help="first day (local, Europe/Amsterdam), default 2026-01-05")
+    p.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2026, 1, 5),
+        help="first day (local, Europe/Amsterdam), default 2026-01-05",
+    )
     p.add_argument("--flat", default="sim-flat", help="flat id written to flat.yaml")
-    p.add_argument("--episode-scale", type=float, default=1.0,
-                   help="multiply every episode rate (per apartment-year)")
-    p.add_argument("--rate", action="append", metavar="KIND=N",
-                   help="episodes per apartment-year for one kind (repeatable), "
-                   "e.g. --rate fall=2; also trend_ramp_days, trend_hold_days")
-    p.add_argument("--last-seen", action="store_true",
-                   help="add Zigbee2MQTT's last_seen to every JSON payload")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                   help="processes simulating apartments in parallel (same bytes for any "
-                   "number); default: CPUs, at most 4")
+    p.add_argument(
+        "--episode-scale",
+        type=float,
+        default=1.0,
+        help="multiply every episode rate (per apartment-year)",
+    )
+    p.add_argument(
+        "--rate",
+        action="append",
+        metavar="KIND=N",
+        help="episodes per apartment-year for one kind (repeatable), "
+        "e.g. --rate fall=2; also trend_ramp_days, trend_hold_days",
+    )
+    p.add_argument(
+        "--last-seen", action="store_true", help="add Zigbee2MQTT's last_seen to every JSON payload"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="processes simulating apartments in parallel (same bytes for any "
+        "number); default: CPUs, at most 4",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -185,22 +225,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--out", type=Path, help="output folder")
     p.add_argument("--mqtt-host", help="publish live to this broker instead of writing")
     p.add_argument("--mqtt-port", type=int, default=1883)
-    p.add_argument("--speed", type=float, default=60.0,
-                   help="live: simulated seconds per wall second")
+    p.add_argument(
+        "--speed", type=float, default=60.0, help="live: simulated seconds per wall second"
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = subparsers.add_parser("import", help="convert a public dataset to a recording")
     p.add_argument("dataset", choices=["ordonez", "kasteren", "casas"])
-    p.add_argument("files", type=Path, nargs="+",
-                   help="ordonez: *_Sensors.txt [*_ADLs.txt]; kasteren: house*-ss.txt "
-                   "[sensorMap*.txt] [house*-as.txt actionMap*.txt]; casas: event files")
+    p.add_argument(
+        "files",
+        type=Path,
+        nargs="+",
+        help="ordonez: *_Sensors.txt [*_ADLs.txt]; kasteren: house*-ss.txt "
+        "[sensorMap*.txt] [house*-as.txt actionMap*.txt]; casas: event files",
+    )
     p.add_argument("--out", type=Path, required=True, help="recording (.jsonl or .jsonl.gz)")
     p.add_argument("--apartment", default="a001", help="apartment id to file it under")
-    p.add_argument("--labels-out", type=Path,
-                   help="write the activity labels (ordonez *_ADLs.txt; kasteren house*-as.txt "
-                   "with actionMap*.txt) here as JSON Lines")
-    p.add_argument("--room", action="append", metavar="SENSOR=ROOM",
-                   help="casas: room of a sensor (repeatable), default 'other'")
+    p.add_argument(
+        "--labels-out",
+        type=Path,
+        help="write the activity labels (ordonez *_ADLs.txt; kasteren house*-as.txt "
+        "with actionMap*.txt) here as JSON Lines",
+    )
+    p.add_argument(
+        "--room",
+        action="append",
+        metavar="SENSOR=ROOM",
+        help="casas: room of a sensor (repeatable), default 'other'",
+    )
     p.set_defaults(func=cmd_import)
 
     p = subparsers.add_parser("evaluate", help="score signals against ground truth")
@@ -213,6 +265,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _sim_options(p, days=120, apartments=80)
     p.add_argument("--seeds", type=int, nargs="+", default=[11, 22, 33])
     p.add_argument("--out", type=Path, default=Path("out/eval"))
-    p.add_argument("--replay-cmd", default="thuisplus replay {recording} --signals-out {signals}",
-                   help="hub replay command; {recording} {signals} {config} are filled in")
+    p.add_argument(
+        "--replay-cmd",
+        default="thuisplus replay {recording} --signals-out {signals}",
+        help="hub replay command; {recording} {signals} {config} are filled in",
+    )
     p.set_defaults(func=cmd_eval_suite)

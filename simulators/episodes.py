@@ -214,8 +214,10 @@ def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) ->
             day = int(rng.integers(lo, days - 2))
             if any(t.device == device and abs(t.day - day) < 30 for t in plan.devices):
                 continue
-            hours = float(rng.uniform(30.0, 96.0)) if kind == "sensor_offline" else float(
-                rng.uniform(48.0, 168.0)
+            hours = (
+                float(rng.uniform(30.0, 96.0))
+                if kind == "sensor_offline"
+                else float(rng.uniform(48.0, 168.0))
             )
             plan.devices.append(DeviceTrouble(kind, device, day, float(rng.uniform(0, 24)), hours))
     plan.devices.sort(key=lambda t: (t.day, t.device))

@@ -35,17 +35,26 @@ def run_replay(template: str, recording: Path, signals: Path, config: Path) -> N
 
     >>> run_replay("true {recording} {signals}", Path("r"), Path("s"), Path("c"))
     """
-    argv = [part.format(recording=recording, signals=signals, config=config)
-            for part in shlex.split(template)]
+    argv = [
+        part.format(recording=recording, signals=signals, config=config)
+        for part in shlex.split(template)
+    ]
     logger.info("replay: %s", shlex.join(argv))
     done = subprocess.run(argv, check=False, capture_output=True, text=True)
     if done.returncode != 0:
-        raise ReplayFailed(f"{shlex.join(argv)} exited with {done.returncode}: "
-                           f"{done.stderr.strip()[-2000:]}")
+        raise ReplayFailed(
+            f"{shlex.join(argv)} exited with {done.returncode}: {done.stderr.strip()[-2000:]}"
+        )
 
 
-def run_suite(base: SimConfig, seeds: list[int], out: Path, replay: str,
-              progress: Callable[[str], None] | None = None, workers: int = 1) -> dict[str, Any]:
+def run_suite(
+    base: SimConfig,
+    seeds: list[int],
+    out: Path,
+    replay: str,
+    progress: Callable[[str], None] | None = None,
+    workers: int = 1,
+) -> dict[str, Any]:
     """Simulate each seed, replay it through the hub, score it; write ``out/score.json``."""
     pooled_truth: list[Episode] = []
     pooled_signals: list[SignalRow] = []
@@ -56,8 +65,10 @@ def run_suite(base: SimConfig, seeds: list[int], out: Path, replay: str,
         started = time.monotonic()
         run = write_simulation(cfg, folder, workers=workers)
         if progress:
-            progress(f"seed {seed}: {run.counts['messages']} messages simulated in "
-                     f"{time.monotonic() - started:.0f} s")
+            progress(
+                f"seed {seed}: {run.counts['messages']} messages simulated in "
+                f"{time.monotonic() - started:.0f} s"
+            )
         signals_path = folder / "signals.jsonl"
         started = time.monotonic()
         run_replay(replay, folder / "recording.jsonl.gz", signals_path, folder / "flat.yaml")
@@ -71,10 +82,16 @@ def run_suite(base: SimConfig, seeds: list[int], out: Path, replay: str,
         per_seed[str(seed)] = result.to_json()
         pooled_truth += [replace(e, apartment=f"{seed}:{e.apartment}") for e in truth]
         pooled_signals += [replace(s, apartment=f"{seed}:{s.apartment}") for s in signals]
-    pooled: Score = score(pooled_truth, pooled_signals,
-                          apartments=base.apartments * len(seeds), days=base.days)
-    report = {"seeds": seeds, "apartments": base.apartments, "days": base.days,
-              "pooled": pooled.to_json(), "per_seed": per_seed}
+    pooled: Score = score(
+        pooled_truth, pooled_signals, apartments=base.apartments * len(seeds), days=base.days
+    )
+    report = {
+        "seeds": seeds,
+        "apartments": base.apartments,
+        "days": base.days,
+        "pooled": pooled.to_json(),
+        "per_seed": per_seed,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "score.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     report["table"] = pooled

@@ -113,8 +113,15 @@ def load_truth(path: Path) -> list[Episode]:
                 continue
             try:
                 obj = json.loads(line)
-                out.append(Episode(str(obj["apartment"]), str(obj["kind"]), _t(obj["start"]),
-                                   _t(obj["end"]), str(obj.get("note", ""))))
+                out.append(
+                    Episode(
+                        str(obj["apartment"]),
+                        str(obj["kind"]),
+                        _t(obj["start"]),
+                        _t(obj["end"]),
+                        str(obj.get("note", "")),
+                    )
+                )
             except (ValueError, KeyError, TypeError) as err:
                 raise ValueError(f"{path.name}:{number}: not a ground-truth entry: {err}") from err
     return out
@@ -133,8 +140,9 @@ def load_signals(path: Path) -> tuple[list[SignalRow], list[str]]:
             except ValidationError as err:
                 bad.append(f"{path.name}:{number}: {err.errors()[0]['msg']}")
                 continue
-            rows.append(SignalRow(sig.apartment, sig.kind.value, sig.severity.value,
-                                  sig.detected_at))
+            rows.append(
+                SignalRow(sig.apartment, sig.kind.value, sig.severity.value, sig.detected_at)
+            )
     return rows, bad
 
 
@@ -147,12 +155,17 @@ def _span(truth: list[Episode]) -> tuple[int, float]:
     return len(apartments), (end - start).total_seconds() / 86400.0
 
 
-def score(truth: list[Episode], signals: list[SignalRow], apartments: int | None = None,
-          days: float | None = None) -> Score:
+def score(
+    truth: list[Episode],
+    signals: list[SignalRow],
+    apartments: int | None = None,
+    days: float | None = None,
+) -> Score:
     """Recall, delays and false signals; see the module docstring for the rules."""
     n_apts, n_days = _span(truth)
-    result = Score(apartments if apartments is not None else n_apts,
-                   days if days is not None else n_days)
+    result = Score(
+        apartments if apartments is not None else n_apts, days if days is not None else n_days
+    )
     episodes = [e for e in truth if e.kind != "normal"]
     confounders = [e for e in truth if e.kind == "normal" and e.note and e.note != "ordinary day"]
     by_key: dict[tuple[str, str], list[Episode]] = {}
@@ -190,9 +203,12 @@ def score(truth: list[Episode], signals: list[SignalRow], apartments: int | None
             if c.apartment == s.apartment and within(c, s):
                 result.false_in_confounders[c.note] += 1
                 break
-    kinds = sorted({e.kind for e in episodes} | set(signal_count),
-                   key=lambda k: [m.value for m in SignalKind].index(k)
-                   if k in SignalKind.__members__.values() else 99)
+    kinds = sorted(
+        {e.kind for e in episodes} | set(signal_count),
+        key=lambda k: (
+            [m.value for m in SignalKind].index(k) if k in SignalKind.__members__.values() else 99
+        ),
+    )
     for kind in kinds:
         eps = [i for i, e in enumerate(episodes) if e.kind == kind]
         hits = [i for i in eps if i in first_hit]
@@ -224,18 +240,26 @@ def table(result: Score) -> str:
     >>> print(table(Score(apartments=2, days=30.44)).splitlines()[0])
     kind              episodes  hits  recall  median delay  signals  true
     """
-    lines = [f"{'kind':<17} {'episodes':>8} {'hits':>5} {'recall':>7} {'median delay':>13} "
-             f"{'signals':>8} {'true':>5}"]
+    lines = [
+        f"{'kind':<17} {'episodes':>8} {'hits':>5} {'recall':>7} {'median delay':>13} "
+        f"{'signals':>8} {'true':>5}"
+    ]
     for kind, k in result.kinds.items():
         recall = "-" if k["recall"] is None else f"{k['recall']:.2f}"
-        lines.append(f"{kind:<17} {k['episodes']:>8} {k['hits']:>5} {recall:>7} "
-                     f"{_delay(k['median_delay_s']):>13} {k['signals']:>8} {k['true_signals']:>5}")
+        lines.append(
+            f"{kind:<17} {k['episodes']:>8} {k['hits']:>5} {recall:>7} "
+            f"{_delay(k['median_delay_s']):>13} {k['signals']:>8} {k['true_signals']:>5}"
+        )
     lines.append("")
-    lines.append(f"apartment-months: {result.apartment_months:.1f} "
-                 f"({result.apartments} apartments x {result.days:.1f} days / {DAYS_PER_MONTH})")
+    lines.append(
+        f"apartment-months: {result.apartment_months:.1f} "
+        f"({result.apartments} apartments x {result.days:.1f} days / {DAYS_PER_MONTH})"
+    )
     for sev in SEVERITIES:
-        lines.append(f"false {sev:<9}: {result.false[sev]:>5}  "
-                     f"= {result.per_apartment_month(sev):.3f} per apartment-month")
+        lines.append(
+            f"false {sev:<9}: {result.false[sev]:>5}  "
+            f"= {result.per_apartment_month(sev):.3f} per apartment-month"
+        )
     lines.append(f"related (right situation, neighbouring kind): {result.related}")
     if result.false_in_confounders:
         parts = ", ".join(f"{k}: {v}" for k, v in sorted(result.false_in_confounders.items()))

@@ -57,8 +57,13 @@ class LineFormatter:
         if enc_topic is None:
             enc_topic = self._topics[topic] = self._encode(topic)
         return (
-            '{"ts": "' + self.ts(t) + '", "topic": ' + enc_topic + ', "payload": '
-            + self._encode(payload) + "}"
+            '{"ts": "'
+            + self.ts(t)
+            + '", "topic": '
+            + enc_topic
+            + ', "payload": '
+            + self._encode(payload)
+            + "}"
         )
 
 
@@ -77,8 +82,9 @@ class FastRecordingWriter(RecordingWriter):
             self.path = path
             path.parent.mkdir(parents=True, exist_ok=True)
             self._raw = path.open("wb")
-            packed = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
-                                   compresslevel=compresslevel)
+            packed = gzip.GzipFile(
+                filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=compresslevel
+            )
             self._fh = io.TextIOWrapper(packed, encoding="utf-8", newline="\n")
             self.count = 0
         self._fmt = LineFormatter()

@@ -105,9 +105,7 @@ class Flat:
 MOTION_ROOMS = ("bedroom", "bathroom", "toilet", "kitchen", "living", "hall")
 
 
-def _device(
-    rng: np.random.Generator, key: str, kind: str, *, battery: bool = True
-) -> Device:
+def _device(rng: np.random.Generator, key: str, kind: str, *, battery: bool = True) -> Device:
     return Device(
         key=key,
         kind=kind,

@@ -82,8 +82,13 @@ ORDONEZ: dict[tuple[str, str], Target] = {
     ("Microwave", "Electric"): _plug("kitchen", "microwave", 900.0),
     ("Toaster", "Electric"): _plug("kitchen", "toaster", 800.0),
 }
-ORDONEZ_PLACE = {"Bedroom": "bedroom", "Kitchen": "kitchen", "Living": "living",
-                 "Bathroom": "bathroom", "Entrance": "entrance"}
+ORDONEZ_PLACE = {
+    "Bedroom": "bedroom",
+    "Kitchen": "kitchen",
+    "Living": "living",
+    "Bathroom": "bathroom",
+    "Entrance": "entrance",
+}
 
 # van Kasteren house B: keyed by sensor id (sensorMapB-ids.txt names them)
 KASTEREN_B: dict[str, Target] = {
@@ -130,8 +135,12 @@ class Label:
     activity: str
 
     def to_dict(self, apartment: str) -> dict[str, str]:
-        return {"apartment": apartment, "activity": self.activity,
-                "start": self.start.isoformat(), "end": self.end.isoformat()}
+        return {
+            "apartment": apartment,
+            "activity": self.activity,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
 
 
 @dataclass(slots=True)
@@ -182,9 +191,9 @@ def parse_ordonez_text(text: str, name: str) -> tuple[list[Row], list[tuple[str,
     return rows, rejects
 
 
-def parse_kasteren_text(text: str, name: str,
-                        mapping: dict[str, Target] | None = None
-                        ) -> tuple[list[Row], list[tuple[str, str]]]:
+def parse_kasteren_text(
+    text: str, name: str, mapping: dict[str, Target] | None = None
+) -> tuple[list[Row], list[tuple[str, str]]]:
     """Rows of a van Kasteren ``house*-ss.txt``: ``start end id`` (``21-Jul-2009 13:30:12``)."""
     table = KASTEREN_B if mapping is None else mapping
     rows: list[Row] = []
@@ -217,8 +226,9 @@ _ORDONEZ_LABEL = re.compile(
 )
 
 
-def parse_labels(text: str, name: str, activities: dict[str, str] | None = None
-                 ) -> tuple[list[Label], list[tuple[str, str]]]:
+def parse_labels(
+    text: str, name: str, activities: dict[str, str] | None = None
+) -> tuple[list[Label], list[tuple[str, str]]]:
     """Activity labels: Ordonez ``*_ADLs.txt`` (tabs or spaces, two header lines) or, with
     ``activities`` (id -> name from ``actionMap*.txt``), van Kasteren ``house*-as.txt``.
 
@@ -282,8 +292,9 @@ _CASAS = re.compile(
 )
 
 
-def import_casas_text(text: str, name: str, apartment: str,
-                      rooms: dict[str, str] | None = None) -> ImportResult:
+def import_casas_text(
+    text: str, name: str, apartment: str, rooms: dict[str, str] | None = None
+) -> ImportResult:
     """CASAS events (``2008-02-27 12:43:27.416392 M08 ON``): M* motion, D* doors.
 
     Temperature (T*) and other sensors carry nothing our payloads know; they are counted
@@ -325,8 +336,9 @@ def import_casas_text(text: str, name: str, apartment: str,
     return result
 
 
-def to_messages(rows: Iterable[Row], apartment: str,
-                rejects: list[tuple[str, str]] | None = None) -> ImportResult:
+def to_messages(
+    rows: Iterable[Row], apartment: str, rejects: list[tuple[str, str]] | None = None
+) -> ImportResult:
     """Interval rows -> active/idle messages, time-ordered; quirks counted."""
     result = ImportResult(rejects=list(rejects or []))
     keyed: list[tuple[datetime, int, str, dict[str, Any]]] = []
@@ -360,8 +372,9 @@ def read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-def import_files(dataset: str, files: list[Path], apartment: str = "a001",
-                 rooms: dict[str, str] | None = None) -> ImportResult:
+def import_files(
+    dataset: str, files: list[Path], apartment: str = "a001", rooms: dict[str, str] | None = None
+) -> ImportResult:
     """Import one dataset's files (see the CLI: ``thuisplus import``)."""
     if dataset == "casas":
         results = [import_casas_text(read_text(f), f.name, apartment, rooms) for f in files]

@@ -24,9 +24,16 @@ class PublishError(Exception):
     """The broker could not be reached or refused the connection."""
 
 
-def publish_live(run: Run, host: str, port: int, speed: float, *, qos: int = 1,
-                 client_id: str = "thuisplus-sim",
-                 progress: Callable[[int, int], None] | None = None) -> int:
+def publish_live(
+    run: Run,
+    host: str,
+    port: int,
+    speed: float,
+    *,
+    qos: int = 1,
+    client_id: str = "thuisplus-sim",
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Publish the whole simulation; returns the number of messages published."""
     if speed <= 0:
         raise ValueError("speed must be positive")

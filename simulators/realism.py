@@ -65,14 +65,18 @@ class Stats:
     def row(self) -> str:
         acts = " | ".join(f"{self.activations[k]:.1f}" for k in KINDS)
         days = self.full_days / max(1, self.apartments)
-        return (f"| {self.source} | {self.apartments} x {days:.0f}"
-                f" | {self.messages_per_day:.0f} | {acts} | {self.outings:.2f} | "
-                f"{self.night_toilet:.2f} | {self.longest_quiet_h:.1f} |")
+        return (
+            f"| {self.source} | {self.apartments} x {days:.0f}"
+            f" | {self.messages_per_day:.0f} | {acts} | {self.outings:.2f} | "
+            f"{self.night_toilet:.2f} | {self.longest_quiet_h:.1f} |"
+        )
 
 
-HEADER = ("| source | apartments x days | messages / apt-day | motion | doors, cupboards | "
-          "pads | appliances | outings / day | night toilet / night | longest quiet at home (h, "
-          "median) |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| source | apartments x days | messages / apt-day | motion | doors, cupboards | "
+    "pads | appliances | outings / day | night toilet / night | longest quiet at home (h, "
+    "median) |\n|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def _kind(device: str, payload: dict[str, Any]) -> str | None:
@@ -151,8 +155,7 @@ def daily_stats(messages: Iterable[tuple[datetime, str, Any]], source: str = "")
                         outings += 1
         last_toilet: datetime | None = None
         for ts, room, _device, kind in events:
-            if room == "toilet" and kind in ("motion", "pad") and ts.hour < 6 \
-                    and ts.date() in full:
+            if room == "toilet" and kind in ("motion", "pad") and ts.hour < 6 and ts.date() in full:
                 if last_toilet is None or (ts - last_toilet).total_seconds() > 600:
                     toilet += 1
                 last_toilet = ts
@@ -187,20 +190,25 @@ def _sim_messages(apartments: int, days: int, seed: int) -> list[tuple[datetime,
 def _recording(path: Path) -> list[tuple[datetime, str, Any]]:
     from edge.recording import read_recording
 
-    return [(m.received, m.topic, m.payload) for m in read_recording(path)
-            if not hasattr(m, "reason")]
+    return [
+        (m.received, m.topic, m.payload) for m in read_recording(path) if not hasattr(m, "reason")
+    ]
 
 
-def realism_table(datasets: Path | None, apartments: int = 20, days: int = 28, seed: int = 1,
-                  sim_recording: Path | None = None) -> str:
+def realism_table(
+    datasets: Path | None,
+    apartments: int = 20,
+    days: int = 28,
+    seed: int = 1,
+    sim_recording: Path | None = None,
+) -> str:
     from simulators.importers import import_files
 
     rows = []
     if sim_recording is not None:
         rows.append(daily_stats(_recording(sim_recording), f"simulator ({sim_recording.name})"))
     else:
-        rows.append(daily_stats(_sim_messages(apartments, days, seed),
-                                f"simulator (seed {seed})"))
+        rows.append(daily_stats(_sim_messages(apartments, days, seed), f"simulator (seed {seed})"))
     if datasets is not None and datasets.is_dir():
         sources = [
             ("Ordonez A", "ordonez", [datasets / "ordonez" / "OrdonezA_Sensors.txt"]),
@@ -215,8 +223,11 @@ def realism_table(datasets: Path | None, apartments: int = 20, days: int = 28, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simulators.realism", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.realism",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     repo = Path(__file__).resolve().parents[1]
     parser.add_argument("--datasets", type=Path, default=repo / ".." / "shared" / "datasets")
     parser.add_argument("--apartments", type=int, default=20)

@@ -107,16 +107,28 @@ class Run:
             taken = busy.get(apt.id, set())
             for d in range(clock.days):
                 if d not in taken:
-                    entries.append(Truth(apt.id, "normal", float(clock.midnight[d]),
-                                         float(clock.midnight[d + 1]),
-                                         {"note": "ordinary day"}))
+                    entries.append(
+                        Truth(
+                            apt.id,
+                            "normal",
+                            float(clock.midnight[d]),
+                            float(clock.midnight[d + 1]),
+                            {"note": "ordinary day"},
+                        )
+                    )
         entries.sort(key=lambda t: (t.start, t.apartment, t.kind, t.end))
         return [t.to_dict() for t in entries]
 
 
 def _common_state(flat: Flat) -> AptState:
-    apt = Apartment(id=COMMON, index=100_000, residents=[], devices=flat.common_devices,
-                    radar_room=None, has_chair_pad=False)
+    apt = Apartment(
+        id=COMMON,
+        index=100_000,
+        residents=[],
+        devices=flat.common_devices,
+        radar_room=None,
+        has_chair_pad=False,
+    )
     return AptState(apt=apt, plan=ApartmentPlan(), wake=[], bed=[], away=[])
 
 
@@ -148,8 +160,15 @@ class DayPart:
     out_of_order: int = 0
 
 
-def _quirks(msgs: list[Message], rng: np.random.Generator, cfg: SimConfig, index: int,
-            day: int, t_end: float, part: DayPart) -> list[Item]:
+def _quirks(
+    msgs: list[Message],
+    rng: np.random.Generator,
+    cfg: SimConfig,
+    index: int,
+    day: int,
+    t_end: float,
+    part: DayPart,
+) -> list[Item]:
     """Transport quirks of one apartment-day: QoS-1 repeats, late arrivals, broken payloads."""
     n = len(msgs)
     dup = rng.random(n) < cfg.p_duplicate
@@ -188,8 +207,9 @@ def _quirks(msgs: list[Message], rng: np.random.Generator, cfg: SimConfig, index
 class Producer:
     """Simulates some of the flat's apartments, day by day (one per process when parallel)."""
 
-    def __init__(self, cfg: SimConfig, indices: list[int] | None = None,
-                 formatted: bool = False) -> None:
+    def __init__(
+        self, cfg: SimConfig, indices: list[int] | None = None, formatted: bool = False
+    ) -> None:
         self.cfg = cfg
         self.flat = build_flat(cfg.apartments, cfg.seed, cfg.flat_name)
         self.clock = Clock(cfg.start, cfg.days)
@@ -218,8 +238,7 @@ class Producer:
             part.hall.extend(out.common_hall)
             part.doors.extend(out.common_door)
             rng = np.random.default_rng([self.cfg.seed, st.apt.index, day, 0x57EA])
-            items = _quirks(out.messages, rng, self.cfg, st.apt.index, day, self.clock.t_end,
-                            part)
+            items = _quirks(out.messages, rng, self.cfg, st.apt.index, day, self.clock.t_end, part)
             part.items.extend(self.format(items) if self.formatted else items)
         return part
 
@@ -230,8 +249,7 @@ class Producer:
 def format_items(items: list[Item], fmt: LineFormatter, last_seen: bool) -> list[Line]:
     line = fmt.line
     if last_seen:
-        return [(k, a, j, line(t, topic, _with_last_seen(t, p)))
-                for k, a, j, t, topic, p in items]
+        return [(k, a, j, line(t, topic, _with_last_seen(t, p))) for k, a, j, t, topic, p in items]
     return [(k, a, j, line(t, topic, p)) for k, a, j, t, topic, p in items]
 
 
@@ -241,8 +259,12 @@ def _with_last_seen(t: float, payload: Any) -> Any:
     return payload
 
 
-def _merged_days(run: Run, producers: Iterator[list[DayPart]], formatted: bool,
-                 progress: Callable[[int, int], None] | None) -> Iterator[Any]:
+def _merged_days(
+    run: Run,
+    producers: Iterator[list[DayPart]],
+    formatted: bool,
+    progress: Callable[[int, int], None] | None,
+) -> Iterator[Any]:
     """Merge the producers' days with the common spaces, in receive order."""
     cfg, clock = run.cfg, run.clock
     common = _common_state(run.flat)
@@ -261,8 +283,7 @@ def _merged_days(run: Run, producers: Iterator[list[DayPart]], formatted: bool,
             run.duplicates += part.duplicates
             run.out_of_order += part.out_of_order
         rng = np.random.default_rng([cfg.seed, day, 0x57EA])
-        msgs = _common_day(rng, sim, common, clock, day, merged.room_iv, merged.hall,
-                           merged.doors)
+        msgs = _common_day(rng, sim, common, clock, day, merged.room_iv, merged.hall, merged.doors)
         qrng = np.random.default_rng([cfg.seed, COMMON_INDEX, day, 0x57EA])
         items = _quirks(msgs, qrng, cfg, COMMON_INDEX, day, clock.t_end, merged)
         run.malformed += merged.malformed
@@ -331,9 +352,16 @@ def _from_workers(run: Run, queues: list[Any]) -> Iterator[list[DayPart]]:
         run.truth.extend(truth)
 
 
-def _common_day(rng: np.random.Generator, sim: DaySim, common: AptState, clock: Clock,
-                day: int, room_iv: list[tuple[float, float]], hall: list[float],
-                doors: list[float]) -> list[Message]:
+def _common_day(
+    rng: np.random.Generator,
+    sim: DaySim,
+    common: AptState,
+    clock: Clock,
+    day: int,
+    room_iv: list[tuple[float, float]],
+    hall: list[float],
+    doors: list[float],
+) -> list[Message]:
     """The shared spaces: the common room (one PIR for everyone), hall PIR, entrance door."""
     devs = common.apt.devices
     events: dict[str, list[tuple[float, dict[str, Any]]]] = {k: [] for k in devs}
@@ -365,9 +393,12 @@ def iso_ms(t: float) -> str:
     return datetime.fromtimestamp(t, ZONE).isoformat(timespec="milliseconds")
 
 
-def write_simulation(cfg: SimConfig, out_dir: Path,
-                     progress: Callable[[int, int], None] | None = None,
-                     workers: int = 1) -> Run:
+def write_simulation(
+    cfg: SimConfig,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+) -> Run:
     """Write ``recording.jsonl.gz``, ``truth.jsonl`` and ``flat.yaml`` into ``out_dir``.
 
     ``workers`` > 1 simulates the apartments in that many processes; the files are the same
@@ -383,8 +414,7 @@ def write_simulation(cfg: SimConfig, out_dir: Path,
         days: Iterator[list[DayPart]] = _in_process(producer, cfg.days)
     else:
         # fork is quick; with other threads running (a test's MQTT loop) it is unsafe
-        ctx = mp.get_context("fork") if threading.active_count() == 1 else mp.get_context(
-            "spawn")
+        ctx = mp.get_context("fork") if threading.active_count() == 1 else mp.get_context("spawn")
         queues = [ctx.Queue(maxsize=4) for _ in range(workers)]
         for w in range(workers):
             indices = list(range(w, cfg.apartments, workers))

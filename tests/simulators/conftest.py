@@ -40,15 +40,19 @@ def mosquitto(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A private broker on a free loopback port (never 1883), stopped at teardown."""
     binary = _mosquitto()
     if binary is None:
-        pytest.skip("mosquitto is not installed (neither on PATH nor /usr/sbin/mosquitto); "
-                    "`make test` installs it")
+        pytest.skip(
+            "mosquitto is not installed (neither on PATH nor /usr/sbin/mosquitto); "
+            "`make test` installs it"
+        )
     port = _free_port()
     assert port != 1883
     cfg = tmp_path / "mosquitto.conf"
-    cfg.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n",
-                   encoding="utf-8")
-    proc = subprocess.Popen([binary, "-c", str(cfg)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    cfg.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n", encoding="utf-8"
+    )
+    proc = subprocess.Popen(
+        [binary, "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 10.0
         while True:
@@ -72,20 +76,43 @@ def mosquitto(tmp_path: Path) -> Iterator[tuple[str, int]]:
 @pytest.fixture
 def datasets() -> Path:
     if not DATASETS.is_dir():
-        pytest.skip(f"../shared/datasets not present: the public recordings live outside the "
-                    f"repository (looked in {DATASETS.resolve()})")
+        pytest.skip(
+            f"../shared/datasets not present: the public recordings live outside the "
+            f"repository (looked in {DATASETS.resolve()})"
+        )
     return DATASETS
 
 
 # every episode kind often enough to appear in a few apartments over two months
-BUSY_RATES = EpisodeRates().scaled(25.0).with_overrides({
-    "fall": 20.0, "withdrawal": 8.0, "nutrition": 8.0, "night_toilet": 8.0,
-    "mobility_decline": 8.0,
-    "night_wandering": 4.0, "trend_ramp_days": 10, "trend_hold_days": 12,
-    "wandering_days": 10, "holiday": 4.0, "hospital": 2.0,
-})
-BUSY = SimConfig(apartments=14, days=60, seed=7, start=date(2026, 3, 2), rates=BUSY_RATES,
-                 p_duplicate=0.01, p_out_of_order=0.003, p_malformed=0.002)
+BUSY_RATES = (
+    EpisodeRates()
+    .scaled(25.0)
+    .with_overrides(
+        {
+            "fall": 20.0,
+            "withdrawal": 8.0,
+            "nutrition": 8.0,
+            "night_toilet": 8.0,
+            "mobility_decline": 8.0,
+            "night_wandering": 4.0,
+            "trend_ramp_days": 10,
+            "trend_hold_days": 12,
+            "wandering_days": 10,
+            "holiday": 4.0,
+            "hospital": 2.0,
+        }
+    )
+)
+BUSY = SimConfig(
+    apartments=14,
+    days=60,
+    seed=7,
+    start=date(2026, 3, 2),
+    rates=BUSY_RATES,
+    p_duplicate=0.01,
+    p_out_of_order=0.003,
+    p_malformed=0.002,
+)
 
 
 @pytest.fixture(scope="session")
@@ -96,10 +123,20 @@ def busy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Path]:
 
 
 # only slow trends, no acute episodes or absences: clean before/after comparisons
-TREND_RATES = EpisodeRates().scaled(0.0).with_overrides({
-    "withdrawal": 12.0, "nutrition": 12.0, "night_toilet": 12.0, "mobility_decline": 12.0,
-    "trend_ramp_days": 8, "trend_hold_days": 14,
-})
+TREND_RATES = (
+    EpisodeRates()
+    .scaled(0.0)
+    .with_overrides(
+        {
+            "withdrawal": 12.0,
+            "nutrition": 12.0,
+            "night_toilet": 12.0,
+            "mobility_decline": 12.0,
+            "trend_ramp_days": 8,
+            "trend_hold_days": 14,
+        }
+    )
+)
 TRENDS = SimConfig(apartments=8, days=56, seed=5, start=date(2026, 9, 7), rates=TREND_RATES)
 
 

@@ -14,11 +14,26 @@ from simulators.__main__ import main
 from simulators.cli import register
 
 
-def test_simulate_writes_the_three_files(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_writes_the_three_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "sim"
-    code = main(["simulate", "--apartments", "2", "--days", "4", "--seed", "3", "--out",
-                 str(out), "--rate", "sos=200", "--last-seen"])
+    code = main(
+        [
+            "simulate",
+            "--apartments",
+            "2",
+            "--days",
+            "4",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--rate",
+            "sos=200",
+            "--last-seen",
+        ]
+    )
     assert code == 0
     assert "messages" in capsys.readouterr().out
     assert {p.name for p in out.iterdir()} == {"recording.jsonl.gz", "truth.jsonl", "flat.yaml"}
@@ -34,15 +49,20 @@ def test_unknown_rate_is_a_clear_error(tmp_path: Path) -> None:
 def test_register_adds_subcommands_with_callables() -> None:
     parser = argparse.ArgumentParser(prog="thuisplus")
     register(parser.add_subparsers(dest="command", required=True))
-    for argv in (["simulate", "--out", "x"], ["import", "casas", "f", "--out", "o"],
-                 ["evaluate", "t", "s"], ["eval-suite"]):
+    for argv in (
+        ["simulate", "--out", "x"],
+        ["import", "casas", "f", "--out", "o"],
+        ["evaluate", "t", "s"],
+        ["eval-suite"],
+    ):
         args = parser.parse_args(argv)
         assert callable(args.func)
 
 
 def test_python_dash_m_runs(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "simulators", "--help"], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "simulators", "--help"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0
     assert "simulate" in done.stdout
     assert "eval-suite" in done.stdout

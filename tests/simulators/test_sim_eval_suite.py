@@ -13,7 +13,7 @@ from simulators.episodes import EpisodeRates
 from simulators.eval_suite import ReplayFailed, run_suite
 from simulators.stream import SimConfig
 
-ORACLE = '''
+ORACLE = """
 import json, sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,14 +31,13 @@ with out.open("w") as fh:
     fh.write(json.dumps({"id": "f", "flat": "sim-flat", "apartment": "a001", "kind": "sos",
              "domain": "care", "severity": "urgent", "start": "2026-01-05T03:00:00+01:00",
              "detected_at": "2026-01-05T03:00:00+01:00", "summary": "x", "evidence": {}}) + "\\n")
-'''
+"""
 
 
 def test_suite_simulates_replays_and_scores(tmp_path: Path) -> None:
     script = tmp_path / "oracle.py"
     script.write_text(ORACLE, encoding="utf-8")
-    cfg = SimConfig(apartments=3, days=4, start=date(2026, 1, 5),
-                    rates=EpisodeRates().scaled(60.0))
+    cfg = SimConfig(apartments=3, days=4, start=date(2026, 1, 5), rates=EpisodeRates().scaled(60.0))
     replay = f"{sys.executable} {script} {{recording}} {{signals}} {{config}}"
     report = run_suite(cfg, [1, 2], tmp_path / "eval", replay)
     saved = json.loads((tmp_path / "eval" / "score.json").read_text())

@@ -12,29 +12,68 @@ from simulators.__main__ import main
 from simulators.evaluate import evaluate_files
 
 TRUTH = [
-    {"apartment": "a001", "kind": "fall", "start": "2026-01-05T10:00:00+01:00",
-     "end": "2026-01-05T12:00:00+01:00"},
-    {"apartment": "a002", "kind": "fall", "start": "2026-01-06T10:00:00+01:00",
-     "end": "2026-01-06T12:00:00+01:00"},
-    {"apartment": "a001", "kind": "no_wake", "start": "2026-01-07T08:00:00+01:00",
-     "end": "2026-01-07T12:00:00+01:00"},
-    {"apartment": "a002", "kind": "no_wake", "start": "2026-01-08T08:00:00+01:00",
-     "end": "2026-01-08T12:00:00+01:00"},
-    {"apartment": "a002", "kind": "no_wake", "start": "2026-01-09T08:00:00+01:00",
-     "end": "2026-01-09T12:00:00+01:00"},
-    {"apartment": "a001", "kind": "normal", "start": "2026-01-10T10:00:00+01:00",
-     "end": "2026-01-20T10:00:00+01:00", "note": "away: holiday"},
+    {
+        "apartment": "a001",
+        "kind": "fall",
+        "start": "2026-01-05T10:00:00+01:00",
+        "end": "2026-01-05T12:00:00+01:00",
+    },
+    {
+        "apartment": "a002",
+        "kind": "fall",
+        "start": "2026-01-06T10:00:00+01:00",
+        "end": "2026-01-06T12:00:00+01:00",
+    },
+    {
+        "apartment": "a001",
+        "kind": "no_wake",
+        "start": "2026-01-07T08:00:00+01:00",
+        "end": "2026-01-07T12:00:00+01:00",
+    },
+    {
+        "apartment": "a002",
+        "kind": "no_wake",
+        "start": "2026-01-08T08:00:00+01:00",
+        "end": "2026-01-08T12:00:00+01:00",
+    },
+    {
+        "apartment": "a002",
+        "kind": "no_wake",
+        "start": "2026-01-09T08:00:00+01:00",
+        "end": "2026-01-09T12:00:00+01:00",
+    },
+    {
+        "apartment": "a001",
+        "kind": "normal",
+        "start": "2026-01-10T10:00:00+01:00",
+        "end": "2026-01-20T10:00:00+01:00",
+        "note": "away: holiday",
+    },
     # spans the truth to 2026-02-04T00:00 -> 30 days from 2026-01-05T00:00
-    {"apartment": "a002", "kind": "normal", "start": "2026-01-05T00:00:00+01:00",
-     "end": "2026-02-04T00:00:00+01:00", "note": "ordinary day"},
+    {
+        "apartment": "a002",
+        "kind": "normal",
+        "start": "2026-01-05T00:00:00+01:00",
+        "end": "2026-02-04T00:00:00+01:00",
+        "note": "ordinary day",
+    },
 ]
 
 
 def _signal(apt: str, kind: str, severity: str, detected: str, n: int) -> dict[str, Any]:
     domain = "housing" if kind in ("sensor_offline", "low_battery") else "care"
-    return {"id": f"s{n}", "flat": "f1", "apartment": apt, "kind": kind, "domain": domain,
-            "severity": severity, "start": detected, "detected_at": detected,
-            "summary": "test", "evidence": {}}
+    return {
+        "id": f"s{n}",
+        "flat": "f1",
+        "apartment": apt,
+        "kind": kind,
+        "domain": domain,
+        "severity": severity,
+        "start": detected,
+        "detected_at": detected,
+        "summary": "test",
+        "evidence": {},
+    }
 
 
 SIGNALS = [
@@ -60,8 +99,9 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     truth = tmp_path / "truth.jsonl"
     truth.write_text("".join(json.dumps(e) + "\n" for e in TRUTH), encoding="utf-8")
     signals = tmp_path / "signals.jsonl"
-    signals.write_text("".join(json.dumps(s) + "\n" for s in SIGNALS) + "not json\n",
-                       encoding="utf-8")
+    signals.write_text(
+        "".join(json.dumps(s) + "\n" for s in SIGNALS) + "not json\n", encoding="utf-8"
+    )
     return truth, signals
 
 
@@ -86,8 +126,9 @@ def test_recall_delay_and_false_rates(files: tuple[Path, Path]) -> None:
     assert result.kinds["withdrawal"]["recall"] is None
 
 
-def test_cli_prints_the_table_and_writes_json(files: tuple[Path, Path], tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_the_table_and_writes_json(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "score.json"
     assert main(["evaluate", str(files[0]), str(files[1]), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -97,4 +138,5 @@ def test_cli_prints_the_table_and_writes_json(files: tuple[Path, Path], tmp_path
     assert data["kinds"]["fall"]["recall"] == 0.5
     assert data["false"] == {"urgent": 1, "attention": 2, "info": 1}
     assert data["false_per_apartment_month"]["urgent"] == pytest.approx(
-        1 / (2 * 30 / 30.44), abs=1e-4)
+        1 / (2 * 30 / 30.44), abs=1e-4
+    )

@@ -12,8 +12,17 @@ from edge.recording import BadLine, read_recording
 from simulators.__main__ import main
 from simulators.importers import import_files, parse_ordonez_text, to_messages, write_import
 
-ALLOWED = {"occupancy", "contact", "fall", "action", "power", "vibration", "battery",
-           "linkquality", "tamper"}
+ALLOWED = {
+    "occupancy",
+    "contact",
+    "fall",
+    "action",
+    "power",
+    "vibration",
+    "battery",
+    "linkquality",
+    "tamper",
+}
 
 
 def _check_recording(path: Path) -> list[tuple[str, dict[str, object]]]:
@@ -55,8 +64,16 @@ def test_ordonez_houses(datasets: Path, tmp_path: Path, house: str) -> None:
 def test_kasteren_house_b(datasets: Path, tmp_path: Path) -> None:
     folder = datasets / "vankasteren_b"
     out = tmp_path / "kasteren.jsonl"
-    code = main(["import", "kasteren", str(folder / "houseB-ss.txt"),
-                 str(folder / "sensorMapB-ids.txt"), "--out", str(out)])
+    code = main(
+        [
+            "import",
+            "kasteren",
+            str(folder / "houseB-ss.txt"),
+            str(folder / "sensorMapB-ids.txt"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     msgs = _check_recording(out)
     result = import_files("kasteren", [folder / "houseB-ss.txt"])
@@ -72,15 +89,19 @@ def test_kasteren_house_b(datasets: Path, tmp_path: Path) -> None:
 
 
 def test_rows_that_end_before_they_start_are_rejected() -> None:
-    text = ("h1\r\nh2\r\n"
-            "2011-11-28 10:21:24\t\t2011-11-28 10:21:31\t\tFridge\t\tMagnetic\tKitchen\r\n"
-            "2011-11-28 11:00:00\t\t2011-11-28 10:00:00\t\tBed\t\tPressure\tBedroom\r\n"
-            "2011-11-28 12:00:00\t\t2011-11-28 12:00:09\t\tLamp\t\tElectric\tLiving\r\n")
+    text = (
+        "h1\r\nh2\r\n"
+        "2011-11-28 10:21:24\t\t2011-11-28 10:21:31\t\tFridge\t\tMagnetic\tKitchen\r\n"
+        "2011-11-28 11:00:00\t\t2011-11-28 10:00:00\t\tBed\t\tPressure\tBedroom\r\n"
+        "2011-11-28 12:00:00\t\t2011-11-28 12:00:09\t\tLamp\t\tElectric\tLiving\r\n"
+    )
     rows, rejects = parse_ordonez_text(text, "x.txt")
     result = to_messages(rows, "a001", rejects)
     assert result.rows == 1
-    assert sorted(result.rejects) == [("x.txt:4", "interval ends before it starts"),
-                                      ("x.txt:5", "no mapping for Lamp Electric")]
+    assert sorted(result.rejects) == [
+        ("x.txt:4", "interval ends before it starts"),
+        ("x.txt:5", "no mapping for Lamp Electric"),
+    ]
     assert [m[2] for m in result.messages] == [{"contact": False}, {"contact": True}]
 
 
@@ -93,10 +114,23 @@ def test_casas_synthetic_sample(tmp_path: Path) -> None:
         "2008-02-27 12:44:09.5 D01 CLOSE\n"
         "2008-02-27 12:45:00.0 T01 21.5\n"
         "garbage line\n"
-        "2008-02-27 12:46:00.000000 M09 ON Meal_Preparation begin\n", encoding="utf-8")
+        "2008-02-27 12:46:00.000000 M09 ON Meal_Preparation begin\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "casas.jsonl.gz"
-    code = main(["import", "casas", str(sample), "--out", str(out),
-                 "--room", "M08=kitchen", "--room", "D01=entrance"])
+    code = main(
+        [
+            "import",
+            "casas",
+            str(sample),
+            "--out",
+            str(out),
+            "--room",
+            "M08=kitchen",
+            "--room",
+            "D01=entrance",
+        ]
+    )
     assert code == 0
     msgs = _check_recording(out)
     assert msgs == [
@@ -116,8 +150,9 @@ def test_casas_synthetic_sample(tmp_path: Path) -> None:
 
 @pytest.mark.datasets
 @pytest.mark.parametrize("house", ["A", "B"])
-def test_ordonez_labels_reject_rows_that_end_before_they_start(datasets: Path, tmp_path: Path,
-                                                              house: str) -> None:
+def test_ordonez_labels_reject_rows_that_end_before_they_start(
+    datasets: Path, tmp_path: Path, house: str
+) -> None:
     adls = datasets / "ordonez" / f"Ordonez{house}_ADLs.txt"
     rows = [ln for ln in adls.read_text().splitlines()[2:] if ln.strip()]
     result = import_files("ordonez", [datasets / "ordonez" / f"Ordonez{house}_Sensors.txt", adls])
@@ -127,8 +162,18 @@ def test_ordonez_labels_reject_rows_that_end_before_they_start(datasets: Path, t
     assert all(why == "label ends before it starts" for _, why in label_rejects)
     assert all(lb.start <= lb.end for lb in result.labels)
     out = tmp_path / "labels.jsonl"
-    code = main(["import", "ordonez", str(datasets / "ordonez" / f"Ordonez{house}_Sensors.txt"),
-                 str(adls), "--out", str(tmp_path / "rec.jsonl"), "--labels-out", str(out)])
+    code = main(
+        [
+            "import",
+            "ordonez",
+            str(datasets / "ordonez" / f"Ordonez{house}_Sensors.txt"),
+            str(adls),
+            "--out",
+            str(tmp_path / "rec.jsonl"),
+            "--labels-out",
+            str(out),
+        ]
+    )
     assert code == 0
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(written) == len(result.labels)
@@ -144,8 +189,9 @@ def test_ordonez_a_has_the_known_backwards_label_rows(datasets: Path) -> None:
 @pytest.mark.datasets
 def test_kasteren_labels_use_the_action_map(datasets: Path) -> None:
     folder = datasets / "vankasteren_b"
-    result = import_files("kasteren", [folder / "houseB-ss.txt", folder / "houseB-as.txt",
-                                       folder / "actionMapB.txt"])
+    result = import_files(
+        "kasteren", [folder / "houseB-ss.txt", folder / "houseB-as.txt", folder / "actionMapB.txt"]
+    )
     rows = [ln for ln in (folder / "houseB-as.txt").read_text().splitlines() if ln.strip()]
     assert len(result.labels) + len(result.label_rejects) == len(rows)
     names = {lb.activity for lb in result.labels}

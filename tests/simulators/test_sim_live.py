@@ -74,12 +74,28 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 
 
 @pytest.mark.broker
-def test_cli_publishes_live_and_writes_truth(mosquitto: tuple[str, int], tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_publishes_live_and_writes_truth(
+    mosquitto: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     host, port = mosquitto
     out = tmp_path / "live"
-    code = main(["simulate", "--apartments", "1", "--days", "1", "--mqtt-host", host,
-                 "--mqtt-port", str(port), "--speed", "1000000000", "--out", str(out)])
+    code = main(
+        [
+            "simulate",
+            "--apartments",
+            "1",
+            "--days",
+            "1",
+            "--mqtt-host",
+            host,
+            "--mqtt-port",
+            str(port),
+            "--speed",
+            "1000000000",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     n = len(list(generate(Run(SimConfig(apartments=1, days=1)))))

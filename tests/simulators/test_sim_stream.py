@@ -96,8 +96,18 @@ def test_every_line_parses_and_only_the_intended_payloads_are_strings(
 
 
 def test_topics_and_payload_fields_follow_the_interfaces(busy: dict[str, Any]) -> None:
-    allowed = {"occupancy", "contact", "fall", "action", "power", "vibration", "battery",
-               "linkquality", "tamper", "last_seen"}
+    allowed = {
+        "occupancy",
+        "contact",
+        "fall",
+        "action",
+        "power",
+        "vibration",
+        "battery",
+        "linkquality",
+        "tamper",
+        "last_seen",
+    }
     for ts, topic, payload in busy["msgs"]:
         assert TOPIC.match(topic), topic
         assert ts.utcoffset() is not None
@@ -121,8 +131,11 @@ def test_duplicates_repeat_a_message_within_a_second(busy: dict[str, Any]) -> No
     msgs = busy["msgs"]
     for i in range(1, len(msgs)):
         for j in range(max(0, i - 6), i):
-            if msgs[j][1] == msgs[i][1] and msgs[j][2] == msgs[i][2] and \
-                    0 <= (msgs[i][0] - msgs[j][0]).total_seconds() < 1.0:
+            if (
+                msgs[j][1] == msgs[i][1]
+                and msgs[j][2] == msgs[i][2]
+                and 0 <= (msgs[i][0] - msgs[j][0]).total_seconds() < 1.0
+            ):
                 seen += 1
                 break
     assert seen >= run.duplicates * 0.9
@@ -143,23 +156,25 @@ def test_falls_with_a_radar_report_fall_at_the_start(busy: dict[str, Any]) -> No
     assert falls
     for e in falls:
         s = _t(e["start"])
-        reports = [m[2] for m in _in(busy, e["apartment"], s, s + 10)
-                   if m[1].endswith("/fall_radar")]
+        reports = [
+            m[2] for m in _in(busy, e["apartment"], s, s + 10) if m[1].endswith("/fall_radar")
+        ]
         assert reports, e
         # the report itself may be one of the deliberately malformed payloads
         assert all(isinstance(p, str) or p.get("fall") is True for p in reports), e
 
 
 @pytest.mark.parametrize("kind", ["fall", "inactivity"])
-def test_motion_stops_while_someone_lies_or_sits_helpless(busy: dict[str, Any],
-                                                          kind: str) -> None:
+def test_motion_stops_while_someone_lies_or_sits_helpless(busy: dict[str, Any], kind: str) -> None:
     episodes = [e for e in _episodes(busy, kind) if not e.get("fall_sensor")]
     assert episodes
     for e in episodes:
         s, end = _t(e["start"]), _t(e["end"])
-        moving = [m for m in _in(busy, e["apartment"], s + 5, end - 1)
-                  if m[1].endswith("/motion") and isinstance(m[2], dict)
-                  and m[2].get("occupancy") is True]
+        moving = [
+            m
+            for m in _in(busy, e["apartment"], s + 5, end - 1)
+            if m[1].endswith("/motion") and isinstance(m[2], dict) and m[2].get("occupancy") is True
+        ]
         assert moving == [], e
 
 
@@ -171,43 +186,61 @@ def test_no_wake_means_no_motion_outside_the_bedroom_and_bed_stays_occupied(
     for e in episodes:
         s, end = _t(e["start"]), _t(e["end"])
         window = _in(busy, e["apartment"], s, end - 1)
-        outside = [m for m in window if m[1].endswith("/motion") and "/bedroom/" not in m[1]
-                   and isinstance(m[2], dict) and m[2].get("occupancy") is True]
-        up = [m for m in window if "/bed_pad" in m[1] and isinstance(m[2], dict)
-              and m[2].get("occupancy") is False]
+        outside = [
+            m
+            for m in window
+            if m[1].endswith("/motion")
+            and "/bedroom/" not in m[1]
+            and isinstance(m[2], dict)
+            and m[2].get("occupancy") is True
+        ]
+        up = [
+            m
+            for m in window
+            if "/bed_pad" in m[1] and isinstance(m[2], dict) and m[2].get("occupancy") is False
+        ]
         assert outside == [], e
         assert up == [], e
 
 
 def test_away_means_door_then_no_motion(busy: dict[str, Any]) -> None:
-    aways = [e for e in busy["truth"] if e["kind"] == "normal"
-             and e.get("note") == "away: holiday"]
+    aways = [e for e in busy["truth"] if e["kind"] == "normal" and e.get("note") == "away: holiday"]
     assert aways
     for e in aways:
         s, end = _t(e["start"]), _t(e["end"])
-        door = [m for m in _in(busy, e["apartment"], s - 120, s + 5)
-                if m[1].endswith("/entrance/door") and isinstance(m[2], dict)
-                and m[2].get("contact") is False]
+        door = [
+            m
+            for m in _in(busy, e["apartment"], s - 120, s + 5)
+            if m[1].endswith("/entrance/door")
+            and isinstance(m[2], dict)
+            and m[2].get("contact") is False
+        ]
         assert door, e
-        moving = [m for m in _in(busy, e["apartment"], s + 300, end - 300)
-                  if m[1].endswith("/motion") and isinstance(m[2], dict)
-                  and m[2].get("occupancy") is True]
+        moving = [
+            m
+            for m in _in(busy, e["apartment"], s + 300, end - 300)
+            if m[1].endswith("/motion") and isinstance(m[2], dict) and m[2].get("occupancy") is True
+        ]
         assert moving == [], e
 
 
 def test_door_left_open_and_sos_are_in_the_stream(busy: dict[str, Any]) -> None:
     for e in _episodes(busy, "door_open"):
         s, end = _t(e["start"]), _t(e["end"])
-        door = [m for m in _in(busy, e["apartment"], s - 1, end + 1)
-                if m[1].endswith("/entrance/door") and isinstance(m[2], dict)
-                and "contact" in m[2]]
+        door = [
+            m
+            for m in _in(busy, e["apartment"], s - 1, end + 1)
+            if m[1].endswith("/entrance/door") and isinstance(m[2], dict) and "contact" in m[2]
+        ]
         assert door[0][2]["contact"] is False
         assert abs(door[0][0] - s) < 1.5
         assert all(m[2]["contact"] is False for m in door if m[0] < end - 1)
     for e in _episodes(busy, "sos"):
         s = _t(e["start"])
-        assert any(isinstance(m[2], dict) and m[2].get("action") == "sos"
-                   for m in _in(busy, e["apartment"], s - 1, s + 1)), e
+        assert any(
+            isinstance(m[2], dict) and m[2].get("action") == "sos"
+            for m in _in(busy, e["apartment"], s - 1, s + 1)
+        ), e
 
 
 def test_offline_sensors_go_silent_and_batteries_run_down(busy: dict[str, Any]) -> None:
@@ -216,27 +249,43 @@ def test_offline_sensors_go_silent_and_batteries_run_down(busy: dict[str, Any]) 
     for e in offline:
         s, end = _t(e["start"]), _t(e["end"])
         topic = f"zigbee2mqtt/{e['apartment']}/{e['device']}"
-        assert not [m for m in _in(busy, e["apartment"], s + 1, end - 1) if m[1] == topic
-                    and isinstance(m[2], dict)], e
+        assert not [
+            m
+            for m in _in(busy, e["apartment"], s + 1, end - 1)
+            if m[1] == topic and isinstance(m[2], dict)
+        ], e
         if end - s > 25 * 3600:
-            assert any(m[1] == topic + "/availability" and m[2] == {"state": "offline"}
-                       for m in _in(busy, e["apartment"], s, end)), e
+            assert any(
+                m[1] == topic + "/availability" and m[2] == {"state": "offline"}
+                for m in _in(busy, e["apartment"], s, end)
+            ), e
     for e in _episodes(busy, "low_battery"):
         s, end = _t(e["start"]), _t(e["end"])
         topic = f"zigbee2mqtt/{e['apartment']}/{e['device']}"
-        levels = [m[2]["battery"] for m in _in(busy, e["apartment"], s, end)
-                  if m[1] == topic and isinstance(m[2], dict) and "battery" in m[2]]
+        levels = [
+            m[2]["battery"]
+            for m in _in(busy, e["apartment"], s, end)
+            if m[1] == topic and isinstance(m[2], dict) and "battery" in m[2]
+        ]
         assert levels, e
         assert min(levels) <= 20, e
-        before = [m[2]["battery"] for m in _in(busy, e["apartment"], s - 86400 * 30, s - 86400)
-                  if m[1] == topic and isinstance(m[2], dict) and "battery" in m[2]]
+        before = [
+            m[2]["battery"]
+            for m in _in(busy, e["apartment"], s - 86400 * 30, s - 86400)
+            if m[1] == topic and isinstance(m[2], dict) and "battery" in m[2]
+        ]
         assert not before or max(before) > 20
 
 
 def _home_days(busy: dict[str, Any], apt: str, a: float, b: float) -> list[float]:
     """Midnights of the days in [a, b) on which the resident was not away."""
-    aways = [(_t(e["start"]), _t(e["end"])) for e in busy["truth"] if e["apartment"] == apt
-             and e["kind"] == "normal" and str(e.get("note", "")).startswith("away")]
+    aways = [
+        (_t(e["start"]), _t(e["end"]))
+        for e in busy["truth"]
+        if e["apartment"] == apt
+        and e["kind"] == "normal"
+        and str(e.get("note", "")).startswith("away")
+    ]
     days = []
     t = a
     while t + 86400 <= b:
@@ -246,12 +295,16 @@ def _home_days(busy: dict[str, Any], apt: str, a: float, b: float) -> list[float
     return days
 
 
-@pytest.mark.parametrize(("kind", "part", "night", "rises"), [
-    ("nutrition", "/kitchen/", False, False),
-    ("night_toilet", "/toilet/motion", True, True),
-])
-def test_slow_trends_change_the_daily_numbers(trends: dict[str, Any], kind: str, part: str,
-                                              night: bool, rises: bool) -> None:
+@pytest.mark.parametrize(
+    ("kind", "part", "night", "rises"),
+    [
+        ("nutrition", "/kitchen/", False, False),
+        ("night_toilet", "/toilet/motion", True, True),
+    ],
+)
+def test_slow_trends_change_the_daily_numbers(
+    trends: dict[str, Any], kind: str, part: str, night: bool, rises: bool
+) -> None:
     """Kitchen messages per home day fall; night toilet messages per home day rise."""
     first = trends["msgs"][0][0].timestamp()
     run: Run = trends["run"]
@@ -267,9 +320,12 @@ def test_slow_trends_change_the_daily_numbers(trends: dict[str, Any], kind: str,
             n = 0
             for d in days:
                 for m in _in(trends, apt, d, d + 86400):
-                    if part in m[1] and isinstance(m[2], dict) and (
-                        m[2].get("occupancy") is True or m[2].get("contact") is False
-                    ) and (not night or datetime.fromtimestamp(m[0], ZONE).hour < 6):
+                    if (
+                        part in m[1]
+                        and isinstance(m[2], dict)
+                        and (m[2].get("occupancy") is True or m[2].get("contact") is False)
+                        and (not night or datetime.fromtimestamp(m[0], ZONE).hour < 6)
+                    ):
                         n += 1
             return n / max(1, len(days))
 
@@ -303,8 +359,12 @@ def test_wake_times_follow_local_time_across_dst() -> None:
     first_bath: dict[tuple[str, int], float] = {}
     for t, topic, payload in generate(run):
         local = datetime.fromtimestamp(t, ZONE)
-        if "/toilet/motion" in topic and isinstance(payload, dict) and payload.get(
-                "occupancy") and 4 <= local.hour < 12:
+        if (
+            "/toilet/motion" in topic
+            and isinstance(payload, dict)
+            and payload.get("occupancy")
+            and 4 <= local.hour < 12
+        ):
             first_bath.setdefault((topic.split("/")[1], local.day), local.hour + local.minute / 60)
     before = [h for (_, d), h in first_bath.items() if d < 29]
     after = [h for (_, d), h in first_bath.items() if d > 29]
@@ -317,7 +377,8 @@ def test_fast_lines_equal_format_line(busy: dict[str, Any]) -> None:
     fmt = LineFormatter()
     for ts, topic, payload in busy["msgs"][:5000]:
         assert fmt.line(ts.timestamp(), topic, payload) == format_line(
-            ts.astimezone(ZONE), topic, payload)
+            ts.astimezone(ZONE), topic, payload
+        )
 
 
 def test_last_seen_carries_the_event_time(tmp_path: Path) -> None:
@@ -328,10 +389,14 @@ def test_last_seen_carries_the_event_time(tmp_path: Path) -> None:
             assert datetime.fromisoformat(payload["last_seen"]) == ts
 
 
-def _trues(busy: dict[str, Any], apt: str, a: float, b: float,
-           part: str = "/motion") -> list[tuple[float, str]]:
-    return [(m[0], m[1]) for m in _in(busy, apt, a, b)
-            if part in m[1] and isinstance(m[2], dict) and m[2].get("occupancy") is True]
+def _trues(
+    busy: dict[str, Any], apt: str, a: float, b: float, part: str = "/motion"
+) -> list[tuple[float, str]]:
+    return [
+        (m[0], m[1])
+        for m in _in(busy, apt, a, b)
+        if part in m[1] and isinstance(m[2], dict) and m[2].get("occupancy") is True
+    ]
 
 
 def test_mobility_decline_slows_the_walk_through_the_hall(trends: dict[str, Any]) -> None:
@@ -348,8 +413,11 @@ def test_mobility_decline_slows_the_walk_through_the_hall(trends: dict[str, Any]
             gaps = []
             for d in _home_days(trends, apt, a, b):
                 trues = _trues(trends, apt, d, d + 86400)
-                gaps += [t2 - t1 for (t1, x), (t2, y) in pairwise(trues)
-                         if "/hall/" in x and "/hall/" not in y and t2 - t1 < 120]
+                gaps += [
+                    t2 - t1
+                    for (t1, x), (t2, y) in pairwise(trues)
+                    if "/hall/" in x and "/hall/" not in y and t2 - t1 < 120
+                ]
             return sorted(gaps)[len(gaps) // 2] if len(gaps) > 20 else None
 
         late, early = walk(s + ramp, end), walk(s - 14 * 86400, s)
@@ -369,9 +437,13 @@ def test_night_wandering_means_moving_about_at_night(busy: dict[str, Any]) -> No
 
         def nightly(a: float, b: float, apt: str = e["apartment"]) -> float | None:
             days = _home_days(busy, apt, a, b)
-            n = sum(1 for d in days for t, topic in _trues(busy, apt, d, d + 86400)
-                    if datetime.fromtimestamp(t, ZONE).hour in (3, 4)
-                    and any(r in topic for r in ("/hall/", "/kitchen/", "/living/")))
+            n = sum(
+                1
+                for d in days
+                for t, topic in _trues(busy, apt, d, d + 86400)
+                if datetime.fromtimestamp(t, ZONE).hour in (3, 4)
+                and any(r in topic for r in ("/hall/", "/kitchen/", "/living/"))
+            )
             return n / len(days) if len(days) >= 3 else None
 
         if s - 7 * 86400 < busy["msgs"][0][0].timestamp():
@@ -395,9 +467,14 @@ def test_withdrawal_means_fewer_outings(trends: dict[str, Any]) -> None:
 
         def per_day(a: float, b: float, apt: str = e["apartment"]) -> float | None:
             days = _home_days(trends, apt, a, b)
-            opened = sum(1 for d in days for m in _in(trends, apt, d, d + 86400)
-                         if m[1].endswith("/entrance/door") and isinstance(m[2], dict)
-                         and m[2].get("contact") is False)
+            opened = sum(
+                1
+                for d in days
+                for m in _in(trends, apt, d, d + 86400)
+                if m[1].endswith("/entrance/door")
+                and isinstance(m[2], dict)
+                and m[2].get("contact") is False
+            )
             return opened / len(days) if len(days) >= 4 else None
 
         late, early = per_day(s + ramp, end), per_day(s - 14 * 86400, s)
