@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo test lint bench clean install test-deps
+.PHONY: demo demo-small eval test lint bench clean install test-deps
 
 $(VENV)/.installed: pyproject.toml
 	scripts/ensure-python.sh $(PYTHON)
@@ -16,11 +16,28 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## demo: replay the shipped two-day recording of three apartments; print and write signals
+## demo: simulate a flat of 30 apartments for three weeks, replay it through the hub,
+## score the signals against the simulator's ground truth, write the week's agenda
+DEMO := $(OUT)/demo
 demo: install
-	rm -rf $(OUT)/demo-state
-	$(BIN)/thuisplus replay edge/data/demo.jsonl --signals-out $(OUT)/demo-signals.jsonl \
-		--state-dir $(OUT)/demo-state
+	rm -rf $(DEMO)
+	$(BIN)/thuisplus simulate --apartments 30 --days 21 --seed 5 --episode-scale 6 --out $(DEMO)
+	$(BIN)/thuisplus replay $(DEMO)/recording.jsonl.gz --config $(DEMO)/flat.yaml \
+		--signals-out $(DEMO)/signals.jsonl --state-dir $(DEMO)/state
+	$(BIN)/thuisplus evaluate $(DEMO)/truth.jsonl $(DEMO)/signals.jsonl
+	$(BIN)/thuisplus agenda --state-dir $(DEMO)/state --config $(DEMO)/flat.yaml \
+		--week 2026-W04 --out $(DEMO)/agenda.html
+
+## demo-small: replay the small hand-made recording that ships with the hub
+demo-small: install
+	rm -rf $(OUT)/demo-small
+	$(BIN)/thuisplus replay edge/data/demo.jsonl --signals-out $(OUT)/demo-small/signals.jsonl \
+		--state-dir $(OUT)/demo-small/state
+
+## eval: simulate -> replay -> evaluate over the standard seeds; prints the pooled table
+eval: install
+	$(BIN)/thuisplus eval-suite --seeds 11 22 33 --apartments 80 --days 120 --out $(OUT)/eval \
+		--replay-cmd "$(BIN)/thuisplus replay {recording} --config {config} --signals-out {signals} --quiet --no-progress"
 
 ## test-deps: the services the tests start for themselves (Mosquitto), installed when missing
 test-deps:

@@ -92,6 +92,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         sinks.append(out)
     hub = Hub(config, store, sinks)
     history = _history(config, hub, args.state_dir)
+    if logging.getLogger().level > logging.INFO:
+        # nobody acknowledges in a replay: the alerts it runs are counted in the summary
+        logging.getLogger("edge.escalation").setLevel(logging.CRITICAL)
 
     def progress(p: Progress) -> None:
         at = p.event_time.astimezone(config.tz).strftime("%Y-%m-%d %H:%M") if p.event_time else "-"
