@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.models import Domain, SensorEvent, Severity, SignalKind
 
@@ -32,6 +32,8 @@ class DetectorSettings(BaseModel):
     """Base of each detector's settings; unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Run this detector (per flat or per apartment).")
 
 
 @dataclass(slots=True)

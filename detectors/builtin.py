@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from detectors import battery, fall, offline, sos
+from detectors import battery, fall, no_wake, offline, sos
 
-__all__ = ["battery", "fall", "offline", "sos"]
+__all__ = ["battery", "fall", "no_wake", "offline", "sos"]

@@ -348,7 +348,9 @@ class Hub:
         key = (apartment, detector)
         found = self._consent.get(key)
         if found is None:
-            found = self._consent[key] = self.config.consents(apartment, detector)
+            found = self._consent[key] = self.config.consents(apartment, detector) and (
+                self.config.detector_settings(detector, apartment).enabled
+            )
         return found
 
     def _route(self, cand: Candidate, detector: str) -> Signal | None:

@@ -1,8 +1,9 @@
 """The signal register: each signal's life from open to closed, with an audit trail.
 
 One open signal per apartment and kind: a repeat updates it (count, last time, latest
-evidence) instead of paging again. For urgent kinds "open" means not yet acknowledged:
-once someone has gone to look, a new fall is a new signal and pages again.
+evidence) instead of paging again. For urgent kinds "open" means not yet acknowledged
+and repeated within ``fold_minutes`` (an hour): once someone has gone to look, or an hour
+after the last report, a new fall is a new signal and pages again.
 
 Statuses: ``open`` -> ``acknowledged`` -> ``discussed`` -> ``assigned`` -> ``closed``
 (steps may be skipped; nothing moves back from ``closed``). Assignments name a domain
@@ -141,8 +142,9 @@ def _role(value: str, what: str) -> str:
 class Register:
     """The register on the hub's store (same SQLite file, same connection)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, fold_minutes: float = 60.0) -> None:
         self.store = store
+        self.fold = fold_minutes * 60.0
         self.db = store.db
         self.db.executescript(_SCHEMA)
 
@@ -152,15 +154,19 @@ class Register:
         """Record a raised signal: a new entry, or a repeat of an open one."""
         if self.get(signal.id) is not None:
             return Outcome.KNOWN
-        open_states = ("open",) if signal.severity.value == "urgent" else STATUSES[:-1]
+        urgent = signal.severity.value == "urgent"
+        open_states = ("open",) if urgent else STATUSES[:-1]
         marks = ",".join("?" * len(open_states))
+        detected = signal.detected_at.timestamp()
+        # an urgent repeat folds in only while it is the same emergency: a fall an hour
+        # after the last one pages again, acknowledged or not
+        since = detected - self.fold if urgent else float("-inf")
         row = self.db.execute(
             f"SELECT id FROM register WHERE apartment=? AND kind=? AND status IN ({marks}) "
-            "ORDER BY opened DESC LIMIT 1",
-            (signal.apartment, signal.kind.value, *open_states),
+            "AND last_detected >= ? ORDER BY opened DESC LIMIT 1",
+            (signal.apartment, signal.kind.value, *open_states, since),
         ).fetchone()
         body = signal.to_json()
-        detected = signal.detected_at.timestamp()
         with self.db:
             self.db.execute("BEGIN")
             if row is not None:
