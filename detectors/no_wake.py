@@ -2,7 +2,8 @@
 
 "Up" is the first activity in the day rooms between ``day_starts`` and noon (motion in
 the kitchen or living room, the front door, a plug in use, a button), or the bed pad
-clearing. Toilet and bathroom visits do not count: at night they are no waking up. Each apartment's own rhythm is learned from the last four weeks of wake times:
+clearing. Toilet and bathroom visits do not count: at night they are no waking up.
+Each apartment's own rhythm is learned from the last four weeks of wake times:
 the deadline is the late end of that rhythm (the ``quantile``) plus ``margin_minutes``.
 For the first ``learn_days`` days a conservative fixed deadline holds (``cold_deadline``).
 

@@ -329,3 +329,10 @@ def test_a_false_alarm_verdict_widens_the_apartments_limit(tmp_path: Path) -> No
         raised += hub.handle(msg(m, "a1/hall/motion", {"occupancy": m % 120 == 0}))
     assert [s.kind.value for s in raised] == ["sensor_offline"]
     assert raised[0].detected_at == at(start) + timedelta(hours=37.5)
+
+
+def test_an_urgent_repeat_folds_only_within_the_hour(reg: Register) -> None:
+    reg.raise_signal(sig(1))
+    assert reg.raise_signal(sig(2, minutes=30)).value == "repeat"
+    assert reg.raise_signal(sig(3, minutes=85)).value == "repeat"  # 55 min after the last
+    assert reg.raise_signal(sig(4, minutes=24 * 60)).value == "new"  # a new emergency
