@@ -18,12 +18,9 @@ def mosquitto_passwd_line(password: str, user: str, seed: str, iterations: int =
         raise ValueError(f"invalid mosquitto user name {user!r}")
     salt = hashlib.sha256(f"{seed}\0{user}".encode()).digest()[:12]
     digest = hashlib.pbkdf2_hmac("sha512", str(password).encode(), salt, int(iterations))
-    return "{}:$7${}${}${}".format(
-        user,
-        int(iterations),
-        base64.b64encode(salt).decode(),
-        base64.b64encode(digest).decode(),
-    )
+    salt_b64 = base64.b64encode(salt).decode()
+    digest_b64 = base64.b64encode(digest).decode()
+    return f"{user}:$7${int(iterations)}${salt_b64}${digest_b64}"
 
 
 class FilterModule:
