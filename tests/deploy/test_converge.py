@@ -179,6 +179,7 @@ def test_systemd_unit(deploy_gateway: Gateway) -> None:
         assert directive in lines
     wants = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/thuisplus.service")
     assert wants.is_symlink()
+    assert deploy_gateway.path(str(wants.readlink())) == unit
     verify = subprocess.run(
         [analyze, "verify", f"--root={deploy_gateway.tree}", "thuisplus.service"],
         capture_output=True,
@@ -214,9 +215,10 @@ def test_time_journal_and_upgrades(deploy_gateway: Gateway) -> None:
     chrony = deploy_gateway.path("/etc/chrony/chrony.conf").read_text()
     assert "pool nl.pool.ntp.org iburst" in chrony
     assert "makestep 1.0 3" in chrony
-    assert deploy_gateway.path(
-        "/etc/systemd/system/multi-user.target.wants/chrony.service"
-    ).exists()
+    # enabled: the symlink points into the tree's /lib, so look at the link itself
+    enabled = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/chrony.service")
+    assert enabled.is_symlink()
+    assert deploy_gateway.path(str(enabled.readlink())).is_file()
     journald = deploy_gateway.path("/etc/systemd/journald.conf.d/50-thuisplus.conf").read_text()
     assert "Storage=volatile" in journald
     assert "SystemMaxUse=64M" in journald
