@@ -45,6 +45,7 @@ TREE_PACKAGES = (
     "nftables",
     "unattended-upgrades",
     "mosquitto",
+    "mosquitto-clients",
     "ca-certificates",
     "tzdata",
     "netbase",
@@ -215,7 +216,7 @@ class Gateway:
     admin_key: str
     runs: dict[str, Run] = field(default_factory=dict)
     state_marker: bytes = b""
-    drifted: dict[str, str] = field(default_factory=dict)
+    after_check: dict[str, object] = field(default_factory=dict)
     upgraded_version: str = ""
 
     def path(self, inside: str) -> Path:
@@ -272,7 +273,7 @@ def _write_yaml(path: Path, data: object) -> Path:
 
 @pytest.fixture(scope="session")
 def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """Converge a fresh tree twice, then drift it and preview with --check, then upgrade."""
+    """Preview a blank tree with --check, converge it twice, then drift it and upgrade."""
     if os.geteuid() != 0:
         pytest.skip("the converge needs root: debootstrap and chroot")
     if tool("debootstrap") is None:
@@ -335,6 +336,20 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     }
     extra_vars = _write_yaml(work / "test-vars.yml", test_vars)
 
+    # a preview of a blank gateway must work and write nothing
+    gateway.runs["check"] = playbook(gateway, extra_vars, "--check", "--diff")
+    gateway.after_check = {
+        "passwd": gateway.path("/etc/passwd").read_text(encoding="utf-8"),
+        **{
+            inside: gateway.path(inside).exists()
+            for inside in (
+                "/etc/thuisplus",
+                "/opt/thuisplus",
+                "/etc/ssh/sshd_config.d/50-thuisplus.conf",
+                "/etc/mosquitto/conf.d/thuisplus.conf",
+            )
+        },
+    }
     gateway.runs["first"] = playbook(gateway, extra_vars)
     assert gateway.runs["first"].returncode == 0, gateway.runs["first"].output[-6000:]
     # the hub's state must survive every later run, including the upgrade
@@ -343,7 +358,7 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     marker.write_bytes(gateway.state_marker)
     gateway.runs["second"] = playbook(gateway, extra_vars)
 
-    # drift two files by hand; --check --diff must report them and leave them alone
+    # drift two files by hand; the next run (with --diff) must show and repair them
     sshd = gateway.path("/etc/ssh/sshd_config.d/50-thuisplus.conf")
     sshd.write_text(
         sshd.read_text(encoding="utf-8").replace(
@@ -353,13 +368,6 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     )
     flat = gateway.path("/etc/thuisplus/flat.yaml")
     flat.write_text(flat.read_text(encoding="utf-8") + "# edited by hand\n", encoding="utf-8")
-    gateway.drifted = {
-        "sshd": sshd.read_text(encoding="utf-8"),
-        "flat": flat.read_text(encoding="utf-8"),
-    }
-    gateway.runs["check"] = playbook(gateway, extra_vars, "--check", "--diff")
-    gateway.drifted["sshd_after_check"] = sshd.read_text(encoding="utf-8")
-    gateway.drifted["flat_after_check"] = flat.read_text(encoding="utf-8")
 
     # an upgrade: the same project with a higher version number
     source = work / "upgrade-src"
@@ -392,7 +400,7 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     upgrade_vars = _write_yaml(
         work / "upgrade-vars.yml", {**test_vars, "thuisplus_package": str(new_wheel)}
     )
-    gateway.runs["upgrade"] = playbook(gateway, upgrade_vars)
+    gateway.runs["upgrade"] = playbook(gateway, upgrade_vars, "--diff")
 
     timings.update({name: run.seconds for name, run in gateway.runs.items()})
     (work / "timings.txt").write_text(

@@ -31,15 +31,18 @@ def test_second_converge_changes_nothing(deploy_gateway: Gateway) -> None:
     assert run.recap["failed"] == 0
 
 
-def test_check_mode_reports_drift_and_writes_nothing(deploy_gateway: Gateway) -> None:
+def test_check_mode_previews_a_blank_gateway_and_writes_nothing(deploy_gateway: Gateway) -> None:
     run = deploy_gateway.runs["check"]
     assert run.returncode == 0, run.output[-4000:]
-    assert run.recap["changed"] >= 2
-    assert "-PasswordAuthentication yes" in run.output
+    assert run.recap["failed"] == 0
+    assert run.recap["changed"] > 10
+    # the diff of the sshd drop-in it would write
     assert "+PasswordAuthentication no" in run.output
-    assert "-# edited by hand" in run.output
-    assert deploy_gateway.drifted["sshd_after_check"] == deploy_gateway.drifted["sshd"]
-    assert deploy_gateway.drifted["flat_after_check"] == deploy_gateway.drifted["flat"]
+    left = deploy_gateway.after_check
+    assert "\nthuisplus:" not in str(left.pop("passwd"))
+    assert left == dict.fromkeys(left, False), left
+    for password in deploy_gateway.secrets.values():
+        assert password not in run.output
 
 
 def test_upgrade_installs_the_new_version_and_keeps_state(deploy_gateway: Gateway) -> None:
@@ -55,7 +58,13 @@ def test_upgrade_installs_the_new_version_and_keeps_state(deploy_gateway: Gatewa
     assert shown.stdout.strip() == deploy_gateway.upgraded_version
     marker = deploy_gateway.path("/var/lib/thuisplus/events.sqlite")
     assert marker.read_bytes() == deploy_gateway.state_marker
-    # the upgrade run also repaired the drift the check run only reported
+
+
+def test_a_run_shows_and_repairs_hand_edits(deploy_gateway: Gateway) -> None:
+    run = deploy_gateway.runs["upgrade"]
+    assert "-PasswordAuthentication yes" in run.output
+    assert "+PasswordAuthentication no" in run.output
+    assert "-# edited by hand" in run.output
     sshd = deploy_gateway.path("/etc/ssh/sshd_config.d/50-thuisplus.conf").read_text()
     assert "PasswordAuthentication no" in sshd
     assert "edited by hand" not in deploy_gateway.path("/etc/thuisplus/flat.yaml").read_text()
