@@ -358,13 +358,10 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     marker.write_bytes(gateway.state_marker)
     gateway.runs["second"] = playbook(gateway, extra_vars)
 
-    # drift two files by hand; the next run (with --diff) must show and repair them
-    sshd = gateway.path("/etc/ssh/sshd_config.d/50-thuisplus.conf")
-    sshd.write_text(
-        sshd.read_text(encoding="utf-8").replace(
-            "PasswordAuthentication no", "PasswordAuthentication yes"
-        ),
-        encoding="utf-8",
+    # drift two files by hand; the upgrade run (with --diff) must show and repair them
+    unit = gateway.path("/etc/systemd/system/thuisplus.service")
+    unit.write_text(
+        unit.read_text(encoding="utf-8").replace("NoNewPrivileges=yes\n", ""), encoding="utf-8"
     )
     flat = gateway.path("/etc/thuisplus/flat.yaml")
     flat.write_text(flat.read_text(encoding="utf-8") + "# edited by hand\n", encoding="utf-8")
@@ -400,7 +397,8 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     upgrade_vars = _write_yaml(
         work / "upgrade-vars.yml", {**test_vars, "thuisplus_package": str(new_wheel)}
     )
-    gateway.runs["upgrade"] = playbook(gateway, upgrade_vars, "--diff")
+    # only the hub's role, as an installer upgrading the hub would: --tags thuisplus
+    gateway.runs["upgrade"] = playbook(gateway, upgrade_vars, "--diff", "--tags", "thuisplus")
 
     timings.update({name: run.seconds for name, run in gateway.runs.items()})
     (work / "timings.txt").write_text(

@@ -62,12 +62,15 @@ def test_upgrade_installs_the_new_version_and_keeps_state(deploy_gateway: Gatewa
 
 def test_a_run_shows_and_repairs_hand_edits(deploy_gateway: Gateway) -> None:
     run = deploy_gateway.runs["upgrade"]
-    assert "-PasswordAuthentication yes" in run.output
-    assert "+PasswordAuthentication no" in run.output
+    assert "+NoNewPrivileges=yes" in run.output
     assert "-# edited by hand" in run.output
-    sshd = deploy_gateway.path("/etc/ssh/sshd_config.d/50-thuisplus.conf").read_text()
-    assert "PasswordAuthentication no" in sshd
+    unit = deploy_gateway.path("/etc/systemd/system/thuisplus.service").read_text()
+    assert "NoNewPrivileges=yes" in unit.splitlines()
     assert "edited by hand" not in deploy_gateway.path("/etc/thuisplus/flat.yaml").read_text()
+    # --tags thuisplus ran the hub's role alone
+    assert "TASK [thuisplus : " in run.output
+    assert "TASK [base : " not in run.output
+    assert "TASK [mosquitto : " not in run.output
 
 
 def _owner(gateway: Gateway, inside: str) -> tuple[str, str, int]:
