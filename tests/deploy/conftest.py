@@ -238,32 +238,57 @@ class Gateway:
         )
 
 
-def playbook(gateway: Gateway, extra_vars: Path, *extra: str) -> Run:
-    inventory = gateway.work / "chroot-inventory.yml"
-    args = [
-        str(tool("ansible-playbook")),
-        "-i",
-        str(ANSIBLE_DIR / "inventory" / "hosts.yml"),
-        "-i",
-        str(inventory),
-        "-e",
-        f"@{extra_vars}",
-        "--limit",
-        HOST,
-        *extra,
-        "site.yml",
-    ]
-    start = time.monotonic()
-    result = subprocess.run(
-        args,
-        cwd=ANSIBLE_DIR,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    return Run(args, result.returncode, result.stdout + result.stderr, time.monotonic() - start)
+class Playbook:
+    """One ansible-playbook run against a chroot tree, started in the background."""
+
+    def __init__(self, tree: Path, work: Path, name: str, extra_vars: Path, *extra: str) -> None:
+        inventory = _write_yaml(
+            work / f"inventory-{name}.yml",
+            {
+                "all": {
+                    "hosts": {
+                        HOST: {
+                            "ansible_connection": "community.general.chroot",
+                            "ansible_host": str(tree),
+                            "ansible_become": False,
+                        }
+                    }
+                }
+            },
+        )
+        self.args = [
+            str(tool("ansible-playbook")),
+            "-i",
+            str(ANSIBLE_DIR / "inventory" / "hosts.yml"),
+            "-i",
+            str(inventory),
+            "-e",
+            f"@{extra_vars}",
+            "--limit",
+            HOST,
+            *extra,
+            "site.yml",
+        ]
+        self.log = work / f"ansible-{name}.log"
+        self.start = time.monotonic()
+        with self.log.open("w", encoding="utf-8") as out:
+            self.process = subprocess.Popen(
+                self.args, cwd=ANSIBLE_DIR, env=tool_env(), stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def wait(self) -> Run:
+        try:
+            returncode = self.process.wait(timeout=900)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        output = self.log.read_text(encoding="utf-8", errors="replace")
+        return Run(self.args, returncode, output, time.monotonic() - self.start)
+
+
+def playbook(gateway: Gateway, name: str, extra_vars: Path, *extra: str) -> Run:
+    return Playbook(gateway.tree, gateway.work, name, extra_vars, *extra).wait()
 
 
 def _write_yaml(path: Path, data: object) -> Path:
@@ -304,20 +329,6 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
         "homeassistant": "ha-" + os.urandom(9).hex(),
     }
     gateway = Gateway(tree=tree, work=work, secrets=secrets, admin_key=admin_key)
-    _write_yaml(
-        work / "chroot-inventory.yml",
-        {
-            "all": {
-                "hosts": {
-                    HOST: {
-                        "ansible_connection": "community.general.chroot",
-                        "ansible_host": str(tree),
-                        "ansible_become": False,
-                    }
-                }
-            }
-        },
-    )
     test_vars = {
         "vault_mqtt_password_zigbee2mqtt": secrets["zigbee2mqtt"],
         "vault_mqtt_password_thuisplus": secrets["thuisplus"],
@@ -336,12 +347,22 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     }
     extra_vars = _write_yaml(work / "test-vars.yml", test_vars)
 
-    # a preview of a blank gateway must work and write nothing
-    gateway.runs["check"] = playbook(gateway, extra_vars, "--check", "--diff")
+    # a preview of a blank gateway must work and write nothing; it runs on its own copy of
+    # the blank tree, beside the first real run, with its own controller-side PKI directory
+    blank = work / "blank"
+    subprocess.run(["cp", "-a", str(source_tree), str(blank)], check=True, timeout=300)
+    check_vars = _write_yaml(
+        work / "check-vars.yml", {**test_vars, "mosquitto_pki_dir": str(work / "pki-check")}
+    )
+    preview = Playbook(blank, work, "check", check_vars, "--check", "--diff")
+    try:
+        gateway.runs["first"] = playbook(gateway, "first", extra_vars)
+    finally:
+        gateway.runs["check"] = preview.wait()
     gateway.after_check = {
-        "passwd": gateway.path("/etc/passwd").read_text(encoding="utf-8"),
+        "passwd": (blank / "etc/passwd").read_text(encoding="utf-8"),
         **{
-            inside: gateway.path(inside).exists()
+            inside: (blank / inside.lstrip("/")).exists()
             for inside in (
                 "/etc/thuisplus",
                 "/opt/thuisplus",
@@ -350,13 +371,13 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
             )
         },
     }
-    gateway.runs["first"] = playbook(gateway, extra_vars)
+    shutil.rmtree(blank, ignore_errors=True)
     assert gateway.runs["first"].returncode == 0, gateway.runs["first"].output[-6000:]
     # the hub's state must survive every later run, including the upgrade
     marker = gateway.path("/var/lib/thuisplus/events.sqlite")
     gateway.state_marker = os.urandom(64)
     marker.write_bytes(gateway.state_marker)
-    gateway.runs["second"] = playbook(gateway, extra_vars)
+    gateway.runs["second"] = playbook(gateway, "second", extra_vars)
 
     # drift two files by hand; the upgrade run (with --diff) must show and repair them
     unit = gateway.path("/etc/systemd/system/thuisplus.service")
@@ -398,7 +419,9 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
         work / "upgrade-vars.yml", {**test_vars, "thuisplus_package": str(new_wheel)}
     )
     # only the hub's role, as an installer upgrading the hub would: --tags thuisplus
-    gateway.runs["upgrade"] = playbook(gateway, upgrade_vars, "--diff", "--tags", "thuisplus")
+    gateway.runs["upgrade"] = playbook(
+        gateway, "upgrade", upgrade_vars, "--diff", "--tags", "thuisplus"
+    )
 
     timings.update({name: run.seconds for name, run in gateway.runs.items()})
     (work / "timings.txt").write_text(
