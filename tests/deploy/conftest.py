@@ -189,6 +189,24 @@ def wheelhouse(wheel: Path) -> Path:
     return house
 
 
+def project_copy(dest: Path) -> Path:
+    """The files a wheel is built from: pyproject, readme, licence and the packages that
+    pyproject's setuptools section includes (not recordings, datasets or caches)."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    find = config.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {})
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE", "setup.cfg", "MANIFEST.in"):
+        if (REPO / name).is_file():
+            shutil.copy2(REPO / name, dest / name)
+    for pattern in find.get("include", []):
+        for package in REPO.glob(pattern.rstrip("*") + "*"):
+            if (package / "__init__.py").is_file() and not (dest / package.name).exists():
+                shutil.copytree(
+                    package, dest / package.name, ignore=shutil.ignore_patterns("__pycache__")
+                )
+    return dest
+
+
 @dataclass
 class Run:
     """One ansible-playbook run: its output, recap and duration."""
@@ -388,24 +406,7 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     flat.write_text(flat.read_text(encoding="utf-8") + "# edited by hand\n", encoding="utf-8")
 
     # an upgrade: the same project with a higher version number
-    source = work / "upgrade-src"
-    shutil.copytree(
-        REPO,
-        source,
-        ignore=shutil.ignore_patterns(
-            ".git",
-            ".venv",
-            "build",
-            "dist",
-            "*.egg-info",
-            "deploy",
-            "tests",
-            "out",
-            "state",
-            "__pycache__",
-            ".*_cache",
-        ),
-    )
+    source = project_copy(work / "upgrade-src")
     pyproject = source / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     version = re.search(r'^version = "([^"]+)"', text, re.M)
