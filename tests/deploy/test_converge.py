@@ -1,0 +1,396 @@
+"""A real converge of site.yml into a debootstrapped Debian bookworm, and what it left there."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import FLAT, REPO, Gateway, free_port, tool
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
+
+def test_first_converge_succeeds_and_changes_the_tree(deploy_gateway: Gateway) -> None:
+    recap = deploy_gateway.runs["first"].recap
+    assert recap["failed"] == 0
+    assert recap["unreachable"] == 0
+    assert recap["changed"] > 10
+
+
+def test_second_converge_changes_nothing(deploy_gateway: Gateway) -> None:
+    run = deploy_gateway.runs["second"]
+    assert run.returncode == 0, run.output[-4000:]
+    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert run.recap["changed"] == 0, changed
+    assert run.recap["failed"] == 0
+
+
+def test_check_mode_previews_a_blank_gateway_and_writes_nothing(deploy_gateway: Gateway) -> None:
+    run = deploy_gateway.runs["check"]
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.recap["failed"] == 0
+    assert run.recap["changed"] > 10
+    # the diff of the sshd drop-in it would write
+    assert "+PasswordAuthentication no" in run.output
+    left = deploy_gateway.after_check
+    assert "\nthuisplus:" not in str(left.pop("passwd"))
+    assert left == dict.fromkeys(left, False), left
+    for password in deploy_gateway.secrets.values():
+        assert password not in run.output
+
+
+def test_upgrade_installs_the_new_version_and_keeps_state(deploy_gateway: Gateway) -> None:
+    run = deploy_gateway.runs["upgrade"]
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.recap["failed"] == 0
+    shown = deploy_gateway.chroot(
+        "/opt/thuisplus/venv/bin/python",
+        "-c",
+        "import importlib.metadata as m; print(m.version('thuisplus'))",
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == deploy_gateway.upgraded_version
+    marker = deploy_gateway.path("/var/lib/thuisplus/events.sqlite")
+    assert marker.read_bytes() == deploy_gateway.state_marker
+
+
+def test_a_run_shows_and_repairs_hand_edits(deploy_gateway: Gateway) -> None:
+    run = deploy_gateway.runs["upgrade"]
+    assert "+NoNewPrivileges=yes" in run.output
+    assert "-# edited by hand" in run.output
+    unit = deploy_gateway.path("/etc/systemd/system/thuisplus.service").read_text()
+    assert "NoNewPrivileges=yes" in unit.splitlines()
+    assert "edited by hand" not in deploy_gateway.path("/etc/thuisplus/flat.yaml").read_text()
+    # --tags thuisplus ran the hub's role alone
+    assert "TASK [thuisplus : " in run.output
+    assert "TASK [base : " not in run.output
+    assert "TASK [mosquitto : " not in run.output
+
+
+def _owner(gateway: Gateway, inside: str) -> tuple[str, str, int]:
+    info = gateway.path(inside).stat()
+    users = {uid: name for name, uid in gateway.ids("passwd").items()}
+    groups = {gid: name for name, gid in gateway.ids("group").items()}
+    return users[info.st_uid], groups[info.st_gid], stat.S_IMODE(info.st_mode)
+
+
+def test_accounts(deploy_gateway: Gateway) -> None:
+    passwd = {
+        line.split(":")[0]: line.split(":")
+        for line in deploy_gateway.path("/etc/passwd").read_text().splitlines()
+    }
+    hub = passwd["thuisplus"]
+    assert int(hub[2]) < 1000, "the hub's account is a system account"
+    assert hub[6] == "/usr/sbin/nologin"
+    admin = passwd["gwadmin"]
+    assert int(admin[2]) >= 1000
+    shadow = {
+        line.split(":")[0]: line.split(":")[1]
+        for line in deploy_gateway.path("/etc/shadow").read_text().splitlines()
+    }
+    assert shadow["gwadmin"].startswith("!"), "the admin has no usable password"
+    keys = deploy_gateway.path("/home/gwadmin/.ssh/authorized_keys").read_text()
+    assert deploy_gateway.admin_key in keys
+    assert _owner(deploy_gateway, "/home/gwadmin/.ssh/authorized_keys")[0] == "gwadmin"
+    sudo_group = next(
+        line
+        for line in deploy_gateway.path("/etc/group").read_text().splitlines()
+        if line.startswith("sudo:")
+    )
+    assert "gwadmin" in sudo_group.split(":")[3].split(",")
+    assert _owner(deploy_gateway, "/etc/sudoers.d/50-gwadmin") == ("root", "root", 0o440)
+
+
+def test_ssh_password_login_is_off(deploy_gateway: Gateway) -> None:
+    deploy_gateway.path("/run/sshd").mkdir(exist_ok=True)
+    effective = deploy_gateway.chroot(
+        "/usr/sbin/sshd", "-T", "-C", "user=gwadmin,host=x,addr=10.0.0.2"
+    )
+    assert effective.returncode == 0, effective.stderr
+    settings = dict(line.split(" ", 1) for line in effective.stdout.splitlines() if " " in line)
+    assert settings["passwordauthentication"] == "no"
+    assert settings["kbdinteractiveauthentication"] == "no"
+    assert settings["permitrootlogin"] == "no"
+    assert settings["allowusers"] == "gwadmin"
+
+
+def test_hub_config_and_secret_files(deploy_gateway: Gateway) -> None:
+    assert _owner(deploy_gateway, "/etc/thuisplus") == ("root", "thuisplus", 0o750)
+    assert _owner(deploy_gateway, "/etc/thuisplus/flat.yaml") == ("root", "thuisplus", 0o640)
+    assert _owner(deploy_gateway, "/etc/thuisplus/mqtt_password") == ("root", "thuisplus", 0o640)
+    assert _owner(deploy_gateway, "/var/lib/thuisplus") == ("thuisplus", "thuisplus", 0o750)
+    password = deploy_gateway.secrets["thuisplus"]
+    assert deploy_gateway.path("/etc/thuisplus/mqtt_password").read_text().strip() == password
+    text = deploy_gateway.path("/etc/thuisplus/flat.yaml").read_text()
+    assert password not in text
+    config = yaml.safe_load(text)
+    assert config["flat"] == FLAT
+    assert config["timezone"] == "Europe/Amsterdam"
+    assert config["language"] in {"nl", "en"}
+    assert config["store"] == {}
+    assert config["apartments"] == {"a012": {"residents": 1}}
+    mqtt = config["mqtt"]
+    assert "password" not in mqtt
+    assert mqtt["port"] == 8883
+    assert mqtt["username"] == "thuisplus"
+    assert mqtt["password_file"] == "/etc/thuisplus/mqtt_password"
+    assert mqtt["tls"] == {"enabled": True, "ca_file": "/etc/mosquitto/certs/ca.crt"}
+    assert deploy_gateway.path(mqtt["tls"]["ca_file"]).is_file()
+
+
+def test_hub_config_is_accepted_by_the_hub(deploy_gateway: Gateway) -> None:
+    try:
+        from edge.config import load_config_text
+    except ImportError as err:
+        pytest.skip(f"the hub's config loader is not importable yet: {err}")
+    text = deploy_gateway.path("/etc/thuisplus/flat.yaml").read_text()
+    config = load_config_text(text, "flat.yaml")
+    assert config.flat == FLAT
+    assert config.mqtt.tls.enabled
+
+
+def test_hub_installed_in_its_venv(deploy_gateway: Gateway) -> None:
+    entry = deploy_gateway.path("/opt/thuisplus/venv/bin/thuisplus")
+    assert entry.is_file()
+    assert entry.stat().st_mode & stat.S_IXUSR
+    deps = deploy_gateway.chroot(
+        "/opt/thuisplus/venv/bin/python", "-c", "import paho.mqtt, pydantic, yaml, numpy, river"
+    )
+    assert deps.returncode == 0, deps.stderr
+    if (REPO / "edge" / "cli.py").exists():
+        shown = deploy_gateway.chroot("/opt/thuisplus/venv/bin/thuisplus", "--help")
+        assert shown.returncode == 0, shown.stderr
+
+
+def test_systemd_unit(deploy_gateway: Gateway) -> None:
+    analyze = tool("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (run scripts/install-deploy-test-deps.sh)")
+    unit = deploy_gateway.path("/etc/systemd/system/thuisplus.service")
+    lines = unit.read_text().splitlines()
+    assert (
+        "ExecStart=/opt/thuisplus/venv/bin/thuisplus run --config /etc/thuisplus/flat.yaml "
+        "--state-dir /var/lib/thuisplus"
+    ) in lines
+    for directive in (
+        "User=thuisplus",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "StateDirectory=thuisplus",
+        "ReadWritePaths=/var/lib/thuisplus",
+    ):
+        assert directive in lines
+    wants = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/thuisplus.service")
+    assert wants.is_symlink()
+    assert deploy_gateway.path(str(wants.readlink())) == unit
+    verify = subprocess.run(
+        [analyze, "verify", f"--root={deploy_gateway.tree}", "thuisplus.service"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stderr.strip() == "", verify.stderr
+    assert verify.stdout.strip() == "", verify.stdout
+
+
+def test_firewall_config_opens_only_ssh_and_mqtt_tls(deploy_gateway: Gateway) -> None:
+    text = deploy_gateway.path("/etc/nftables.conf").read_text()
+    assert "policy drop;" in text
+    opened = sorted(
+        port
+        for line in text.splitlines()
+        if "dport" in line and line.strip().endswith("accept")
+        for port in line.split("dport", 1)[1]
+        .replace("{", "")
+        .replace("}", "")
+        .replace("accept", "")
+        .replace(",", " ")
+        .split()
+    )
+    assert opened == ["22", "8883"]
+    checked = deploy_gateway.chroot("/usr/sbin/nft", "-c", "-f", "/etc/nftables.conf")
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_time_journal_and_upgrades(deploy_gateway: Gateway) -> None:
+    chrony = deploy_gateway.path("/etc/chrony/chrony.conf").read_text()
+    assert "pool nl.pool.ntp.org iburst" in chrony
+    assert "makestep 1.0 3" in chrony
+    # enabled: the symlink points into the tree's /lib, so look at the link itself
+    enabled = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/chrony.service")
+    assert enabled.is_symlink()
+    assert deploy_gateway.path(str(enabled.readlink())).is_file()
+    journald = deploy_gateway.path("/etc/systemd/journald.conf.d/50-thuisplus.conf").read_text()
+    assert "Storage=volatile" in journald
+    assert "SystemMaxUse=64M" in journald
+    assert deploy_gateway.path("/etc/hostname").read_text().strip() == "gw-ijsselmonde-01"
+    assert deploy_gateway.path("/etc/localtime").resolve().name == "Amsterdam"
+    periodic = deploy_gateway.path("/etc/apt/apt.conf.d/20auto-upgrades").read_text()
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
+    dump = deploy_gateway.chroot("apt-config", "dump", "Unattended-Upgrade::Origins-Pattern")
+    assert dump.returncode == 0, dump.stderr
+    origins = [line for line in dump.stdout.splitlines() if line.startswith("Unattended-Upgrade::")]
+    assert origins, dump.stdout
+    assert all("Debian-Security" in line for line in origins[1:]), origins
+
+
+def test_zigbee2mqtt_config(deploy_gateway: Gateway) -> None:
+    data = deploy_gateway.path("/opt/zigbee2mqtt/data")
+    config = yaml.safe_load((data / "configuration.yaml").read_text())
+    assert config["advanced"]["last_seen"] == "ISO_8601"
+    assert config["availability"]["enabled"] is True
+    assert config["mqtt"]["server"] == "mqtts://localhost:8883"
+    assert config["mqtt"]["user"] == "zigbee2mqtt"
+    assert deploy_gateway.secrets["zigbee2mqtt"] not in (data / "configuration.yaml").read_text()
+    secret = yaml.safe_load((data / "secret.yaml").read_text())
+    assert secret["mqtt_password"] == deploy_gateway.secrets["zigbee2mqtt"]
+    assert stat.S_IMODE((data / "secret.yaml").stat().st_mode) == 0o600
+    devices = yaml.safe_load((data / config["devices"]).read_text())
+    names = sorted(device["friendly_name"] for device in devices.values())
+    assert names == [
+        "a012/bathroom/motion",
+        "a012/entrance/front_door",
+        "common/common_room/motion",
+    ]
+
+
+# --- the broker, with the host's mosquitto on the rendered configuration -----------------
+
+
+@pytest.fixture
+def gateway_broker(deploy_gateway: Gateway, tmp_path: Path) -> Iterator[int]:
+    """Run the host's mosquitto on the tree's configuration, moved to a free loopback port."""
+    binary = tool("mosquitto")
+    if binary is None or tool("mosquitto_pub") is None:
+        pytest.skip("mosquitto and mosquitto-clients are not installed")
+    rendered = deploy_gateway.path("/etc/mosquitto/conf.d/thuisplus.conf").read_text()
+    port = free_port()
+    lines = []
+    for line in rendered.splitlines():
+        if line.startswith("listener "):
+            assert line.split()[1] == "8883"
+            line = f"listener {port} 127.0.0.1"
+        lines.append(line.replace("/etc/mosquitto/", f"{deploy_gateway.tree}/etc/mosquitto/"))
+    # the tree's files belong to the tree's mosquitto group; stay root to read them
+    lines += ["user root", "log_dest stderr", "persistence false"]
+    config = tmp_path / "mosquitto.conf"
+    config.write_text("\n".join(lines) + "\n")
+    log = (tmp_path / "mosquitto.log").open("w")
+    process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while "running" not in (tmp_path / "mosquitto.log").read_text():
+            assert process.poll() is None, (tmp_path / "mosquitto.log").read_text()
+            assert time.monotonic() < deadline, "mosquitto did not start"
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def _pub(
+    gateway: Gateway, port: int, *args: str, tls: bool = True
+) -> subprocess.CompletedProcess[str]:
+    cafile = ["--cafile", str(gateway.path("/etc/mosquitto/certs/ca.crt"))] if tls else []
+    return subprocess.run(
+        [str(tool("mosquitto_pub")), "-h", "localhost", "-p", str(port), *cafile, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+@pytest.mark.broker
+def test_broker_tls_passwords_and_no_anonymous(
+    deploy_gateway: Gateway, gateway_broker: int
+) -> None:
+    port = gateway_broker
+    for user, password in deploy_gateway.secrets.items():
+        ok = _pub(
+            deploy_gateway, port, "-u", user, "-P", password, "-t", f"{user}/probe", "-m", "1"
+        )
+        assert ok.returncode == 0, (user, ok.stderr)
+    anonymous = _pub(deploy_gateway, port, "-t", "zigbee2mqtt/x", "-m", "1")
+    assert anonymous.returncode != 0
+    assert "not authorised" in anonymous.stderr.lower()
+    wrong = _pub(
+        deploy_gateway, port, "-u", "thuisplus", "-P", "wrong", "-t", "thuisplus/x", "-m", "1"
+    )
+    assert wrong.returncode != 0
+    plain = _pub(
+        deploy_gateway,
+        port,
+        "-u",
+        "thuisplus",
+        "-P",
+        deploy_gateway.secrets["thuisplus"],
+        "-t",
+        "thuisplus/x",
+        "-m",
+        "1",
+        tls=False,
+    )
+    assert plain.returncode != 0, "the listener must not accept MQTT without TLS"
+
+
+@pytest.mark.broker
+def test_broker_acls(deploy_gateway: Gateway, gateway_broker: int) -> None:
+    port, secrets = gateway_broker, deploy_gateway.secrets
+    subscriber = subprocess.Popen(
+        [
+            str(tool("mosquitto_sub")),
+            "-h",
+            "localhost",
+            "-p",
+            str(port),
+            "--cafile",
+            str(deploy_gateway.path("/etc/mosquitto/certs/ca.crt")),
+            "-u",
+            "homeassistant",
+            "-P",
+            secrets["homeassistant"],
+            "-t",
+            "zigbee2mqtt/#",
+            "-t",
+            "thuisplus/#",
+            "-v",
+            "-C",
+            "2",
+            "-W",
+            "10",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    attempts = [
+        ("zigbee2mqtt", "zigbee2mqtt/a012/bathroom/motion", "allowed-z2m"),
+        ("zigbee2mqtt", f"thuisplus/{FLAT}/signals", "denied-z2m-signal"),
+        ("thuisplus", f"thuisplus/{FLAT}/signals", "allowed-hub"),
+        ("thuisplus", "zigbee2mqtt/a012/bathroom/motion", "denied-hub-sensor"),
+        ("homeassistant", f"thuisplus/{FLAT}/signals", "denied-ha-signal"),
+        ("homeassistant", "zigbee2mqtt/a012/kitchen/plug", "denied-ha-sensor"),
+    ]
+    for user, topic, payload in attempts:
+        sent = _pub(
+            deploy_gateway, port, "-u", user, "-P", secrets[user], "-t", topic, "-m", payload
+        )
+        assert sent.returncode == 0, sent.stderr
+    out, err = subscriber.communicate(timeout=30)
+    received = {line.split(" ", 1)[1] for line in out.splitlines() if " " in line}
+    assert received == {"allowed-z2m", "allowed-hub"}, (out, err)

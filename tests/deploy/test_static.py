@@ -1,0 +1,217 @@
+"""Static checks of deploy/ansible: linters, syntax, the inventory of the 20 flats, roles' shape."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import ANSIBLE_DIR, tool, tool_env
+
+ROLES = ANSIBLE_DIR / "roles"
+
+# The city's areas and how many Thuisplusflats each has (shared/CONTEXT.md).
+AREAS = {
+    "prins_alexander": 4,
+    "ijsselmonde": 2,
+    "charlois": 2,
+    "feijenoord": 2,
+    "delfshaven": 2,
+    "kralingen_crooswijk": 2,
+    "noord": 1,
+    "hoogvliet": 1,
+    "hillegersberg_schiebroek": 1,
+    "overschie": 1,
+    "hoek_van_holland": 1,
+    "rozenburg": 1,
+}
+
+
+def _run(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = tool(name)
+    if binary is None:
+        pytest.skip(f"{name} is not installed in this environment")
+    return subprocess.run(
+        [binary, *args],
+        cwd=ANSIBLE_DIR,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def test_yamllint_is_clean() -> None:
+    result = _run("yamllint", "--strict", "-c", ".yamllint", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ansible_lint_production_profile_is_clean() -> None:
+    result = _run("ansible-lint", "-c", ".ansible-lint", "--profile", "production")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+
+
+def test_site_playbook_syntax() -> None:
+    result = _run("ansible-playbook", "--syntax-check", "site.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _inventory() -> dict[str, Any]:
+    result = _run("ansible-inventory", "-i", "inventory/hosts.yml", "--list")
+    assert result.returncode == 0, result.stderr
+    inventory: dict[str, Any] = json.loads(result.stdout)
+    return inventory
+
+
+def test_inventory_has_the_cities_twenty_flats_by_area() -> None:
+    inventory = _inventory()
+    children = inventory["thuisplus_gateways"]["children"]
+    assert sorted(children) == sorted(AREAS)
+    hosts = []
+    for area, count in AREAS.items():
+        members = inventory[area]["hosts"]
+        assert len(members) == count, area
+        slug = area.replace("_", "-")
+        assert sorted(members) == [f"gw-{slug}-{n:02d}" for n in range(1, count + 1)]
+        hosts += members
+    assert len(hosts) == len(set(hosts)) == 20
+    hostvars = inventory["_meta"]["hostvars"]
+    for host in hosts:
+        flat = hostvars[host]["thuisplus_flat"]
+        assert re.fullmatch(r"[a-z0-9][a-z0-9_-]*", flat), flat
+        assert host == f"gw-{flat}"
+
+
+def test_no_secret_is_committed() -> None:
+    listing = subprocess.run(
+        ["git", "ls-files", "deploy"],
+        cwd=ANSIBLE_DIR.parents[1],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listing.returncode != 0:
+        pytest.skip("not a git checkout")
+    tracked = listing.stdout.split()
+    assert not [p for p in tracked if Path(p).name == "vault.yml"]
+    assert not [p for p in tracked if "/pki/" in p or p.endswith((".key", ".pem"))]
+    example = yaml.safe_load((ANSIBLE_DIR / "vault.example.yml").read_text())
+    assert all(str(value).startswith("change-me") for value in example.values())
+    group_vars = (ANSIBLE_DIR / "inventory/group_vars/thuisplus_gateways/main.yml").read_text()
+    for key in example:
+        assert "{{ " + key in group_vars, f"{key} is not used from the vault"
+
+
+@pytest.mark.parametrize(
+    "role", sorted(p.name for p in ROLES.iterdir() if p.is_dir()) if ROLES.is_dir() else []
+)
+def test_role_defaults_are_prefixed_and_specified(role: str) -> None:
+    defaults = yaml.safe_load((ROLES / role / "defaults/main.yml").read_text()) or {}
+    specs = yaml.safe_load((ROLES / role / "meta/argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]
+    assert defaults, "every setting lives in defaults/main.yml"
+    for name in defaults:
+        assert name.startswith(f"{role}_"), name
+        assert name in options, f"{name} is missing from meta/argument_specs.yml"
+    # every setting has a comment in its paragraph (lines up to the previous blank line)
+    paragraph: list[str] = []
+    for line in (ROLES / role / "defaults/main.yml").read_text().splitlines():
+        if not line.strip():
+            paragraph = []
+            continue
+        if re.match(r"^[a-z]\w*:", line):
+            assert any(entry.startswith("#") for entry in paragraph), f"{line!r} has no comment"
+        paragraph.append(line)
+
+
+def test_task_names_are_sentences() -> None:
+    for tasks in sorted(ROLES.glob("*/tasks/*.yml")):
+        for task in yaml.safe_load(tasks.read_text()) or []:
+            name = task.get("name", "")
+            assert name[:1].isupper(), f"{tasks}: {name!r}"
+            assert name.endswith("."), f"{tasks}: {name!r}"
+
+
+def test_mosquitto_password_lines_match_mosquitto_passwd(tmp_path: Path) -> None:
+    """The role's idempotent hashes verify like the ones mosquitto_passwd writes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mosquitto_passwd_filter", ROLES / "mosquitto/filter_plugins/mosquitto_passwd.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    line = module.mosquitto_passwd_line("s3cret", "thuisplus", "gw-a-01", 1000)
+    assert line == module.mosquitto_passwd_line("s3cret", "thuisplus", "gw-a-01", 1000)
+    assert line != module.mosquitto_passwd_line("s3cret", "thuisplus", "gw-b-01", 1000)
+    binary = tool("mosquitto_passwd")
+    if binary is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    reference = tmp_path / "passwd"
+    subprocess.run([binary, "-c", "-b", str(reference), "thuisplus", "s3cret"], check=True)
+    ours, theirs = line.split("$"), reference.read_text().strip().split("$")
+    assert ours[0] == theirs[0] == "thuisplus:"
+    assert ours[1] == theirs[1] == "7"
+    assert len(ours[3]) == len(theirs[3])
+    assert len(ours[4]) == len(theirs[4])
+
+
+def test_bridge_sends_only_aggregate_topics(tmp_path: Path) -> None:
+    """Render the (default off) bridge with the role's defaults, on this machine."""
+    play = tmp_path / "bridge.yml"
+    out = tmp_path / "bridge.conf"
+    defaults = yaml.safe_load((ROLES / "mosquitto/defaults/main.yml").read_text())
+    bridge_vars = {k: v for k, v in defaults.items() if k.startswith("mosquitto_bridge_")}
+    bridge_vars.update(
+        mosquitto_bridge_enabled=True,
+        mosquitto_bridge_address="central.invalid",
+        mosquitto_bridge_remote_password="bridge-secret",
+    )
+    play.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Render the bridge.",
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "vars": bridge_vars,
+                    "tasks": [
+                        {
+                            "name": "Render.",
+                            "ansible.builtin.template": {
+                                "src": str(ROLES / "mosquitto/templates/bridge.conf.j2"),
+                                "dest": str(out),
+                                "mode": "0600",
+                            },
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    result = _run(
+        "ansible-playbook",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        str(play),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = out.read_text().splitlines()
+    topics = [line for line in lines if line.startswith("topic ")]
+    assert topics == ["topic thuisplus/+/stats/# out 1"]
+    assert "address central.invalid:8883" in lines
+    assert "remote_password bridge-secret" in lines
