@@ -39,9 +39,11 @@ eval: install
 	$(BIN)/thuisplus eval-suite --seeds 11 22 33 --apartments 80 --days 120 --out $(OUT)/eval \
 		--replay-cmd "$(BIN)/thuisplus replay {recording} --config {config} --signals-out {signals} --quiet --no-progress"
 
-## test-deps: the services the tests start for themselves (Mosquitto), installed when missing
-test-deps:
+## test-deps: what the tests start or run for themselves (Mosquitto, VictoriaMetrics,
+## Chromium, Home Assistant in its own venv, debootstrap for the Ansible converge)
+test-deps: install
 	scripts/install-test-deps.sh
+	scripts/install-deploy-test-deps.sh $(VENV)
 	PYTHON=$(PYTHON) scripts/install-homeassistant.sh
 
 ## test: install everything, then run every test (real Mosquitto on a free loopback port)
@@ -50,6 +52,7 @@ test: install test-deps
 
 lint: install
 	$(BIN)/ruff check .
+	cd deploy/ansible && PATH="$(CURDIR)/$(BIN):$$PATH" yamllint --strict . && PATH="$(CURDIR)/$(BIN):$$PATH" ansible-lint
 	$(BIN)/ruff format --check edge detectors integrations simulators tests
 	$(BIN)/mypy
 
