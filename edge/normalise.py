@@ -51,6 +51,19 @@ class Reject(ValueError):
     """A payload field whose value cannot be used; the message names the field."""
 
 
+INTERFACES_FIELDS = (
+    "occupancy",
+    "contact",
+    "fall",
+    "action",
+    "power",
+    "vibration",
+    "battery",
+    "linkquality",
+    "tamper",
+)
+"""The payload fields of INTERFACES section 2, each read by a converter below."""
+
 Converter = Callable[[Any], dict[str, Any]]
 CONVERTERS: dict[str, Converter] = {}
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,73 +9,13 @@ import pytest
 
 from simulators.episodes import EpisodeRates
 from simulators.stream import Run, SimConfig, write_simulation
-
-REPO = Path(__file__).resolve().parents[2]
-DATASETS = REPO / ".." / "shared" / "datasets"
-
-
-def _mosquitto() -> str | None:
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    if Path("/usr/sbin/mosquitto").exists():
-        return "/usr/sbin/mosquitto"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+from tests.conftest import Broker
 
 
 @pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """A private broker on a free loopback port (never 1883), stopped at teardown."""
-    binary = _mosquitto()
-    if binary is None:
-        pytest.skip(
-            "mosquitto is not installed (neither on PATH nor /usr/sbin/mosquitto); "
-            "`make test` installs it"
-        )
-    port = _free_port()
-    assert port != 1883
-    cfg = tmp_path / "mosquitto.conf"
-    cfg.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n", encoding="utf-8"
-    )
-    proc = subprocess.Popen(
-        [binary, "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 10.0
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mosquitto did not start on port {port}")
-                time.sleep(0.05)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def datasets() -> Path:
-    if not DATASETS.is_dir():
-        pytest.skip(
-            f"../shared/datasets not present: the public recordings live outside the "
-            f"repository (looked in {DATASETS.resolve()})"
-        )
-    return DATASETS
+def mosquitto(broker: Broker) -> tuple[str, int]:
+    """The shared private broker (tests/conftest.py), as (host, port)."""
+    return broker.host, broker.port
 
 
 # every episode kind often enough to appear in a few apartments over two months

@@ -8,21 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from edge.normalise import INTERFACES_FIELDS
 from edge.recording import BadLine, read_recording
 from simulators.__main__ import main
 from simulators.importers import import_files, parse_ordonez_text, to_messages, write_import
 
-ALLOWED = {
-    "occupancy",
-    "contact",
-    "fall",
-    "action",
-    "power",
-    "vibration",
-    "battery",
-    "linkquality",
-    "tamper",
-}
+ALLOWED = set(INTERFACES_FIELDS)
 
 
 def _check_recording(path: Path) -> list[tuple[str, dict[str, object]]]:

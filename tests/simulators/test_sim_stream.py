@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from edge.models import SignalKind
+from edge.normalise import INTERFACES_FIELDS
 from edge.recording import BadLine, format_line, read_recording
 from simulators.behaviour import ZONE
 from simulators.fastwrite import LineFormatter
@@ -96,18 +97,7 @@ def test_every_line_parses_and_only_the_intended_payloads_are_strings(
 
 
 def test_topics_and_payload_fields_follow_the_interfaces(busy: dict[str, Any]) -> None:
-    allowed = {
-        "occupancy",
-        "contact",
-        "fall",
-        "action",
-        "power",
-        "vibration",
-        "battery",
-        "linkquality",
-        "tamper",
-        "last_seen",
-    }
+    allowed = {*INTERFACES_FIELDS, "last_seen"}
     for ts, topic, payload in busy["msgs"]:
         assert TOPIC.match(topic), topic
         assert ts.utcoffset() is not None
