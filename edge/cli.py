@@ -16,6 +16,7 @@ from typing import Any
 
 from edge.config import Config, ConfigError, load_config
 from edge.models import Signal
+from edge.register import Register
 from edge.sinks import JsonlSink
 from edge.store import Store
 
@@ -292,9 +293,9 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_register(state_dir: Path) -> tuple[object, object] | None:
+def _open_register(state_dir: Path) -> tuple[Store, Register] | None:
     from edge.register import Register
-    from edge.store import Store, StoreConfig, StoreError
+    from edge.store import StoreConfig, StoreError
 
     path = state_dir / DB_NAME
     if not path.is_file():
@@ -309,15 +310,12 @@ def _open_register(state_dir: Path) -> tuple[object, object] | None:
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
-    from edge.register import Entry, Register, RegisterError
-    from edge.store import Store
+    from edge.register import Entry, RegisterError
 
     opened = _open_register(args.state_dir)
     if opened is None:
         return EXIT_USAGE
     store, reg = opened
-    assert isinstance(store, Store)
-    assert isinstance(reg, Register)
     config = _load(args.config)
     if config is None:
         return EXIT_USAGE
@@ -382,7 +380,6 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     if opened is None:
         return EXIT_USAGE
     store = opened[0]
-    assert isinstance(store, Store)
     try:
         agenda = write_agenda(
             store, config, args.week, args.out, args.lang, datetime.now(config.tz)

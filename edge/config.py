@@ -34,7 +34,7 @@ from integrations.influx import InfluxConfig
 
 logger = logging.getLogger(__name__)
 
-SECRET_ENV = "THUISPLUS_MQTT_PASSWORD"
+SECRET_ENV = "THUISPLUS_MQTT_PASSWORD"  # noqa: S105  (the variable's name, not a secret)
 USERNAME_ENV = "THUISPLUS_MQTT_USERNAME"
 
 

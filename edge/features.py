@@ -149,7 +149,8 @@ class DailyFeatures:
         return datetime.combine(ts.astimezone(self.tz).date(), time(0), self.tz)
 
     def _close(self, midnight: datetime) -> list[DayFeatures]:
-        assert self._day is not None
+        if self._day is None:
+            raise RuntimeError("a day was closed before any event was seen")
         out = []
         carried: dict[str, _Day] = {}
         for apt, d in sorted(self._days.items()):

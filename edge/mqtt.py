@@ -165,7 +165,8 @@ class LiveHub:
         if not self._stopping:
             logger.warning("Lost the broker connection: %s", rc)
             # try again soon (the broker may be back at once), then back off
-            self._next_try = time.monotonic() + self._backoff * random.random()
+            jitter = random.random()  # noqa: S311  (jitter, not a secret)
+            self._next_try = time.monotonic() + self._backoff * jitter
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         received = datetime.now(UTC)
@@ -347,7 +348,8 @@ class LiveHub:
                         logger.debug("Connection opened; waiting for the broker's answer")
                         self._next_try = time.monotonic() + CONNACK_TIMEOUT_S
                     except (OSError, mqtt.WebsocketConnectionError) as err:
-                        wait = self._backoff * (0.8 + 0.4 * random.random())
+                        jitter = random.random()  # noqa: S311  (jitter, not a secret)
+                        wait = self._backoff * (0.8 + 0.4 * jitter)
                         logger.warning(
                             "Cannot reach the broker at %s:%d (%s); next try in %.1f s",
                             conf.host,

@@ -162,7 +162,7 @@ class Register:
         # after the last one pages again, acknowledged or not
         since = detected - self.fold if urgent else float("-inf")
         row = self.db.execute(
-            f"SELECT id FROM register WHERE apartment=? AND kind=? AND status IN ({marks}) "
+            f"SELECT id FROM register WHERE apartment=? AND kind=? AND status IN ({marks}) "  # noqa: S608  (values bound)
             "AND last_detected >= ? ORDER BY opened DESC LIMIT 1",
             (signal.apartment, signal.kind.value, *open_states, since),
         ).fetchone()
@@ -178,7 +178,7 @@ class Register:
                 self._audit(row[0], "hub", "repeat", {"signal": signal.id}, signal.detected_at)
                 return Outcome.REPEAT
             self.db.execute(
-                f"INSERT INTO register ({_COLUMNS}) VALUES "
+                f"INSERT INTO register ({_COLUMNS}) VALUES "  # noqa: S608  (values bound)
                 "(?,?,?,?,?, 'open', ?,?, 0, NULL, NULL, NULL, NULL, 0, 0, ?, ?)",
                 (
                     signal.id,
@@ -241,7 +241,7 @@ class Register:
 
     def due_alerts(self, now: datetime) -> list[Entry]:
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM register WHERE status='open' AND next_alert IS NOT NULL "
+            f"SELECT {_COLUMNS} FROM register WHERE status='open' AND next_alert IS NOT NULL "  # noqa: S608  (values bound)
             "AND next_alert <= ? ORDER BY next_alert, id",
             (now.timestamp(),),
         )
@@ -289,14 +289,16 @@ class Register:
 
     def get(self, signal_id: str) -> Entry | None:
         row = self.db.execute(
-            f"SELECT {_COLUMNS} FROM register WHERE id=?", (signal_id,)
+            f"SELECT {_COLUMNS} FROM register WHERE id=?",  # noqa: S608  (fixed columns)
+            (signal_id,),
         ).fetchone()
         return _entry(row) if row else None
 
     def find(self, prefix: str) -> Entry:
         """An entry by its id or a unique prefix of it (as people type ids)."""
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM register WHERE id LIKE ? || '%' LIMIT 2", (prefix,)
+            f"SELECT {_COLUMNS} FROM register WHERE id LIKE ? || '%' LIMIT 2",  # noqa: S608
+            (prefix,),
         ).fetchall()
         if not rows:
             raise RegisterError(f"no signal {prefix!r} in the register")
@@ -312,7 +314,7 @@ class Register:
             if value is not None:
                 where.append(f"{column}=?")
                 args.append(value)
-        sql = f"SELECT {_COLUMNS} FROM register"
+        sql = f"SELECT {_COLUMNS} FROM register"  # noqa: S608  (values bound)
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [_entry(r) for r in self.db.execute(sql + " ORDER BY opened, id", args)]

@@ -176,7 +176,8 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     pooled = report["table"]
-    assert isinstance(pooled, Score)
+    if not isinstance(pooled, Score):
+        raise TypeError("the eval suite's report has no pooled table")
     print(table(pooled))
     print(f"scores: {args.out / 'score.json'}")
     return 0

@@ -40,7 +40,8 @@ def run_replay(template: str, recording: Path, signals: Path, config: Path) -> N
         for part in shlex.split(template)
     ]
     logger.info("replay: %s", shlex.join(argv))
-    done = subprocess.run(argv, check=False, capture_output=True, text=True)
+    # the user's own replay command, split without a shell
+    done = subprocess.run(argv, check=False, capture_output=True, text=True)  # noqa: S603
     if done.returncode != 0:
         raise ReplayFailed(
             f"{shlex.join(argv)} exited with {done.returncode}: {done.stderr.strip()[-2000:]}"

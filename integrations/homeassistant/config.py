@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "THUISPLUS_HA_TOKEN"
+TOKEN_ENV = "THUISPLUS_HA_TOKEN"  # noqa: S105  (the variable's name, not a secret)
 _SERVICE = re.compile(r"^notify\.[a-z0-9_]{1,64}$")
 _TARGET = re.compile(r"^[a-z0-9_-]{1,32}$")
 
