@@ -274,17 +274,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    from edge.store import Store, StoreConfig, StoreError
-
-    path = args.state_dir / DB_NAME
-    if not path.is_file():
-        print(f"{path}: no store here", file=sys.stderr)
+    store = _open_store(args.state_dir)
+    if store is None:
         return EXIT_USAGE
-    try:
-        store = Store(path, StoreConfig())
-    except StoreError as err:
-        print(err, file=sys.stderr)
-        return EXIT_FAILED
     for reason, n in store.dead_letter_reasons().items():
         print(f"{n:>8,}  {reason}")
     for row in store.dead_letters(args.limit):
@@ -293,8 +285,8 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_register(state_dir: Path) -> tuple[Store, Register] | None:
-    from edge.register import Register
+def _open_store(state_dir: Path) -> Store | None:
+    """The hub's store in ``state_dir``, or ``None`` after saying why not."""
     from edge.store import StoreConfig, StoreError
 
     path = state_dir / DB_NAME
@@ -302,11 +294,15 @@ def _open_register(state_dir: Path) -> tuple[Store, Register] | None:
         print(f"{path}: no store here (give the hub's --state-dir)", file=sys.stderr)
         return None
     try:
-        store = Store(path, StoreConfig())
+        return Store(path, StoreConfig())
     except StoreError as err:
         print(err, file=sys.stderr)
         return None
-    return store, Register(store)
+
+
+def _open_register(state_dir: Path) -> tuple[Store, Register] | None:
+    store = _open_store(state_dir)
+    return None if store is None else (store, Register(store))
 
 
 def cmd_signals(args: argparse.Namespace) -> int:

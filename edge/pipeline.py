@@ -369,11 +369,11 @@ class Hub:
             evidence={"detector": detector, **cand.evidence},
         )
         topic = signal_topic(self._out_base, flat, sig)
-        if self.register.get(sig.id) is not None:
-            self.stats.suppressed += 1  # raised before (a replay over kept state)
-            return None
         urgent = sig.severity.value == "urgent"
         outcome = self.register.raise_signal(sig, next_alert=sig.detected_at if urgent else None)
+        if outcome is Outcome.KNOWN:
+            self.stats.suppressed += 1  # raised before (a replay over kept state)
+            return None
         if outcome is Outcome.REPEAT:
             self.stats.repeats += 1  # the open signal was updated; nobody is paged again
             return None
