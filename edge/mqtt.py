@@ -97,6 +97,9 @@ class LiveExtension(Protocol):
     def changed(self, live: LiveHub) -> None:
         """A message was handled or time moved on: refresh states that may have changed."""
 
+    def tick(self, live: LiveHub) -> None:
+        """Called on every turn of the loop (a few times a second): finish held-back work."""
+
 
 class LiveHub:
     """Runs a :class:`Hub` on a broker until stopped (SIGTERM, SIGINT or :meth:`stop`)."""
@@ -292,6 +295,8 @@ class LiveHub:
             self._clock_mono = time.monotonic()
 
     def _tick(self) -> None:
+        for ext in self.extensions:
+            self._guard(ext.tick, self)
         wall = time.monotonic()
         if wall >= self._next_feedback:
             # verdicts given from the command line land in the store: pick them up

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 ACK_BY = "home_assistant"
 NONE = "None"  # Home Assistant's MQTT entities read this payload as "unknown"
+CHANGED_EVERY_S = 1.0
 _TOPIC_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # as the hub's topic convention allows
 
 
@@ -249,6 +251,9 @@ class Discovery:
 
     # --- LiveExtension hooks ------------------------------------------------------------
 
+    _refreshed = float("-inf")
+    _dirty = False
+
     def connected(self, live: LiveHub) -> None:
         # the broker may have lost what it held: publish everything again
         self._views.clear()
@@ -260,7 +265,15 @@ class Discovery:
         self.refresh(live)
 
     def changed(self, live: LiveHub) -> None:
-        self.refresh(live)
+        # after every sensor message: at most once a second (a busy flat sends many; what
+        # the team must see at once, a signal or a command, refreshes directly); what is
+        # held back here goes out on the next tick
+        self._dirty = True
+        self.tick(live)
+
+    def tick(self, live: LiveHub) -> None:
+        if self._dirty and time.monotonic() - self._refreshed >= CHANGED_EVERY_S:
+            self.refresh(live)
 
     # --- the work -----------------------------------------------------------------------
 
@@ -295,6 +308,8 @@ class Discovery:
 
     def refresh(self, live: LiveHub) -> None:
         """Publish what changed since the last refresh (everything after a connect)."""
+        self._refreshed = time.monotonic()
+        self._dirty = False
         views = self.views(live)
         if self.listeners:
             urgent = {e.id for v in views.values() for e in v.open if e.severity == "urgent"}
