@@ -12,15 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import Broker, mosquitto_binary
+from tests.conftest import Broker, Victoria, mosquitto_binary
 from tests.live import FLAT, Collector, HubProcess, Publisher, wait_for
-from tests.test_influx import Victoria, victoria  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.broker
 TZ = ZoneInfo("Europe/Amsterdam")
 
 
-def test_only_aggregates_reach_the_city(tmp_path: Path, victoria: Victoria) -> None:  # noqa: F811
+def test_only_aggregates_reach_the_city(tmp_path: Path, victoria: Victoria) -> None:
     binary = mosquitto_binary()
     if binary is None:
         pytest.skip("mosquitto is not installed")

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
+import urllib.request
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from edge.features import FEATURES, DayFeatures
 from edge.models import Domain, Room, SensorEvent, Severity, Signal, SignalKind
 from edge.state import FlatState, StateConfig
+from integrations.grafana import victoria as vm_boards
 from integrations.grafana.dashboards import DASHBOARDS, HERE, render
 from integrations.influx import feature_line, health_lines, signal_line
+from tests.conftest import Victoria
 
 
 def written() -> dict[str, set[str]]:
@@ -89,3 +94,69 @@ def test_every_daily_feature_has_a_panel() -> None:
 
 def test_dashboards_are_in_the_package() -> None:
     assert all((Path(HERE) / n).is_file() for n in DASHBOARDS)
+
+
+@pytest.mark.parametrize("name", sorted(vm_boards.DASHBOARDS))
+def test_victoriametrics_dashboards_are_current(name: str) -> None:
+    path = vm_boards.OUT / name
+    assert path.read_text() == vm_boards.render(name), "python -m integrations.grafana.victoria"
+    board = json.loads(path.read_text())
+    known = written()
+    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    assert exprs
+    for expr in exprs:
+        for series, labels in re.findall(r"\b([a-z_]+)\{([^}]*)\}", expr):
+            measurement, _, field = next(
+                (m, "_", series[len(m) + 1 :]) for m in known if series.startswith(m + "_")
+            )
+            assert field in known[measurement], f"{name}: {series}"
+            for label in re.findall(r"(\w+)\s*=~?", labels):
+                assert label in known[measurement], f"{name}: label {label}"
+
+
+def test_victoriametrics_dashboards_return_data(victoria: Victoria, tmp_path: Path) -> None:
+    """Every panel's query, run against a real VictoriaMetrics holding a replayed day."""
+    from edge.config import Config
+    from edge.pipeline import Hub
+    from edge.replay import replay
+    from edge.store import Store
+    from integrations.influx import InfluxConfig, InfluxWriter
+    from tests.helpers import write_recording
+    from tests.test_features import day_of_life
+
+    config = Config(flat="test-flat")
+    hub = Hub(config, Store(None, config.store))
+    writer = InfluxWriter(
+        InfluxConfig(enabled=True, url=victoria.url),
+        "test-flat",
+        "Europe/Amsterdam",
+        tmp_path / "buffer.sqlite",
+        state=hub.state,
+    )
+    hub.feature_sinks.append(writer)
+    hub.sinks.append(writer)
+    events = [*day_of_life(), msg_fall()]
+    replay([write_recording(tmp_path / "r.jsonl", sorted(events, key=lambda m: m.received))], hub)
+    writer.close()
+    assert writer.stats()["pending"] == 0
+    victoria.export('{__name__=~".+"}')  # flushes
+    # the panels' time range: the replayed day and the next
+    start = datetime(2026, 1, 4, 12, 0, tzinfo=UTC).timestamp()
+    end = datetime(2026, 1, 7, 12, 0, tzinfo=UTC).timestamp()
+    for name in vm_boards.DASHBOARDS:
+        board = json.loads((vm_boards.OUT / name).read_text())
+        for panel in board["panels"]:
+            expr = panel["targets"][0]["expr"]
+            expr = expr.replace("$flat", "test-flat").replace("$apartment", "a1")
+            query = urllib.parse.urlencode(
+                {"query": expr, "start": start, "end": end, "step": 3600}
+            )
+            with urllib.request.urlopen(f"{victoria.url}/api/v1/query_range?{query}") as r:
+                result = json.loads(r.read())["data"]["result"]
+            assert result, f"{name}: '{panel['title']}' returns nothing for {expr}"
+
+
+def msg_fall() -> Any:
+    from tests.helpers import msg
+
+    return msg(200, "a1/bathroom/radar", {"fall": True})

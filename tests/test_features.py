@@ -33,7 +33,7 @@ def day_of_life() -> list[object]:
         msg(-4 * 60 + 5, "a1/toilet/motion", {"occupancy": True}),  # still the same visit
         msg(-2 * 60, "a1/toilet/motion", {"occupancy": False}),
         msg(-2 * 60 + 1, "a1/toilet/motion", {"occupancy": True}),  # 04:01 a second visit
-        msg(90, "a1/kitchen/motion", {"occupancy": True}),  # 07:30
+        msg(90, "a1/kitchen/motion", {"occupancy": True, "linkquality": 96}),  # 07:30
         msg(91, "a1/kitchen/kettle", {"power": 2100.0}),
         msg(100, "a1/kitchen/fridge", {"contact": True, "battery": 90}),  # heartbeat
         msg(240, "a1/entrance/door", {"contact": False}),  # 10:00 out

@@ -4,18 +4,10 @@ mid-stream loses nothing."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import time
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from edge.config import Config
 from edge.features import DayFeatures
@@ -23,65 +15,9 @@ from edge.pipeline import Hub
 from edge.replay import replay
 from edge.store import Store
 from integrations.influx import InfluxConfig, InfluxWriter
-from tests.conftest import free_port
+from tests.conftest import Victoria, free_port
 from tests.helpers import write_recording
 from tests.test_features import day_of_life
-
-
-class Victoria:
-    def __init__(self, workdir: Path, binary: str) -> None:
-        self.binary = binary
-        self.data = workdir / "vm-data"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = (workdir / "vm.log").open("ab")
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"-storageDataPath={self.data}",
-                f"-httpListenAddr=127.0.0.1:{self.port}",
-                "-retentionPeriod=100y",
-                "-search.disableCache",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("victoria-metrics did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(15)
-        self.proc = None
-
-    def export(self, match: str) -> list[dict[str, Any]]:
-        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).close()
-        query = urllib.parse.urlencode({"match[]": match})
-        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as r:
-            return [json.loads(line) for line in r.read().decode().splitlines() if line]
-
-
-@pytest.fixture
-def victoria(tmp_path: Path) -> Iterator[Victoria]:
-    binary = shutil.which("victoria-metrics")
-    if binary is None:
-        pytest.skip("victoria-metrics is not installed: `make test` installs it")
-    vm = Victoria(tmp_path, binary)
-    vm.start()
-    yield vm
-    vm.stop()
-    vm.log.close()
 
 
 def writer(vm_url: str, tmp_path: Path, **kw: Any) -> InfluxWriter:

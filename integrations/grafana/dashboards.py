@@ -31,8 +31,8 @@ def _var(name: str, query: str, multi: bool = True) -> dict[str, Any]:
     }
 
 
-def _datasource_var() -> dict[str, Any]:
-    return {"name": "datasource", "type": "datasource", "query": "influxdb", "label": "data"}
+def _datasource_var(kind: str = "influxdb") -> dict[str, Any]:
+    return {"name": "datasource", "type": "datasource", "query": kind, "label": "data"}
 
 
 def _panel(
@@ -66,7 +66,11 @@ def _panel(
 
 
 def _dashboard(
-    uid: str, title: str, panels: list[dict[str, Any]], variables: list[dict[str, Any]]
+    uid: str,
+    title: str,
+    panels: list[dict[str, Any]],
+    variables: list[dict[str, Any]],
+    datasource: str = "influxdb",
 ) -> dict[str, Any]:
     return {
         "uid": uid,
@@ -77,7 +81,7 @@ def _dashboard(
         "time": {"from": "now-90d", "to": "now"},
         "timezone": "browser",
         "tags": ["thuisplus"],
-        "templating": {"list": [_datasource_var(), *variables]},
+        "templating": {"list": [_datasource_var(datasource), *variables]},
         "panels": panels,
     }
 
