@@ -356,6 +356,7 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
         "thuisplus_wheelhouse_src": str(house),
         "mosquitto_pki_dir": str(work / "pki"),
         "thuisplus_gateway_with_zigbee2mqtt": True,
+        "thuisplus_gateway_with_monitoring": True,
         "zigbee2mqtt_devices": {
             "0x00158d0001a2b3c4": "a012/bathroom/motion",
             "0x00158d0001a2b3c5": "a012/entrance/front_door",

@@ -142,6 +142,28 @@ def test_hub_config_and_secret_files(deploy_gateway: Gateway) -> None:
     assert mqtt["password_file"] == "/etc/thuisplus/mqtt_password"
     assert mqtt["tls"] == {"enabled": True, "ca_file": "/etc/mosquitto/certs/ca.crt"}
     assert deploy_gateway.path(mqtt["tls"]["ca_file"]).is_file()
+    # the gateway has monitoring: the hub writes its history to the local VictoriaMetrics
+    assert config["influx"] == {"enabled": True, "url": "http://127.0.0.1:8428"}
+
+
+def test_monitoring_stack(deploy_gateway: Gateway) -> None:
+    assert deploy_gateway.path("/usr/bin/victoria-metrics").is_file()
+    args = deploy_gateway.path("/etc/default/victoria-metrics").read_text()
+    assert "-httpListenAddr=127.0.0.1:8428" in args
+    assert "-retentionPeriod=400d" in args
+    datasource = yaml.safe_load(
+        deploy_gateway.path("/etc/grafana/provisioning/datasources/thuisplus.yaml").read_text()
+    )
+    (source,) = datasource["datasources"]
+    assert (source["type"], source["url"]) == ("prometheus", "http://127.0.0.1:8428")
+    provider = yaml.safe_load(
+        deploy_gateway.path("/etc/grafana/provisioning/dashboards/thuisplus.yaml").read_text()
+    )
+    folder = provider["providers"][0]["options"]["path"]
+    shipped = sorted((REPO / "integrations" / "grafana" / "victoriametrics").glob("*.json"))
+    assert len(shipped) == 3
+    for board in shipped:
+        assert deploy_gateway.path(f"{folder}/{board.name}").read_text() == board.read_text()
 
 
 def test_hub_config_is_accepted_by_the_hub(deploy_gateway: Gateway) -> None:
