@@ -43,27 +43,33 @@ def test_only_aggregates_reach_the_city(tmp_path: Path, victoria: Victoria) -> N
     hub = HubProcess(gateway, tmp_path / "hub")
     agg_config = tmp_path / "central.yaml"
     agg_config.write_text(f"flat: city\ninflux:\n  enabled: true\n  url: {victoria.url}\n")
-    aggregator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge.cli",
-            "aggregate",
-            "--config",
-            str(agg_config),
-            "--mqtt-host",
-            central.host,
-            "--mqtt-port",
-            str(central.port),
-            "--state-dir",
-            str(tmp_path / "agg"),
-            "--max-seconds",
-            "40",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    agg_log = tmp_path / "aggregator.log"
+    with agg_log.open("w") as log:
+        aggregator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "--log-level",
+                "info",
+                "aggregate",
+                "--config",
+                str(agg_config),
+                "--mqtt-host",
+                central.host,
+                "--mqtt-port",
+                str(central.port),
+                "--state-dir",
+                str(tmp_path / "agg"),
+                "--max-seconds",
+                "60",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    # the city's aggregator must be listening before the first day ends
+    wait_for(lambda: "Aggregator connected" in agg_log.read_text(), 20, lambda: agg_log.read_text())
     hub.start()
     try:
         wait_for(lambda: "Connected to" in hub.output(), 15, lambda: hub.output())
@@ -114,7 +120,8 @@ def test_only_aggregates_reach_the_city(tmp_path: Path, victoria: Victoria) -> N
     finally:
         hub.stop()
         aggregator.terminate()
-        out, _ = aggregator.communicate(timeout=20)
+        aggregator.wait(timeout=20)
+        out = agg_log.read_text()
         city.close()
         gateway.stop()
         central.stop()
