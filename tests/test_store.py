@@ -92,18 +92,19 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_a_hard_kill_mid_replay_leaves_the_store_intact(tmp_path: Path) -> None:
     rec = big_recording(tmp_path / "big.jsonl", 300_000)
     state = tmp_path / "state"
+    replay_cmd = [
+        sys.executable,
+        "-m",
+        "edge.cli",
+        "replay",
+        str(rec),
+        "--state-dir",
+        str(state),
+        "--quiet",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge.cli",
-            "replay",
-            str(rec),
-            "--state-dir",
-            str(state),
-            "--quiet",
-            "--no-progress",
-        ],
+        replay_cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -125,17 +126,7 @@ def test_a_hard_kill_mid_replay_leaves_the_store_intact(tmp_path: Path) -> None:
     s.close()
     # and the hub carries on from there: a second replay completes, nothing stored twice
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge.cli",
-            "replay",
-            str(rec),
-            "--state-dir",
-            str(state),
-            "--quiet",
-            "--no-progress",
-        ],
+        replay_cmd,
         capture_output=True,
         text=True,
         check=False,

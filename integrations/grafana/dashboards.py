@@ -35,6 +35,30 @@ def _datasource_var(kind: str = "influxdb") -> dict[str, Any]:
     return {"name": "datasource", "type": "datasource", "query": kind, "label": "data"}
 
 
+def panel(
+    pid: int,
+    title: str,
+    target: dict[str, Any],
+    x: int,
+    y: int,
+    w: int = 12,
+    h: int = 8,
+    kind: str = "timeseries",
+    unit: str = "short",
+    datasource: dict[str, str] = DATASOURCE,
+) -> dict[str, Any]:
+    """One panel with one query; ``target`` holds the query in the data source's terms."""
+    return {
+        "id": pid,
+        "type": kind,
+        "title": title,
+        "datasource": datasource,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [{"refId": "A", "datasource": datasource, **target}],
+    }
+
+
 def _panel(
     pid: int,
     title: str,
@@ -46,23 +70,8 @@ def _panel(
     kind: str = "timeseries",
     unit: str = "short",
 ) -> dict[str, Any]:
-    return {
-        "id": pid,
-        "type": kind,
-        "title": title,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "targets": [
-            {
-                "refId": "A",
-                "datasource": DATASOURCE,
-                "rawQuery": True,
-                "resultFormat": "time_series",
-                "query": query,
-            }
-        ],
-    }
+    target = {"rawQuery": True, "resultFormat": "time_series", "query": query}
+    return panel(pid, title, target, x, y, w, h, kind, unit)
 
 
 def _dashboard(
@@ -85,6 +94,17 @@ def _dashboard(
         "panels": panels,
     }
 
+
+APARTMENT_PANELS = (
+    ("active_hours", "Active hours", "h"),
+    ("activity_events", "Activity events", ""),
+    ("time_out_minutes", "Time out of home", "m"),
+    ("outings", "Outings", ""),
+    ("night_toilet_visits", "Night toilet visits", ""),
+    ("kitchen_events", "Kitchen activity", ""),
+    ("rooms_visited", "Rooms used", ""),
+)
+"""The daily features on the apartment dashboard: (field, title, unit)."""
 
 FLAT = '"flat" =~ /^$flat$/'
 APT = '"apartment" =~ /^$apartment$/'
@@ -158,15 +178,7 @@ def apartment() -> dict[str, Any]:
         + APT
         + ' AND $timeFilter GROUP BY time(1d), "apartment" fill(none)'
     )
-    fields = [
-        ("active_hours", "Active hours", "h"),
-        ("activity_events", "Activity events", ""),
-        ("time_out_minutes", "Time out of home", "m"),
-        ("outings", "Outings", ""),
-        ("night_toilet_visits", "Night toilet visits", ""),
-        ("kitchen_events", "Kitchen activity", ""),
-        ("rooms_visited", "Rooms used", ""),
-    ]
+    fields = APARTMENT_PANELS
     panels = [
         _panel(
             n + 1, title, q.format(field=field), (n % 2) * 12, (n // 2) * 8, unit=unit or "short"
@@ -241,14 +253,24 @@ DASHBOARDS = {
 }
 
 
+def render_board(board: dict[str, Any]) -> str:
+    return json.dumps(board, indent=2, sort_keys=True) + "\n"
+
+
 def render(name: str) -> str:
-    return json.dumps(DASHBOARDS[name](), indent=2, sort_keys=True) + "\n"
+    return render_board(DASHBOARDS[name]())
+
+
+def write_all(boards: dict[str, Any], folder: Path) -> None:
+    """Write every dashboard that ``boards`` makes into ``folder``."""
+    folder.mkdir(exist_ok=True)
+    for name, make in boards.items():
+        (folder / name).write_text(render_board(make()), encoding="utf-8")
+        logger.info("wrote %s", folder / name)
 
 
 def main() -> None:
-    for name in DASHBOARDS:
-        (HERE / name).write_text(render(name), encoding="utf-8")
-        logger.info("wrote %s", HERE / name)
+    write_all(DASHBOARDS, HERE)
 
 
 if __name__ == "__main__":

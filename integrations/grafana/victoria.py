@@ -8,11 +8,17 @@ series on what the writer writes.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from integrations.grafana.dashboards import HERE, _dashboard
+from integrations.grafana.dashboards import (
+    APARTMENT_PANELS,
+    HERE,
+    _dashboard,
+    panel,
+    render_board,
+    write_all,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,23 +52,8 @@ def _panel(
     unit: str = "short",
     legend: str = "",
 ) -> dict[str, Any]:
-    return {
-        "id": pid,
-        "type": kind,
-        "title": title,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "targets": [
-            {
-                "refId": "A",
-                "datasource": DATASOURCE,
-                "expr": expr,
-                "interval": "1d",
-                "legendFormat": legend,
-            }
-        ],
-    }
+    target = {"expr": expr, "interval": "1d", "legendFormat": legend}
+    return panel(pid, title, target, x, y, w, h, kind, unit, datasource=DATASOURCE)
 
 
 def _daily(field: str, labels: str) -> str:
@@ -123,15 +114,7 @@ def flat_overview() -> dict[str, Any]:
 
 def apartment() -> dict[str, Any]:
     labels = f'{FLAT},apartment=~"$apartment"'
-    fields = [
-        ("active_hours", "Active hours", "h"),
-        ("activity_events", "Activity events", ""),
-        ("time_out_minutes", "Time out of home", "m"),
-        ("outings", "Outings", ""),
-        ("night_toilet_visits", "Night toilet visits", ""),
-        ("kitchen_events", "Kitchen activity", ""),
-        ("rooms_visited", "Rooms used", ""),
-    ]
+    fields = APARTMENT_PANELS
     panels = [
         _panel(
             n + 1, title, _daily(field, labels), (n % 2) * 12, (n // 2) * 8, unit=unit or "short"
@@ -206,14 +189,11 @@ DASHBOARDS = {
 
 
 def render(name: str) -> str:
-    return json.dumps(DASHBOARDS[name](), indent=2, sort_keys=True) + "\n"
+    return render_board(DASHBOARDS[name]())
 
 
 def main() -> None:
-    OUT.mkdir(exist_ok=True)
-    for name in DASHBOARDS:
-        (OUT / name).write_text(render(name), encoding="utf-8")
-        logger.info("wrote %s", OUT / name)
+    write_all(DASHBOARDS, OUT)
 
 
 if __name__ == "__main__":
