@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.models import Domain, SensorEvent, Severity, SignalKind
 
 if TYPE_CHECKING:
+    from edge.features import DayFeatures
     from edge.state import FlatState
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,19 @@ class Detector(ABC):
     def next_due(self) -> datetime | None:
         """The earliest event time at which :meth:`on_tick` may raise something."""
         return None
+
+    def on_day(self, day: DayFeatures, state: FlatState) -> Iterable[Candidate]:
+        """One apartment's finished local day (its daily features), handed over when event
+        time passes local midnight; trend detectors learn from these and raise here
+        (stamped with the day's end, so replay and live agree)."""
+        return ()
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """What this detector currently thinks, per apartment, as numbers worth plotting
+        over time (``{apartment: {"baseline": .., "observed": .., "score": ..}}``): the
+        learned baseline, today's value, how far off it is. Written to the history each
+        day; empty for detectors with nothing to show."""
+        return {}
 
     def feedback(self, apartment: str, verdict: str) -> str | None:
         """The signal meeting judged one of this detector's signals for ``apartment``

@@ -141,6 +141,7 @@ class Hub:
         self._consent: dict[tuple[str, str], bool] = {}
         self._active: dict[str, list[Detector]] = {}
         self._timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
+        self._daily = [d for d in self.detectors if type(d).on_day is not Detector.on_day]
         self._base = config.mqtt.zigbee_base_topic
         self._out_base = config.mqtt.base_topic
         self._lang = config.language
@@ -293,6 +294,13 @@ class Hub:
                     fsink.features(day)
                 for finished in sorted({d.day for d in closed}):
                     fsink.day_closed(finished)
+            for det in self._daily:
+                for day in closed:
+                    for cand in det.on_day(day, self.state):
+                        if self._consents(cand.apartment, det.name):
+                            sig = self._route(cand, det.name)
+                            if sig is not None:
+                                out.append(sig)
         esc = self.escalator.next_due()
         if esc is not None and esc <= now:
             self.escalator.tick(now)
