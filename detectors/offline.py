@@ -121,6 +121,33 @@ class SensorOfflineDetector(Detector):
                 )
         return out
 
+    def scores(self) -> dict[str, dict[str, float]]:
+        """Per apartment: the silence limit in hours as learned so far (the setting, widened
+        by false alarms), how many of its sensors the detector knows and how many of them
+        are offline now.
+
+        >>> from datetime import timezone
+        >>> d = SensorOfflineDetector(lambda apt: SensorOfflineSettings(after_hours=20))
+        >>> d._last = {"a012/hall/motion": datetime(2026, 1, 5, tzinfo=timezone.utc),
+        ...            "a012/toilet/motion": datetime(2026, 1, 5, tzinfo=timezone.utc)}
+        >>> d._offline = {"a012/hall/motion"}
+        >>> d.feedback("a012", "false_alarm")
+        'silence limit 20 h -> 30 h'
+        >>> d.scores()
+        {'a012': {'silence_limit_h': 30.0, 'sensors': 2.0, 'offline_sensors': 1.0}}
+        """
+        out: dict[str, dict[str, float]] = {}
+        for sid in self._last:
+            apt = sid.split("/", 1)[0]
+            row = out.get(apt)
+            if row is None:
+                limit = self.settings(apt).after_hours * self._widen.get(apt, 1.0)
+                row = out[apt] = {"silence_limit_h": limit, "sensors": 0.0, "offline_sensors": 0.0}
+            row["sensors"] += 1
+            if sid in self._offline:
+                row["offline_sensors"] += 1
+        return dict(sorted(out.items()))
+
     def _candidate(
         self, apartment: str, sid: str, since: datetime, at: datetime, how: str
     ) -> Candidate:

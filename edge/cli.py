@@ -176,6 +176,7 @@ def _history(config: Config, hub: Any, state_dir: Path | None) -> Any:
     )
     hub.sinks.append(writer)
     hub.feature_sinks.append(writer)
+    hub.score_sinks.append(writer)
     return writer
 
 

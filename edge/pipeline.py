@@ -49,6 +49,14 @@ class FeatureSink(Protocol):
         """Every apartment's record of ``day`` was handed over."""
 
 
+class ScoreSink(Protocol):
+    """Where the detectors' scores go at each day's close (the history)."""
+
+    def detector_scores(self, day: date, scores: dict[str, dict[str, dict[str, float]]]) -> None:
+        """``{detector: {apartment: {name: value}}}`` as the detectors stand at the end of
+        ``day`` (after its on_day round); detectors with nothing to show are left out."""
+
+
 class SignalSink(Protocol):
     """Where raised signals go (a file, MQTT, the terminal, a test's list)."""
 
@@ -100,6 +108,7 @@ class Hub:
         detectors: Iterable[str] | None = None,
         alert_sinks: Iterable[AlertSink] = (),
         feature_sinks: Iterable[FeatureSink] = (),
+        score_sinks: Iterable[ScoreSink] = (),
     ) -> None:
         self.config = config
         self.store = store
@@ -126,6 +135,7 @@ class Hub:
         tz = self._tz = config.tz
         self.features = DailyFeatures(tz)
         self.feature_sinks = list(feature_sinks)
+        self.score_sinks = list(score_sinks)
         known = registry()
         names = list(known) if detectors is None else list(detectors)
         self.detectors: list[Detector] = []
@@ -301,6 +311,8 @@ class Hub:
                             sig = self._route(cand, det.name)
                             if sig is not None:
                                 out.append(sig)
+            if closed and self.score_sinks:
+                self._scores(max(d.day for d in closed))
         esc = self.escalator.next_due()
         if esc is not None and esc <= now:
             self.escalator.tick(now)
@@ -314,6 +326,22 @@ class Hub:
                             out.append(sig)
         self._recompute_due()
         return out
+
+    def _scores(self, day: date) -> None:
+        """Every detector's scores, once per closed day (the latest, when several close at
+        once), after the day's on_day round so trend baselines include it."""
+        scores = {}
+        for det in self.detectors:
+            try:
+                found = det.scores()
+            except Exception:
+                logger.exception("Detector %s: scores() failed; left out of the history", det.name)
+                continue
+            if found:
+                scores[det.name] = found
+        if scores:
+            for ssink in self.score_sinks:
+                ssink.detector_scores(day, scores)
 
     def _recompute_due(self) -> None:
         due = self.state.next_due()

@@ -2,8 +2,8 @@
 InfluxDB's ``/api/v2/write`` line protocol (VictoriaMetrics, for one).
 
 What is written (the schema, also in docs/history.md): daily features per apartment,
-signals, and sensor health at each day's end. Tags are ids (flat, apartment, room, kind),
-never names. Raw events are not written.
+signals, and at each day's end sensor health and the detectors' scores. Tags are ids
+(flat, apartment, room, kind, detector), never names. Raw events are not written.
 
 Points first go to a small buffer on disk (SQLite); one worker thread sends them in
 batches, in order, and deletes what the server accepted. When the server is down the
@@ -19,6 +19,7 @@ and drains when the server is back. The hub never waits for the server.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -45,6 +46,8 @@ MEASUREMENTS = {
     "daily_features": "per apartment per local day; fields: the daily features",
     "signals": "one point per signal; tags kind, severity, domain; field count=1",
     "sensor_health": "per sensor at each day's end; tags room, device; battery, linkquality",
+    "detector_score": "per detector and apartment at each day's end; tag detector; fields: "
+    "its scores()",
 }
 
 
@@ -116,6 +119,37 @@ def health_lines(flat: str, state: FlatState, at: datetime) -> list[str]:
     return lines
 
 
+def score_lines(
+    flat: str, day: date, tz: str, scores: dict[str, dict[str, dict[str, float]]]
+) -> list[str]:
+    """One point per detector and apartment, stamped with the day's last second; values
+    that are not finite numbers are left out (a point needs at least one field).
+
+    >>> score_lines("f1", date(2026, 1, 5), "UTC",
+    ...             {"sensor_offline": {"a012": {"silence_limit_h": 25.0, "x": float("nan")}}})
+    ['detector_score,apartment=a012,detector=sensor_offline,flat=f1 silence_limit_h=25 1767657599']
+    """
+    end = datetime.combine(day, dtime(23, 59, 59), ZoneInfo(tz))
+    lines = []
+    for detector, per_apartment in sorted(scores.items()):
+        for apartment, values in sorted(per_apartment.items()):
+            point = (
+                Point("detector_score")
+                .tag("flat", flat)
+                .tag("apartment", apartment)
+                .tag("detector", detector)
+                .time(int(end.timestamp()), WritePrecision.S)
+            )
+            fields = 0
+            for name, value in sorted(values.items()):
+                if isinstance(value, int | float) and math.isfinite(value):
+                    point = point.field(name, float(value))
+                    fields += 1
+            if fields:
+                lines.append(str(point.to_line_protocol()))
+    return lines
+
+
 class InfluxWriter:
     """A feature and signal sink that buffers on disk and sends from a worker thread."""
 
@@ -165,6 +199,12 @@ class InfluxWriter:
         if self.state is not None:
             end = datetime.combine(day, dtime(23, 59, 59), ZoneInfo(self.tz))
             self.add(health_lines(self.flat, self.state, end))
+
+    def detector_scores(self, day: date, scores: dict[str, dict[str, dict[str, float]]]) -> None:
+        """At each day's end: every detector's scores per apartment."""
+        lines = score_lines(self.flat, day, self.tz, scores)
+        if lines:
+            self.add(lines)
 
     def emit(self, signal: Signal) -> None:
         self.add([signal_line(signal)])

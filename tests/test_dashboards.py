@@ -18,7 +18,7 @@ from edge.models import Domain, Room, SensorEvent, Severity, Signal, SignalKind
 from edge.state import FlatState, StateConfig
 from integrations.grafana import victoria as vm_boards
 from integrations.grafana.dashboards import DASHBOARDS, HERE, render
-from integrations.influx import feature_line, health_lines, signal_line
+from integrations.influx import feature_line, health_lines, score_lines, signal_line
 from tests.conftest import Victoria
 
 
@@ -53,6 +53,16 @@ def written() -> dict[str, set[str]]:
         feature_line("f", DayFeatures("a1", date(2026, 1, 5), {k: 1.0 for k in FEATURES}), "UTC"),
         signal_line(sig),
         *health_lines("f", state, t),
+        *score_lines(
+            "f",
+            date(2026, 1, 5),
+            "UTC",
+            {
+                "sensor_offline": {
+                    "a1": {"silence_limit_h": 25.0, "sensors": 1.0, "offline_sensors": 0.0}
+                }
+            },
+        ),
     ]
     out: dict[str, set[str]] = {}
     for line in lines:
@@ -134,6 +144,7 @@ def test_victoriametrics_dashboards_return_data(victoria: Victoria, tmp_path: Pa
         state=hub.state,
     )
     hub.feature_sinks.append(writer)
+    hub.score_sinks.append(writer)
     hub.sinks.append(writer)
     events = [*day_of_life(), msg_fall()]
     replay([write_recording(tmp_path / "r.jsonl", sorted(events, key=lambda m: m.received))], hub)

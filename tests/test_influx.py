@@ -35,6 +35,7 @@ def test_daily_features_and_signals_read_back(victoria: Victoria, tmp_path: Path
     w = writer(victoria.url, tmp_path, batch_size=7)
     w.state = hub.state
     hub.feature_sinks.append(w)
+    hub.score_sinks.append(w)
     hub.sinks.append(w)
     lines = day_of_life()
     replay([write_recording(tmp_path / "r.jsonl", lines)], hub)  # type: ignore[arg-type]
@@ -51,6 +52,19 @@ def test_daily_features_and_signals_read_back(victoria: Victoria, tmp_path: Path
     devices = {(s["metric"]["room"], s["metric"]["device"]) for s in health}
     assert ("toilet", "motion") in devices
     assert ("entrance", "door") in devices
+    # the detectors' scores at the day's end: sensor_offline's silence limit per apartment
+    (limit,) = victoria.export('{__name__="detector_score_silence_limit_h"}')
+    assert limit["metric"]["detector"] == "sensor_offline"
+    assert limit["metric"]["apartment"] == "a1"
+    assert limit["values"] == [
+        Config(flat="x").detector_settings("sensor_offline", "a1").after_hours
+    ]
+    (known,) = victoria.export('{__name__="detector_score_sensors"}')
+    assert known["values"] == [len(devices)]
+    (offline,) = victoria.export('{__name__="detector_score_offline_sensors"}')
+    assert offline["values"] == [0]
+    # stamped with the day's last second, like the sensor health
+    assert limit["timestamps"] == health[0]["timestamps"]
 
 
 def test_a_server_restart_mid_stream_loses_no_point(victoria: Victoria, tmp_path: Path) -> None:

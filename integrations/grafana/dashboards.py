@@ -220,6 +220,12 @@ def sensor_health() -> dict[str, Any]:
         + FLAT
         + ' AND $timeFilter GROUP BY time(1d), "apartment", "room", "device" fill(none)'
     )
+    score = (
+        'SELECT last("{field}") FROM "detector_score" WHERE '
+        + FLAT
+        + " AND \"detector\" = 'sensor_offline' AND $timeFilter"
+        + ' GROUP BY time(1d), "apartment" fill(none)'
+    )
     panels = [
         _panel(1, "Battery (%)", q.format(field="battery"), 0, 0, w=24, unit="percent"),
         _panel(2, "Link quality", q.format(field="linkquality"), 0, 8),
@@ -234,6 +240,22 @@ def sensor_health() -> dict[str, Any]:
             16,
             w=24,
             kind="state-timeline",
+        ),
+        # the sensor_offline detector's scores (detector_score), per apartment
+        _panel(
+            5,
+            "Offline sensors per apartment (sensor_offline, end of day)",
+            score.format(field="offline_sensors"),
+            0,
+            24,
+        ),
+        _panel(
+            6,
+            "Silence limit per apartment (sensor_offline, learned)",
+            score.format(field="silence_limit_h"),
+            12,
+            24,
+            unit="h",
         ),
     ]
     return _dashboard(

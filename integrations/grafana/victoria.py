@@ -148,6 +148,10 @@ def sensor_health() -> dict[str, Any]:
     def last(field: str) -> str:
         return f"last_over_time(sensor_health_{field}{{{FLAT}}}[1d])"
 
+    def score(field: str) -> str:
+        labels = f'{FLAT},detector="sensor_offline"'
+        return f"last_over_time(detector_score_{field}{{{labels}}}[1d])"
+
     legend = "{{apartment}}/{{room}}/{{device}}"
     panels = [
         _panel(1, "Battery (%)", last("battery"), 0, 0, w=24, unit="percent", legend=legend),
@@ -170,6 +174,24 @@ def sensor_health() -> dict[str, Any]:
             w=24,
             kind="state-timeline",
             legend=legend,
+        ),
+        # the sensor_offline detector's scores (detector_score), per apartment
+        _panel(
+            5,
+            "Offline sensors per apartment (sensor_offline, end of day)",
+            score("offline_sensors"),
+            0,
+            24,
+            legend="{{apartment}}",
+        ),
+        _panel(
+            6,
+            "Silence limit per apartment (sensor_offline, learned)",
+            score("silence_limit_h"),
+            12,
+            24,
+            unit="h",
+            legend="{{apartment}}",
         ),
     ]
     return _dashboard(
