@@ -357,6 +357,13 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
         "mosquitto_pki_dir": str(work / "pki"),
         "thuisplus_gateway_with_zigbee2mqtt": True,
         "thuisplus_gateway_with_monitoring": True,
+        # Home Assistant's role runs up to its pip step: everything but the ~200 packages
+        # of Home Assistant itself (minutes inside the chroot; see test_homeassistant_*)
+        "thuisplus_gateway_with_homeassistant": True,
+        "homeassistant_pip_install": False,
+        # and Zigbee2MQTT's up to its apt and npm steps (Node.js and npm pull some 300
+        # Debian packages into the tree)
+        "zigbee2mqtt_install": False,
         "zigbee2mqtt_devices": {
             "0x00158d0001a2b3c4": "a012/bathroom/motion",
             "0x00158d0001a2b3c5": "a012/entrance/front_door",
@@ -387,6 +394,8 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
                 "/opt/thuisplus",
                 "/etc/ssh/sshd_config.d/50-thuisplus.conf",
                 "/etc/mosquitto/conf.d/thuisplus.conf",
+                "/srv/homeassistant",
+                "/var/lib/homeassistant",
             )
         },
     }

@@ -144,6 +144,14 @@ def test_hub_config_and_secret_files(deploy_gateway: Gateway) -> None:
     assert deploy_gateway.path(mqtt["tls"]["ca_file"]).is_file()
     # the gateway has monitoring: the hub writes its history to the local VictoriaMetrics
     assert config["influx"] == {"enabled": True, "url": "http://127.0.0.1:8428"}
+    # and Home Assistant, but no token in the vault: discovery only, no notifications
+    assert config["homeassistant"] == {
+        "enabled": True,
+        "discovery_prefix": "homeassistant",
+        "notify": {},
+        "persistent_notifications": False,
+    }
+    assert not deploy_gateway.path("/etc/thuisplus/ha_token").exists()
 
 
 def test_monitoring_stack(deploy_gateway: Gateway) -> None:
@@ -175,6 +183,8 @@ def test_hub_config_is_accepted_by_the_hub(deploy_gateway: Gateway) -> None:
     config = load_config_text(text, "flat.yaml")
     assert config.flat == FLAT
     assert config.mqtt.tls.enabled
+    assert config.homeassistant.enabled
+    assert not config.homeassistant.notifications
 
 
 def test_hub_installed_in_its_venv(deploy_gateway: Gateway) -> None:
@@ -226,7 +236,9 @@ def test_systemd_unit(deploy_gateway: Gateway) -> None:
     assert verify.stdout.strip() == "", verify.stdout
 
 
-def test_firewall_config_opens_only_ssh_and_mqtt_tls(deploy_gateway: Gateway) -> None:
+def test_firewall_config_opens_only_ssh_mqtt_tls_and_home_assistant(
+    deploy_gateway: Gateway,
+) -> None:
     text = deploy_gateway.path("/etc/nftables.conf").read_text()
     assert "policy drop;" in text
     opened = sorted(
@@ -240,7 +252,8 @@ def test_firewall_config_opens_only_ssh_and_mqtt_tls(deploy_gateway: Gateway) ->
         .replace(",", " ")
         .split()
     )
-    assert opened == ["22", "8883"]
+    # 8123: Home Assistant's web interface, as this gateway has it
+    assert opened == ["22", "8123", "8883"]
     checked = deploy_gateway.chroot("/usr/sbin/nft", "-c", "-f", "/etc/nftables.conf")
     assert checked.returncode == 0, checked.stderr
 
@@ -270,6 +283,8 @@ def test_time_journal_and_upgrades(deploy_gateway: Gateway) -> None:
 def test_zigbee2mqtt_config(deploy_gateway: Gateway) -> None:
     data = deploy_gateway.path("/opt/zigbee2mqtt/data")
     config = yaml.safe_load((data / "configuration.yaml").read_text())
+    assert config["version"] == 4, "Zigbee2MQTT 2.x's configuration, nothing to migrate"
+    assert config["advanced"]["network_key"] == "GENERATE"
     assert config["advanced"]["last_seen"] == "ISO_8601"
     assert config["availability"]["enabled"] is True
     assert config["mqtt"]["server"] == "mqtts://localhost:8883"
@@ -391,7 +406,7 @@ def test_broker_acls(deploy_gateway: Gateway, gateway_broker: int) -> None:
             "thuisplus/#",
             "-v",
             "-C",
-            "2",
+            "3",
             "-W",
             "10",
         ],
@@ -407,6 +422,9 @@ def test_broker_acls(deploy_gateway: Gateway, gateway_broker: int) -> None:
         ("thuisplus", "zigbee2mqtt/a012/bathroom/motion", "denied-hub-sensor"),
         ("homeassistant", f"thuisplus/{FLAT}/signals", "denied-ha-signal"),
         ("homeassistant", "zigbee2mqtt/a012/kitchen/plug", "denied-ha-sensor"),
+        ("homeassistant", f"thuisplus/{FLAT}/command/ack", "allowed-ha-ack"),
+        ("homeassistant", f"thuisplus/{FLAT}/command/result", "denied-ha-result"),
+        ("homeassistant", "thuisplus/other-flat/command/ack", "denied-ha-other-flat"),
     ]
     for user, topic, payload in attempts:
         sent = _pub(
@@ -415,4 +433,144 @@ def test_broker_acls(deploy_gateway: Gateway, gateway_broker: int) -> None:
         assert sent.returncode == 0, sent.stderr
     out, err = subscriber.communicate(timeout=30)
     received = {line.split(" ", 1)[1] for line in out.splitlines() if " " in line}
-    assert received == {"allowed-z2m", "allowed-hub"}, (out, err)
+    assert received == {"allowed-z2m", "allowed-hub", "allowed-ha-ack"}, (out, err)
+
+
+# --- Home Assistant (its role runs up to the pip step; see docs/installers.md) ------------
+
+
+class _IncludeLoader(yaml.SafeLoader):
+    """Home Assistant's YAML: ``!include file`` reads the file beside it."""
+
+
+_IncludeLoader.add_constructor(
+    "!include", lambda loader, node: ("!include", loader.construct_scalar(node))
+)
+
+
+def test_homeassistant_account_venv_and_config(deploy_gateway: Gateway) -> None:
+    passwd = {
+        line.split(":")[0]: line.split(":")
+        for line in deploy_gateway.path("/etc/passwd").read_text().splitlines()
+    }
+    account = passwd["homeassistant"]
+    assert int(account[2]) < 1000
+    assert account[6] == "/usr/sbin/nologin"
+    assert account[5] == "/var/lib/homeassistant"
+    # the venv exists (the pip step was switched off: its task was skipped, not failed)
+    assert deploy_gateway.path("/srv/homeassistant/venv/bin/python").exists()
+    assert _owner(deploy_gateway, "/srv/homeassistant") == ("root", "root", 0o755)
+    skipped = deploy_gateway.runs["first"].output.split(
+        "TASK [homeassistant : Install Home Assistant Core", 1
+    )[1]
+    assert skipped.split("TASK [", 1)[0].strip().splitlines()[-1].startswith("skipping:")
+    home = "/var/lib/homeassistant"
+    assert _owner(deploy_gateway, home) == ("homeassistant", "homeassistant", 0o750)
+    assert _owner(deploy_gateway, f"{home}/configuration.yaml") == ("root", "homeassistant", 0o640)
+    text = deploy_gateway.path(f"{home}/configuration.yaml").read_text()
+    config = yaml.load(text, Loader=_IncludeLoader)  # noqa: S506  (SafeLoader plus !include)
+    core = config["homeassistant"]
+    assert (core["time_zone"], core["country"], core["unit_system"]) == (
+        "Europe/Amsterdam",
+        "NL",
+        "metric",
+    )
+    assert config["http"] == {"server_host": "0.0.0.0", "server_port": 8123}  # noqa: S104
+    assert "mobile_app" in config
+    assert config["automation thuisplus"] == ("!include", "thuisplus-automations.yaml")
+    (automation,) = yaml.safe_load(
+        deploy_gateway.path(f"{home}/thuisplus-automations.yaml").read_text()
+    )
+    assert automation["action"][0]["data"]["topic"] == f"thuisplus/{FLAT}/command/ack"
+    assert "trigger.event.data.action[14:]" in automation["action"][0]["data"]["payload"]
+    for ui_file in ("automations.yaml", "scripts.yaml"):
+        assert yaml.safe_load(deploy_gateway.path(f"{home}/{ui_file}").read_text()) == []
+        assert _owner(deploy_gateway, f"{home}/{ui_file}")[0] == "homeassistant"
+
+
+def test_homeassistant_mqtt_integration_entry(deploy_gateway: Gateway) -> None:
+    import json
+
+    inside = "/var/lib/homeassistant/.storage/core.config_entries"
+    assert _owner(deploy_gateway, inside) == ("homeassistant", "homeassistant", 0o600)
+    store = json.loads(deploy_gateway.path(inside).read_text())
+    assert (store["key"], store["version"]) == ("core.config_entries", 1)
+    (entry,) = store["data"]["entries"]
+    assert entry["domain"] == "mqtt"
+    data = entry["data"]
+    assert (data["broker"], data["port"], data["username"]) == ("localhost", 8883, "homeassistant")
+    assert data["password"] == deploy_gateway.secrets["homeassistant"]
+    ca = deploy_gateway.path("/etc/mosquitto/certs/ca.crt").read_text()
+    assert data["certificate"] == ca
+    assert (data["discovery"], data["discovery_prefix"]) == (True, "homeassistant")
+    for run in deploy_gateway.runs.values():
+        assert deploy_gateway.secrets["homeassistant"] not in run.output
+
+
+def test_homeassistant_systemd_unit(deploy_gateway: Gateway) -> None:
+    analyze = tool("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (run scripts/install-deploy-test-deps.sh)")
+    unit = deploy_gateway.path("/etc/systemd/system/homeassistant.service")
+    lines = unit.read_text().splitlines()
+    assert (
+        "ExecStart=/srv/homeassistant/venv/bin/python -m homeassistant "
+        "--config /var/lib/homeassistant --skip-pip"
+    ) in lines
+    for directive in (
+        "User=homeassistant",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "StateDirectory=homeassistant",
+        "ReadWritePaths=/var/lib/homeassistant",
+        "CapabilityBoundingSet=",
+    ):
+        assert directive in lines
+    wants = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/homeassistant.service")
+    assert wants.is_symlink()
+    verify = subprocess.run(
+        [analyze, "verify", f"--root={deploy_gateway.tree}", "homeassistant.service"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stderr.strip() == "", verify.stderr
+
+
+def test_zigbee2mqtt_account_and_unit(deploy_gateway: Gateway) -> None:
+    passwd = {
+        line.split(":")[0]: line.split(":")
+        for line in deploy_gateway.path("/etc/passwd").read_text().splitlines()
+    }
+    account = passwd["zigbee2mqtt"]
+    assert int(account[2]) < 1000
+    assert account[6] == "/usr/sbin/nologin"
+    dialout = next(
+        line
+        for line in deploy_gateway.path("/etc/group").read_text().splitlines()
+        if line.startswith("dialout:")
+    )
+    assert "zigbee2mqtt" in dialout.split(":")[3].split(",")
+    assert _owner(deploy_gateway, "/opt/zigbee2mqtt/data") == ("zigbee2mqtt", "zigbee2mqtt", 0o750)
+    lines = deploy_gateway.path("/etc/systemd/system/zigbee2mqtt.service").read_text().splitlines()
+    for directive in (
+        "User=zigbee2mqtt",
+        "SupplementaryGroups=dialout",
+        "Environment=ZIGBEE2MQTT_DATA=/opt/zigbee2mqtt/data",
+        "ExecStart=/usr/bin/node /opt/zigbee2mqtt/node_modules/zigbee2mqtt/index.js",
+        "DevicePolicy=closed",
+        "DeviceAllow=/dev/ttyUSB0 rw",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/opt/zigbee2mqtt/data",
+    ):
+        assert directive in lines, directive
+    wants = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/zigbee2mqtt.service")
+    assert wants.is_symlink()
+    # the apt and npm steps were switched off (zigbee2mqtt_install: false): skipped, not failed
+    output = deploy_gateway.runs["first"].output
+    for task in ("Install Node.js and npm from Debian.", "Install Zigbee2MQTT from npm."):
+        after = output.split(f"TASK [zigbee2mqtt : {task}", 1)[1].split("TASK [", 1)[0]
+        assert after.strip().splitlines()[-1].startswith("skipping:"), after
