@@ -57,9 +57,11 @@ lint: install
 	$(BIN)/mypy
 
 ## bench: replay throughput against the JSON-parsing floor; live fall-to-signal latency
+## beside a Home Assistant automation; memory and CPU of a 300-apartment flat (~10 min)
 bench: install test-deps
 	$(PY) benchmarks/bench_replay.py
 	$(PY) benchmarks/bench_latency.py
+	$(PY) benchmarks/bench_resources.py
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

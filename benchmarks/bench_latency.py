@@ -1,12 +1,18 @@
-"""Live latency from a fall sensor's message to the urgent signal on MQTT.
+"""Live latency from a fall sensor's message to the urgent signal on MQTT: the hub, and
+beside it the same fall handled by a Home Assistant automation.
 
-    python benchmarks/bench_latency.py [--falls 200] [--gap-ms 200] [--burst 50]
+    python benchmarks/bench_latency.py [--falls 200] [--gap-ms 200] [--burst 50] [--no-ha]
 
-Starts a private Mosquitto on a free loopback port and the hub (`thuisplus run`) as a
-separate process, as on a gateway. One client publishes fall messages (QoS 1) and
-receives the signals; the latency is measured on that client's clock, from just before
-the publish to the signal's arrival. Isolated falls are `--gap-ms` apart (each from
-another apartment); a burst is `--burst` falls at once. Goal: p99 under 10 ms isolated.
+Starts a private Mosquitto on a free loopback port, the hub (`thuisplus run`) as a
+separate process, as on a gateway, and a real Home Assistant 2024.3 (from
+`.cache/homeassistant-venv`, `make test-deps`) on the same broker with one automation: an
+MQTT trigger on `zigbee2mqtt/+/bathroom/radar`, a condition on `fall`, an `mqtt.publish`
+of the apartment on `ha-bench/fall` (its recorder on, as on a gateway). One client
+publishes each fall once (QoS 1) and receives both answers; both latencies are measured
+on that client's clock, from just before the publish to the answer's arrival, in the
+same run. Isolated falls are
+`--gap-ms` apart (each from another apartment); a burst is `--burst` falls at once.
+Goals: the hub's p99 under 10 ms isolated, and at most a quarter of Home Assistant's.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import json
 import platform
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,9 +45,87 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+HA_VENV = ROOT / ".cache" / "homeassistant-venv"
+HA_TOPIC = "ha-bench/fall"
+HA_CONFIG = """\
+homeassistant:
+  name: thuisplus-bench
+  latitude: 51.92
+  longitude: 4.48
+  elevation: 0
+  unit_system: metric
+  time_zone: Europe/Amsterdam
+  country: NL
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+logger:
+  default: warning
+# as on a gateway (the Ansible role's configuration): every event and state is recorded
+recorder:
+  db_url: "sqlite:///{folder}/home-assistant_v2.db"
+automation:
+  - alias: "Bench: fall to MQTT"
+    id: bench_fall
+    mode: parallel
+    max: 1000
+    trigger:
+      - platform: mqtt
+        topic: zigbee2mqtt/+/bathroom/radar
+    condition:
+      - condition: template
+        value_template: "{{{{ trigger.payload_json.get('fall') == true }}}}"
+    action:
+      - service: mqtt.publish
+        data:
+          topic: {topic}
+          qos: 1
+          payload: "{{{{ {{'apartment': trigger.topic.split('/')[1]}} | to_json }}}}"
+"""
+
+
+def start_home_assistant(broker: Broker, folder: Path) -> subprocess.Popen[bytes] | None:
+    """Home Assistant on ``broker``: its MQTT integration written as a config entry before
+    the first start (as the Ansible role does), the automation in configuration.yaml."""
+    hass = HA_VENV / "bin" / "hass"
+    if not hass.exists():
+        print(f"Home Assistant is not installed ({hass}); `make test-deps` installs it")
+        return None
+    (folder / ".storage").mkdir(parents=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (folder / "configuration.yaml").write_text(
+        HA_CONFIG.format(port=port, topic=HA_TOPIC, folder=folder)
+    )
+    entry = {
+        "entry_id": "bench0mqtt0entry0000000000000000",
+        "version": 1,
+        "minor_version": 1,
+        "domain": "mqtt",
+        "title": broker.host,
+        "data": {"broker": broker.host, "port": broker.port, "discovery": False},
+        "options": {},
+        "pref_disable_new_entities": False,
+        "pref_disable_polling": False,
+        "source": "user",
+        "unique_id": None,
+        "disabled_by": None,
+    }
+    store = {"version": 1, "minor_version": 1, "key": "core.config_entries"}
+    (folder / ".storage" / "core.config_entries").write_text(
+        json.dumps({**store, "data": {"entries": [entry]}})
+    )
+    log = (folder / "hass.out").open("ab")
+    return subprocess.Popen(
+        [str(hass), "-c", str(folder), "--skip-pip"], stdout=log, stderr=subprocess.STDOUT
+    )
+
+
 class Client:
     def __init__(self, broker: Broker) -> None:
         self.arrived: dict[str, float] = {}
+        self.ha_arrived: dict[str, float] = {}
         self.cond = threading.Condition()
         c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench")
 
@@ -50,14 +135,15 @@ class Client:
         def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
             now = time.perf_counter()
             apt = json.loads(msg.payload)["apartment"]
+            into = self.ha_arrived if msg.topic == HA_TOPIC else self.arrived
             with self.cond:
-                self.arrived.setdefault(apt, now)
+                into.setdefault(apt, now)
                 self.cond.notify_all()
 
         c.on_socket_open = on_socket_open
         c.on_message = on_message
         c.connect(broker.host, broker.port)
-        c.subscribe(f"thuisplus/{FLAT}/signal/#", qos=1)
+        c.subscribe([(f"thuisplus/{FLAT}/signal/#", 1), (HA_TOPIC, 1)])
         c.loop_start()
         self.client = c
 
@@ -66,19 +152,23 @@ class Client:
         self.client.publish(f"zigbee2mqtt/{apartment}/bathroom/radar", '{"fall": true}', qos=1)
         return sent
 
-    def wait(self, apartments: list[str], timeout: float = 10) -> None:
+    def wait(self, apartments: list[str], timeout: float = 10, ha: bool = False) -> None:
         deadline = time.monotonic() + timeout
         with self.cond:
-            while not all(a in self.arrived for a in apartments):
+            while not all(
+                a in self.arrived and (not ha or a in self.ha_arrived) for a in apartments
+            ):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"signals missing for {set(apartments) - set(self.arrived)}")
+                    missing = {a for a in apartments if a not in self.arrived}
+                    missing_ha = {a for a in apartments if ha and a not in self.ha_arrived}
+                    raise TimeoutError(f"answers missing: hub {missing}, HA {missing_ha}")
                 self.cond.wait(left)
 
 
 def report(label: str, lat_ms: list[float]) -> None:
     print(
-        f"{label:<28} n={len(lat_ms):<4} p50 {pct(lat_ms, 50):6.2f} ms"
+        f"{label:<38} n={len(lat_ms):<4} p50 {pct(lat_ms, 50):6.2f} ms"
         f"   p90 {pct(lat_ms, 90):6.2f} ms"
         f"   p99 {pct(lat_ms, 99):6.2f} ms   max {max(lat_ms):6.2f} ms"
         f"   mean {statistics.fmean(lat_ms):6.2f} ms"
@@ -90,6 +180,7 @@ def main() -> None:
     parser.add_argument("--falls", type=int, default=200)
     parser.add_argument("--gap-ms", type=float, default=200)
     parser.add_argument("--burst", type=int, default=50)
+    parser.add_argument("--no-ha", action="store_true", help="the hub alone")
     args = parser.parse_args()
     binary = mosquitto_binary()
     if binary is None:
@@ -100,6 +191,7 @@ def main() -> None:
         broker.start()
         hub = HubProcess(broker, Path(tmp) / "hub")
         hub.start()
+        ha = None if args.no_ha else start_home_assistant(broker, Path(tmp) / "ha")
         try:
             watch = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
             online = threading.Event()
@@ -109,33 +201,76 @@ def main() -> None:
             watch.loop_start()
             wait_for(online.is_set, 15, "the hub to come online")
             client = Client(broker)
+            with_ha = ha is not None
+            if ha is not None:
+                # Home Assistant is ready when its automation answers a fall
+                started = time.monotonic()
+                n = 0
+                while not client.ha_arrived:
+                    if ha.poll() is not None or time.monotonic() - started > 300:
+                        log = (Path(tmp) / "ha" / "hass.out").read_text(errors="replace")
+                        sys.exit(f"Home Assistant did not answer:\n{log[-3000:]}")
+                    client.fall(f"ready{n}")
+                    n += 1
+                    time.sleep(1.0)
+                print(f"Home Assistant answering after {time.monotonic() - started:.0f} s")
             # warm up: first messages pay for imports and caches
             warm = [f"w{n:03d}" for n in range(20)]
             for apt in warm:
                 client.fall(apt)
-            client.wait(warm)
+            client.wait(warm, ha=with_ha)
 
             isolated: list[float] = []
+            isolated_ha: list[float] = []
             for n in range(args.falls):
                 apt = f"i{n:04d}"
                 sent = client.fall(apt)
-                client.wait([apt])
+                client.wait([apt], ha=with_ha)
                 isolated.append((client.arrived[apt] - sent) * 1000)
+                if with_ha:
+                    isolated_ha.append((client.ha_arrived[apt] - sent) * 1000)
                 time.sleep(args.gap_ms / 1000)
             burst_apts = [f"b{n:04d}" for n in range(args.burst)]
             sent_at = {apt: client.fall(apt) for apt in burst_apts}
-            client.wait(burst_apts)
+            client.wait(burst_apts, timeout=60, ha=with_ha)
             burst = [(client.arrived[a] - sent_at[a]) * 1000 for a in burst_apts]
+            burst_ha = [(client.ha_arrived[a] - sent_at[a]) * 1000 for a in burst_apts if with_ha]
 
             print(
                 f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-                f"Python {platform.python_version()}; broker and hub on loopback"
+                f"Python {platform.python_version()}; broker, hub"
+                f"{' and Home Assistant 2024.3' if with_ha else ''} on loopback"
             )
-            report(f"isolated falls ({args.gap_ms:.0f} ms apart)", isolated)
-            report(f"burst of {args.burst}", burst)
+            report(f"hub: isolated falls ({args.gap_ms:.0f} ms apart)", isolated)
+            if with_ha:
+                report(f"HA:  isolated falls ({args.gap_ms:.0f} ms apart)", isolated_ha)
+            report(f"hub: burst of {args.burst}", burst)
+            if with_ha:
+                report(f"HA:  burst of {args.burst}", burst_ha)
+                ratio = pct(isolated, 99) / pct(isolated_ha, 99)
+                print(
+                    f"hub p99 / HA p99, isolated: {ratio:.2f} (goal at most 0.25); "
+                    f"burst: {pct(burst, 99) / pct(burst_ha, 99):.2f}"
+                )
+            if with_ha:
+                log = (Path(tmp) / "ha" / "hass.out").read_text(errors="replace")
+                errors = [line for line in log.splitlines() if " ERROR " in line]
+                recorded = (Path(tmp) / "ha" / "home-assistant_v2.db").is_file()
+                print(
+                    f"Home Assistant: {len(errors)} error lines in its log, recorder database "
+                    f"{'present' if recorded else 'MISSING'}"
+                    + "".join(f"\n  {line[:160]}" for line in errors[:3])
+                )
             watch.loop_stop()
             client.client.loop_stop()
         finally:
+            if ha is not None:
+                ha.terminate()
+                try:
+                    ha.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    ha.kill()
+                    ha.wait()
             hub.stop()
             broker.stop()
 
