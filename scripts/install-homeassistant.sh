@@ -36,6 +36,7 @@ PINS=(
   "numpy==1.26.0"                         # stream, imported by camera (an MQTT platform)
   "PyTurboJPEG==1.7.1"                    # camera
   "file-read-backwards==2.0.0"            # file (the notify service the tests read back)
+  "PyNaCl==1.5.0"                         # mobile_app (the Ansible role's configuration)
 )
 STAMP="$VENV/.thuisplus-installed"
 WANT="$(printf '%s\n' "${PINS[@]}")"

@@ -574,3 +574,66 @@ def test_zigbee2mqtt_account_and_unit(deploy_gateway: Gateway) -> None:
     for task in ("Install Node.js and npm from Debian.", "Install Zigbee2MQTT from npm."):
         after = output.split(f"TASK [zigbee2mqtt : {task}", 1)[1].split("TASK [", 1)[0]
         assert after.strip().splitlines()[-1].startswith("skipping:"), after
+
+
+@pytest.mark.broker
+@pytest.mark.homeassistant
+def test_homeassistant_starts_on_what_the_role_wrote(
+    deploy_gateway: Gateway, gateway_broker: int, tmp_path: Path
+) -> None:
+    """The real Home Assistant the project tests with (2024.3.3, `make test-deps`), started
+    with --skip-pip as the role's unit does, on a copy of the rendered configuration
+    directory, its MQTT entry moved to the gateway's broker on a free port: it must connect
+    over TLS with the gateway's CA as `homeassistant`, announce itself on
+    homeassistant/status (its ACL allows that topic) and log no error."""
+    import json
+    import shutil
+
+    hass = REPO / ".cache" / "homeassistant-venv" / "bin" / "python"
+    if not (hass.parent / "hass").exists():
+        pytest.skip("Home Assistant is not installed (make test-deps)")
+    config = tmp_path / "ha"
+    shutil.copytree(deploy_gateway.path("/var/lib/homeassistant"), config)
+    store = config / ".storage" / "core.config_entries"
+    entries = json.loads(store.read_text())
+    entries["data"]["entries"][0]["data"]["port"] = gateway_broker
+    store.write_text(json.dumps(entries))
+    yaml_file = config / "configuration.yaml"
+    yaml_file.write_text(
+        yaml_file.read_text().replace(
+            'server_host: "0.0.0.0"\n  server_port: 8123',
+            f'server_host: "127.0.0.1"\n  server_port: {free_port()}',
+        )
+    )
+    watcher = subprocess.Popen(
+        [
+            str(tool("mosquitto_sub")),
+            *("-h", "localhost", "-p", str(gateway_broker)),
+            *("--cafile", str(deploy_gateway.path("/etc/mosquitto/certs/ca.crt"))),
+            *("-u", "thuisplus", "-P", deploy_gateway.secrets["thuisplus"]),
+            *("-t", "homeassistant/status", "-C", "1", "-W", "120"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = tmp_path / "hass.out"
+    with log.open("wb") as out:
+        ha = subprocess.Popen(
+            [str(hass), "-m", "homeassistant", "--config", str(config), "--skip-pip"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        status, err = watcher.communicate(timeout=150)
+    finally:
+        ha.terminate()
+        try:
+            ha.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            ha.kill()
+            ha.wait()
+    text = log.read_text(errors="replace")
+    assert status.strip() == "online", (err, text[-3000:])
+    errors = [line for line in text.splitlines() if " ERROR " in line]
+    assert errors == [], errors
