@@ -175,6 +175,41 @@ def report(label: str, lat_ms: list[float]) -> None:
     )
 
 
+def in_process(falls: int) -> list[float]:
+    """The pipeline alone: ``Hub.handle`` and the store's flush for each fall, in this
+    process, store on disk, no broker: the part of the latency that is the hub's own."""
+    from datetime import UTC, datetime
+
+    from edge.config import Config
+    from edge.models import Message
+    from edge.pipeline import Hub
+    from edge.store import Store
+
+    class Count:
+        def emit(self, signal: Any) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    config = Config(flat=FLAT)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bench.sqlite", config.store)
+        hub = Hub(config, store, sinks=[Count()])
+        lat: list[float] = []
+        for n in range(falls + 20):
+            msg = Message(datetime.now(UTC), f"zigbee2mqtt/p{n:04d}/bathroom/radar", {"fall": True})
+            start = time.perf_counter()
+            raised = hub.handle(msg)
+            hub.store.flush()
+            lat.append((time.perf_counter() - start) * 1000)
+            if not raised:
+                raise RuntimeError("a fall raised no signal")
+        hub.close()
+        store.close()
+    return lat[20:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--falls", type=int, default=200)
@@ -185,6 +220,7 @@ def main() -> None:
     binary = mosquitto_binary()
     if binary is None:
         sys.exit("mosquitto is not installed: run scripts/install-test-deps.sh")
+    pipeline = in_process(args.falls)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "broker").mkdir()
         broker = Broker(Path(tmp) / "broker", binary)
@@ -241,6 +277,7 @@ def main() -> None:
                 f"Python {platform.python_version()}; broker, hub"
                 f"{' and Home Assistant 2024.3' if with_ha else ''} on loopback"
             )
+            report("hub pipeline in-process (no broker)", pipeline)
             report(f"hub: isolated falls ({args.gap_ms:.0f} ms apart)", isolated)
             if with_ha:
                 report(f"HA:  isolated falls ({args.gap_ms:.0f} ms apart)", isolated_ha)
