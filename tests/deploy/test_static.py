@@ -215,3 +215,62 @@ def test_bridge_sends_only_aggregate_topics(tmp_path: Path) -> None:
     assert topics == ["topic thuisplus/+/stats/# out 1"]
     assert "address central.invalid:8883" in lines
     assert "remote_password bridge-secret" in lines
+
+
+def test_zigbee2mqtt_keeps_the_network_key_it_generated(tmp_path: Path) -> None:
+    """Zigbee2MQTT replaces GENERATE by real keys in configuration.yaml on its first start
+    (2.2.1 does, rewriting the file); the role reads them back and renders them again, and
+    a second run changes nothing. A new key would make every paired device leave."""
+    role = ROLES / "zigbee2mqtt"
+    data = tmp_path / "data"
+    data.mkdir()
+    written = {
+        "version": 4,
+        "mqtt": {"server": "mqtts://localhost:8883", "password": "!secret mqtt_password"},
+        "advanced": {
+            "last_seen": "ISO_8601",
+            "network_key": [48, 179, 74, 3, 12, 99, 1, 250, 7, 8, 9, 10, 11, 12, 13, 14],
+            "pan_id": 46858,
+            "ext_pan_id": [111, 0, 195, 4, 5, 6, 7, 8],
+        },
+    }
+    (data / "configuration.yaml").write_text(yaml.safe_dump(written))
+    play = tmp_path / "render.yml"
+    play.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Render Zigbee2MQTT's configuration as the role does.",
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "vars_files": [str(role / "defaults/main.yml"), str(role / "vars/main.yml")],
+                    "tasks": [
+                        {
+                            "name": "Read.",
+                            "ansible.builtin.slurp": {"src": str(data / "configuration.yaml")},
+                            "register": "_zigbee2mqtt_current",
+                        },
+                        {
+                            "name": "Render.",
+                            "ansible.builtin.template": {
+                                "src": str(role / "templates/configuration.yaml.j2"),
+                                "dest": str(data / "configuration.yaml"),
+                                "mode": "0600",
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    args = ("-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}")
+    first = _run("ansible-playbook", *args, str(play))
+    assert first.returncode == 0, first.stdout + first.stderr
+    rendered = yaml.safe_load((data / "configuration.yaml").read_text())
+    for key in ("network_key", "pan_id", "ext_pan_id"):
+        assert rendered["advanced"][key] == written["advanced"][key], key
+    assert rendered["version"] == 4
+    assert rendered["mqtt"]["password"] == "!secret mqtt_password"
+    second = _run("ansible-playbook", *args, str(play))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "changed=0" in second.stdout
