@@ -329,7 +329,8 @@ class Hub:
 
     def _scores(self, day: date) -> None:
         """Every detector's scores, once per closed day (the latest, when several close at
-        once), after the day's on_day round so trend baselines include it."""
+        once), after the day's on_day round so trend baselines include it; only for the
+        apartments that consent to the detector, like its signals."""
         scores = {}
         for det in self.detectors:
             try:
@@ -337,8 +338,9 @@ class Hub:
             except Exception:
                 logger.exception("Detector %s: scores() failed; left out of the history", det.name)
                 continue
-            if found:
-                scores[det.name] = found
+            kept = {apt: v for apt, v in found.items() if self._consents(apt, det.name)}
+            if kept:
+                scores[det.name] = kept
         if scores:
             for ssink in self.score_sinks:
                 ssink.detector_scores(day, scores)

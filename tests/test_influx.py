@@ -100,3 +100,29 @@ def test_the_buffer_has_a_bound(tmp_path: Path) -> None:
     again = writer(f"http://127.0.0.1:{free_port()}", tmp_path, buffer_max_points=100)
     assert again.pending() == 100
     again.close(timeout=0.5)
+
+
+class _Scores:
+    def __init__(self) -> None:
+        self.days: list[tuple[date, dict[str, dict[str, dict[str, float]]]]] = []
+
+    def detector_scores(self, day: date, scores: dict[str, dict[str, dict[str, float]]]) -> None:
+        self.days.append((day, scores))
+
+
+def test_scores_follow_consent(tmp_path: Path) -> None:
+    """A detector's scores for an apartment go to the history only with its consent."""
+    lines = day_of_life()
+    seen = {}
+    for consent in (True, False):
+        config = Config.model_validate(
+            {"flat": "test-flat", "apartments": {"a1": {"consent": {"sensor_offline": consent}}}}
+        )
+        sink = _Scores()
+        hub = Hub(config, Store(None, config.store), score_sinks=[sink])
+        replay([write_recording(tmp_path / f"r{consent}.jsonl", lines)], hub)  # type: ignore[arg-type]
+        seen[consent] = sink.days
+    ((day, scores),) = seen[True]
+    assert day == date(2026, 1, 5)
+    assert scores["sensor_offline"]["a1"]["sensors"] > 0
+    assert seen[False] == []
