@@ -78,6 +78,11 @@ class MqttConfig(_Section):
     zigbee_base_topic: str = Field("zigbee2mqtt", min_length=1, description="Zigbee2MQTT base.")
     base_topic: str = Field("thuisplus", min_length=1, description="Where the hub publishes.")
     reconnect_max_s: float = Field(15.0, gt=0, le=3600, description="Longest reconnect wait.")
+    allow_insecure: bool = Field(
+        False,
+        description="Development only: allow a plain-text or anonymous broker connection. "
+        "Off, the hub refuses to connect without TLS and a broker account.",
+    )
 
     password: None = Field(None, exclude=True, description="Refused: see the class doc.")
 
@@ -87,6 +92,19 @@ class MqttConfig(_Section):
         raise ValueError(
             f"a password never goes in the YAML: set {SECRET_ENV} or mqtt.password_file"
         )
+
+    def insecure_reasons(self) -> list[str]:
+        """Why this connection is not fit for production (empty when it is):
+
+        >>> MqttConfig().insecure_reasons()
+        ['plain text (mqtt -> tls -> enabled is false)', 'anonymous (no mqtt -> username)']
+        """
+        reasons = []
+        if not self.tls.enabled:
+            reasons.append("plain text (mqtt -> tls -> enabled is false)")
+        if not (os.environ.get(USERNAME_ENV) or self.username):
+            reasons.append("anonymous (no mqtt -> username)")
+        return reasons
 
     def credentials(self) -> tuple[str | None, str | None]:
         """The username and password to use, read from the environment or the secrets file."""

@@ -58,8 +58,28 @@ def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
         logger.debug("TCP_NODELAY not available on this socket")
 
 
+def check_secure(conf: MqttConfig) -> None:
+    """Refuse a plain-text or anonymous broker unless the development flag allows it."""
+    reasons = conf.insecure_reasons()
+    if not reasons:
+        return
+    if not conf.allow_insecure:
+        raise MqttError(
+            f"mqtt: refused to connect to {conf.host}:{conf.port}: the connection would be "
+            f"{' and '.join(reasons)}. A gateway needs TLS and a broker account "
+            "(mqtt -> tls, mqtt -> username; see docs/configuration.md); on a development "
+            "machine set mqtt -> allow_insecure: true"
+        )
+    logger.warning(
+        "Insecure broker connection allowed for development (mqtt -> allow_insecure): %s",
+        ", ".join(reasons),
+    )
+
+
 def make_client(conf: MqttConfig, client_id: str, clean: bool = False) -> mqtt.Client:
-    """A paho client with the configured credentials and TLS, not yet connected."""
+    """A paho client with the configured credentials and TLS, not yet connected; refuses
+    (:class:`MqttError`) an insecure connection unless ``allow_insecure`` is set."""
+    check_secure(conf)
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,

@@ -37,7 +37,9 @@ def doctor(config: Path, state: Path, *extra: str) -> subprocess.CompletedProces
 
 def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
     hub = HubProcess(
-        broker, tmp_path / "hub", f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
+        broker,
+        tmp_path / "hub",
+        f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  allow_insecure: true\n",
     )
     hub.start()
     try:
@@ -66,7 +68,8 @@ def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
 def test_a_broker_that_is_not_there_and_no_state(tmp_path: Path) -> None:
     config = tmp_path / "flat.yaml"
     config.write_text(
-        f"flat: {FLAT}\nmqtt:\n  port: {free_port()}\napartments:\n  a001: {{residents: 1}}\n"
+        f"flat: {FLAT}\nmqtt:\n  port: {free_port()}\n  allow_insecure: true\n"
+        "apartments:\n  a001: {residents: 1}\n"
     )
     out = doctor(config, tmp_path / "state")
     assert out.returncode == 1
@@ -93,3 +96,16 @@ def test_silent_sensors_are_named(broker: Broker, tmp_path: Path) -> None:
     out = doctor(hub.config, hub.state, "--silent-hours", "1")
     assert "1 silent for over 1 h: a001/hall/motion" in out.stdout
     assert "configured but never seen: a002" in out.stdout
+
+
+def test_a_production_config_refuses_a_plain_anonymous_broker(
+    broker: Broker, tmp_path: Path
+) -> None:
+    config = tmp_path / "flat.yaml"
+    config.write_text(f"flat: {FLAT}\nmqtt:\n  host: {broker.host}\n  port: {broker.port}\n")
+    out = doctor(config, tmp_path / "state")
+    assert out.returncode == 1
+    assert (
+        f"FAIL  broker     mqtt: refused to connect to {broker.host}:{broker.port}: the "
+        "connection would be plain text (mqtt -> tls -> enabled is false) and anonymous"
+    ) in out.stdout
