@@ -78,6 +78,12 @@ class MqttConfig(_Section):
     zigbee_base_topic: str = Field("zigbee2mqtt", min_length=1, description="Zigbee2MQTT base.")
     base_topic: str = Field("thuisplus", min_length=1, description="Where the hub publishes.")
     reconnect_max_s: float = Field(15.0, gt=0, le=3600, description="Longest reconnect wait.")
+    flapping_per_s: float = Field(
+        10.0,
+        gt=0,
+        description="A sensor topic sending more messages a second than this (over 5 s) is "
+        "reported as flapping in the hub's health; its messages are still all kept.",
+    )
     allow_insecure: bool = Field(
         False,
         description="Development only: allow a plain-text or anonymous broker connection. "
