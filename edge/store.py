@@ -189,13 +189,28 @@ class Store:
             except StoreError as err:
                 self.fault = str(err)
                 return False
+        # topic ids handed out just before the fault may not have reached the file: rows
+        # waiting name their topic again where the file does not know the id
+        try:
+            known = dict((t, int(i)) for i, t in self.db.execute("SELECT id, topic FROM topics"))
+        except WRITE_ERRORS as err:
+            self.failed(err, "anything (cannot read the topics)")
+            return False
+        ids = {i: t for t, i in known.items()}
+        cached = {i: t for t, i in self._topics.items()}
+        self._pending = [
+            r
+            if not isinstance(r[1], int) or ids.get(r[1]) == cached.get(r[1])
+            else (r[0], cached[r[1]], r[2], r[3], r[4])
+            for r in self._pending
+        ]
+        self._topics = known
         waiting = self.waiting
         self.fault = None
         self.flush()
         self._flush_dead()
         if self.fault is not None:
             return False
-        self._topics = dict((t, i) for i, t in self.db.execute("SELECT id, topic FROM topics"))
         logger.warning(
             "Store writable again: wrote %d rows that waited in memory%s",
             waiting,

@@ -59,6 +59,7 @@ def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
     assert lines[0].startswith("OK    config     flat test-flat")
     assert f"OK    broker     {broker.host}:{broker.port} accepts the hub's credentials" in lines
     assert f"OK    hub        thuisplus/{FLAT}/hub/availability says online" in lines
+    assert "OK    health     the hub reports no faults" in lines
     assert any(x.startswith("OK    sensors    1 sensors in 1 apartments") for x in lines)
     assert any(x.startswith(("OK    disk", "WARN  disk")) for x in lines)
     assert any(x.split()[1] == "clock" for x in lines)

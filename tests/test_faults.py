@@ -13,6 +13,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -157,6 +158,21 @@ def test_a_full_disk_degrades_loudly_keeps_signals_flowing_and_recovers(
     assert "database or disk is full" in fault
     assert health(watch)["counters"]["unsaved_signals"] == 1
     assert "Store fault: cannot write" in hub.output()
+    # the installer's check says so too
+    conf = tmp_path / "doctor.yaml"
+    conf.write_text(
+        f"flat: {FLAT}\nmqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
+        "  allow_insecure: true\n"
+    )
+    doctor = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "doctor", "--config", str(conf), "--no-service"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert "FAIL  health     store: cannot write" in doctor.stdout
+    assert "database or disk is full" in doctor.stdout
     # the fault goes away: the hub writes what waited, by itself
     filler.unlink()
     wait_for(lambda: healthy(watch), 15, lambda: f"recovery; health: {health(watch)}")
