@@ -130,13 +130,23 @@ class Store:
         self._pending_dead: list[tuple[float | None, str, str | None, str | None, str]] = []
         self._delivered_later: set[str] = set()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, create: bool = True) -> sqlite3.Connection:
+        """Open the file; ``create=False`` (reopening after a fault) never makes a new,
+        empty store where the old one should be (e.g. its file system is not mounted)."""
         path = self.path
         target = ":memory:" if path is None else str(path)
         try:
-            if path is not None:
+            if path is not None and create:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+            if path is not None and not create:
+                db = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=rw",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.config.synchronous}")
             db.execute("PRAGMA foreign_keys=ON")
@@ -185,7 +195,7 @@ class Store:
             except sqlite3.Error:
                 logger.debug("closing the failed connection failed too")
             try:
-                self._connect()
+                self._connect(create=False)
             except StoreError as err:
                 self.fault = str(err)
                 return False

@@ -189,6 +189,80 @@ def test_a_full_disk_degrades_loudly_keeps_signals_flowing_and_recovers(
     watch.close()
 
 
+def run(*cmd: str) -> None:
+    subprocess.run(list(cmd), capture_output=True, text=True, check=True)
+
+
+@pytest.fixture
+def fragile_disk(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """An ext4 file system in a file, mounted with errors=remount-ro as a Raspberry Pi's
+    SD card is: a file-system error makes the kernel force it read-only under the hub."""
+    as_root()
+    if shutil.which("mkfs.ext4") is None or shutil.which("e2fsck") is None:
+        pytest.skip("mkfs.ext4 or e2fsck missing (e2fsprogs)")
+    image = tmp_path / "sdcard.img"
+    mnt = tmp_path / "hub" / "state"
+    mnt.mkdir(parents=True)
+    with image.open("wb") as fh:
+        fh.truncate(32 * 2**20)
+    run("mkfs.ext4", "-q", "-F", str(image))
+    try:
+        run("mount", "-o", "loop,errors=remount-ro", str(image), str(mnt))
+    except subprocess.CalledProcessError as err:
+        pytest.skip(f"cannot loop-mount a file system here: {err.stderr.strip()}")
+    try:
+        yield image, mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_file_system_forced_read_only_under_the_hub_is_survived(
+    broker: Broker, hubs: list[HubProcess], tmp_path: Path, fragile_disk: tuple[Path, Path]
+) -> None:
+    image, mnt = fragile_disk
+    device = Path(
+        subprocess.run(
+            ["findmnt", "-n", "-o", "SOURCE", str(mnt)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    ).name
+    trigger = Path(f"/sys/fs/ext4/{device}/trigger_fs_error")
+    if not trigger.exists():
+        pytest.skip(f"{trigger} missing: this kernel cannot force a file-system error")
+    watch = Collector(broker, "thuisplus/#")
+    hub = HubProcess(broker, tmp_path / "hub")
+    hubs.append(hub)
+    start(hub, watch)
+    pub = Publisher(broker)
+    pub.send("zigbee2mqtt/a001/bathroom/radar", {"fall": True, "last_seen": at(0)})
+    wait_for(lambda: len(watch.payloads()) == 1, 10, "the first fall")
+    os.sync()  # what the kernel writes back within seconds anyway
+    trigger.write_text("thuisplus test\n")  # the kernel remounts it read-only (emergency_ro)
+    for n in range(50):
+        pub.send("zigbee2mqtt/a002/hall/motion", {"occupancy": n % 2 == 0, "last_seen": at(1 + n)})
+    pub.send("zigbee2mqtt/a003/bathroom/radar", {"fall": True, "last_seen": at(100)})
+    wait_for(
+        lambda: {s["apartment"] for s in watch.payloads()} == {"a001", "a003"},
+        15,
+        lambda: f"the fall on a read-only disk; log:\n{hub.output()}",
+    )
+    wait_for(lambda: degraded_by(watch, "store"), 10, lambda: f"health: {health(watch)}")
+    # the installer repairs the card: unmount, check, mount again; the hub finds it
+    run("umount", "-l", str(mnt))
+    time.sleep(3)  # the hub tries meanwhile: it must not make a new, empty store there
+    assert not (mnt / "thuisplus.sqlite").exists()
+    # e2fsck exits 1 when it repaired something, as it may here
+    subprocess.run(["e2fsck", "-fy", str(image)], capture_output=True, check=False)
+    run("mount", "-o", "loop,errors=remount-ro", str(image), str(mnt))
+    wait_for(lambda: healthy(watch), 20, lambda: f"recovery: {health(watch)}\n{hub.output()}")
+    assert hub.stop() == 0
+    assert events(hub) == 52
+    assert sorted(r[0] for r in query(hub, "SELECT apartment FROM register")) == ["a001", "a003"]
+    assert query(hub, "SELECT count(*) FROM outbox WHERE delivered=0") == [(0,)]
+    assert query(hub, "PRAGMA integrity_check") == [("ok",)]
+    pub.close()
+    watch.close()
+
+
 def test_a_flapping_sensor_is_reported_and_the_others_are_still_served(
     broker: Broker, hubs: list[HubProcess], tmp_path: Path
 ) -> None:
