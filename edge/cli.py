@@ -201,7 +201,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.allow_insecure:
         updates["allow_insecure"] = True
     if updates:
-        config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update=updates)})
+        from pydantic import ValidationError
+
+        try:  # validated as if they were in the file
+            mqtt_conf = type(config.mqtt).model_validate(
+                {**config.mqtt.model_dump(exclude={"password"}), **updates}
+            )
+        except ValidationError as err:
+            for e in err.errors():
+                where = " -> ".join(str(p) for p in e["loc"])
+                print(f"mqtt -> {where}: {e['msg']} (from the command line)", file=sys.stderr)
+            return EXIT_USAGE
+        config = config.model_copy(update={"mqtt": mqtt_conf})
     try:
         check_secure(config.mqtt)
     except MqttError as err:

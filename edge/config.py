@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,7 @@ from integrations.influx import InfluxConfig
 
 logger = logging.getLogger(__name__)
 
+_ZONE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+){0,2}$")
 SECRET_ENV = "THUISPLUS_MQTT_PASSWORD"  # noqa: S105  (the variable's name, not a secret)
 USERNAME_ENV = "THUISPLUS_MQTT_USERNAME"
 
@@ -180,9 +182,12 @@ class Config(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
+        # ZoneInfo reads a file named after the value: check its shape first
+        if not _ZONE.match(value) or ".." in value:
+            raise ValueError(f"unknown time zone {value[:64]!r}")
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:
             raise ValueError(f"unknown time zone {value!r}") from err
         return value
 
@@ -303,16 +308,18 @@ def _line_of(root: Any, loc: tuple[Any, ...], key_lines: dict[int, Any]) -> int 
 
 def load_config_text(text: str, name: str = "<config>") -> Config:
     """Validate a YAML text; raise :class:`ConfigError` with one line per problem."""
-    loader = _LineLoader(text)
+    loader: _LineLoader | None = None
     try:
+        loader = _LineLoader(text)
         data = loader.get_single_data()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(err, "problem", None) or str(err)
+        problem = getattr(err, "problem", None) or getattr(err, "reason", None) or str(err)
         raise ConfigError([f"{where}: not valid YAML: {problem}"]) from err
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
