@@ -292,7 +292,15 @@ class LiveHub:
         key = f"stats:{day.flat}:{day.day.isoformat()}"
         topic = stats_topic(self.config.mqtt.base_topic, day.flat)
         body = day.model_dump_json()
-        if self.hub.store.queue_message(key, topic, body) and self.connected:
+        try:
+            queued = self.hub.store.queue_message(key, topic, body)
+        except WRITE_ERRORS as err:
+            # the store cannot keep it: send it now if possible (it is not kept for later)
+            self.hub.store.failed(err, "the flat's daily stats")
+            if self.connected:
+                self.client.publish(topic, body, qos=1)
+            return
+        if queued and self.connected:
             self._publish(key, topic, body)
 
     def _command(self, name: str) -> str:
