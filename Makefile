@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo demo-small eval test lint bench clean install test-deps
+.PHONY: demo demo-small eval test lint bench clean install test-deps audit
 
 $(VENV)/.installed: pyproject.toml
 	scripts/ensure-python.sh $(PYTHON)
@@ -62,6 +62,12 @@ bench: install test-deps
 	$(PY) benchmarks/bench_replay.py
 	$(PY) benchmarks/bench_latency.py
 	$(PY) benchmarks/bench_resources.py
+	$(PY) benchmarks/bench_faults.py
+
+## audit: known vulnerabilities in the installed dependencies (pip-audit, PyPI's advisory
+## data); --strict: a dependency it cannot look up fails the audit instead of passing it
+audit: install
+	$(BIN)/pip-audit --strict --vulnerability-service pypi --skip-editable --progress-spinner off
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

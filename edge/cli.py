@@ -187,7 +187,7 @@ def _default_state_dir() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.mqtt import LiveExtension, LiveHub, MqttError
+    from edge.mqtt import LiveExtension, LiveHub, MqttError, check_secure
     from edge.pipeline import Hub, SignalSink
     from edge.store import Store, StoreError
 
@@ -199,8 +199,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         updates["host"] = args.mqtt_host
     if args.mqtt_port:
         updates["port"] = args.mqtt_port
+    if args.allow_insecure:
+        updates["allow_insecure"] = True
     if updates:
-        config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update=updates)})
+        from pydantic import ValidationError
+
+        try:  # validated as if they were in the file
+            mqtt_conf = type(config.mqtt).model_validate(
+                {**config.mqtt.model_dump(exclude={"password"}), **updates}
+            )
+        except ValidationError as err:
+            for e in err.errors():
+                where = " -> ".join(str(p) for p in e["loc"])
+                print(f"mqtt -> {where}: {e['msg']} (from the command line)", file=sys.stderr)
+            return EXIT_USAGE
+        config = config.model_copy(update={"mqtt": mqtt_conf})
+    try:
+        check_secure(config.mqtt)
+    except MqttError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
     state_dir = args.state_dir or _default_state_dir()
     try:
         store = Store(state_dir / DB_NAME, config.store)
@@ -488,6 +506,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the store lives (default: $STATE_DIRECTORY or ./state)",
     )
     p.add_argument("--signals-out", type=Path, help="also append signals here as JSON Lines")
+    p.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="development only: allow a broker without TLS or without an account "
+        "(as mqtt.allow_insecure: true)",
+    )
     p.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,7 @@ from integrations.influx import InfluxConfig
 
 logger = logging.getLogger(__name__)
 
+_ZONE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+){0,2}$")
 SECRET_ENV = "THUISPLUS_MQTT_PASSWORD"  # noqa: S105  (the variable's name, not a secret)
 USERNAME_ENV = "THUISPLUS_MQTT_USERNAME"
 
@@ -78,6 +80,17 @@ class MqttConfig(_Section):
     zigbee_base_topic: str = Field("zigbee2mqtt", min_length=1, description="Zigbee2MQTT base.")
     base_topic: str = Field("thuisplus", min_length=1, description="Where the hub publishes.")
     reconnect_max_s: float = Field(15.0, gt=0, le=3600, description="Longest reconnect wait.")
+    flapping_per_s: float = Field(
+        10.0,
+        gt=0,
+        description="A sensor topic sending more messages a second than this (over 5 s) is "
+        "reported as flapping in the hub's health; its messages are still all kept.",
+    )
+    allow_insecure: bool = Field(
+        False,
+        description="Development only: allow a plain-text or anonymous broker connection. "
+        "Off, the hub refuses to connect without TLS and a broker account.",
+    )
 
     password: None = Field(None, exclude=True, description="Refused: see the class doc.")
 
@@ -87,6 +100,19 @@ class MqttConfig(_Section):
         raise ValueError(
             f"a password never goes in the YAML: set {SECRET_ENV} or mqtt.password_file"
         )
+
+    def insecure_reasons(self) -> list[str]:
+        """Why this connection is not fit for production (empty when it is):
+
+        >>> MqttConfig().insecure_reasons()
+        ['plain text (mqtt -> tls -> enabled is false)', 'anonymous (no mqtt -> username)']
+        """
+        reasons = []
+        if not self.tls.enabled:
+            reasons.append("plain text (mqtt -> tls -> enabled is false)")
+        if not (os.environ.get(USERNAME_ENV) or self.username):
+            reasons.append("anonymous (no mqtt -> username)")
+        return reasons
 
     def credentials(self) -> tuple[str | None, str | None]:
         """The username and password to use, read from the environment or the secrets file."""
@@ -156,9 +182,12 @@ class Config(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
+        # ZoneInfo reads a file named after the value: check its shape first
+        if not _ZONE.match(value) or ".." in value:
+            raise ValueError(f"unknown time zone {value[:64]!r}")
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:
             raise ValueError(f"unknown time zone {value!r}") from err
         return value
 
@@ -279,16 +308,18 @@ def _line_of(root: Any, loc: tuple[Any, ...], key_lines: dict[int, Any]) -> int 
 
 def load_config_text(text: str, name: str = "<config>") -> Config:
     """Validate a YAML text; raise :class:`ConfigError` with one line per problem."""
-    loader = _LineLoader(text)
+    loader: _LineLoader | None = None
     try:
+        loader = _LineLoader(text)
         data = loader.get_single_data()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(err, "problem", None) or str(err)
+        problem = getattr(err, "problem", None) or getattr(err, "reason", None) or str(err)
         raise ConfigError([f"{where}: not valid YAML: {problem}"]) from err
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -9,6 +9,7 @@ when any check fails.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge.config import Config, ConfigError
-from edge.mqtt import MqttError, availability_topic, make_client
+from edge.mqtt import MqttError, availability_topic, health_topic, make_client
 from edge.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -50,14 +51,18 @@ def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
     connected = threading.Event()
     avail = threading.Event()
     topic = availability_topic(config)
+    health = health_topic(config)
 
     def on_connect(c: mqtt.Client, u: Any, f: Any, rc: Any, p: Any) -> None:
         answer["rc"] = rc
         connected.set()
         if not rc.is_failure:
-            c.subscribe(topic, qos=1)
+            c.subscribe([(health, 1), (topic, 1)])
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == health:
+            answer["health"] = msg.payload.decode("utf-8", "replace")
+            return
         answer["availability"] = msg.payload.decode("utf-8", "replace")
         avail.set()
 
@@ -84,10 +89,26 @@ def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
             out.append(Check("hub", FAIL, f"{topic}: nothing retained (the hub never ran here)"))
         else:
             out.append(Check("hub", FAIL, f"{topic} says {state}"))
+        if state == "online":
+            out.append(_health_check(health, answer.get("health")))
         return out
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def _health_check(topic: str, body: str | None) -> Check:
+    """The hub's own verdict on itself (faults it degrades under, see edge/mqtt.py)."""
+    if body is None:
+        return Check("health", WARN, f"{topic}: nothing retained yet")
+    try:
+        found = json.loads(body)
+        faults = dict(found.get("faults", {}))
+    except (ValueError, TypeError, AttributeError):
+        return Check("health", FAIL, f"{topic}: not the hub's health report")
+    if not faults:
+        return Check("health", OK, "the hub reports no faults")
+    return Check("health", FAIL, "; ".join(f"{k}: {v}" for k, v in sorted(faults.items())))
 
 
 def check_clock() -> Check:

@@ -123,6 +123,10 @@ class Escalator:
     def next_due(self) -> datetime | None:
         return self._next
 
+    def refresh(self) -> None:
+        """Read the next due alert from the register again (after a store fault)."""
+        self._next = self.register.next_alert()
+
     def tick(self, now: datetime) -> int:
         """Send every alert due by ``now``; returns how many were sent."""
         if self._next is None or self._next > now:

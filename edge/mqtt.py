@@ -23,6 +23,7 @@ import signal as signals
 import socket
 import ssl
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
@@ -34,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.config import Config, MqttConfig
 from edge.models import Message, Signal
 from edge.pipeline import Hub, signal_topic
+from edge.store import WRITE_ERRORS
 from integrations.central import FlatDay, FlatStats, stats_topic
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 CONNACK_TIMEOUT_S = 10.0
 FEEDBACK_EVERY_S = 5.0
+HEALTH_EVERY_S = 30.0  # the health topic is refreshed this often, and on every change
+WINDOW_S = 5.0  # flapping sensors and quarantined clocks are judged over this window
+STORE_RETRY_S = 2.0  # while the store cannot write, try again this often
 
 
 class MqttError(Exception):
@@ -51,6 +56,10 @@ def availability_topic(config: Config) -> str:
     return f"{config.mqtt.base_topic}/{config.flat}/hub/availability"
 
 
+def health_topic(config: Config) -> str:
+    return f"{config.mqtt.base_topic}/{config.flat}/hub/health"
+
+
 def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -58,8 +67,28 @@ def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
         logger.debug("TCP_NODELAY not available on this socket")
 
 
+def check_secure(conf: MqttConfig) -> None:
+    """Refuse a plain-text or anonymous broker unless the development flag allows it."""
+    reasons = conf.insecure_reasons()
+    if not reasons:
+        return
+    if not conf.allow_insecure:
+        raise MqttError(
+            f"mqtt: refused to connect to {conf.host}:{conf.port}: the connection would be "
+            f"{' and '.join(reasons)}. A gateway needs TLS and a broker account "
+            "(mqtt -> tls, mqtt -> username; see docs/configuration.md); on a development "
+            "machine set mqtt -> allow_insecure: true"
+        )
+    logger.warning(
+        "Insecure broker connection allowed for development (mqtt -> allow_insecure): %s",
+        ", ".join(reasons),
+    )
+
+
 def make_client(conf: MqttConfig, client_id: str, clean: bool = False) -> mqtt.Client:
-    """A paho client with the configured credentials and TLS, not yet connected."""
+    """A paho client with the configured credentials and TLS, not yet connected; refuses
+    (:class:`MqttError`) an insecure connection unless ``allow_insecure`` is set."""
+    check_secure(conf)
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -133,6 +162,17 @@ class LiveHub:
         self._backoff = 0.5
         self._next_try = 0.0
         self._next_feedback = 0.0
+        # health: what is wrong now (name -> detail), published retained on .../hub/health
+        self._health = health_topic(config)
+        self.faults: dict[str, str] = {}
+        self._shown: tuple[Any, ...] | None = None
+        self._active: set[str] = set()
+        self._next_health = 0.0
+        self._next_store_retry = 0.0
+        self._window_start = time.monotonic()
+        self._rates: Counter[str] = Counter()
+        self.flapping: dict[str, float] = {}
+        self._quarantined_seen = 0
 
     # --- callbacks (all on this thread, inside client.loop) ---------------------------
 
@@ -157,6 +197,7 @@ class LiveHub:
             ]
         )
         client.publish(self._avail, "online", qos=1, retain=True)
+        self._shown = None  # publish the health again
         self._send_outbox()
         for ext in self.extensions:
             self._guard(ext.connected, self)
@@ -179,6 +220,7 @@ class LiveHub:
                 self._on_command(msg.topic, bytes(raw))
                 self._changed()
             return
+        self._rates[msg.topic] += 1
         try:
             payload: Any = json.loads(raw)
         except ValueError:
@@ -250,7 +292,15 @@ class LiveHub:
         key = f"stats:{day.flat}:{day.day.isoformat()}"
         topic = stats_topic(self.config.mqtt.base_topic, day.flat)
         body = day.model_dump_json()
-        if self.hub.store.queue_message(key, topic, body) and self.connected:
+        try:
+            queued = self.hub.store.queue_message(key, topic, body)
+        except WRITE_ERRORS as err:
+            # the store cannot keep it: send it now if possible (it is not kept for later)
+            self.hub.store.failed(err, "the flat's daily stats")
+            if self.connected:
+                self.client.publish(topic, body, qos=1)
+            return
+        if queued and self.connected:
             self._publish(key, topic, body)
 
     def _command(self, name: str) -> str:
@@ -271,6 +321,13 @@ class LiveHub:
         except CommandError as err:
             self.hub.reject("mqtt", topic, raw.decode("utf-8", "replace"), f"command: {err}")
             reply = {"ok": False, "command": name, "error": str(err)}
+        except WRITE_ERRORS as err:
+            self.hub.store.failed(err, "a command")
+            reply = {
+                "ok": False,
+                "command": name,
+                "error": "the hub's store cannot be written just now: try again",
+            }
         self.client.publish(self._command("result"), json.dumps(reply), qos=1)
 
     def _publish(self, sid: str, topic: str, body: str) -> None:
@@ -301,7 +358,11 @@ class LiveHub:
         if wall >= self._next_feedback:
             # verdicts given from the command line land in the store: pick them up
             self._next_feedback = wall + FEEDBACK_EVERY_S
-            self.hub.apply_feedback()
+            try:
+                self.hub.apply_feedback()
+            except WRITE_ERRORS as err:
+                self.hub.store.failed(err, "feedback notes")
+        self._check_health(wall)
         if self._clock_at is None or self._clock_mono is None:
             return
         due = self.hub.next_due
@@ -313,6 +374,105 @@ class LiveHub:
             self.hub.store.flush()
             self._note_clock()
             self._changed()
+
+    # --- health ------------------------------------------------------------------------
+
+    def _check_health(self, wall: float) -> None:
+        """Judge flapping sensors, quarantined clocks and the store; retry a failed store;
+        publish ``.../hub/health`` (retained) when something changed."""
+        store = self.hub.store
+        if store.fault is not None and wall >= self._next_store_retry:
+            self._next_store_retry = wall + STORE_RETRY_S
+            try:
+                self.hub.recover()
+            except WRITE_ERRORS as err:
+                store.failed(err, "what waited in memory")
+        if wall - self._window_start >= WINDOW_S:
+            self._judge_window(wall - self._window_start)
+            self._window_start = wall
+        faults = dict(self.faults)
+        if store.fault is not None:
+            faults["store"] = (
+                f"{store.fault}; waiting in memory: {store.waiting} rows, "
+                f"{len(self.hub.unsaved)} signals; dropped: {store.dropped}"
+            )
+        else:
+            faults.pop("store", None)
+        for name in sorted(self._active - set(faults)):
+            logger.warning("Health: recovered from the %s fault", name)
+        self._active = set(faults)
+        self.faults = faults
+        shown = (*sorted(faults), len(self.hub.unsaved), store.dropped > 0)
+        if self.connected and (shown != self._shown or wall >= self._next_health):
+            self._next_health = wall + HEALTH_EVERY_S
+            self._publish_health()
+            self._shown = shown
+
+    def _judge_window(self, span: float) -> None:
+        limit = self.config.mqtt.flapping_per_s
+        rates = {t: n / span for t, n in self._rates.items() if n / span > limit}
+        self._rates.clear()
+        for topic in sorted(set(rates) - set(self.flapping)):
+            logger.warning(
+                "Sensor topic %s is flapping: %.0f messages/s (over %g/s); every message is "
+                "still handled and kept",
+                topic,
+                rates[topic],
+                limit,
+            )
+        for topic in sorted(set(self.flapping) - set(rates)):
+            logger.info("Sensor topic %s stopped flapping", topic)
+        self.flapping = rates
+        if rates:
+            worst = sorted(rates.items(), key=lambda kv: -kv[1])
+            shown = ", ".join(f"{t} {r:.0f}/s" for t, r in worst[:5])
+            self.faults["flapping"] = f"{len(rates)} sensor topic(s) over {limit:g}/s: {shown}"
+        else:
+            self.faults.pop("flapping", None)
+        clock = self.hub.clock
+        new = clock.quarantined - self._quarantined_seen
+        self._quarantined_seen = clock.quarantined
+        if new > 0:
+            if "clock" not in self.faults:
+                logger.warning(
+                    "Clock: %d messages in %.0f s had times far from the stream clock and were "
+                    "quarantined (dead letters); e.g. %s",
+                    new,
+                    span,
+                    self.hub.stats.latest.get("clock", "?"),
+                )
+            self.faults["clock"] = (
+                f"{new} messages quarantined in {span:.0f} s (times far from the stream clock "
+                f"{clock.now.isoformat() if clock.now else '-'}); {clock.reanchors} re-anchors"
+            )
+        else:
+            self.faults.pop("clock", None)
+
+    def health(self) -> dict[str, Any]:
+        st = self.hub.stats
+        store = self.hub.store
+        return {
+            "status": "degraded" if self.faults else "ok",
+            "faults": dict(sorted(self.faults.items())),
+            "counters": {
+                "messages": st.messages,
+                "events": st.events,
+                "rejected": st.rejected_total,
+                "signals": sum(st.signals.values()),
+                "waiting_in_memory": store.waiting,
+                "dropped": store.dropped,
+                "unsaved_signals": len(self.hub.unsaved),
+                "quarantined": self.hub.clock.quarantined,
+                "reanchors": self.hub.clock.reanchors,
+            },
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def _publish_health(self) -> None:
+        body = self.health()
+        if body["faults"]:
+            logger.warning("Health: degraded: %s", json.dumps(body["faults"]))
+        self.client.publish(self._health, json.dumps(body), qos=1, retain=True)
 
     # --- the loop ----------------------------------------------------------------------
 

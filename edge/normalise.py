@@ -243,6 +243,8 @@ def parse_topic(topic: str, base: str = "zigbee2mqtt") -> Topic | Result:
         return Result(reason=f"topic: unknown room {room_name!r} (one of {_ROOM_LIST})")
     if len(device) > 64:
         return Result(reason="topic: device name longer than 64 characters")
+    if not device.isprintable():
+        return Result(reason="topic: device name has control characters")
     return Topic(apartment, room, device, availability)
 
 

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from detectors.base import Candidate, Detector, registry
@@ -29,7 +29,7 @@ from edge.models import Message, Signal, signal_id
 from edge.normalise import normalise
 from edge.register import Outcome, Register
 from edge.state import FlatState
-from edge.store import Store, reason_kind
+from edge.store import WRITE_ERRORS, Store, reason_kind
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class Stats:
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    latest: dict[str, str] = field(default_factory=dict)
     partial: int = 0
     signals: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
@@ -160,27 +161,63 @@ class Hub:
         self._next_prune: datetime | None = None
         self._saved_wall = time.monotonic()
         self._feedback_seen = 0
+        # signals raised while the store could not write: sent on, kept here until it can
+        self.unsaved: list[tuple[Signal, str, datetime | None]] = []
+        self._replaying = False
         self._restore()
 
     # --- state -------------------------------------------------------------------------
 
     def _restore(self) -> None:
         saved = self.store.load_state()
-        if not saved:
+        clock = saved.get("clock") if saved else None
+        if saved:
+            if "state" in saved:
+                self.state.load(saved["state"])
+            if "features" in saved:
+                self.features.load_state(saved["features"])
+            for det in self.detectors:
+                if det.name in saved.get("detectors", {}):
+                    det.load_state(saved["detectors"][det.name])
+            self._feedback_seen = int(saved.get("feedback_seen", 0))
+            if clock:
+                self.clock.now = datetime.fromisoformat(clock)
+            logger.info("Restored state saved at event time %s", clock)
+            self._recompute_due()
+        self._replay_tail(datetime.fromisoformat(clock).timestamp() if clock else None)
+
+    def _replay_tail(self, after: float | None) -> None:
+        """The state is saved every few minutes; after a hard stop (SIGKILL, power cut) the
+        events kept since the last save are replayed from the event log, so the apartment
+        model and the detectors are where they were. A signal raised before the stop is
+        known to the register and not raised again; one that was not is raised now."""
+        if not self.config.store.keep_raw_events:
             return
-        if "state" in saved:
-            self.state.load(saved["state"])
-        if "features" in saved:
-            self.features.load_state(saved["features"])
-        for det in self.detectors:
-            if det.name in saved.get("detectors", {}):
-                det.load_state(saved["detectors"][det.name])
-        self._feedback_seen = int(saved.get("feedback_seen", 0))
-        clock = saved.get("clock")
-        if clock:
-            self.clock.now = datetime.fromisoformat(clock)
-        logger.info("Restored state saved at event time %s", clock)
-        self._recompute_due()
+        rows = self.store.events_after(after)
+        if not rows:
+            return
+        self._replaying = True
+        try:
+            for topic, received, text in rows:
+                try:
+                    payload = json.loads(text)
+                except ValueError:
+                    payload = text
+                when = datetime.fromtimestamp(received, UTC)
+                self.handle(Message(when, topic, payload, "event log"))
+        finally:
+            self._replaying = False
+        raised = sum(self.stats.signals.values())
+        logger.warning(
+            "Replayed %d events kept after the last saved state (the hub had not stopped "
+            "cleanly); %d signals raised that had not been",
+            len(rows),
+            raised,
+        )
+        fresh = Stats()
+        for name in ("messages", "events", "ignored", "duplicates", "partial", "suppressed"):
+            setattr(self.stats, name, getattr(fresh, name))
+        self.stats.repeats = 0
 
     def save(self) -> None:
         """Save the apartment state, the detectors' state and the clock."""
@@ -197,6 +234,26 @@ class Hub:
     def close(self) -> None:
         self.save()
         self.store.flush()
+
+    def recover(self) -> bool:
+        """After a store fault: reopen the store, write what waited, the signals raised
+        meanwhile included (into the register and the outbox). True when healthy again."""
+        if not self.store.retry():
+            return False
+        while self.unsaved:
+            sig, topic, next_alert = self.unsaved[0]
+            try:
+                outcome = self.register.raise_signal(sig, next_alert=next_alert)
+                self.store.add_signal(sig, topic)
+            except WRITE_ERRORS as err:
+                self.store.failed(err, "a signal")
+                return False
+            self.unsaved.pop(0)
+            logger.warning("Signal %s raised during the store fault now kept (%s)", sig.id, outcome)
+        self.escalator.refresh()
+        self._recompute_due()
+        self.save()
+        return self.store.fault is None
 
     def apply_feedback(self) -> int:
         """Hand the signal meeting's new verdicts to the detectors that raised the signals;
@@ -225,6 +282,7 @@ class Hub:
         kind = reason_kind(reason)
         self.stats.rejected[kind] += 1
         self.stats.examples.setdefault(kind, f"{source}: {reason}")
+        self.stats.latest[kind] = f"{source}: {reason}"
         self.store.add_dead_letter(source, topic, payload, reason, self.clock.now)
         logger.debug("Rejected %s (%s): %s", source, topic, reason)
 
@@ -314,8 +372,11 @@ class Hub:
             if closed and self.score_sinks:
                 self._scores(max(d.day for d in closed))
         esc = self.escalator.next_due()
-        if esc is not None and esc <= now:
-            self.escalator.tick(now)
+        if esc is not None and esc <= now and not self._replaying:
+            try:
+                self.escalator.tick(now)
+            except WRITE_ERRORS as err:
+                self.store.failed(err, "the alert register")
         for det in self.detectors:
             d = det.next_due()
             if d is not None and d <= now:
@@ -408,14 +469,39 @@ class Hub:
         )
         topic = signal_topic(self._out_base, flat, sig)
         urgent = sig.severity.value == "urgent"
-        outcome = self.register.raise_signal(sig, next_alert=sig.detected_at if urgent else None)
+        next_alert = sig.detected_at if urgent else None
+        try:
+            outcome: Outcome | None = self.register.raise_signal(sig, next_alert=next_alert)
+        except WRITE_ERRORS as err:
+            self.store.failed(err, "a signal")
+            outcome = None
+        if outcome is None:
+            # the store cannot write: the signal still goes out (a page twice beats none);
+            # the register and the outbox get it when the store can write again
+            self.unsaved.append((sig, topic, next_alert))
+            self.stats.signals[sig.kind.value] += 1
+            logger.error(
+                "Signal %s %s for %s raised while the store cannot write: sent, kept in memory",
+                sig.kind.value,
+                sig.id,
+                sig.apartment,
+            )
+            for sink in self.sinks:
+                sink.emit(sig)
+            return sig
         if outcome is Outcome.KNOWN:
             self.stats.suppressed += 1  # raised before (a replay over kept state)
             return None
         if outcome is Outcome.REPEAT:
             self.stats.repeats += 1  # the open signal was updated; nobody is paged again
             return None
-        if not self.store.add_signal(sig, topic):
+        try:
+            added = self.store.add_signal(sig, topic)
+        except WRITE_ERRORS as err:
+            self.store.failed(err, "a signal")
+            self.unsaved.append((sig, topic, next_alert))
+            added = True
+        if not added:
             self.stats.suppressed += 1
             return None
         self.stats.signals[sig.kind.value] += 1
@@ -431,5 +517,6 @@ class Hub:
             sink.emit(sig)
         if urgent:
             self.escalator.opened(sig)
-            self.escalator.tick(sig.detected_at)
+            if not self._replaying:  # alerts go out live, once the hub runs
+                self.escalator.tick(sig.detected_at)
         return sig

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -145,8 +146,12 @@ class Register:
     def __init__(self, store: Store, fold_minutes: float = 60.0) -> None:
         self.store = store
         self.fold = fold_minutes * 60.0
-        self.db = store.db
         self.db.executescript(_SCHEMA)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        # the store's connection, which it replaces when it reopens the file after a fault
+        return self.store.db
 
     # --- raising -----------------------------------------------------------------------
 

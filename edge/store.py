@@ -7,6 +7,12 @@ model and the detectors. WAL with ``synchronous=NORMAL`` survives a killed proce
 without corruption or loss of committed work (a power cut may lose the last commit);
 ``synchronous: FULL`` in the config trades speed for that last commit too.
 
+When the file cannot be written (disk full, the file system gone read-only after an SD
+card error) the store does not stop the hub: :attr:`Store.fault` says why, raw events and
+dead letters wait in memory (at most ``max_pending``; beyond that the oldest are dropped
+and counted in :attr:`Store.dropped`), and :meth:`Store.retry` (the live hub calls it
+every few seconds) reopens the file and writes what waited.
+
 >>> s = Store(None, StoreConfig())
 >>> s.add_dead_letter("rec.jsonl:3", "zigbee2mqtt/x", "oops", "line is not JSON")
 >>> s.dead_letter_reasons()
@@ -88,10 +94,20 @@ class StoreConfig(BaseModel):
         "NORMAL", description="SQLite durability: FULL also survives a power cut mid-commit."
     )
     keep_raw_events: bool = Field(True, description="Keep the raw event log at all.")
+    max_pending: int = Field(
+        200_000,
+        ge=1000,
+        le=10_000_000,
+        description="While the file cannot be written, at most this many events and dead "
+        "letters wait in memory; beyond that the oldest are dropped and counted.",
+    )
 
 
 class StoreError(Exception):
     """The store cannot be opened or written."""
+
+
+WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
 
 
 class Store:
@@ -100,27 +116,117 @@ class Store:
     def __init__(self, path: Path | None, config: StoreConfig) -> None:
         self.path = path
         self.config = config
-        target = ":memory:" if path is None else str(path)
-        try:
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={config.synchronous}")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=5000")
-            self.db.executescript(_SCHEMA)
-            self._check_version()
-        except sqlite3.Error as err:
-            raise StoreError(f"cannot open the store {target}: {err}") from err
+        self.db = self._connect()
         self._topics: dict[str, int] = dict(
             (t, i) for i, t in self.db.execute("SELECT id, topic FROM topics")
         )
-        self._pending: list[tuple[float, int, int, float, str]] = []
+        self._pending: list[tuple[float, Any, int, float, str]] = []
         self._recent: dict[str, tuple[str, float]] = {}
         self._window = config.dedup_window_s
         self.duplicates = 0
         self.events_written = 0
+        self.fault: str | None = None
+        self.dropped = 0
+        self._pending_dead: list[tuple[float | None, str, str | None, str | None, str]] = []
+        self._delivered_later: set[str] = set()
+
+    def _connect(self, create: bool = True) -> sqlite3.Connection:
+        """Open the file; ``create=False`` (reopening after a fault) never makes a new,
+        empty store where the old one should be (e.g. its file system is not mounted)."""
+        path = self.path
+        target = ":memory:" if path is None else str(path)
+        try:
+            if path is not None and create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            if path is not None and not create:
+                db = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=rw",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.config.synchronous}")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            self.db = db
+            self._check_version()
+        except (sqlite3.Error, OSError) as err:
+            raise StoreError(f"cannot open the store {target}: {err}") from err
+        return db
+
+    # --- faults ------------------------------------------------------------------------
+
+    def failed(self, err: BaseException, what: str) -> None:
+        """A write failed: keep the hub going, say so loudly (once per fault)."""
+        reason = f"cannot write {what} to {self.path or 'memory'}: {err}"
+        if self.fault is None:
+            logger.error("Store fault: %s; keeping new data in memory until it can write", reason)
+        self.fault = reason
+
+    @property
+    def waiting(self) -> int:
+        """Events and dead letters waiting in memory for the file to be writable."""
+        return len(self._pending) + len(self._pending_dead)
+
+    def _bound(self) -> None:
+        over = self.waiting - self.config.max_pending
+        if over > 0:
+            drop_dead = min(over, len(self._pending_dead))
+            del self._pending_dead[:drop_dead]
+            del self._pending[: over - drop_dead]
+            if self.dropped == 0:
+                logger.error(
+                    "Store fault goes on: more than %d rows waiting; dropping the oldest (counted)",
+                    self.config.max_pending,
+                )
+            self.dropped += over
+
+    def retry(self) -> bool:
+        """Reopen the file and write what waited; True when the store is healthy again."""
+        if self.fault is None:
+            return True
+        if self.path is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                logger.debug("closing the failed connection failed too")
+            try:
+                self._connect(create=False)
+            except StoreError as err:
+                self.fault = str(err)
+                return False
+        # topic ids handed out just before the fault may not have reached the file: rows
+        # waiting name their topic again where the file does not know the id
+        try:
+            known = dict((t, int(i)) for i, t in self.db.execute("SELECT id, topic FROM topics"))
+        except WRITE_ERRORS as err:
+            self.failed(err, "anything (cannot read the topics)")
+            return False
+        ids = {i: t for t, i in known.items()}
+        cached = {i: t for t, i in self._topics.items()}
+        self._pending = [
+            r
+            if not isinstance(r[1], int) or ids.get(r[1]) == cached.get(r[1])
+            else (r[0], cached[r[1]], r[2], r[3], r[4])
+            for r in self._pending
+        ]
+        self._topics = known
+        waiting = self.waiting
+        self.fault = None
+        self.flush()
+        self._flush_dead()
+        if self.fault is not None:
+            return False
+        logger.warning(
+            "Store writable again: wrote %d rows that waited in memory%s",
+            waiting,
+            f"; {self.dropped} were dropped while it could not write" if self.dropped else "",
+        )
+        return True
 
     def _check_version(self) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -145,22 +251,31 @@ class Store:
     def add_event(self, topic: str, ts: float, received: float, payload_text: str) -> None:
         if not self.config.keep_raw_events:
             return
-        tid = self._topics.get(topic)
+        tid: Any = self._topics.get(topic)
         if tid is None:
-            cur = self.db.execute("INSERT OR IGNORE INTO topics (topic) VALUES (?)", (topic,))
-            tid = cur.lastrowid if cur.rowcount else None
-            if tid is None:
-                tid = self.db.execute("SELECT id FROM topics WHERE topic=?", (topic,)).fetchone()[0]
-            self._topics[topic] = int(tid)
-            tid = int(tid)
+            try:
+                cur = self.db.execute("INSERT OR IGNORE INTO topics (topic) VALUES (?)", (topic,))
+                tid = cur.lastrowid if cur.rowcount else None
+                if tid is None:
+                    tid = self.db.execute(
+                        "SELECT id FROM topics WHERE topic=?", (topic,)
+                    ).fetchone()[0]
+                self._topics[topic] = tid = int(tid)
+            except WRITE_ERRORS as err:
+                self.failed(err, "a new topic")
+                tid = topic  # resolved when the row is written
         self._pending.append((ts, tid, zlib.crc32(payload_text.encode()), received, payload_text))
-        if len(self._pending) >= self.config.batch_size:
+        if self.fault is not None:
+            self._bound()
+        elif len(self._pending) >= self.config.batch_size:
             self.flush()
 
     def flush(self) -> None:
         """Write pending events in one transaction."""
         if not self._pending:
             return
+        if self.fault is not None:
+            return  # waits for retry()
         rows = self._pending
         self._pending = []
         try:
@@ -170,12 +285,38 @@ class Store:
                 self.db.executemany(
                     "INSERT OR IGNORE INTO events (ts, topic_id, digest, received, payload) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    rows,
+                    [self._resolved(r) for r in rows],
                 )
                 self.events_written += self.db.total_changes - before
-        except sqlite3.Error as err:
+        except WRITE_ERRORS as err:
             self._pending = rows + self._pending
-            raise StoreError(f"cannot write events to {self.path}: {err}") from err
+            self.failed(err, f"{len(rows)} events")
+            self._bound()
+
+    def _resolved(
+        self, row: tuple[float, Any, int, float, str]
+    ) -> tuple[float, int, int, float, str]:
+        tid = row[1]
+        if isinstance(tid, int):
+            return row
+        found = self._topics.get(tid)
+        if found is None:
+            self.db.execute("INSERT OR IGNORE INTO topics (topic) VALUES (?)", (tid,))
+            found = self._topics[tid] = int(
+                self.db.execute("SELECT id FROM topics WHERE topic=?", (tid,)).fetchone()[0]
+            )
+        return (row[0], found, row[2], row[3], row[4])
+
+    def events_after(self, ts: float | None) -> list[tuple[str, float, str]]:
+        """The raw events with an event time after ``ts`` (all when ``None``), in the order
+        they were received: (topic, received, payload text)."""
+        self.flush()
+        rows = self.db.execute(
+            "SELECT t.topic, e.received, e.payload FROM events e JOIN topics t ON t.id = e.topic_id"
+            " WHERE e.ts > ? ORDER BY e.received",
+            (float("-inf") if ts is None else ts,),
+        )
+        return [(str(a), float(b), str(c)) for a, b, c in rows]
 
     def event_count(self) -> int:
         self.flush()
@@ -184,12 +325,20 @@ class Store:
     def prune(self, now: datetime) -> int:
         """Delete raw events and dead letters past their retention; returns rows removed."""
         self.flush()
+        if self.fault is not None:
+            return 0
         cutoff = (now - timedelta(days=self.config.retention_days)).timestamp()
         dl_cutoff = (now - timedelta(days=self.config.dead_letter_retention_days)).timestamp()
-        with self.db:
-            self.db.execute("BEGIN")
-            n = self.db.execute("DELETE FROM events WHERE ts < ?", (cutoff,)).rowcount
-            n += self.db.execute("DELETE FROM dead_letters WHERE stored < ?", (dl_cutoff,)).rowcount
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                n = self.db.execute("DELETE FROM events WHERE ts < ?", (cutoff,)).rowcount
+                n += self.db.execute(
+                    "DELETE FROM dead_letters WHERE stored < ?", (dl_cutoff,)
+                ).rowcount
+        except WRITE_ERRORS as err:
+            self.failed(err, "the pruning of old rows")
+            return 0
         if n:
             logger.info("Pruned %d rows older than the retention period", n)
         return n
@@ -205,10 +354,30 @@ class Store:
         stored: datetime | None = None,
     ) -> None:
         text = payload if isinstance(payload, str) or payload is None else _dumps(payload)
-        self.db.execute(
-            "INSERT INTO dead_letters (stored, source, topic, payload, reason) VALUES (?,?,?,?,?)",
-            (stored.timestamp() if stored else None, source, topic, text, reason),
+        self._pending_dead.append(
+            (stored.timestamp() if stored else None, source, topic, text, reason)
         )
+        if self.fault is None:
+            self._flush_dead()
+        else:
+            self._bound()
+
+    def _flush_dead(self) -> None:
+        if not self._pending_dead or self.fault is not None:
+            return
+        rows = self._pending_dead
+        self._pending_dead = []
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(
+                    "INSERT INTO dead_letters (stored, source, topic, payload, reason) "
+                    "VALUES (?,?,?,?,?)",
+                    rows,
+                )
+        except WRITE_ERRORS as err:
+            self._pending_dead = rows + self._pending_dead
+            self.failed(err, "dead letters")
 
     def dead_letter_reasons(self) -> dict[str, int]:
         """How many dead letters there are per kind of reason (the text before any detail)."""
@@ -249,9 +418,10 @@ class Store:
             if cur.rowcount == 0:
                 return False
             self.db.execute(
-                "INSERT OR IGNORE INTO outbox (signal_id, topic, body) VALUES (?,?,?)",
-                (signal.id, topic, body),
+                "INSERT OR IGNORE INTO outbox (signal_id, topic, body, delivered) VALUES (?,?,?,?)",
+                (signal.id, topic, body, int(signal.id in self._delivered_later)),
             )
+        self._delivered_later.discard(signal.id)
         return True
 
     def queue_message(self, key: str, topic: str, body: str) -> bool:
@@ -274,7 +444,13 @@ class Store:
         )
 
     def outbox_delivered(self, signal_id: str) -> None:
-        self.db.execute("UPDATE outbox SET delivered=1 WHERE signal_id=?", (signal_id,))
+        try:
+            cur = self.db.execute("UPDATE outbox SET delivered=1 WHERE signal_id=?", (signal_id,))
+            if cur.rowcount == 0:  # sent while the store could not keep it: marked when it can
+                self._delivered_later.add(signal_id)
+        except WRITE_ERRORS as err:
+            self._delivered_later.add(signal_id)
+            self.failed(err, "a delivery mark")
 
     def signal_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM signals").fetchone()[0])
@@ -283,12 +459,17 @@ class Store:
 
     def save_state(self, parts: dict[str, Any]) -> None:
         self.flush()
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT OR REPLACE INTO saved_state (name, body) VALUES (?, ?)",
-                [(k, json.dumps(v, sort_keys=True)) for k, v in parts.items()],
-            )
+        if self.fault is not None:
+            return  # saved again once the store can write
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO saved_state (name, body) VALUES (?, ?)",
+                    [(k, json.dumps(v, sort_keys=True)) for k, v in parts.items()],
+                )
+        except WRITE_ERRORS as err:
+            self.failed(err, "the saved state")
 
     def load_state(self) -> dict[str, Any]:
         return {
@@ -302,6 +483,11 @@ class Store:
     def close(self) -> None:
         try:
             self.flush()
+            self._flush_dead()
+            if self.waiting:
+                logger.error(
+                    "Closing the store with %d rows never written (%s)", self.waiting, self.fault
+                )
         finally:
             self.db.close()
 

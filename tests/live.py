@@ -103,7 +103,10 @@ class Publisher:
 class HubProcess:
     """``thuisplus run`` as a subprocess, as systemd would run it."""
 
-    def __init__(self, broker: Broker, workdir: Path, config: str = "") -> None:
+    def __init__(self, broker: Broker, workdir: Path, config: str = "", dev: bool = True) -> None:
+        """``dev``: the test broker is plain and anonymous, so run with ``--allow-insecure``
+        (a production configuration refuses it)."""
+        self.dev = dev
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "flat.yaml"
@@ -132,6 +135,7 @@ class HubProcess:
                 str(self.broker.port),
                 "--state-dir",
                 str(self.state),
+                *(["--allow-insecure"] if self.dev else []),
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -37,7 +37,9 @@ def doctor(config: Path, state: Path, *extra: str) -> subprocess.CompletedProces
 
 def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
     hub = HubProcess(
-        broker, tmp_path / "hub", f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
+        broker,
+        tmp_path / "hub",
+        f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  allow_insecure: true\n",
     )
     hub.start()
     try:
@@ -57,6 +59,7 @@ def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
     assert lines[0].startswith("OK    config     flat test-flat")
     assert f"OK    broker     {broker.host}:{broker.port} accepts the hub's credentials" in lines
     assert f"OK    hub        thuisplus/{FLAT}/hub/availability says online" in lines
+    assert "OK    health     the hub reports no faults" in lines
     assert any(x.startswith("OK    sensors    1 sensors in 1 apartments") for x in lines)
     assert any(x.startswith(("OK    disk", "WARN  disk")) for x in lines)
     assert any(x.split()[1] == "clock" for x in lines)
@@ -66,7 +69,8 @@ def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
 def test_a_broker_that_is_not_there_and_no_state(tmp_path: Path) -> None:
     config = tmp_path / "flat.yaml"
     config.write_text(
-        f"flat: {FLAT}\nmqtt:\n  port: {free_port()}\napartments:\n  a001: {{residents: 1}}\n"
+        f"flat: {FLAT}\nmqtt:\n  port: {free_port()}\n  allow_insecure: true\n"
+        "apartments:\n  a001: {residents: 1}\n"
     )
     out = doctor(config, tmp_path / "state")
     assert out.returncode == 1
@@ -93,3 +97,16 @@ def test_silent_sensors_are_named(broker: Broker, tmp_path: Path) -> None:
     out = doctor(hub.config, hub.state, "--silent-hours", "1")
     assert "1 silent for over 1 h: a001/hall/motion" in out.stdout
     assert "configured but never seen: a002" in out.stdout
+
+
+def test_a_production_config_refuses_a_plain_anonymous_broker(
+    broker: Broker, tmp_path: Path
+) -> None:
+    config = tmp_path / "flat.yaml"
+    config.write_text(f"flat: {FLAT}\nmqtt:\n  host: {broker.host}\n  port: {broker.port}\n")
+    out = doctor(config, tmp_path / "state")
+    assert out.returncode == 1
+    assert (
+        f"FAIL  broker     mqtt: refused to connect to {broker.host}:{broker.port}: the "
+        "connection would be plain text (mqtt -> tls -> enabled is false) and anonymous"
+    ) in out.stdout

@@ -100,7 +100,7 @@ def test_tls_and_password_from_a_secrets_file(tls_broker, tmp_path: Path) -> Non
     broker, d = tls_broker
     secret = tmp_path / "mqtt_password"
     secret.write_text("right-password\n")
-    hub = HubProcess(broker, tmp_path / "hub", hub_config(d, secret))
+    hub = HubProcess(broker, tmp_path / "hub", hub_config(d, secret), dev=False)
     hub.start()
     try:
         wait_for(lambda: "Connected to" in hub.output(), 15, lambda: f"TLS:\n{hub.output()}")
@@ -113,7 +113,7 @@ def test_a_wrong_password_is_refused_and_the_hub_keeps_trying(tls_broker, tmp_pa
     broker, d = tls_broker
     secret = tmp_path / "mqtt_password"
     secret.write_text("wrong-password\n")
-    hub = HubProcess(broker, tmp_path / "hub", hub_config(d, secret))
+    hub = HubProcess(broker, tmp_path / "hub", hub_config(d, secret), dev=False)
     hub.start()
     try:
         wait_for(

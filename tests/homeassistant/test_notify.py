@@ -153,7 +153,10 @@ def test_run_refuses_to_start_without_a_token(
     )
     state = str(tmp_path / "state")
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(config), "--state-dir", state],
+        [
+            *(sys.executable, "-m", "edge.cli", "run", "--allow-insecure"),
+            *("--config", str(config), "--state-dir", state),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
