@@ -19,11 +19,11 @@ diabetes or heart failure: worth a question from care, not an alarm.
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), calm + more)
 ...           for c in d.on_day(day, None)]
 >>> [(c.kind.value, c.severity.value, c.detected_at.date().isoformat()) for c in raised]
-[('night_toilet', 'attention', '2026-02-23')]
+[('night_toilet', 'attention', '2026-02-24')]
 >>> raised[0].evidence["baseline"]
-0.49
+0.5
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
-Goes to the toilet more often at night: 1.5 times a night over the last 2 weeks,
+Goes to the toilet more often at night: 1.6 times a night over the last 2 weeks,
 usually 0.5.
 """
 
@@ -46,13 +46,13 @@ logger = logging.getLogger(__name__)
 
 class NightToiletSettings(TrendSettings):
     min_ratio: float = Field(
-        1.6, ge=1.0, le=10, description="Recent visits a night at least this times the usual."
+        1.5, ge=1.0, le=10, description="Recent visits a night at least this times the usual."
     )
     min_increase: float = Field(
-        0.6, ge=0, le=10, description="...and at least this many more visits a night."
+        0.5, ge=0, le=10, description="...and at least this many more visits a night."
     )
     min_z: float = Field(
-        3.5, ge=1, le=20, description="...and this many standard errors above the usual."
+        4.0, ge=1, le=20, description="...and this many standard errors above the usual."
     )
     restless_minutes: float = Field(
         20.0,

@@ -20,10 +20,10 @@ three falling together: a sign of malnutrition (ondervoeding) worth a question f
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), wobble + [less] * 14)
 ...           for c in d.on_day(day, None)]
 >>> [(c.kind.value, c.detected_at.date().isoformat()) for c in raised]
-[('nutrition', '2026-02-27')]
+[('nutrition', '2026-02-25')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
-Uses the kitchen less: 35 minutes a day over the last 2 weeks, usually 71
-(fridge, kettle and kitchen 46% of usual).
+Uses the kitchen less: 42 minutes a day over the last 2 weeks, usually 71
+(fridge, kettle and kitchen 57% of usual).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _FLOORS = (10.0, 1.0, 0.5)  # a measure counts when its baseline mean is at leas
 
 class NutritionSettings(TrendSettings):
     max_index: float = Field(
-        0.6,
+        0.7,
         gt=0,
         lt=1,
         description="Kitchen use (mean of the ratios recent / usual) at or below this.",

@@ -7,8 +7,9 @@ Four daily features: ``outings`` (times the apartment went from home to away),
 resident has (a baseline mean above a small floor), the mean of the last
 ``recent_days`` usable days is divided by the mean of the ``baseline_days`` before
 them; the *contact index* is the mean of those ratios. A trend when the index fell to
-``max_index`` or below and outings plus visits together (time out and visitor minutes)
-fell by ``min_z`` standard errors of their day-to-day spread. Days away (more than
+``max_index`` or below and the share of days with contact (out of the door, or a visitor
+for at least ``visit_minutes``) fell ``min_z`` standard errors below the usual share. Days
+away (more than
 ``away_minutes`` out: holiday, hospital) are left out, so coming back from a holiday is
 no decline either.
 
@@ -26,13 +27,14 @@ no decline either.
 >>> [(c.kind.value, c.domain.value, c.detected_at.date().isoformat()) for c in raised]
 [('withdrawal', 'welfare', '2026-03-02')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
-Goes out and gets visitors less: 53 minutes a day out or with a visitor over the
-last 3 weeks, usually 135.
+Goes out and gets visitors less: out or visited on 10 of the last 21 days,
+usually on 21.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -59,7 +61,13 @@ class WithdrawalSettings(TrendSettings):
         description="Contact (mean of the ratios recent / usual) at or below this: halved.",
     )
     min_z: float = Field(
-        3.5, ge=1, le=20, description="...and minutes out or with visitors this far down."
+        3.0,
+        ge=1,
+        le=20,
+        description="...and days with contact (out, or a visitor) this many standard errors fewer.",
+    )
+    visit_minutes: float = Field(
+        15.0, ge=1, le=600, description="A visitor this long makes a day with contact."
     )
 
 
@@ -79,24 +87,28 @@ class WithdrawalDetector(TrendDetector):
                 ratios[name] = mr / mb
         if not ratios:
             return None  # never out, never a visitor: nothing to decline from
-        contact_b = base[:, 1] + base[:, 2]
-        contact_r = recent[:, 1] + recent[:, 2]
-        mb, mr, z = rate_change(contact_b, contact_r, floor=20.0)
+        # a day with contact: out of the door, or a visitor for a while
+        contact_b = (base[:, 0] > 0) | (base[:, 2] >= settings.visit_minutes)
+        contact_r = (recent[:, 0] > 0) | (recent[:, 2] >= settings.visit_minutes)
+        pb, pr = float(contact_b.mean()), float(contact_r.mean())
+        z = (pr - pb) / math.sqrt(max(pb * (1 - pb), 0.05) / contact_r.size)
         index = float(np.mean(list(ratios.values())))
         trending = index <= settings.max_index and z <= -settings.min_z
         evidence = {
             "contact_index": round(index, 2),
             "ratios": {k: round(v, 2) for k, v in ratios.items()},
+            "days": int(contact_r.size),
         }
+        mb, mr = pb * contact_r.size, pr * contact_r.size
         return Judgement(trending, mb, mr, z, evidence)
 
     def summary(self, j: Judgement, settings: Any) -> dict[str, str]:
         return texts(
-            "Gaat minder de deur uit en krijgt minder bezoek: {now:.0f} minuten per dag weg "
-            "of met bezoek in de laatste {weeks} weken, gewoonlijk {usual:.0f}.",
-            "Goes out and gets visitors less: {now:.0f} minutes a day out or with a visitor "
-            "over the last {weeks} weeks, usually {usual:.0f}.",
+            "Gaat minder de deur uit en krijgt minder bezoek: op {now:.0f} van de laatste "
+            "{days} dagen weg geweest of bezoek gehad, gewoonlijk op {usual:.0f}.",
+            "Goes out and gets visitors less: out or visited on {now:.0f} of the last {days} "
+            "days, usually on {usual:.0f}.",
             now=j.observed,
             usual=j.baseline,
-            weeks=round(settings.recent_days / 7),
+            days=j.evidence["days"],
         )
