@@ -82,6 +82,9 @@ class NightWanderingDetector(TrendDetector):
         }
         return Judgement(restless >= s.min_nights, usual, float(r.max()), float(restless), evidence)
 
+    def persists(self, j: Judgement, closed: dict[str, Any]) -> bool:
+        return j.trending  # restless nights again, against the resident's own nights
+
     def summary(self, j: Judgement, settings: Any) -> dict[str, str]:
         return texts(
             "Onrustig 's nachts: op {n} van de laatste {nights} nachten op en rond in huis "

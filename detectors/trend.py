@@ -19,7 +19,9 @@ that bounded window, nothing fitted to the whole flat.
   signal is open. When the meeting closes it as ``false_alarm`` the apartment's
   baseline is learned afresh from that day on (this is their normal). Closed as
   ``confirmed`` or ``not_relevant``, it is raised again only when, ``reraise_after_days``
-  later, the trend still holds and is as bad as or worse than when it was raised.
+  later, the trend still holds: ``confirm_days`` days in a row as bad as or worse than
+  when it was first raised (the rolling baseline has learned the new level by then, so
+  the first signal's numbers are the yardstick).
 - Everything (the windows, the open trend, the last scores) is in :meth:`state_dict`:
   a restart neither forgets nor raises again.
 
@@ -149,6 +151,12 @@ class TrendDetector(Detector):
         """The one-sentence summary, Dutch and English (``detectors.text.texts``)."""
         raise NotImplementedError
 
+    def persists(self, j: Judgement, closed: dict[str, Any]) -> bool:
+        """After the meeting closed a signal (confirmed, not relevant): is it as bad as or
+        worse than when it was raised? The rolling baseline has learned the new level by
+        then, so the level at the first signal is the yardstick."""
+        return self.direction * (j.observed - float(closed["observed"])) >= 0
+
     # --- the hook ----------------------------------------------------------------------
 
     def on_day(self, day: DayFeatures, state: FlatState) -> Iterable[Candidate]:
@@ -178,16 +186,16 @@ class TrendDetector(Detector):
             self._streak[apt] = 0
             return ()
         self._scores[apt] = {"baseline": j.baseline, "observed": j.observed, "score": j.score}
-        self._streak[apt] = self._streak.get(apt, 0) + 1 if j.trending else 0
-        if not j.trending or self._streak[apt] < s.confirm_days or apt in self._open:
-            return ()
         closed = self._closed.get(apt)
+        bad = j.trending if closed is None else self.persists(j, closed)
+        self._streak[apt] = self._streak.get(apt, 0) + 1 if bad else 0
+        if not bad or self._streak[apt] < s.confirm_days or apt in self._open:
+            return ()
         again = closed is not None
         if closed is not None:
             if today - closed["day"] < s.reraise_after_days:
                 return ()
-            if self.direction * (j.observed - closed["observed"]) < 0:
-                return ()  # better than when it was raised: leave it to the meeting's verdict
+            j.baseline = closed["baseline"]  # judged against the past before the first signal
         return [self._raise(apt, day.day, j, s, again)]
 
     def _raise(self, apt: str, day: date, j: Judgement, s: Any, again: bool) -> Candidate:
@@ -241,6 +249,7 @@ class TrendDetector(Detector):
             return None
         self._closed[apartment] = {
             "day": self._last_day.get(apartment, ref["day"]),
+            "baseline": ref["baseline"],
             "observed": ref["observed"],
         }
         return "raised again only if the trend holds and is no better after the waiting time"

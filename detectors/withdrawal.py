@@ -54,6 +54,13 @@ class WithdrawalSettings(TrendSettings):
     recent_days: int = Field(
         21, ge=3, le=60, description="The recent window judged against that past (days)."
     )
+    min_baseline_days: int = Field(
+        28,
+        ge=14,
+        le=180,
+        description="Usable days of baseline needed before any signal (social life runs in "
+        "weeks: four of them).",
+    )
     max_index: float = Field(
         0.5,
         gt=0,

@@ -38,6 +38,7 @@ def ordinary(rng: np.random.Generator, f: float = 0.0) -> dict[str, float]:
     """One day of a resident living alone. ``f`` (0..1) is how far each trend has gone:
     used by the trend makers below."""
     walks = int(rng.poisson(22))
+    out = int(rng.random() < 0.55) + int(rng.random() < 0.3)  # shopping, an afternoon out
     return {
         "messages": float(rng.poisson(600)),
         "activity_events": float(rng.poisson(200)),
@@ -45,8 +46,8 @@ def ordinary(rng: np.random.Generator, f: float = 0.0) -> dict[str, float]:
         "rooms_visited": 7.0,
         "kitchen_events": float(rng.poisson(70)),
         "night_toilet_visits": float(rng.poisson(0.8)),
-        "outings": float(rng.poisson(0.9)),
-        "time_out_minutes": float(rng.gamma(1.2, 90.0)) if rng.random() < 0.7 else 0.0,
+        "outings": float(out),
+        "time_out_minutes": float(rng.gamma(1.2 * out, 60.0)) if out else 0.0,
         "kitchen_minutes": float(rng.poisson(75)),
         "kitchen_openings": float(rng.poisson(9)),
         "appliance_uses": float(rng.poisson(3)),
