@@ -10,9 +10,10 @@ that bounded window, nothing fitted to the whole flat.
 - **Cold start**: nothing is judged before ``min_baseline_days`` usable days of
   baseline (at least two weeks) and half a recent window.
 - **Days that do not count**: away for more than ``away_minutes`` (holiday, hospital,
-  a day out), or a day with one of the apartment's sensors silent for hours or reported
-  offline (``sensors_silent``): such a day is neither learned nor judged, so a holiday
-  or a dead kitchen sensor never looks like a decline.
+  a day out), activity in fewer than ``min_active_hours`` hours (nobody about: left while
+  the door sensor was down), or a day with one of the apartment's sensors silent for
+  hours or reported offline (``sensors_silent``): such a day is neither learned nor
+  judged, so a holiday or a dead kitchen sensor never looks like a decline.
 - **Persistence**: a trend must hold ``confirm_days`` judged days in a row before it is
   raised, stamped with the end of the day that confirmed it (replay and live agree).
 - **One signal per trend**: once raised, the detector does not raise again while the
@@ -78,6 +79,13 @@ class TrendSettings(DetectorSettings):
         le=1440,
         description="A day with more time out of home than this is left out (away).",
     )
+    min_active_hours: float = Field(
+        6.0,
+        ge=0,
+        le=24,
+        description="A day with activity in fewer hours is left out: nobody about (away "
+        "without the door being seen, or the sensors down).",
+    )
     reraise_after_days: int = Field(
         14,
         ge=1,
@@ -140,6 +148,8 @@ class TrendDetector(Detector):
         """Whether the day counts at all (home, sensors up); subclasses may add rules."""
         v = day.values
         if v.get("time_out_minutes", 0.0) > settings.away_minutes:
+            return False
+        if v.get("active_hours", 24.0) < settings.min_active_hours:
             return False
         return v.get("sensors_silent", 0.0) <= 0.0
 
