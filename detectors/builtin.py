@@ -2,6 +2,28 @@
 
 from __future__ import annotations
 
-from detectors import battery, fall, no_wake, offline, sos
+from detectors import (
+    battery,
+    fall,
+    mobility_decline,
+    night_toilet,
+    night_wandering,
+    no_wake,
+    nutrition,
+    offline,
+    sos,
+    withdrawal,
+)
 
-__all__ = ["battery", "fall", "no_wake", "offline", "sos"]
+__all__ = [
+    "battery",
+    "fall",
+    "mobility_decline",
+    "night_toilet",
+    "night_wandering",
+    "no_wake",
+    "nutrition",
+    "offline",
+    "sos",
+    "withdrawal",
+]

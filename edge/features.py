@@ -15,6 +15,18 @@ midnight, the finished day of every apartment seen that day is handed to the sin
 | ``night_toilet_visits`` | motion onsets in toilet or bathroom 00:00-06:00, 10 min apart |
 | ``outings`` | times the apartment went from home to away |
 | ``time_out_minutes`` | minutes away that day |
+| ``kitchen_minutes`` | minutes with activity in the kitchen |
+| ``kitchen_openings`` | openings of kitchen contacts (fridge, cupboards) |
+| ``appliance_uses`` | kitchen plugs switched on (kettle, microwave, toaster) |
+| ``visitor_minutes`` | minutes with a second person present (activity in two rooms at once) |
+| ``common_room_minutes`` | minutes away from home while the flat's common room shows movement |
+| ``transition_seconds`` | median seconds from motion in the hall to motion in the next room, on |
+| | walks from one room to another (0 without ``transitions``) |
+| ``transitions`` | such walks seen |
+| ``night_roaming_minutes`` | minutes 00:00-06:00 with activity in hall, kitchen, living room, |
+| | front door or balcony (not bed, toilet or bathroom) |
+| ``sensors_silent`` | the apartment's sensors silent for more than 6 hours at some time of the |
+| | day (down, dead battery): the trend detectors leave such days out |
 
 >>> from datetime import datetime, timedelta
 >>> from zoneinfo import ZoneInfo
@@ -30,6 +42,8 @@ midnight, the finished day of every apartment seen that day is handed to the sin
 >>> days = f.advance(t + timedelta(days=1))
 >>> days[0].apartment, days[0].day.isoformat(), days[0].values["night_toilet_visits"]
 ('a1', '2026-01-05', 1.0)
+>>> days[0].values["night_roaming_minutes"], days[0].values["sensors_silent"]
+(0.0, 1.0)
 """
 
 from __future__ import annotations
@@ -39,8 +53,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from edge.models import Room, SensorEvent
-from edge.state import ACTIVE, NOTHING, ONSET, ApartmentState
+from edge.models import COMMON_APARTMENT, Room, SensorEvent
+from edge.state import ACTIVE, NOTHING, ONSET, ApartmentState, StateConfig
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +67,28 @@ FEATURES = (
     "night_toilet_visits",
     "outings",
     "time_out_minutes",
+    "kitchen_minutes",
+    "kitchen_openings",
+    "appliance_uses",
+    "visitor_minutes",
+    "common_room_minutes",
+    "transition_seconds",
+    "transitions",
+    "night_roaming_minutes",
+    "sensors_silent",
 )
 _NIGHT_END = time(6, 0)
 _VISIT_GAP = timedelta(minutes=10)
 _TOILETS = frozenset({Room.TOILET, Room.BATHROOM})
+_ROAMING = frozenset({Room.HALL, Room.KITCHEN, Room.LIVING, Room.ENTRANCE, Room.BALCONY})
+_WALK_ROOMS = frozenset({Room.BEDROOM, Room.BATHROOM, Room.TOILET, Room.KITCHEN, Room.LIVING})
+_WALK_MAX = timedelta(seconds=120)
+_WALK_NAMES = frozenset(r.value for r in _WALK_ROOMS)
+_ACTIVE_W = StateConfig().active_power_w
+SILENT_AFTER = timedelta(hours=6)
+"""A sensor not heard from this long is down (sensors report at least hourly)."""
+FORGET_AFTER = timedelta(days=14)
+"""A sensor not heard from this long was taken away: it no longer makes days 'down'."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +111,40 @@ class _Day:
     away_since: datetime | None = None
     away_minutes: float = 0.0
     presence: str = "unknown"
+    kitchen_minutes: set[int] = field(default_factory=set)
+    kitchen_openings: int = 0
+    appliance_uses: int = 0
+    visitor_minutes: float = 0.0
+    visitor_since: datetime | None = None
+    visitor_until: datetime | None = None
+    away_spans: list[tuple[datetime, datetime]] = field(default_factory=list)
+    walks: list[float] = field(default_factory=list)
+    roaming: set[int] = field(default_factory=set)
+    silent: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Apartment:
+    """What carries over midnight for one apartment: the last hall motion and room (for
+    walks between rooms), kitchen plugs in use, when each sensor was last heard."""
+
+    hall: datetime | None = None
+    room: str | None = None
+    plugs_on: set[str] = field(default_factory=set)
+    heard: dict[str, datetime] = field(default_factory=dict)
 
 
 class DailyFeatures:
     """Counts each apartment's day; :meth:`advance` closes days at local midnight."""
 
-    def __init__(self, tz: tzinfo) -> None:
+    def __init__(self, tz: tzinfo, active_power_w: float = _ACTIVE_W) -> None:
         self.tz = tz
+        self.active_power_w = active_power_w
         self._days: dict[str, _Day] = {}
         self._day: date | None = None
         self._next: datetime | None = None
+        self._apts: dict[str, _Apartment] = {}
+        self._common: set[int] = set()  # minutes of the day with movement in the common room
 
     def next_due(self) -> datetime | None:
         return self._next
@@ -103,17 +159,43 @@ class DailyFeatures:
             if state.presence == "away":
                 day.away_since = self._midnight_before(event.ts)
         day.messages += 1
+        apt = self._apts.get(event.apartment)
+        if apt is None:
+            apt = self._apts[event.apartment] = _Apartment()
+        ts = event.ts
+        sid = event.sensor_id
+        heard = apt.heard.get(sid)
+        if heard is not None and ts - heard > SILENT_AFTER:
+            day.silent.add(sid)
+        if heard is None or ts > heard:
+            apt.heard[sid] = ts
+        if event.available is False:
+            day.silent.add(sid)
         if state.presence != day.presence:
-            self._presence(day, state, event.ts)
+            self._presence(day, state, ts)
+        if event.room is Room.KITCHEN and event.power is not None:
+            self._plug(day, apt, sid, event.power > self.active_power_w)
         if meant == NOTHING:
             return
-        local = event.ts.astimezone(self.tz)
+        local = ts.astimezone(self.tz)
         room = event.room
+        minute = local.hour * 60 + local.minute
         day.activity += 1
         day.hours.add(local.hour)
         day.rooms.add(room.value)
+        if event.apartment == COMMON_APARTMENT:
+            if room is Room.COMMON_ROOM:
+                self._common.add(minute)
+            return
         if room is Room.KITCHEN:
             day.kitchen += 1
+            day.kitchen_minutes.add(minute)
+            if event.contact is False:
+                day.kitchen_openings += 1
+        if local.time() < _NIGHT_END and room in _ROAMING:
+            day.roaming.add(minute)
+        self._walk(day, apt, room, ts, meant, event.occupancy)
+        self._visitor(day, state, ts)
         if meant == ONSET and room in _TOILETS and local.time() < _NIGHT_END:
             last = day.last_night_onset
             if last is None or event.ts - last >= _VISIT_GAP:
@@ -127,8 +209,54 @@ class DailyFeatures:
         elif day.presence == "away" and day.away_since is not None:
             back = state.presence_since or now
             day.away_minutes += max(0.0, (back - day.away_since).total_seconds() / 60)
+            day.away_spans.append((day.away_since, back))
             day.away_since = None
         day.presence = state.presence
+
+    def _plug(self, day: _Day, apt: _Apartment, sid: str, on: bool) -> None:
+        if on and sid not in apt.plugs_on:
+            day.appliance_uses += 1
+            apt.plugs_on.add(sid)
+        elif not on:
+            apt.plugs_on.discard(sid)
+
+    def _walk(
+        self, day: _Day, apt: _Apartment, room: Room, ts: datetime, meant: int, moving: bool | None
+    ) -> None:
+        """A walk from one room through the hall into another: hall motion, then the next
+        room's motion starting within two minutes, coming from a different room."""
+        if room is Room.HALL:
+            if moving:
+                apt.hall = ts
+            return
+        if room not in _WALK_ROOMS:
+            apt.room = room.value  # the front door: coming home is no walk between rooms
+            apt.hall = None
+            return
+        if meant == ONSET and apt.hall is not None and apt.room not in (None, room.value):
+            gap = ts - apt.hall
+            if timedelta(0) < gap <= _WALK_MAX and apt.room in _WALK_NAMES:
+                day.walks.append(gap.total_seconds())
+        apt.room = room.value
+        apt.hall = None
+
+    def _visitor(self, day: _Day, state: ApartmentState, ts: datetime) -> None:
+        until = state.second_person_until
+        if until is None or until < ts:
+            return
+        if day.visitor_until is not None and ts <= day.visitor_until:
+            day.visitor_until = max(day.visitor_until, until)
+            return
+        self._visitor_close(day)
+        day.visitor_since, day.visitor_until = ts, until
+
+    @staticmethod
+    def _visitor_close(day: _Day, midnight: datetime | None = None) -> None:
+        if day.visitor_since is None or day.visitor_until is None:
+            return
+        end = day.visitor_until if midnight is None else min(day.visitor_until, midnight)
+        day.visitor_minutes += max(0.0, (end - day.visitor_since).total_seconds() / 60)
+        day.visitor_since = day.visitor_until = None
 
     def advance(self, now: datetime) -> list[DayFeatures]:
         """Event time reached ``now``: the days that ended, one record per apartment."""
@@ -153,11 +281,27 @@ class DailyFeatures:
             raise RuntimeError("a day was closed before any event was seen")
         out = []
         carried: dict[str, _Day] = {}
+        start = datetime.combine(self._day, time(0), self.tz)
         for apt, d in sorted(self._days.items()):
             away = d.away_minutes
+            spans = list(d.away_spans)
             if d.away_since is not None:  # still out at midnight
                 away += max(0.0, (midnight - d.away_since).total_seconds() / 60)
+                spans.append((d.away_since, midnight))
                 carried[apt] = _Day(presence="away", away_since=midnight)
+            until = d.visitor_until
+            self._visitor_close(d, midnight)
+            if until is not None and until > midnight:
+                carried.setdefault(apt, _Day(presence=d.presence))
+                carried[apt].visitor_since, carried[apt].visitor_until = midnight, until
+            heard = self._apts[apt].heard if apt in self._apts else {}
+            silent = set(d.silent)
+            for sid, t in list(heard.items()):
+                if midnight - t > FORGET_AFTER:
+                    del heard[sid]  # gone for weeks: taken away, not down
+                elif midnight - t > SILENT_AFTER:
+                    silent.add(sid)
+            walks = sorted(d.walks)
             values: dict[str, float] = {
                 "messages": float(d.messages),
                 "activity_events": float(d.activity),
@@ -167,12 +311,32 @@ class DailyFeatures:
                 "night_toilet_visits": float(d.night_visits),
                 "outings": float(d.outings),
                 "time_out_minutes": round(away, 1),
+                "kitchen_minutes": float(len(d.kitchen_minutes)),
+                "kitchen_openings": float(d.kitchen_openings),
+                "appliance_uses": float(d.appliance_uses),
+                "visitor_minutes": round(d.visitor_minutes, 1),
+                "common_room_minutes": float(self._common_minutes(spans, start)),
+                "transition_seconds": round(_median(walks), 2),
+                "transitions": float(len(walks)),
+                "night_roaming_minutes": float(len(d.roaming)),
+                "sensors_silent": float(len(silent)),
             }
             out.append(DayFeatures(apt, self._day, values))
         self._days = carried
+        self._common = set()
         self._day = midnight.date()
         self._next = datetime.combine(self._day + timedelta(days=1), time(0), self.tz)
         return out
+
+    def _common_minutes(self, spans: list[tuple[datetime, datetime]], start: datetime) -> int:
+        if not self._common or not spans:
+            return 0
+        minutes: set[int] = set()
+        for a, b in spans:
+            lo = max(0, int((a - start).total_seconds() // 60))
+            hi = min(24 * 60, int((b - start).total_seconds() // 60) + 1)
+            minutes.update(m for m in range(lo, hi) if m in self._common)
+        return len(minutes)
 
     def state_dict(self) -> dict[str, Any]:
         """The running day's counts, so a restart carries on counting the same day."""
@@ -182,6 +346,16 @@ class DailyFeatures:
 
         return {
             "day": self._day.isoformat() if self._day else None,
+            "common": sorted(self._common),
+            "carry": {
+                apt: {
+                    "hall": iso(a.hall),
+                    "room": a.room,
+                    "plugs_on": sorted(a.plugs_on),
+                    "heard": {k: v.isoformat() for k, v in sorted(a.heard.items())},
+                }
+                for apt, a in sorted(self._apts.items())
+            },
             "apartments": {
                 apt: {
                     "messages": d.messages,
@@ -195,6 +369,16 @@ class DailyFeatures:
                     "away_since": iso(d.away_since),
                     "away_minutes": d.away_minutes,
                     "presence": d.presence,
+                    "kitchen_minutes": sorted(d.kitchen_minutes),
+                    "kitchen_openings": d.kitchen_openings,
+                    "appliance_uses": d.appliance_uses,
+                    "visitor_minutes": d.visitor_minutes,
+                    "visitor_since": iso(d.visitor_since),
+                    "visitor_until": iso(d.visitor_until),
+                    "away_spans": [[a.isoformat(), b.isoformat()] for a, b in d.away_spans],
+                    "walks": list(d.walks),
+                    "roaming": sorted(d.roaming),
+                    "silent": sorted(d.silent),
                 }
                 for apt, d in sorted(self._days.items())
             },
@@ -222,9 +406,41 @@ class DailyFeatures:
                 away_since=dt(d["away_since"]),
                 away_minutes=d["away_minutes"],
                 presence=d["presence"],
+                kitchen_minutes=set(d.get("kitchen_minutes", ())),
+                kitchen_openings=d.get("kitchen_openings", 0),
+                appliance_uses=d.get("appliance_uses", 0),
+                visitor_minutes=d.get("visitor_minutes", 0.0),
+                visitor_since=dt(d.get("visitor_since")),
+                visitor_until=dt(d.get("visitor_until")),
+                away_spans=[
+                    (datetime.fromisoformat(a), datetime.fromisoformat(b))
+                    for a, b in d.get("away_spans", ())
+                ],
+                walks=list(d.get("walks", ())),
+                roaming=set(d.get("roaming", ())),
+                silent=set(d.get("silent", ())),
             )
             for apt, d in data.get("apartments", {}).items()
         }
+        self._common = set(data.get("common", ()))
+        self._apts = {
+            apt: _Apartment(
+                hall=dt(a.get("hall")),
+                room=a.get("room"),
+                plugs_on=set(a.get("plugs_on", ())),
+                heard={k: datetime.fromisoformat(v) for k, v in a.get("heard", {}).items()},
+            )
+            for apt, a in data.get("carry", {}).items()
+        }
+
+
+def _median(values: list[float]) -> float:
+    """The median of sorted ``values`` (0 when there are none)."""
+    n = len(values)
+    if n == 0:
+        return 0.0
+    mid = n // 2
+    return values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 __all__ = ["ACTIVE", "FEATURES", "DailyFeatures", "DayFeatures"]

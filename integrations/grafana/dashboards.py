@@ -103,6 +103,15 @@ APARTMENT_PANELS = (
     ("night_toilet_visits", "Night toilet visits", ""),
     ("kitchen_events", "Kitchen activity", ""),
     ("rooms_visited", "Rooms used", ""),
+    ("kitchen_minutes", "Minutes in the kitchen", ""),
+    ("kitchen_openings", "Fridge and cupboard openings", ""),
+    ("appliance_uses", "Kettle and kitchen plug uses", ""),
+    ("visitor_minutes", "Minutes with a visitor", ""),
+    ("common_room_minutes", "Out while the common room is in use", "m"),
+    ("transition_seconds", "Walk between rooms (median)", "s"),
+    ("transitions", "Walks between rooms", ""),
+    ("night_roaming_minutes", "Night minutes out of bed (hall, kitchen, living)", ""),
+    ("sensors_silent", "Sensors silent over 6 h", ""),
 )
 """The daily features on the apartment dashboard: (field, title, unit)."""
 

@@ -1,0 +1,95 @@
+"""``night_toilet``: night toilet visits trending up against the resident's own nights.
+Attention, care.
+
+The feature is ``night_toilet_visits`` (motion starting in toilet or bathroom between
+00:00 and 06:00, visits at least 10 minutes apart). The mean of the last ``recent_days``
+usable nights is compared with the mean of the ``baseline_days`` before them: a trend
+when it rose by at least ``min_ratio`` times and ``min_increase`` visits a night, and by
+``min_z`` times the baseline's night-to-night spread (Poisson at least). Restless nights
+(``night_roaming_minutes`` of at least ``restless_minutes``: walking about the home) are
+left out: they are night wandering's. More visits at night can mean a urinary infection,
+diabetes or heart failure: worth a question from care, not an alarm.
+
+>>> import textwrap
+>>> from datetime import date
+>>> from detectors.trend import example_days
+>>> d = NightToiletDetector(lambda apt: NightToiletSettings())
+>>> calm = [{"night_toilet_visits": float(i % 2)} for i in range(42)]
+>>> more = [{"night_toilet_visits": 2.0 + i % 2} for i in range(14)]
+>>> raised = [c for day in example_days("a1", date(2026, 1, 5), calm + more)
+...           for c in d.on_day(day, None)]
+>>> [(c.kind.value, c.severity.value, c.detected_at.date().isoformat()) for c in raised]
+[('night_toilet', 'attention', '2026-02-24')]
+>>> raised[0].evidence["baseline"]
+0.5
+>>> print(textwrap.fill(raised[0].summary["en"], 80))
+Goes to the toilet more often at night: 1.6 times a night over the last 2 weeks,
+usually 0.5.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from detectors.base import register
+from detectors.text import texts
+from detectors.trend import Judgement, TrendDetector, TrendSettings, rate_change
+from edge.features import DayFeatures
+from edge.models import Domain, SignalKind
+
+logger = logging.getLogger(__name__)
+
+
+class NightToiletSettings(TrendSettings):
+    min_ratio: float = Field(
+        1.5, ge=1.0, le=10, description="Recent visits a night at least this times the usual."
+    )
+    min_increase: float = Field(
+        0.5, ge=0, le=10, description="...and at least this many more visits a night."
+    )
+    min_z: float = Field(
+        4.0, ge=1, le=20, description="...and this many standard errors above the usual."
+    )
+    restless_minutes: float = Field(
+        20.0,
+        ge=0,
+        le=360,
+        description="A night with this many minutes about the home is left out (wandering).",
+    )
+
+
+@register
+class NightToiletDetector(TrendDetector):
+    name = "night_toilet"
+    settings_model = NightToiletSettings
+    kind = SignalKind.NIGHT_TOILET
+    domain = Domain.CARE
+    features = ("night_toilet_visits",)
+    direction = 1
+
+    def usable(self, day: DayFeatures, settings: Any) -> bool:
+        if day.values.get("night_roaming_minutes", 0.0) >= settings.restless_minutes:
+            return False
+        return super().usable(day, settings)
+
+    def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:
+        s = settings
+        mb, mr, z = rate_change(base[:, 0], recent[:, 0], floor=0.3)
+        trending = mr >= mb * s.min_ratio and mr - mb >= s.min_increase and z >= s.min_z
+        return Judgement(trending, mb, mr, z, {"nights": int(recent.shape[0])})
+
+    def summary(self, j: Judgement, settings: Any) -> dict[str, str]:
+        weeks = round(settings.recent_days / 7)
+        return texts(
+            "Gaat 's nachts vaker naar het toilet: {now:.1f} keer per nacht in de laatste "
+            "{weeks} weken, gewoonlijk {usual:.1f}.",
+            "Goes to the toilet more often at night: {now:.1f} times a night over the last "
+            "{weeks} weeks, usually {usual:.1f}.",
+            now=j.observed,
+            usual=j.baseline,
+            weeks=weeks,
+        )

@@ -1,0 +1,290 @@
+"""What every slow-trend detector shares: personal baselines from daily features.
+
+A trend detector learns from each apartment's finished days (:meth:`Detector.on_day`),
+never from single events. Per apartment it keeps the last ``baseline_days +
+recent_days`` *usable* days of the features it needs (a bounded window, JSON-able) and
+judges each new usable day: the last ``recent_days`` days (the *recent* window) against
+the ``baseline_days`` before them (the resident's own past). Robust statistics over
+that bounded window, nothing fitted to the whole flat.
+
+- **Cold start**: nothing is judged before ``min_baseline_days`` usable days of
+  baseline (at least two weeks) and half a recent window.
+- **Days that do not count**: away for more than ``away_minutes`` (holiday, hospital,
+  a day out), activity in fewer than ``min_active_hours`` hours (nobody about: left while
+  the door sensor was down), or a day with one of the apartment's sensors silent for
+  hours or reported offline (``sensors_silent``): such a day is neither learned nor
+  judged, so a holiday or a dead kitchen sensor never looks like a decline.
+- **Persistence**: a trend must hold ``confirm_days`` judged days in a row before it is
+  raised, stamped with the end of the day that confirmed it (replay and live agree).
+- **One signal per trend**: once raised, the detector does not raise again while the
+  signal is open. When the meeting closes it as ``false_alarm`` the apartment's
+  baseline is learned afresh from that day on (this is their normal). Closed as
+  ``confirmed`` or ``not_relevant``, it is raised again only when, ``reraise_after_days``
+  later, the trend still holds: ``confirm_days`` days in a row as bad as or worse than
+  when it was first raised (the rolling baseline has learned the new level by then, so
+  the first signal's numbers are the yardstick).
+- Everything (the windows, the open trend, the last scores) is in :meth:`state_dict`:
+  a restart neither forgets nor raises again.
+
+>>> from datetime import date, timedelta
+>>> from edge.features import DayFeatures
+>>> days = example_days("a1", date(2026, 1, 5), [{"x": 1.0}] * 3)
+>>> [d.day.isoformat() for d in days]
+['2026-01-05', '2026-01-06', '2026-01-07']
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from detectors.base import Candidate, Detector, DetectorSettings
+from edge.features import DayFeatures
+from edge.models import COMMON_APARTMENT, Domain, SensorEvent, Severity, SignalKind
+
+if TYPE_CHECKING:
+    from edge.state import FlatState
+
+logger = logging.getLogger(__name__)
+
+_VERDICTS = frozenset({"confirmed", "false_alarm", "not_relevant"})
+
+
+class TrendSettings(DetectorSettings):
+    """Settings every trend detector has (each detector sets its own defaults)."""
+
+    baseline_days: int = Field(
+        56, ge=14, le=180, description="Days of the resident's own past the trend is judged by."
+    )
+    recent_days: int = Field(
+        14, ge=3, le=60, description="The recent window judged against that past (days)."
+    )
+    min_baseline_days: int = Field(
+        14, ge=14, le=180, description="Usable days of baseline needed before any signal."
+    )
+    confirm_days: int = Field(
+        3, ge=1, le=30, description="The trend must hold this many judged days in a row."
+    )
+    away_minutes: float = Field(
+        480.0,
+        ge=60,
+        le=1440,
+        description="A day with more time out of home than this is left out (away).",
+    )
+    min_active_hours: float = Field(
+        6.0,
+        ge=0,
+        le=24,
+        description="A day with activity in fewer hours is left out: nobody about (away "
+        "without the door being seen, or the sensors down).",
+    )
+    reraise_after_days: int = Field(
+        14,
+        ge=1,
+        le=180,
+        description="After the meeting closed a signal: raise again no sooner than this, "
+        "and only if the trend holds and is no better.",
+    )
+
+
+@dataclass(slots=True)
+class Judgement:
+    """One day's verdict on an apartment: the numbers and whether they make a trend."""
+
+    trending: bool
+    baseline: float
+    observed: float
+    score: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def example_days(apartment: str, first: date, values: list[dict[str, float]]) -> list[DayFeatures]:
+    """Daily features for examples and tests: one record a day from ``first``."""
+    return [DayFeatures(apartment, first + timedelta(days=i), v) for i, v in enumerate(values)]
+
+
+def rate_change(base: np.ndarray, recent: np.ndarray, floor: float) -> tuple[float, float, float]:
+    """Baseline mean, recent mean and a z score of the recent mean against the baseline's
+    day-to-day spread (at least Poisson spread, and at least ``floor``)."""
+    mb = float(base.mean())
+    mr = float(recent.mean())
+    var = max(float(base.var(ddof=1)) if base.size > 1 else 0.0, mb, floor * floor)
+    z = (mr - mb) / math.sqrt(var / recent.size)
+    return mb, mr, z
+
+
+class TrendDetector(Detector):
+    """Base of the trend detectors; subclasses say which features they keep and judge."""
+
+    kind: ClassVar[SignalKind]
+    domain: ClassVar[Domain]
+    features: ClassVar[tuple[str, ...]]
+    direction: ClassVar[int] = -1
+    """-1: a decline is the trend (observed below the baseline), +1: a rise."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._days: dict[str, deque[tuple[int, list[float]]]] = {}
+        self._streak: dict[str, int] = {}
+        self._open: dict[str, dict[str, Any]] = {}
+        self._closed: dict[str, dict[str, Any]] = {}
+        self._last_day: dict[str, int] = {}
+        self._scores: dict[str, dict[str, float]] = {}
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        return ()  # trends learn from whole days (on_day), not from single events
+
+    # --- what subclasses provide -----------------------------------------------------
+
+    def usable(self, day: DayFeatures, settings: Any) -> bool:
+        """Whether the day counts at all (home, sensors up); subclasses may add rules."""
+        v = day.values
+        if v.get("time_out_minutes", 0.0) > settings.away_minutes:
+            return False
+        if v.get("active_hours", 24.0) < settings.min_active_hours:
+            return False
+        return v.get("sensors_silent", 0.0) <= 0.0
+
+    def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:
+        """The recent days (rows, one column per feature) against the baseline days."""
+        raise NotImplementedError
+
+    def summary(self, j: Judgement, settings: Any) -> dict[str, str]:
+        """The one-sentence summary, Dutch and English (``detectors.text.texts``)."""
+        raise NotImplementedError
+
+    def persists(self, j: Judgement, closed: dict[str, Any]) -> bool:
+        """After the meeting closed a signal (confirmed, not relevant): is it as bad as or
+        worse than when it was raised? The rolling baseline has learned the new level by
+        then, so the level at the first signal is the yardstick."""
+        return self.direction * (j.observed - float(closed["observed"])) >= 0
+
+    # --- the hook ----------------------------------------------------------------------
+
+    def on_day(self, day: DayFeatures, state: FlatState) -> Iterable[Candidate]:
+        apt = day.apartment
+        if apt == COMMON_APARTMENT:
+            return ()
+        s = self.settings(apt)
+        if not self.usable(day, s):
+            return ()
+        today = day.day.toordinal()
+        self._last_day[apt] = today
+        rows = self._days.get(apt)
+        if rows is None:
+            rows = self._days[apt] = deque()
+        rows.append((today, [float(day.values.get(f, 0.0)) for f in self.features]))
+        oldest = today - s.recent_days - s.baseline_days
+        while rows and rows[0][0] <= oldest:
+            rows.popleft()
+        split = today - s.recent_days
+        base = [v for d, v in rows if d <= split]
+        recent = [v for d, v in rows if d > split]
+        if len(base) < s.min_baseline_days or len(recent) < max(2, (s.recent_days + 1) // 2):
+            self._streak[apt] = 0
+            return ()
+        j = self.judge(np.array(base), np.array(recent), s)
+        if j is None:
+            self._streak[apt] = 0
+            return ()
+        self._scores[apt] = {"baseline": j.baseline, "observed": j.observed, "score": j.score}
+        closed = self._closed.get(apt)
+        bad = j.trending if closed is None else self.persists(j, closed)
+        self._streak[apt] = self._streak.get(apt, 0) + 1 if bad else 0
+        if not bad or self._streak[apt] < s.confirm_days or apt in self._open:
+            return ()
+        again = closed is not None
+        if closed is not None:
+            if today - closed["day"] < s.reraise_after_days:
+                return ()
+            j.baseline = closed["baseline"]  # judged against the past before the first signal
+        return [self._raise(apt, day.day, j, s, again)]
+
+    def _raise(self, apt: str, day: date, j: Judgement, s: Any, again: bool) -> Candidate:
+        end = datetime.combine(day + timedelta(days=1), time(0), self.tz)
+        start = datetime.combine(day - timedelta(days=s.recent_days - 1), time(0), self.tz)
+        self._open[apt] = {
+            "day": day.toordinal(),
+            "baseline": j.baseline,
+            "observed": j.observed,
+            "score": j.score,
+        }
+        self._closed.pop(apt, None)
+        evidence: dict[str, Any] = {
+            "baseline": round(j.baseline, 2),
+            "observed": round(j.observed, 2),
+            "score": round(j.score, 2),
+            "window": {
+                "recent": [start.date().isoformat(), day.isoformat()],
+                "baseline_days": s.baseline_days,
+                "recent_days": s.recent_days,
+            },
+            **j.evidence,
+        }
+        if again:
+            evidence["raised_again"] = True
+        return Candidate(
+            kind=self.kind,
+            domain=self.domain,
+            severity=Severity.ATTENTION,
+            apartment=apt,
+            start=start,
+            detected_at=end,
+            summary=self.summary(j, s),
+            evidence=evidence,
+            key=day.isoformat(),
+        )
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        return {apt: dict(v) for apt, v in sorted(self._scores.items())}
+
+    def feedback(self, apartment: str, verdict: str) -> str | None:
+        if verdict not in _VERDICTS:
+            return None
+        ref = self._open.pop(apartment, None)
+        self._streak[apartment] = 0
+        if verdict == "false_alarm":
+            self._days.pop(apartment, None)
+            self._closed.pop(apartment, None)
+            return "baseline learned afresh from today (this level is normal for the resident)"
+        if ref is None:
+            return None
+        self._closed[apartment] = {
+            "day": self._last_day.get(apartment, ref["day"]),
+            "baseline": ref["baseline"],
+            "observed": ref["observed"],
+        }
+        return "raised again only if the trend holds and is no better after the waiting time"
+
+    # --- persistence -------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "days": {k: [[d, v] for d, v in rows] for k, rows in sorted(self._days.items())},
+            "streak": dict(sorted(self._streak.items())),
+            "open": dict(sorted(self._open.items())),
+            "closed": dict(sorted(self._closed.items())),
+            "last_day": dict(sorted(self._last_day.items())),
+            "scores": dict(sorted(self._scores.items())),
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self._days = {
+            k: deque((int(d), [float(x) for x in v]) for d, v in rows)
+            for k, rows in data.get("days", {}).items()
+        }
+        self._streak = {k: int(v) for k, v in data.get("streak", {}).items()}
+        self._open = {k: dict(v) for k, v in data.get("open", {}).items()}
+        self._closed = {k: dict(v) for k, v in data.get("closed", {}).items()}
+        self._last_day = {k: int(v) for k, v in data.get("last_day", {}).items()}
+        self._scores = {
+            k: {n: float(x) for n, x in v.items()} for k, v in data.get("scores", {}).items()
+        }
