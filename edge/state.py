@@ -4,7 +4,9 @@
   means someone is home, no motion for ``away_after_minutes`` means the resident left;
 - a second person present: activity in two rooms at once (two non-hall rooms within a
   few seconds, or motion elsewhere while the bed or chair pad is occupied);
-- last activity per room; each sensor's last message, battery, link quality, availability.
+- last activity per room; each sensor's last message, battery, link quality, availability,
+  and its own reporting rhythm (the recent silences between its messages, so a detector
+  can tell a silent sensor from a still resident: :meth:`SensorState.quiet`).
 
 State changes that follow from time passing (the away decision) are made in
 :meth:`FlatState.advance` at their due time, so replay and live agree.
@@ -50,6 +52,12 @@ NOTHING, ACTIVE, ONSET = 0, 1, 2
 """What an event meant, as :meth:`FlatState.apply` returns it."""
 
 CONNECTING_ROOMS = frozenset({Room.HALL, Room.ENTRANCE})
+GAPS_KEPT = 48
+"""Silences (between two messages of one sensor) kept per sensor: about two days."""
+GAP_MIN_S = 300.0
+"""Shorter silences say nothing about a sensor's reporting rhythm and are not kept."""
+QUIET_FLOOR = timedelta(hours=2)
+QUIET_UNKNOWN = timedelta(hours=3)
 _ENTRANCE = Room.ENTRANCE
 _CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 
@@ -98,6 +106,23 @@ class SensorState:
     occupied: bool | None = None
     contact: bool | None = None
     last_change: datetime | None = None
+    powered: bool | None = None
+    """A plug: drawing more than the active threshold (its switching on is activity)."""
+    gaps: list[float] = field(default_factory=list)
+    """The last :data:`GAPS_KEPT` silences of at least :data:`GAP_MIN_S` between its messages."""
+
+    def quiet_limit(self) -> timedelta:
+        """How long this sensor may be silent before it counts as quiet: half again its
+        usual longest silence (the 90th percentile of its recent ones, so one outage does
+        not stretch it), at least two hours; three hours while too little is known."""
+        if len(self.gaps) < 6:
+            return QUIET_UNKNOWN
+        usual = sorted(self.gaps)[int(0.9 * (len(self.gaps) - 1))]
+        return max(QUIET_FLOOR, timedelta(seconds=1.5 * usual))
+
+    def quiet(self, now: datetime) -> bool:
+        """Unavailable, or silent for longer than its own rhythm allows."""
+        return not self.available or now - self.last_seen > self.quiet_limit()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +134,8 @@ class SensorState:
             "occupied": self.occupied,
             "contact": self.contact,
             "last_change": self.last_change.isoformat() if self.last_change else None,
+            "powered": self.powered,
+            "gaps": [round(g) for g in self.gaps],
         }
 
     @classmethod
@@ -123,6 +150,8 @@ class SensorState:
             occupied=d.get("occupied"),
             contact=d.get("contact"),
             last_change=datetime.fromisoformat(lc) if lc else None,
+            powered=d.get("powered"),
+            gaps=[float(g) for g in d.get("gaps", [])],
         )
 
 
@@ -229,6 +258,12 @@ class FlatState:
         if sensor is None:
             sensor = st.sensors[sid] = SensorState(last_seen=ts)
         elif ts > sensor.last_seen:
+            gap = (ts - sensor.last_seen).total_seconds()
+            if gap >= GAP_MIN_S:
+                gaps = sensor.gaps
+                gaps.append(gap)
+                if len(gaps) > GAPS_KEPT:
+                    del gaps[0]
             sensor.last_seen = ts
         sensor.messages += 1
         if ev.battery is not None:
@@ -276,8 +311,13 @@ class FlatState:
                 sensor.last_change = ts
         if ev.vibration or ev.action is not None:
             active = True
-        if ev.power is not None and ev.power > self.config.active_power_w:
-            active = True
+        if ev.power is not None:
+            on = ev.power > self.config.active_power_w
+            if on:
+                active = True
+                if sensor.powered is not True:
+                    sensor.last_change = ts  # switched on: someone did it
+            sensor.powered = on
         if active:
             self._activity(st, room, ts, onset=onset)
         if onset and st.apartment != COMMON_APARTMENT:

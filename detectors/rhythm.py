@@ -1,0 +1,333 @@
+"""Shared pieces of the detectors that learn a resident's rhythm (``inactivity``,
+``fall_silence``, ``long_bathroom``, ``no_wake``).
+
+- :func:`is_movement`: what counts as the resident doing something. Motion detected by a
+  PIR, a door or cupboard opening or closing, getting on or off a bed or chair pad, a plug
+  switched on, a button. Not: a sensor's periodic report, a pad that stays occupied, a TV
+  that keeps drawing power (someone may lie on the floor while it plays).
+- :class:`Silence`: per apartment, the last movement, where it was, and whether the resident
+  was away or had a visitor since (such a silence teaches nothing and alarms nobody).
+- :func:`sensor_doubt`: a silent sensor is not a still resident. Before a care alarm the
+  detectors ask which of the apartment's motion sensors (and the front door) are quiet by
+  their own reporting rhythm (:meth:`edge.state.SensorState.quiet`). The alarm is held back
+  when a quiet sensor could be the reason nothing is seen: it watches the room of the last
+  movement, or the hall (every walk passes it), or the last movement was in the hall;
+  otherwise it is raised with the quiet sensors named in its evidence (``uncertain``).
+  A held-back alarm raises the device problem for housing at once
+  (:func:`device_candidate`, kind ``sensor_offline``, the same id the ``sensor_offline``
+  detector gives that silence later, so it is one signal in the register).
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from edge.models import SensorEvent, Room
+>>> from edge.state import FlatState, StateConfig
+>>> t = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+>>> state = FlatState(StateConfig())
+>>> def ev(minutes, room, device, **kw):
+...     ts = t + timedelta(minutes=minutes)
+...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device=device, **kw)
+...     state.apply(e)
+...     return is_movement(e, state.apartments["a1"].sensors[e.sensor_id])
+>>> ev(0, Room.KITCHEN, "motion", occupancy=True), ev(1, Room.KITCHEN, "motion", battery=80)
+(True, False)
+>>> ev(2, Room.LIVING, "tv", power=80.0), ev(30, Room.LIVING, "tv", power=81.0)
+(True, False)
+>>> ev(3, Room.LIVING, "chair_pad", occupancy=True), ev(9, Room.LIVING, "chair_pad", occupancy=True)
+(True, False)
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import Field
+
+from detectors.base import Candidate, Detector, DetectorSettings
+from detectors.text import texts
+from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.state import is_pad
+
+if TYPE_CHECKING:
+    from edge.state import ApartmentState, FlatState, SensorState
+
+logger = logging.getLogger(__name__)
+
+CONNECTING = frozenset({Room.HALL.value, Room.ENTRANCE.value})
+
+
+def is_movement(event: SensorEvent, sensor: SensorState | None, role: str | None = None) -> bool:
+    """Did the resident (or someone) do something? ``sensor`` is the state after the event."""
+    if sensor is None or event.available is not None:
+        return False
+    if event.action is not None or event.vibration:
+        return True
+    if event.occupancy is not None:
+        if is_pad(event.device, role):
+            return sensor.last_change == event.ts  # got on or off
+        return event.occupancy  # a PIR reports each detection
+    if event.contact is not None or event.power is not None:
+        return sensor.last_change == event.ts  # opened/closed, or switched on
+    return False
+
+
+def is_motion_sensor(sid: str, sensor: SensorState, role: str | None) -> bool:
+    """A PIR (reports occupancy, is no pad) or the front door contact."""
+    device = sid.rsplit("/", 1)[-1]
+    if sensor.occupied is not None and not is_pad(device, role):
+        return True
+    room = sid.split("/")[1]
+    return sensor.contact is not None and (
+        role == "front_door" or (role is None and room == Room.ENTRANCE.value)
+    )
+
+
+@dataclass(slots=True)
+class Silence:
+    """One apartment's current silence: since the last movement, where it was."""
+
+    last: datetime
+    room: str
+    away: bool = False
+    visitor: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"last": self.last.isoformat(), "room": self.room, "away": self.away,
+                "visitor": self.visitor}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Silence:
+        return cls(datetime.fromisoformat(d["last"]), d["room"], d["away"], d["visitor"])
+
+    def note(self, st: ApartmentState, now: datetime) -> None:
+        """Remember that the resident was away, or not alone, during this silence."""
+        if st.presence == "away":
+            self.away = True
+        if st.second_person(now):
+            self.visitor = True
+
+    @property
+    def clean(self) -> bool:
+        """Alone at home throughout: worth learning from, and worth an alarm."""
+        return not (self.away or self.visitor)
+
+
+def sensor_doubt(
+    st: ApartmentState, now: datetime, last_room: str, roles: dict[str, str]
+) -> tuple[bool, list[str]]:
+    """``(hold_back, quiet)``: the apartment's quiet motion sensors, and whether they could
+    explain the silence (see the module docstring)."""
+    quiet = sorted(
+        sid
+        for sid, s in st.sensors.items()
+        if is_motion_sensor(sid, s, roles.get(sid)) and s.quiet(now)
+    )
+    if not quiet:
+        return False, []
+    rooms = {sid.split("/")[1] for sid in quiet}
+    hold = last_room in rooms or bool(rooms & CONNECTING) or last_room in CONNECTING
+    return hold, quiet
+
+
+def device_candidate(
+    st: ApartmentState, sid: str, at: datetime, because: str, tz: tzinfo
+) -> Candidate:
+    """The housing signal for a quiet sensor that held a care alarm back."""
+    sensor = st.sensors[sid]
+    since = sensor.last_seen
+    _, room, device = sid.split("/", 2)
+    return Candidate(
+        kind=SignalKind.SENSOR_OFFLINE,
+        domain=Domain.HOUSING,
+        severity=Severity.ATTENTION,
+        apartment=st.apartment,
+        start=since,
+        detected_at=at,
+        summary=texts(
+            "Sensor '{device}' in {room} geeft sinds {time} geen signaal meer: controleren "
+            "(een zorgmelding is daarom achtergehouden).",
+            "Sensor '{device}' in {room} has been silent since {time}: check it "
+            "(a care alarm was held back because of it).",
+            room=room,
+            device=device,
+            time=f"{since.astimezone(tz):%d-%m %H:%M}",
+        ),
+        evidence={
+            "sensor": sid,
+            "last_seen": since.isoformat(),
+            "how": "held back " + because,
+            "silent_hours": round((at - since).total_seconds() / 3600, 1),
+            "usual_limit_hours": round(sensor.quiet_limit().total_seconds() / 3600, 1),
+        },
+        key=sid,
+    )
+
+
+def quantile(values: Any, q: float) -> float:
+    """The ``q`` quantile of a bounded window (numpy's default linear interpolation)."""
+    return float(np.quantile(np.asarray(values, dtype=float), q))
+
+
+def minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60.0
+
+
+class RhythmSettings(DetectorSettings):
+    """Settings every silence-based detector shares."""
+
+    learn_days: int = Field(
+        14, ge=3, le=90, description="Days of data before the learned rule replaces the cold one."
+    )
+    window_days: int = Field(28, ge=7, le=120, description="How many recent days are learned from.")
+    max_widen: float = Field(
+        2.0,
+        ge=1.0,
+        le=4.0,
+        description="Each false-alarm verdict widens the margin by a quarter, up to this factor.",
+    )
+    recheck_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=240,
+        description="An alarm held back by a quiet sensor is looked at again this often.",
+    )
+
+
+class RhythmDetector(Detector):
+    """The skeleton of ``inactivity``, ``fall_silence`` and ``long_bathroom``: follow each
+    apartment's silence, learn from clean ones (:meth:`learn`), schedule the moment the
+    current one would be too long (:meth:`due`), and at that moment check home, alone and
+    the sensors before raising (:meth:`alarm`). One alarm per silence; a restart carries on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sil: dict[str, Silence] = {}
+        self._due: dict[str, datetime] = {}
+        self._heap: list[tuple[datetime, str]] = []
+        self._widen: dict[str, float] = {}
+        self._devices: set[str] = set()
+
+    # --- for subclasses ---------------------------------------------------------------
+
+    def learn(self, apt: str, sil: Silence, end: datetime, event: SensorEvent) -> None:
+        """A clean silence ended at ``end`` (by ``event``)."""
+
+    def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
+        """A movement (after :meth:`learn`, before the new silence is scheduled)."""
+
+    def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
+        """When the silence ``sil`` becomes too long to ignore (``None``: never)."""
+        raise NotImplementedError
+
+    def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
+        """The care signal for a silence found too long at ``at`` (``None``: not this one)."""
+        raise NotImplementedError
+
+    def widen(self, apt: str) -> float:
+        return self._widen.get(apt, 1.0)
+
+    # --- the hooks --------------------------------------------------------------------
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        apt = event.apartment
+        if apt == COMMON_APARTMENT:
+            return ()
+        st = state.apartments[apt]
+        sil = self._sil.get(apt)
+        if sil is not None:
+            sil.note(st, event.ts)
+        if not is_movement(event, st.sensors.get(event.sensor_id), self.roles.get(event.sensor_id)):
+            return ()
+        if sil is not None:
+            if event.ts <= sil.last:
+                return ()  # a late arrival: the silence it ended is already over
+            if sil.clean and event.ts - sil.last <= timedelta(hours=30):
+                self.learn(apt, sil, event.ts, event)
+        self.moved(apt, event, st)
+        new = self._sil[apt] = Silence(event.ts, event.room.value)
+        new.note(st, event.ts)
+        self._set_due(apt, self.due(apt, new, st))
+        return ()
+
+    def _set_due(self, apt: str, due: datetime | None) -> None:
+        if due is None:
+            self._due.pop(apt, None)
+            return
+        if self._due.get(apt) != due:
+            self._due[apt] = due
+            heapq.heappush(self._heap, (due, apt))
+
+    def next_due(self) -> datetime | None:
+        heap = self._heap
+        while heap and self._due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+        out: list[Candidate] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, apt = heapq.heappop(self._heap)
+            if self._due.get(apt) != due:
+                continue
+            del self._due[apt]
+            out.extend(self._check(apt, due, state))
+        return out
+
+    def _check(self, apt: str, due: datetime, state: FlatState) -> list[Candidate]:
+        sil = self._sil[apt]
+        st = state.apartments.get(apt)
+        if st is None:
+            return []
+        sil.note(st, due)
+        if not sil.clean or st.presence == "away" or sil.room == Room.ENTRANCE.value:
+            return []  # out, away, or not alone: nothing to raise for this silence
+        hold, quiet = sensor_doubt(st, due, sil.room, self.roles)
+        s = self.settings(apt)
+        if hold:
+            logger.info("%s held back for %s: quiet sensors %s", self.name, apt, quiet)
+            out = []
+            for sid in quiet:
+                mark = f"{sid}|{st.sensors[sid].last_seen.isoformat()}"
+                if mark not in self._devices:
+                    self._devices.add(mark)
+                    out.append(device_candidate(st, sid, due, f"a {self.name} alarm", self.tz))
+            if due - sil.last < timedelta(hours=24):
+                self._set_due(apt, due + timedelta(minutes=s.recheck_minutes))
+            return out
+        cand = self.alarm(apt, sil, due, st)
+        if cand is None:
+            return []
+        if quiet:
+            cand.evidence["uncertain"] = quiet
+        return [cand]
+
+    def feedback(self, apartment: str, verdict: str) -> str | None:
+        """A false alarm widens this apartment's margin by a quarter (up to ``max_widen``)."""
+        if verdict != "false_alarm":
+            return None
+        before = self.widen(apartment)
+        after = min(before * 1.25, self.settings(apartment).max_widen)
+        if after == before:
+            return None
+        self._widen[apartment] = after
+        return f"margin x{before:.2f} -> x{after:.2f}"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "silence": {k: v.to_dict() for k, v in sorted(self._sil.items())},
+            "due": {k: v.isoformat() for k, v in sorted(self._due.items())},
+            "widen": dict(sorted(self._widen.items())),
+            "devices": sorted(self._devices),
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self._sil = {k: Silence.from_dict(v) for k, v in data.get("silence", {}).items()}
+        self._due = {k: datetime.fromisoformat(v) for k, v in data.get("due", {}).items()}
+        self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
+        self._devices = set(data.get("devices", []))
+        self._heap = [(v, k) for k, v in self._due.items()]
+        heapq.heapify(self._heap)
