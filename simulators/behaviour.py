@@ -363,6 +363,10 @@ def plan_day(
     for when, block in anchors:
         if when > t:
             _filler(rng, h, t, when, segs, f_nut)
+            if segs and segs[-1].end < when:
+                # the filler leaves up to a minute: what the resident was doing goes on, so
+                # the next fixed point follows on at once (an outing then passes the door)
+                segs[-1] = segs[-1]._replace(end=when)
             t = max(t, when)
         for d_s, room, act in block:
             add(d_s, room, act)
