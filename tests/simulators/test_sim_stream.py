@@ -496,7 +496,7 @@ def test_every_outing_passes_the_front_door() -> None:
                 rng, h, st.wake[0][day], st.bed[0][day], st.wake[0][day + 1], clock, day,
                 st.plan, primary=True,
             )  # fmt: skip
-            for prev, nxt in zip(segs, segs[1:], strict=False):
+            for prev, nxt in pairwise(segs):
                 assert abs(prev.end - nxt.start) < 1.0, (apt.id, day, prev, nxt)
                 outings += prev.room in HOME_ROOMS and nxt.room not in HOME_ROOMS
     assert outings > 50
