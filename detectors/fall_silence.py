@@ -37,6 +37,8 @@ silence.
 ...     state.apply(e)
 ...     return list(d.on_event(e, state))
 >>> _ = ev(0, Room.LIVING), ev(1, Room.HALL), ev(1.3, Room.KITCHEN)  # walks to the kitchen
+>>> list(d.on_tick(d.next_due(), state))   # the soonest it could be: now it knows
+[]
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: 90 minutes of kitchen silence
 '11:31'
 >>> _ = [ev(m, r, occupancy=None, battery=90) for m in (40, 80) for r in (Room.KITCHEN, Room.HALL)]
@@ -100,20 +102,36 @@ class FallSilenceDetector(RhythmDetector):
         super().__init__(*args, **kwargs)
         self._days: dict[str, dict[str, dict[str, float]]] = {}
         """apartment -> place -> local day -> that day's longest silence (minutes)."""
-        self._place: dict[str, str] = {}
+        self._rest: dict[str, set[str]] = {}
+        """apartment -> the rooms where a bed or chair pad is occupied."""
 
-    def place(self, sil: Silence, st: ApartmentState) -> str:
-        """The room, marked ``+rest`` while a bed or chair pad in it is occupied."""
-        for sid, sensor in st.sensors.items():
-            room, device = sid.split("/")[1:]
-            if room == sil.room and sensor.occupied and is_pad(device, self.roles.get(sid)):
-                return f"{sil.room}+rest"
-        return sil.room
+    def place(self, apt: str, sil: Silence) -> str:
+        """The room, marked ``+rest`` while a bed or chair pad in it is occupied (a pad
+        changing is a movement, so this holds for the whole silence)."""
+        return f"{sil.room}+rest" if sil.room in self._rest.get(apt, ()) else sil.room
+
+    def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
+        if event.occupancy is None or not is_pad(event.device, self.roles.get(event.sensor_id)):
+            return
+        rooms = self._rest.setdefault(apt, set())
+        room = event.room.value
+        sensors = st.sensors
+        if any(
+            sid.split("/")[1] == room
+            and s.occupied
+            and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+            for sid, s in sensors.items()
+        ):
+            rooms.add(room)
+        else:
+            rooms.discard(room)
+
+    def soonest(self, apt: str, sil: Silence) -> timedelta | None:
+        s = self.settings(apt)
+        return timedelta(minutes=min(s.min_minutes, s.cold_minutes))
 
     def learn(self, apt: str, sil: Silence, end: datetime, event: SensorEvent) -> None:
-        place = self._place.get(apt)
-        if place is None:
-            return
+        place = self.place(apt, sil)
         days = self._days.setdefault(apt, {}).setdefault(place, {})
         day = sil.last.astimezone(self.tz).date().isoformat()
         m = round(minutes(end - sil.last), 1)
@@ -143,14 +161,14 @@ class FallSilenceDetector(RhythmDetector):
         return (lim if lim <= s.max_minutes else None), usual
 
     def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
-        place = self._place[apt] = self.place(sil, st)
+        place = self.place(apt, sil)
         if not sil.clean or sil.room == Room.ENTRANCE.value:
             return None
         lim, _ = self.limit(apt, place, sil.last)
         return None if lim is None else sil.last + timedelta(minutes=lim)
 
     def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
-        place = self._place.get(apt, sil.room)
+        place = self.place(apt, sil)
         lim, usual = self.limit(apt, place, sil.last)
         observed = minutes(at - sil.last)
         return Candidate(
@@ -213,7 +231,7 @@ class FallSilenceDetector(RhythmDetector):
                 a: {p: dict(sorted(d.items())) for p, d in sorted(v.items())}
                 for a, v in sorted(self._days.items())
             },
-            "place": dict(sorted(self._place.items())),
+            "rest": {a: sorted(r) for a, r in sorted(self._rest.items())},
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -222,4 +240,4 @@ class FallSilenceDetector(RhythmDetector):
             a: {p: {d: float(m) for d, m in v.items()} for p, v in places.items()}
             for a, places in data.get("days", {}).items()
         }
-        self._place = dict(data.get("place", {}))
+        self._rest = {a: set(r) for a, r in data.get("rest", {}).items()}

@@ -100,18 +100,31 @@ class InactivityDetector(RhythmDetector):
         hist = self._hist.setdefault(apt, {})
         a = sil.last
         hour = a.astimezone(self.tz).replace(minute=0, second=0, microsecond=0)
+        cached = self._thr.get(apt)
         while hour < end:
             stop = min(end, hour + HOUR)
             local = hour.astimezone(self.tz)
-            row = hist.get(local.date().isoformat())
+            day = local.date()
+            row = hist.get(day.isoformat())
             if row is None:
-                row = hist[local.date().isoformat()] = [-1.0] * 24
+                row = hist[day.isoformat()] = [-1.0] * 24
                 keep = self.settings(apt).window_days + 1
                 if len(hist) > keep:
                     for old in sorted(hist)[: len(hist) - keep]:
                         del hist[old]
-            row[local.hour] = max(row[local.hour], round(minutes(stop - a), 1))
+            m = round(minutes(stop - a), 1)
+            if m > row[local.hour]:
+                row[local.hour] = m
+                if cached is not None and day < cached[0]:
+                    del self._thr[apt]  # an earlier day changed: thresholds are its function
+                    cached = None
             hour = (hour + HOUR).astimezone(self.tz)
+
+    def soonest(self, apt: str, sil: Silence) -> timedelta | None:
+        thr, _, learned = self.thresholds(apt, sil.last.astimezone(self.tz).date())
+        if not learned:
+            return timedelta(minutes=self.settings(apt).cold_minutes)
+        return timedelta(minutes=min(thr)) if min(thr) < NEVER else timedelta(days=1)
 
     def thresholds(self, apt: str, day: date) -> tuple[list[float], list[float], bool]:
         """Per local hour of ``day``: the alarm threshold and the usual silence (minutes),

@@ -210,6 +210,8 @@ class RhythmDetector(Detector):
         self._heap: list[tuple[datetime, str]] = []
         self._widen: dict[str, float] = {}
         self._devices: set[str] = set()
+        self._exact: set[str] = set()
+        """Apartments whose scheduled due is exact (not :meth:`soonest`'s bound)."""
 
     # --- for subclasses ---------------------------------------------------------------
 
@@ -222,6 +224,12 @@ class RhythmDetector(Detector):
     def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
         """When the silence ``sil`` becomes too long to ignore (``None``: never)."""
         raise NotImplementedError
+
+    def soonest(self, apt: str, sil: Silence) -> timedelta | None:
+        """A cheap lower bound of ``due - sil.last`` (``None``: :meth:`due` at once).
+        Movements come many times a minute; the exact due is worked out only when this
+        bound has passed without one."""
+        return None
 
     def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
         """The care signal for a silence found too long at ``at`` (``None``: not this one)."""
@@ -250,7 +258,9 @@ class RhythmDetector(Detector):
         self.moved(apt, event, st)
         new = self._sil[apt] = Silence(event.ts, event.room.value)
         new.note(st, event.ts)
-        self._set_due(apt, self.due(apt, new, st))
+        bound = self.soonest(apt, new)
+        self._set_due(apt, self.due(apt, new, st) if bound is None else event.ts + bound)
+        self._exact.discard(apt)
         return ()
 
     def _set_due(self, apt: str, due: datetime | None) -> None:
@@ -282,6 +292,14 @@ class RhythmDetector(Detector):
         st = state.apartments.get(apt)
         if st is None:
             return []
+        if apt not in self._exact:
+            self._exact.add(apt)
+            exact = self.due(apt, sil, st)
+            if exact is None:
+                return []
+            if exact > due:
+                self._set_due(apt, exact)  # on_tick's loop takes it if it has passed too
+                return []
         sil.note(st, due)
         if not sil.clean or st.presence == "away" or sil.room == Room.ENTRANCE.value:
             return []  # out, away, or not alone: nothing to raise for this silence
@@ -322,6 +340,7 @@ class RhythmDetector(Detector):
             "due": {k: v.isoformat() for k, v in sorted(self._due.items())},
             "widen": dict(sorted(self._widen.items())),
             "devices": sorted(self._devices),
+            "exact": sorted(self._exact),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -329,5 +348,6 @@ class RhythmDetector(Detector):
         self._due = {k: datetime.fromisoformat(v) for k, v in data.get("due", {}).items()}
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
         self._devices = set(data.get("devices", []))
+        self._exact = set(data.get("exact", []))
         self._heap = [(v, k) for k, v in self._due.items()]
         heapq.heapify(self._heap)
