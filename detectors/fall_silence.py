@@ -70,7 +70,7 @@ TRANSIT = frozenset({Room.HALL.value, Room.KITCHEN.value, Room.TOILET.value, Roo
 
 class FallSilenceSettings(RhythmSettings):
     learn_days: int = Field(
-        7, ge=3, le=90, description="Days with silences in a place before it is learned."
+        14, ge=3, le=90, description="Days with silences in a place before it is learned."
     )
     factor: float = Field(
         2.0, ge=1.0, le=5.0, description="'Far longer': this many times the longest day's..."

@@ -33,10 +33,11 @@ and goes to housing (see :mod:`detectors.rhythm`). One alarm per silence.
 ...                     **({"occupancy": True} | kw))
 ...     state.apply(e)
 ...     return list(d.on_event(e, state))
->>> _ = ev(0)                      # 09:00 seen in the living room, then nothing
+>>> _ = ev(-1, Room.HALL), ev(0)   # 09:00 walks into the living room, then nothing
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: four hours later
 '13:00'
->>> _ = [ev(m, occupancy=None, battery=90) for m in range(30, 241, 55)]  # sensor alive
+>>> _ = [ev(m, r, occupancy=None, battery=90)   # hourly reports: the sensors live
+...      for m in range(30, 241, 55) for r in (Room.LIVING, Room.HALL)]
 >>> [(c.kind.value, c.severity.value, c.evidence["rule"]) for c in d.on_tick(due, state)]
 [('inactivity', 'urgent', 'cold')]
 """
@@ -66,7 +67,10 @@ NEVER = float("inf")
 
 class InactivitySettings(RhythmSettings):
     quantile: float = Field(
-        0.95, ge=0.5, le=1.0, description="The long end of the usual silences at this hour."
+        1.0,
+        ge=0.5,
+        le=1.0,
+        description="The long end of the usual silences at this hour (1: longest).",
     )
     factor: float = Field(1.5, ge=1.0, le=5.0, description="'Far longer': this many times it...")
     margin_minutes: float = Field(30.0, ge=0, le=240, description="...plus this.")

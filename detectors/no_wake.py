@@ -284,7 +284,9 @@ class NoWakeDetector(Detector):
         hold, quiet = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
         if hold:
             logger.info("no_wake held back for %s: quiet sensors %s", apt, quiet)
-            return [device_candidate(st, sid, due, "a no_wake alarm", self.tz) for sid in quiet]
+            return [
+                device_candidate(st, sid, due, "a care alarm (no_wake)", self.tz) for sid in quiet
+            ]
         found = self.rhythm(apt, day)
         usual = found[0] if found else None
         start = self._at(day, usual) if usual is not None else due

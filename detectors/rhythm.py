@@ -7,8 +7,12 @@
   that keeps drawing power (someone may lie on the floor while it plays).
 - :class:`Silence`: per apartment, the last movement, where it was, and whether the resident
   was away or had a visitor since (such a silence teaches nothing and alarms nobody).
+- :func:`covered`: silence means stillness only in a home whose hall has a motion sensor
+  (every walk between rooms passes it). Where it has none (as in the public recordings,
+  which watch a few rooms only) a silence may be someone in a room nobody watches, and the
+  silence detectors raise nothing (``needs_hall_motion``).
 - :func:`sensor_doubt`: a silent sensor is not a still resident. Before a care alarm the
-  detectors ask which of the apartment's motion sensors (and the front door) are quiet by
+  detectors ask which of the apartment's motion sensors and pads (and the front door) are quiet by
   their own reporting rhythm (:meth:`edge.state.SensorState.quiet`). The alarm is held back
   when a quiet sensor could be the reason nothing is seen: it watches the room of the last
   movement, or the hall (every walk passes it), or the last movement was in the hall;
@@ -75,10 +79,10 @@ def is_movement(event: SensorEvent, sensor: SensorState | None, role: str | None
     return False
 
 
-def is_motion_sensor(sid: str, sensor: SensorState, role: str | None) -> bool:
-    """A PIR (reports occupancy, is no pad) or the front door contact."""
-    device = sid.rsplit("/", 1)[-1]
-    if sensor.occupied is not None and not is_pad(device, role):
+def is_watching(sid: str, sensor: SensorState, role: str | None) -> bool:
+    """A sensor whose silence could hide the resident: a PIR or a bed or chair pad (both
+    report occupancy; a pad says whether a silence is rest), or the front door contact."""
+    if sensor.occupied is not None:
         return True
     room = sid.split("/")[1]
     return sensor.contact is not None and (
@@ -122,15 +126,23 @@ def sensor_doubt(
     """``(hold_back, quiet)``: the apartment's quiet motion sensors, and whether they could
     explain the silence (see the module docstring)."""
     quiet = sorted(
-        sid
-        for sid, s in st.sensors.items()
-        if is_motion_sensor(sid, s, roles.get(sid)) and s.quiet(now)
+        sid for sid, s in st.sensors.items() if is_watching(sid, s, roles.get(sid)) and s.quiet(now)
     )
     if not quiet:
         return False, []
     rooms = {sid.split("/")[1] for sid in quiet}
     hold = last_room in rooms or bool(rooms & CONNECTING) or last_room in CONNECTING
     return hold, quiet
+
+
+def covered(st: ApartmentState, roles: dict[str, str]) -> bool:
+    """The hall has a motion sensor: a resident walking from one room to another is seen."""
+    return any(
+        sid.split("/")[1] == Room.HALL.value
+        and s.occupied is not None
+        and not is_pad(sid.rsplit("/", 1)[-1], roles.get(sid))
+        for sid, s in st.sensors.items()
+    )
 
 
 def device_candidate(
@@ -188,6 +200,10 @@ class RhythmSettings(DetectorSettings):
         ge=1.0,
         le=4.0,
         description="Each false-alarm verdict widens the margin by a quarter, up to this factor.",
+    )
+    needs_hall_motion: bool = Field(
+        True,
+        description="Raise only where the hall (which every walk passes) has a motion sensor.",
     )
     recheck_minutes: float = Field(
         30.0,
@@ -303,8 +319,10 @@ class RhythmDetector(Detector):
         sil.note(st, due)
         if not sil.clean or st.presence == "away" or sil.room == Room.ENTRANCE.value:
             return []  # out, away, or not alone: nothing to raise for this silence
-        hold, quiet = sensor_doubt(st, due, sil.room, self.roles)
         s = self.settings(apt)
+        if s.needs_hall_motion and not covered(st, self.roles):
+            return []  # a silence here may be someone in a room no sensor sees
+        hold, quiet = sensor_doubt(st, due, sil.room, self.roles)
         if hold:
             logger.info("%s held back for %s: quiet sensors %s", self.name, apt, quiet)
             out = []
@@ -312,7 +330,9 @@ class RhythmDetector(Detector):
                 mark = f"{sid}|{st.sensors[sid].last_seen.isoformat()}"
                 if mark not in self._devices:
                     self._devices.add(mark)
-                    out.append(device_candidate(st, sid, due, f"a {self.name} alarm", self.tz))
+                    out.append(
+                        device_candidate(st, sid, due, f"a care alarm ({self.name})", self.tz)
+                    )
             if due - sil.last < timedelta(hours=24):
                 self._set_due(apt, due + timedelta(minutes=s.recheck_minutes))
             return out

@@ -271,7 +271,7 @@ def _filler(
             out.append(Seg(t, t + d, "toilet", "toilet"))
             t += d
         elif rng.random() < 0.12 * (1.0 - 0.6 * nutrition):
-            d = float(rng.uniform(150.0, 420.0))
+            d = min(float(rng.uniform(150.0, 420.0)), t1 - t)  # back by the next fixed point
             out.append(Seg(t, t + d, "kitchen", "meal"))
             t += d
 

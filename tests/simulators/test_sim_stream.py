@@ -484,7 +484,7 @@ def test_every_outing_passes_the_front_door() -> None:
     from simulators.episodes import EpisodeRates, plan_apartment
     from simulators.flat import build_flat
 
-    flat = build_flat(6, seed=3)
+    flat = build_flat(16, seed=3)
     clock = Clock(date(2026, 1, 5), 30)
     outings = 0
     for apt in flat.apartments:
