@@ -220,17 +220,18 @@ class InactivityDetector(RhythmDetector):
             start=sil.last,
             detected_at=at,
             summary=texts(
-                "Sinds {since} geen beweging gezien ({hours} uur, laatst in {room}); "
+                "Sinds {since} geen beweging gezien ({hours}, laatst in {room}); "
                 "{usual_nl}: ga kijken.",
-                "No movement seen since {since} ({hours} h, last in {room}); "
+                "No movement seen since {since} ({hours_en}, last in {room}); "
                 "{usual_en}: go and check.",
                 room=sil.room,
                 since=hhmm(sil.last.astimezone(self.tz)),
-                hours=f"{observed / 60:.1f}",
-                usual_nl=f"normaal op dit uur hooguit {base / 60:.1f} uur"
+                hours=_span(observed, "uur"),
+                hours_en=_span(observed, "h"),
+                usual_nl=f"normaal op dit uur hooguit {_span(base, 'uur')}"
                 if base is not None
                 else "nog geen vast ritme bekend",
-                usual_en=f"usually at most {base / 60:.1f} h at this hour"
+                usual_en=f"usually at most {_span(base, 'h')} at this hour"
                 if base is not None
                 else "no rhythm learned yet",
             ),
@@ -280,3 +281,8 @@ class InactivityDetector(RhythmDetector):
             k: {d: list(r) for d, r in v.items()} for k, v in data.get("hist", {}).items()
         }
         self._thr = {}
+
+
+def _span(minutes: float, hours_word: str) -> str:
+    """``45 min`` or ``2.5 uur`` / ``2.5 h``: what reads best to a care worker."""
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} {hours_word}"

@@ -2,7 +2,8 @@
 
 "Up" is the first activity in the day rooms between ``day_starts`` and noon (motion in
 the kitchen or living room, the front door, a plug in use, a button), or the bed pad
-clearing. Toilet and bathroom visits do not count: at night they are no waking up.
+clearing for good (not back in bed within ``out_of_bed_minutes``: then it is the time
+the pad cleared). Toilet and bathroom visits do not count: at night they are no waking up.
 
 Each apartment's own rhythm is learned from its last ``window_days`` wake times, weekdays
 and weekends apart (a weekend rhythm once ``group_days`` weekend mornings are known; until
@@ -104,6 +105,12 @@ class NoWakeSettings(DetectorSettings):
         le=4.0,
         description="False-alarm verdicts widen the lateness up to this factor.",
     )
+    out_of_bed_minutes: float = Field(
+        30.0,
+        ge=1,
+        le=240,
+        description="The bed pad clear this long (not back in bed): up since it cleared.",
+    )
     about_minutes: float = Field(
         90.0,
         ge=0,
@@ -129,6 +136,9 @@ class NoWakeDetector(Detector):
         super().__init__(*args, **kwargs)
         self._wakes: dict[str, deque[tuple[date, float]]] = {}
         self._widen: dict[str, float] = {}
+        self._pending: dict[str, datetime] = {}
+        """apartment -> when its bed pad cleared this morning (up, unless back within
+        ``out_of_bed_minutes``: then it was a night visit to the toilet)."""
         self._up: dict[str, date] = {}
         self._deadline: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
@@ -225,23 +235,39 @@ class NoWakeDetector(Detector):
             return ()
         if apt not in self._deadline:
             self._schedule(apt, event.ts)
-        if not self._is_up(event, state):
-            return ()
-        local = event.ts.astimezone(self.tz)
         s = self.settings(apt)
-        if not (s.day_starts <= local.time() < _NOON) or self._up.get(apt) == local.date():
+        pending = self._pending.get(apt)
+        if pending is not None and event.ts - pending >= timedelta(minutes=s.out_of_bed_minutes):
+            self._got_up(apt, pending)  # stayed out of bed: up since the pad cleared
+            pending = None
+        local = event.ts.astimezone(self.tz)
+        today = self._up.get(apt) != local.date() and s.day_starts <= local.time() < _NOON
+        if event.occupancy is not None and is_pad(event.device, self.roles.get(event.sensor_id)):
+            sensor = state.apartments[apt].sensors.get(event.sensor_id)
+            if sensor is None or sensor.last_change != event.ts:
+                return ()  # a report of the same state
+            if event.occupancy:
+                self._pending.pop(apt, None)  # back to bed: a visit to the toilet at night
+            elif today and event.room is Room.BEDROOM:
+                self._pending[apt] = event.ts
             return ()
+        if today and self._is_up(event, state):
+            self._got_up(apt, pending if pending is not None else event.ts)
+        return ()
+
+    def _got_up(self, apt: str, ts: datetime) -> None:
+        self._pending.pop(apt, None)
+        local = ts.astimezone(self.tz)
+        if self._up.get(apt) == local.date():
+            return
         self._up[apt] = local.date()
         keep = self.settings(apt).window_days
         wakes = self._wakes.setdefault(apt, deque(maxlen=keep))
         wakes.append((local.date(), round(self._minutes(local), 2)))
-        self._schedule(apt, event.ts)
-        return ()
+        self._schedule(apt, ts)
 
     def _is_up(self, event: SensorEvent, state: FlatState) -> bool:
-        role = self.roles.get(event.sensor_id)
-        if event.occupancy is not None and is_pad(event.device, role):
-            return event.occupancy is False  # the bed pad cleared
+        """Activity in a day room (or a plug, a button): up and about."""
         if event.room not in _DAY_ROOMS and event.power is None and event.action is None:
             return False
         apt_state = state.apartments.get(event.apartment)
@@ -261,6 +287,12 @@ class NoWakeDetector(Detector):
             if self._deadline.get(apt) != due:
                 continue  # rescheduled since
             day = due.astimezone(self.tz).date()
+            pending = self._pending.get(apt)
+            if pending is not None:
+                if due - pending >= timedelta(minutes=self.settings(apt).out_of_bed_minutes):
+                    self._got_up(apt, pending)
+                else:
+                    self._up[apt] = day  # just out of bed: not this morning's alarm
             if self._up.get(apt) != day:
                 out.extend(self._check(apt, due, day, state))
             self._schedule(apt, due)
@@ -281,7 +313,7 @@ class NoWakeDetector(Detector):
         if not _sensors_alive(st, due, timedelta(hours=s.sensors_quiet_hours)):
             logger.info("no_wake held back for %s: its sensors are silent", apt)
             return []
-        hold, quiet = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
+        hold, quiet, _ = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
         if hold:
             logger.info("no_wake held back for %s: quiet sensors %s", apt, quiet)
             return [
@@ -338,6 +370,7 @@ class NoWakeDetector(Detector):
                 k: [[d.isoformat(), m] for d, m in v] for k, v in sorted(self._wakes.items())
             },
             "widen": dict(sorted(self._widen.items())),
+            "pending": {k: v.isoformat() for k, v in sorted(self._pending.items())},
             "up": {k: v.isoformat() for k, v in sorted(self._up.items())},
             "deadline": {k: v.isoformat() for k, v in sorted(self._deadline.items())},
         }
@@ -351,6 +384,7 @@ class NoWakeDetector(Detector):
             for k, v in data.get("wake_days", {}).items()
         }  # (the older "wakes", without their days, are not carried over)
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
+        self._pending = {k: datetime.fromisoformat(v) for k, v in data.get("pending", {}).items()}
         self._up = {k: date.fromisoformat(v) for k, v in data.get("up", {}).items()}
         self._deadline = {k: datetime.fromisoformat(v) for k, v in data.get("deadline", {}).items()}
         self._heap = [(v, k) for k, v in self._deadline.items()]

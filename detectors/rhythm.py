@@ -17,6 +17,8 @@
   when a quiet sensor could be the reason nothing is seen: it watches the room of the last
   movement, or the hall (every walk passes it), or the last movement was in the hall;
   otherwise it is raised with the quiet sensors named in its evidence (``uncertain``).
+  A sensor that could explain it and is merely overdue (silent longer than its usual
+  longest, not yet quiet) makes the alarm wait for its next message or its silence.
   A held-back alarm raises the device problem for housing at once
   (:func:`device_candidate`, kind ``sensor_offline``, the same id the ``sensor_offline``
   detector gives that silence later, so it is one signal in the register).
@@ -62,6 +64,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONNECTING = frozenset({Room.HALL.value, Room.ENTRANCE.value})
+WAIT_MINUTES = 10.0
+"""How often an alarm waiting on an overdue sensor looks again."""
 
 
 def is_movement(event: SensorEvent, sensor: SensorState | None, role: str | None = None) -> bool:
@@ -120,19 +124,31 @@ class Silence:
         return not (self.away or self.visitor)
 
 
+def _could_hide(sid: str, last_room: str) -> bool:
+    """Could this sensor's silence explain not seeing the resident last seen in ``last_room``?"""
+    room = sid.split("/")[1]
+    return room == last_room or room in CONNECTING or last_room in CONNECTING
+
+
 def sensor_doubt(
     st: ApartmentState, now: datetime, last_room: str, roles: dict[str, str]
-) -> tuple[bool, list[str]]:
-    """``(hold_back, quiet)``: the apartment's quiet motion sensors, and whether they could
-    explain the silence (see the module docstring)."""
-    quiet = sorted(
-        sid for sid, s in st.sensors.items() if is_watching(sid, s, roles.get(sid)) and s.quiet(now)
-    )
-    if not quiet:
-        return False, []
-    rooms = {sid.split("/")[1] for sid in quiet}
-    hold = last_room in rooms or bool(rooms & CONNECTING) or last_room in CONNECTING
-    return hold, quiet
+) -> tuple[bool, list[str], bool]:
+    """``(hold_back, quiet, wait)``: the apartment's quiet watching sensors, whether they
+    could explain the silence (see the module docstring), and whether one that could is
+    overdue (silent longer than usual, not yet quiet: its next message, or its silence,
+    will tell; the alarm waits for that)."""
+    quiet: list[str] = []
+    wait = False
+    for sid, s in st.sensors.items():
+        if not is_watching(sid, s, roles.get(sid)):
+            continue
+        if s.quiet(now):
+            quiet.append(sid)
+        elif not wait and s.overdue(now) and _could_hide(sid, last_room):
+            wait = True
+    quiet.sort()
+    hold = any(_could_hide(sid, last_room) for sid in quiet)
+    return hold, quiet, wait
 
 
 def covered(st: ApartmentState, roles: dict[str, str]) -> bool:
@@ -317,12 +333,19 @@ class RhythmDetector(Detector):
                 self._set_due(apt, exact)  # on_tick's loop takes it if it has passed too
                 return []
         sil.note(st, due)
+        if not self.settings(apt).enabled:
+            return []  # switched off here: leave the silence to the others
         if not sil.clean or st.presence == "away" or sil.room == Room.ENTRANCE.value:
             return []  # out, away, or not alone: nothing to raise for this silence
+        if st.silence_alarm == sil.last:
+            return []  # another silence detector paged for this silence already
         s = self.settings(apt)
         if s.needs_hall_motion and not covered(st, self.roles):
             return []  # a silence here may be someone in a room no sensor sees
-        hold, quiet = sensor_doubt(st, due, sil.room, self.roles)
+        hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles)
+        if wait and not hold:
+            self._set_due(apt, due + timedelta(minutes=WAIT_MINUTES))
+            return []
         if hold:
             logger.info("%s held back for %s: quiet sensors %s", self.name, apt, quiet)
             out = []
@@ -339,6 +362,7 @@ class RhythmDetector(Detector):
         cand = self.alarm(apt, sil, due, st)
         if cand is None:
             return []
+        st.silence_alarm = sil.last
         if quiet:
             cand.evidence["uncertain"] = quiet
         return [cand]

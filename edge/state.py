@@ -58,6 +58,7 @@ GAP_MIN_S = 300.0
 """Shorter silences say nothing about a sensor's reporting rhythm and are not kept."""
 QUIET_FLOOR = timedelta(hours=2)
 QUIET_UNKNOWN = timedelta(hours=3)
+OVERDUE_UNKNOWN = timedelta(minutes=70)
 _ENTRANCE = Room.ENTRANCE
 _CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 
@@ -111,18 +112,27 @@ class SensorState:
     gaps: list[float] = field(default_factory=list)
     """The last :data:`GAPS_KEPT` silences of at least :data:`GAP_MIN_S` between its messages."""
 
+    def usual_gap(self) -> timedelta | None:
+        """Its usual longest silence: the 90th percentile of its recent ones (so one outage
+        does not stretch it); ``None`` while too little is known."""
+        if len(self.gaps) < 6:
+            return None
+        return timedelta(seconds=sorted(self.gaps)[int(0.9 * (len(self.gaps) - 1))])
+
     def quiet_limit(self) -> timedelta:
         """How long this sensor may be silent before it counts as quiet: half again its
-        usual longest silence (the 90th percentile of its recent ones, so one outage does
-        not stretch it), at least two hours; three hours while too little is known."""
-        if len(self.gaps) < 6:
-            return QUIET_UNKNOWN
-        usual = sorted(self.gaps)[int(0.9 * (len(self.gaps) - 1))]
-        return max(QUIET_FLOOR, timedelta(seconds=1.5 * usual))
+        usual longest silence, at least two hours; three hours while too little is known."""
+        usual = self.usual_gap()
+        return QUIET_UNKNOWN if usual is None else max(QUIET_FLOOR, 1.5 * usual)
 
     def quiet(self, now: datetime) -> bool:
         """Unavailable, or silent for longer than its own rhythm allows."""
         return not self.available or now - self.last_seen > self.quiet_limit()
+
+    def overdue(self, now: datetime) -> bool:
+        """Silent for longer than usual, not yet quiet: its next message will tell."""
+        usual = self.usual_gap() or OVERDUE_UNKNOWN
+        return now - self.last_seen > usual and not self.quiet(now)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +178,9 @@ class ApartmentState:
     room_onset: dict[str, datetime] = field(default_factory=dict)
     second_person_until: datetime | None = None
     sensors: dict[str, SensorState] = field(default_factory=dict)
+    silence_alarm: datetime | None = None
+    """The start of the silence a care alarm was raised for (by any of the silence
+    detectors): one silence pages once, whichever detector saw it first."""
 
     def second_person(self, now: datetime) -> bool:
         return self.second_person_until is not None and now <= self.second_person_until
@@ -186,6 +199,7 @@ class ApartmentState:
             "room_activity": {k: v.isoformat() for k, v in self.room_activity.items()},
             "room_onset": {k: v.isoformat() for k, v in self.room_onset.items()},
             "second_person_until": iso(self.second_person_until),
+            "silence_alarm": iso(self.silence_alarm),
             "sensors": {k: v.to_dict() for k, v in self.sensors.items()},
         }
 
@@ -205,6 +219,7 @@ class ApartmentState:
             room_activity={k: datetime.fromisoformat(v) for k, v in d["room_activity"].items()},
             room_onset={k: datetime.fromisoformat(v) for k, v in d["room_onset"].items()},
             second_person_until=dt(d.get("second_person_until")),
+            silence_alarm=dt(d.get("silence_alarm")),
             sensors={k: SensorState.from_dict(v) for k, v in d["sensors"].items()},
         )
 
