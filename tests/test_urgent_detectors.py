@@ -4,6 +4,7 @@ looks like it (out, a visitor, a sensor that died), and a restart in the middle.
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,24 @@ DAYS = 17  # more than the two weeks the detectors learn from
 
 
 @pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hub's store after the resident's ordinary weeks (each test copies it and goes on:
+    the restart test shows that carries on as one run would)."""
+    db = tmp_path_factory.mktemp("trained") / "hub.sqlite"
+    life = Life(DAYS)
+    run(life.messages(), store=db)
+    return db
+
+
+def last_day(life: Life, trained: Path, tmp_path: Path) -> list[Signal]:
+    """Replay the scenario's last day on a copy of the trained store."""
+    db = tmp_path / "hub.sqlite"
+    shutil.copy(trained, db)
+    start = life.t(DAYS, 0)
+    return run([m for m in life.messages() if m.received >= start], store=db)
+
+
+@pytest.fixture(scope="module")
 def ordinary() -> list[Signal]:
     life = Life(DAYS + 1)
     return run(life.messages(), until=life.t(DAYS + 1, 0))
@@ -180,10 +199,10 @@ def evening(life: Life, day: int, start: float) -> None:
     life.send(day, 22 * 60 + 46, "bedroom/bed_pad", {"occupancy": True})
 
 
-def test_inactivity_when_the_living_room_goes_still(tmp_path: Path) -> None:
+def test_inactivity_when_the_living_room_goes_still(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     still_from(life, DAYS, 10 * 60 + 15, 15 * 60)
-    signals = run(life.messages())
+    signals = last_day(life, trained, tmp_path)
     kinds = urgent(signals)
     assert [k for k, _ in kinds] == ["inactivity"]
     sig = next(s for s in signals if s.kind.value == "inactivity")
@@ -197,7 +216,7 @@ def test_inactivity_when_the_living_room_goes_still(tmp_path: Path) -> None:
     assert "uncertain" not in sig.evidence
 
 
-def test_out_for_the_day_is_no_inactivity() -> None:
+def test_out_for_the_day_is_no_inactivity(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.ordinary(DAYS, until=10 * 60)
     life.walk(DAYS, 10 * 60 + 1, "hall")
@@ -205,10 +224,10 @@ def test_out_for_the_day_is_no_inactivity() -> None:
     life.heartbeats(DAYS, {h: False for h in range(24)})
     life.door(DAYS, 19 * 60)  # back in the evening
     evening(life, DAYS, 19 * 60 + 1)
-    assert urgent(run(life.messages())) == []
+    assert urgent(last_day(life, trained, tmp_path)) == []
 
 
-def test_a_visitor_still_in_the_room_is_no_alarm() -> None:
+def test_a_visitor_still_in_the_room_is_no_alarm(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.ordinary(DAYS, until=10 * 60)
     life.door(DAYS, 10 * 60 + 5)  # a visitor comes in
@@ -217,14 +236,16 @@ def test_a_visitor_still_in_the_room_is_no_alarm() -> None:
     life.heartbeats(DAYS, {h: False for h in range(24)})
     life.door(DAYS, 14 * 60)  # the visitor goes, hours later
     evening(life, DAYS, 14 * 60 + 1)
-    assert urgent(run(life.messages())) == []
+    assert urgent(last_day(life, trained, tmp_path)) == []
 
 
-def test_a_dead_sensor_holds_the_alarm_back_and_goes_to_housing() -> None:
+def test_a_dead_sensor_holds_the_alarm_back_and_goes_to_housing(
+    trained: Path, tmp_path: Path
+) -> None:
     life = Life(DAYS)
     still_from(life, DAYS, 10 * 60 + 15, 15 * 60)
     life.dead["living/motion"] = life.t(DAYS, 9 * 60 + 30)  # no message at all after this
-    signals = run(life.messages())
+    signals = last_day(life, trained, tmp_path)
     assert urgent(signals) == []
     housing = [s for s in signals if s.kind.value == "sensor_offline"]
     assert [s.evidence["sensor"] for s in housing] == ["a1/living/motion"]
@@ -246,14 +267,14 @@ def test_a_restart_neither_forgets_nor_alarms_again(tmp_path: Path) -> None:
     assert urgent(second) == []
 
 
-def test_fall_silence_after_walking_into_the_kitchen() -> None:
+def test_fall_silence_after_walking_into_the_kitchen(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.ordinary(DAYS, until=11 * 60)
     life.walk(DAYS, 11 * 60 + 1, "kitchen")  # and then nothing: on the floor
     life.heartbeats(DAYS, {h: False for h in range(24)})
     life.door(DAYS, 14 * 60)
     evening(life, DAYS, 14 * 60 + 1)
-    signals = run(life.messages())
+    signals = last_day(life, trained, tmp_path)
     assert [k for k, _ in urgent(signals)] == ["fall"]
     fall = next(s for s in signals if s.kind.value == "fall")
     fell = life.t(DAYS, 11 * 60 + 1)
@@ -263,13 +284,13 @@ def test_fall_silence_after_walking_into_the_kitchen() -> None:
     assert "gevallen" in fall.summary
 
 
-def test_long_bathroom() -> None:
+def test_long_bathroom(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.ordinary(DAYS, until=11 * 60)
     life.stay(DAYS, 11 * 60, 13 * 60, "bathroom", 25.0)  # hardly moving for two hours
     life.heartbeats(DAYS, {h: False for h in range(24)})
     evening(life, DAYS, 13 * 60 + 1)
-    signals = run(life.messages())
+    signals = last_day(life, trained, tmp_path)
     found = [s for s in signals if s.kind.value == "long_bathroom"]
     assert len(found) == 1
     went_in = life.t(DAYS, 11 * 60 + 0.2)
@@ -290,14 +311,14 @@ def test_door_left_open() -> None:
     assert "voordeur" in signals[0].summary
 
 
-def test_no_wake_when_the_resident_stays_in_bed() -> None:
+def test_no_wake_when_the_resident_stays_in_bed(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.send(DAYS, 3 * 60, "bedroom/bed_pad", {"occupancy": True})
     life.heartbeats(DAYS, {h: True for h in range(24)})  # in bed all morning
     life.door(DAYS, 11 * 60)
     life.stay(DAYS, 11 * 60 + 1, 11 * 60 + 30, "bedroom", 1.0)
     evening(life, DAYS, 11 * 60 + 31)
-    signals = run(life.messages())
+    signals = last_day(life, trained, tmp_path)
     found = [s for s in signals if s.kind.value == "no_wake"]
     assert len(found) == 1
     assert life.t(DAYS, 7 * 60 + 30) <= found[0].detected_at <= life.t(DAYS, 8 * 60 + 45)
