@@ -270,8 +270,11 @@ class FlatState:
         ts = ev.ts
         sid = ev.sensor_id
         sensor = st.sensors.get(sid)
+        late = False
         if sensor is None:
             sensor = st.sensors[sid] = SensorState(last_seen=ts)
+        elif ts < sensor.last_seen:
+            late = True  # a newer message of this sensor came first
         elif ts > sensor.last_seen:
             gap = (ts - sensor.last_seen).total_seconds()
             if gap >= GAP_MIN_S:
@@ -296,9 +299,14 @@ class FlatState:
         changed_contact = False
         if ev.contact is not None:
             was_contact = sensor.contact
-            sensor.contact = ev.contact
+            # a state older than the sensor's newest message arrived late: overtaken
+            stale = late
+            if not stale:
+                sensor.contact = ev.contact
             # a repeated state is a heartbeat; the first report counts only when open
-            changed_contact = was_contact != ev.contact and not (was_contact is None and ev.contact)
+            changed_contact = (
+                not stale and was_contact != ev.contact and not (was_contact is None and ev.contact)
+            )
             if changed_contact:
                 sensor.last_change = ts
             if role == "front_door" or (room is _ENTRANCE and role is None):
