@@ -90,7 +90,7 @@ class NoWakeSettings(DetectorSettings):
         description="Wake times of a kind of day (weekday, weekend) for its own rhythm.",
     )
     spread_k: float = Field(
-        3.0, ge=1.0, le=6.0, description="The deadline: usual wake time plus this many spreads..."
+        4.0, ge=1.0, le=6.0, description="The deadline: usual wake time plus this many spreads..."
     )
     min_late_minutes: float = Field(
         45.0, ge=0, le=240, description="...at least this much later..."

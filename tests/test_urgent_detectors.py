@@ -324,3 +324,30 @@ def test_no_wake_when_the_resident_stays_in_bed(trained: Path, tmp_path: Path) -
     assert life.t(DAYS, 7 * 60 + 30) <= found[0].detected_at <= life.t(DAYS, 8 * 60 + 45)
     assert found[0].evidence["in_bed"] is True
     assert "opgestaan" in found[0].summary
+
+
+def test_false_alarm_verdicts_widen_the_margin_up_to_a_limit() -> None:
+    from detectors.inactivity import InactivityDetector, InactivitySettings
+    from detectors.no_wake import NoWakeDetector, NoWakeSettings
+
+    inactivity = InactivityDetector(lambda apt: InactivitySettings())
+    changes = [inactivity.feedback("a1", "false_alarm") for _ in range(5)]
+    assert changes[0] == "margin x1.00 -> x1.25"
+    assert changes[-1] is None  # at most twice as wide
+    assert inactivity.widen("a1") == 2.0
+    assert inactivity.feedback("a1", "confirmed") is None
+    assert inactivity.state_dict()["widen"] == {"a1": 2.0}
+    no_wake = NoWakeDetector(lambda apt: NoWakeSettings())
+    assert no_wake.feedback("a2", "false_alarm") == "lateness x1.00 -> x1.25"
+
+
+def test_scores_show_baseline_observed_and_how_near_the_alarm(trained: Path) -> None:
+    config = Config()
+    hub = Hub(config, Store(trained, config.store))
+    scores = {d.name: d.scores() for d in hub.detectors}
+    hub.store.close()
+    for name in ("inactivity", "fall_silence", "long_bathroom", "no_wake"):
+        values = scores[name]["a1"]
+        assert set(values) == {"baseline", "observed", "score"}, name
+        assert values["score"] < 1, (name, values)  # ordinary weeks: short of an alarm
+    assert 400 < scores["no_wake"]["a1"]["baseline"] < 440  # up at about 7 (minutes)
