@@ -109,6 +109,8 @@ class SensorState:
     last_change: datetime | None = None
     powered: bool | None = None
     """A plug: drawing more than the active threshold (its switching on is activity)."""
+    unreadable: datetime | None = None
+    """When a message of this sensor last could not be read (it may have been a change)."""
     gaps: list[float] = field(default_factory=list)
     """The last :data:`GAPS_KEPT` silences of at least :data:`GAP_MIN_S` between its messages."""
 
@@ -145,6 +147,7 @@ class SensorState:
             "contact": self.contact,
             "last_change": self.last_change.isoformat() if self.last_change else None,
             "powered": self.powered,
+            "unreadable": self.unreadable.isoformat() if self.unreadable else None,
             "gaps": [round(g) for g in self.gaps],
         }
 
@@ -161,6 +164,7 @@ class SensorState:
             contact=d.get("contact"),
             last_change=datetime.fromisoformat(lc) if lc else None,
             powered=d.get("powered"),
+            unreadable=datetime.fromisoformat(d["unreadable"]) if d.get("unreadable") else None,
             gaps=[float(g) for g in d.get("gaps", [])],
         )
 
@@ -245,6 +249,17 @@ class FlatState:
 
     def next_due(self) -> datetime | None:
         return min(self._pending.values()) if self._pending else None
+
+    def unreadable(self, topic: str, ts: datetime, base: str = "zigbee2mqtt") -> None:
+        """A message on ``topic`` could not be read: note it on that sensor, if known (a
+        lost "door closed" must not leave the door open for good)."""
+        parts = topic.split("/")
+        if len(parts) != 4 or parts[0] != base:
+            return
+        st = self.apartments.get(parts[1])
+        sensor = st.sensors.get("/".join(parts[1:])) if st else None
+        if sensor is not None and (sensor.unreadable is None or ts > sensor.unreadable):
+            sensor.unreadable = ts
 
     def advance(self, now: datetime) -> None:
         """Event time reached ``now``: decide 'away' where the door closed long enough ago."""

@@ -351,3 +351,21 @@ def test_scores_show_baseline_observed_and_how_near_the_alarm(trained: Path) -> 
         assert set(values) == {"baseline", "observed", "score"}, name
         assert values["score"] < 1, (name, values)  # ordinary weeks: short of an alarm
     assert 400 < scores["no_wake"]["a1"]["baseline"] < 440  # up at about 7 (minutes)
+
+
+def test_a_lost_door_close_is_no_open_door() -> None:
+    """The "closed" message arrives broken: the door's next report (closed) settles it."""
+    life = Life(3)
+    life.send(1, 11 * 60, "entrance/door", {"contact": False})
+    life.out.append(
+        Message(life.t(1, 11 * 60 + 0.1), "zigbee2mqtt/a1/entrance/door", '{"contact": true, "batt')
+    )
+    life.send(2, 14 * 60, "entrance/door", {"contact": False})  # really left open
+    life.out.append(
+        Message(life.t(2, 14 * 60 + 5), "zigbee2mqtt/a1/entrance/door", '{"contact": fal')
+    )
+    life.send(2, 14 * 60 + 30, "entrance/door", {"contact": False, "battery": 80})
+    signals = [s for s in run(life.messages()) if s.kind.value == "door_open"]
+    # day 1: the hourly report at 11:50 says closed: nothing; day 2: the report at 14:30
+    # says open, seen at the next look (every 10 minutes from 14:20)
+    assert [f"{s.detected_at:%d %H:%M}" for s in signals] == ["07 14:40"]
