@@ -25,9 +25,9 @@ nobody is seen leaving (see :mod:`detectors.rhythm`). One alarm per stay.
 ...     state.apply(e)
 ...     return list(d.on_event(e, state))
 >>> _ = ev(0, Room.HALL), ev(0.5, Room.BATHROOM), ev(25, Room.BATHROOM)
->>> due = d.next_due(); f"{due:%H:%M}"   # cold start: an hour after going in
-'11:00'
->>> _ = [ev(m, Room.HALL, occupancy=None, battery=90) for m in (30, 55)]
+>>> due = d.next_due(); f"{due:%H:%M}"   # cold start: an hour and a half after going in
+'11:30'
+>>> _ = [ev(m, Room.HALL, occupancy=None, battery=90) for m in (30, 55, 80)]
 >>> [(c.kind.value, c.evidence["room"]) for c in d.on_tick(due, state)]
 [('long_bathroom', 'bathroom')]
 """
@@ -68,7 +68,7 @@ class LongBathroomSettings(RhythmSettings):
     max_minutes: float = Field(
         100.0, ge=20, le=600, description="Nor wait longer than this, whatever was learned."
     )
-    cold_minutes: float = Field(60.0, ge=10, le=600, description="While learning: this long.")
+    cold_minutes: float = Field(90.0, ge=10, le=600, description="While learning: this long.")
 
 
 @dataclass(slots=True)
