@@ -317,7 +317,9 @@ class NoWakeDetector(Detector):
         if hold:
             logger.info("no_wake held back for %s: quiet sensors %s", apt, quiet)
             return [
-                device_candidate(st, sid, due, "a care alarm (no_wake)", self.tz) for sid in quiet
+                device_candidate(st, sid, due, "a care alarm (no_wake)", self.tz)
+                for sid in quiet
+                if st.sensors[sid].usual_gap() is not None
             ]
         found = self.rhythm(apt, day)
         usual = found[0] if found else None

@@ -19,7 +19,8 @@
   otherwise it is raised with the quiet sensors named in its evidence (``uncertain``).
   A sensor that could explain it and is merely overdue (silent longer than its usual
   longest, not yet quiet) makes the alarm wait for its next message or its silence.
-  A held-back alarm raises the device problem for housing at once
+  A held-back alarm raises the device problem for housing at once (when the sensor's own
+  rhythm is known; otherwise ``sensor_offline`` raises it after its 25 h)
   (:func:`device_candidate`, kind ``sensor_offline``, the same id the ``sensor_offline``
   detector gives that silence later, so it is one signal in the register).
 
@@ -185,6 +186,7 @@ def device_candidate(
             time=f"{since.astimezone(tz):%d-%m %H:%M}",
         ),
         evidence={
+            "detector": "sensor_offline",  # the meeting's verdict on a device goes there
             "sensor": sid,
             "last_seen": since.isoformat(),
             "how": "held back " + because,
@@ -350,6 +352,8 @@ class RhythmDetector(Detector):
             logger.info("%s held back for %s: quiet sensors %s", self.name, apt, quiet)
             out = []
             for sid in quiet:
+                if st.sensors[sid].usual_gap() is None:
+                    continue  # its rhythm is not known yet: sensor_offline's 25 h will tell
                 mark = f"{sid}|{st.sensors[sid].last_seen.isoformat()}"
                 if mark not in self._devices:
                     self._devices.add(mark)
