@@ -8,8 +8,10 @@ the pad cleared). Toilet and bathroom visits do not count: at night they are no 
 Each apartment's own rhythm is learned from its last ``window_days`` wake times, weekdays
 and weekends apart (a weekend rhythm once ``group_days`` weekend mornings are known; until
 then the whole week's). The deadline is the usual wake time of that kind of day (the
-median) plus ``spread_k`` times the resident's day-to-day spread (a robust standard
-deviation: 1.4826 times the median absolute deviation), at least ``min_late_minutes`` and
+median) plus ``spread_k`` times the resident's day-to-day spread (the larger of the
+standard deviation and its robust estimate, 1.4826 times the median absolute deviation:
+a resident who now and then sleeps in late gets the room for it), at least
+``min_late_minutes`` and
 at most ``max_late_minutes`` later, plus ``margin_minutes``; each false-alarm verdict of
 the signal meeting widens that lateness by a quarter (up to ``max_widen``). A regular
 sleeper is looked after soon; an irregular one gets the room their rhythm needs.
@@ -93,7 +95,7 @@ class NoWakeSettings(DetectorSettings):
         4.0, ge=1.0, le=6.0, description="The deadline: usual wake time plus this many spreads..."
     )
     min_late_minutes: float = Field(
-        45.0, ge=0, le=240, description="...at least this much later..."
+        60.0, ge=0, le=240, description="...at least this much later..."
     )
     max_late_minutes: float = Field(
         100.0, ge=0, le=360, description="...at most this much later (before widening)..."
@@ -168,7 +170,8 @@ class NoWakeDetector(Detector):
                 float(np.median(grp)) if len(grp) >= s.group_days else float(np.median(all_m))
             )
         resid = np.array([m - centre[d.weekday() >= 5] for d, m in rows])
-        spread = max(5.0, 1.4826 * float(np.median(np.abs(resid - np.median(resid)))))
+        robust = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        spread = max(5.0, robust, float(np.std(resid, ddof=1)))  # tails count too
         return centre[weekend], spread, len(rows)
 
     def deadline(self, apartment: str, day: date) -> tuple[datetime, float | None]:

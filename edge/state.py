@@ -286,6 +286,13 @@ class FlatState:
         sid = ev.sensor_id
         sensor = st.sensors.get(sid)
         late = False
+        # an unreadable message since this sensor's last one may have been a change: a
+        # state that differs now only catches up with it (not someone acting now)
+        catchup = (
+            sensor is not None
+            and sensor.unreadable is not None
+            and sensor.unreadable > sensor.last_seen
+        )
         if sensor is None:
             sensor = st.sensors[sid] = SensorState(last_seen=ts)
         elif ts < sensor.last_seen:
@@ -322,6 +329,10 @@ class FlatState:
             changed_contact = (
                 not stale and was_contact != ev.contact and not (was_contact is None and ev.contact)
             )
+            if changed_contact and catchup:
+                if role == "front_door" or (room is _ENTRANCE and role is None):
+                    self._door(st, ev.contact, ts)
+                return NOTHING
             if changed_contact:
                 sensor.last_change = ts
             if role == "front_door" or (room is _ENTRANCE and role is None):

@@ -175,3 +175,15 @@ def test_a_late_door_message_does_not_reopen_the_door() -> None:
     )
     assert s.apartment("a1").door_open is not True
     assert s.apartment("a1").sensors["a1/entrance/door"].contact is True
+
+
+def test_a_state_after_an_unreadable_message_is_no_activity() -> None:
+    """The fridge's "closed" was lost; its hourly report says closed: nobody acted then."""
+    s = FlatState(StateConfig())
+    feed(s, msg(0, "a1/kitchen/fridge", {"contact": False}))
+    s.unreadable("zigbee2mqtt/a1/kitchen/fridge", at(0.3))  # the lost "closed"
+    feed(s, msg(50, "a1/kitchen/fridge", {"contact": True, "battery": 90}))
+    fridge = s.apartment("a1").sensors["a1/kitchen/fridge"]
+    assert fridge.contact is True
+    assert fridge.last_change == at(0)  # the opening, not the report that caught up
+    assert s.apartment("a1").last_activity == at(0)
