@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from detectors import (
     battery,
+    door_open,
     fall,
+    fall_silence,
+    inactivity,
+    long_bathroom,
     mobility_decline,
     night_toilet,
     night_wandering,
@@ -17,7 +21,11 @@ from detectors import (
 
 __all__ = [
     "battery",
+    "door_open",
     "fall",
+    "fall_silence",
+    "inactivity",
+    "long_bathroom",
     "mobility_decline",
     "night_toilet",
     "night_wandering",

@@ -2,15 +2,28 @@
 
 "Up" is the first activity in the day rooms between ``day_starts`` and noon (motion in
 the kitchen or living room, the front door, a plug in use, a button), or the bed pad
-clearing. Toilet and bathroom visits do not count: at night they are no waking up.
-Each apartment's own rhythm is learned from the last four weeks of wake times:
-the deadline is the late end of that rhythm (the ``quantile``) plus ``margin_minutes``.
-For the first ``learn_days`` days a conservative fixed deadline holds (``cold_deadline``).
+clearing for good (not back in bed within ``out_of_bed_minutes``: then it is the time
+the pad cleared). Toilet and bathroom visits do not count: at night they are no waking up.
+
+Each apartment's own rhythm is learned from its last ``window_days`` wake times, weekdays
+and weekends apart (a weekend rhythm once ``group_days`` weekend mornings are known; until
+then the whole week's). The deadline is the usual wake time of that kind of day (the
+median) plus ``spread_k`` times the resident's day-to-day spread (the larger of the
+standard deviation and its robust estimate, 1.4826 times the median absolute deviation:
+a resident who now and then sleeps in late gets the room for it), at least
+``min_late_minutes`` and
+at most ``max_late_minutes`` later, plus ``margin_minutes``; each false-alarm verdict of
+the signal meeting widens that lateness by a quarter (up to ``max_widen``). A regular
+sleeper is looked after soon; an irregular one gets the room their rhythm needs.
+For the first ``learn_days`` wake times a conservative fixed deadline holds
+(``cold_deadline``). The deadline never falls before ``earliest`` nor after ``latest``.
 
 No alarm while the apartment is away (out, on holiday, in hospital), nor when it has been
 quiet for a whole day already (nobody home, or sensors down: that is for housing, through
 ``sensor_offline``), nor when none of the apartment's sensors reported in the last hours
-(a silent sensor is not a still resident: the care alarm is held back and logged).
+(a silent sensor is not a still resident: the care alarm is held back and logged), nor
+when someone was about outside the bedroom in the last ``about_minutes``. Where there is a
+bed pad its state goes into the evidence (``in_bed``).
 
 >>> from datetime import datetime, timedelta
 >>> from zoneinfo import ZoneInfo
@@ -27,9 +40,10 @@ quiet for a whole day already (nobody home, or sensors down: that is for housing
 ...     return list(d.on_event(ev, state))
 >>> _ = [motion(day, h) for day in range(3) for h in (7.5, 12, 18, 22)]
 >>> _ = motion(3, 2, Room.BEDROOM)   # a night: in the bedroom only, then nothing
->>> _ = motion(3, 9, moving=False)   # the kitchen sensor's hourly report: alive, no motion
->>> due = d.next_due(); (due.hour, due.minute)   # cold start: 11:30
-(11, 30)
+>>> _ = [motion(3, h, r, moving=False)   # hourly reports: the sensors live, nobody moves
+...      for h in range(3, 12) for r in (Room.KITCHEN, Room.BEDROOM, Room.HALL)]
+>>> due = d.next_due(); (due.hour, due.minute)   # cold start: 11:45
+(11, 45)
 >>> [(c.kind.value, c.severity.value) for c in d.on_tick(due, state)]
 [('no_wake', 'urgent')]
 """
@@ -47,6 +61,7 @@ import numpy as np
 from pydantic import Field
 
 from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.rhythm import device_candidate, sensor_doubt
 from detectors.text import hhmm, texts
 from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_pad
@@ -61,21 +76,42 @@ _DAY_ROOMS = frozenset({Room.KITCHEN, Room.LIVING, Room.ENTRANCE, Room.BALCONY})
 
 
 class NoWakeSettings(DetectorSettings):
-    enabled: bool = Field(
-        False,
-        description="Off until its false-alarm rate meets the goal (docs/detectors.md); "
-        "switch it on per flat or per apartment to try it.",
-    )
+    enabled: bool = Field(True, description="Run this detector (per flat or per apartment).")
     day_starts: time = Field(time(5, 0), description="Activity before this is still night.")
     cold_deadline: time = Field(
-        time(11, 30), description="While learning: not up by this time raises the signal."
+        time(11, 45), description="While learning: not up by this time raises the signal."
     )
     learn_days: int = Field(14, ge=3, le=90, description="Wake times needed before learning.")
-    quantile: float = Field(
-        1.0, ge=0.5, le=1.0, description="The late end of the usual wake times (1: latest)."
+    window_days: int = Field(
+        42, ge=7, le=120, description="How many recent wake times are learned from."
     )
-    margin_minutes: float = Field(
-        20.0, ge=0, le=240, description="Added to that late end: the deadline."
+    group_days: int = Field(
+        4,
+        ge=2,
+        le=30,
+        description="Wake times of a kind of day (weekday, weekend) for its own rhythm.",
+    )
+    spread_k: float = Field(
+        4.0, ge=1.0, le=6.0, description="The deadline: usual wake time plus this many spreads..."
+    )
+    min_late_minutes: float = Field(
+        60.0, ge=0, le=240, description="...at least this much later..."
+    )
+    max_late_minutes: float = Field(
+        100.0, ge=0, le=360, description="...at most this much later (before widening)..."
+    )
+    margin_minutes: float = Field(0.0, ge=0, le=240, description="...plus this.")
+    max_widen: float = Field(
+        2.0,
+        ge=1.0,
+        le=4.0,
+        description="False-alarm verdicts widen the lateness up to this factor.",
+    )
+    out_of_bed_minutes: float = Field(
+        30.0,
+        ge=1,
+        le=240,
+        description="The bed pad clear this long (not back in bed): up since it cleared.",
     )
     about_minutes: float = Field(
         90.0,
@@ -84,7 +120,7 @@ class NoWakeSettings(DetectorSettings):
         description="Activity outside the bedroom this recently at the deadline: up and about.",
     )
     earliest: time = Field(time(6, 0), description="The deadline is never earlier...")
-    latest: time = Field(time(11, 30), description="...nor later than this.")
+    latest: time = Field(time(11, 45), description="...nor later than this.")
     sensors_quiet_hours: float = Field(
         3.0,
         gt=0,
@@ -100,7 +136,11 @@ class NoWakeDetector(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._wakes: dict[str, deque[float]] = {}
+        self._wakes: dict[str, deque[tuple[date, float]]] = {}
+        self._widen: dict[str, float] = {}
+        self._pending: dict[str, datetime] = {}
+        """apartment -> when its bed pad cleared this morning (up, unless back within
+        ``out_of_bed_minutes``: then it was a night visit to the toilet)."""
         self._up: dict[str, date] = {}
         self._deadline: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
@@ -113,18 +153,72 @@ class NoWakeDetector(Detector):
     def _at(self, day: date, minutes: float) -> datetime:
         return datetime.combine(day, time(0), self.tz) + timedelta(minutes=minutes)
 
-    def deadline(self, apartment: str, day: date) -> tuple[datetime, float | None]:
-        """Today's deadline and the usual wake time (minutes after midnight) behind it."""
+    def rhythm(self, apartment: str, day: date) -> tuple[float, float, int] | None:
+        """The usual wake time for ``day``'s kind (minutes after midnight), the spread, and
+        how many wake times it rests on; ``None`` while learning."""
         s = self.settings(apartment)
         wakes = self._wakes.get(apartment)
         if wakes is None or len(wakes) < s.learn_days:
+            return None
+        rows = list(wakes)[-s.window_days :]
+        weekend = day.weekday() >= 5
+        centre: dict[bool, float] = {}
+        all_m = np.array([m for _, m in rows])
+        for kind in (False, True):
+            grp = [m for d, m in rows if (d.weekday() >= 5) == kind]
+            centre[kind] = (
+                float(np.median(grp)) if len(grp) >= s.group_days else float(np.median(all_m))
+            )
+        resid = np.array([m - centre[d.weekday() >= 5] for d, m in rows])
+        robust = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        spread = max(5.0, robust, float(np.std(resid, ddof=1)))  # tails count too
+        return centre[weekend], spread, len(rows)
+
+    def deadline(self, apartment: str, day: date) -> tuple[datetime, float | None]:
+        """Today's deadline and the usual wake time (minutes after midnight) behind it."""
+        s = self.settings(apartment)
+        found = self.rhythm(apartment, day)
+        if found is None:
             cold = s.cold_deadline
             return self._at(day, cold.hour * 60 + cold.minute), None
-        arr = np.fromiter(wakes, dtype=float)
-        late = float(np.quantile(arr, s.quantile)) + s.margin_minutes
+        usual, spread, _ = found
+        late = min(max(s.spread_k * spread, s.min_late_minutes), s.max_late_minutes)
+        late = late * self._widen.get(apartment, 1.0) + s.margin_minutes
         low = s.earliest.hour * 60 + s.earliest.minute
         high = s.latest.hour * 60 + s.latest.minute
-        return self._at(day, min(max(late, low), high)), float(np.median(arr))
+        return self._at(day, min(max(usual + late, low), high)), usual
+
+    def feedback(self, apartment: str, verdict: str) -> str | None:
+        """A false alarm widens this apartment's lateness by a quarter (up to ``max_widen``)."""
+        if verdict != "false_alarm":
+            return None
+        before = self._widen.get(apartment, 1.0)
+        after = min(before * 1.25, self.settings(apartment).max_widen)
+        if after == before:
+            return None
+        self._widen[apartment] = after
+        self._deadline.pop(apartment, None)  # rescheduled with the wider margin
+        return f"lateness x{before:.2f} -> x{after:.2f}"
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """Per apartment: the usual wake time, the last one, and how late that was in
+        units of the allowed lateness (minutes after midnight; 1 = the deadline)."""
+        out: dict[str, dict[str, float]] = {}
+        for apt, wakes in sorted(self._wakes.items()):
+            if not wakes:
+                continue
+            day, last = wakes[-1]
+            found = self.rhythm(apt, day)
+            if found is None:
+                continue
+            due, _ = self.deadline(apt, day)
+            allowed = self._minutes(due.astimezone(self.tz)) - found[0]
+            out[apt] = {
+                "baseline": round(found[0], 1),
+                "observed": round(last, 1),
+                "score": round((last - found[0]) / allowed, 3) if allowed > 0 else 0.0,
+            }
+        return out
 
     def _schedule(self, apartment: str, after: datetime) -> None:
         local = after.astimezone(self.tz)
@@ -144,21 +238,39 @@ class NoWakeDetector(Detector):
             return ()
         if apt not in self._deadline:
             self._schedule(apt, event.ts)
-        if not self._is_up(event, state):
-            return ()
-        local = event.ts.astimezone(self.tz)
         s = self.settings(apt)
-        if not (s.day_starts <= local.time() < _NOON) or self._up.get(apt) == local.date():
+        pending = self._pending.get(apt)
+        if pending is not None and event.ts - pending >= timedelta(minutes=s.out_of_bed_minutes):
+            self._got_up(apt, pending)  # stayed out of bed: up since the pad cleared
+            pending = None
+        local = event.ts.astimezone(self.tz)
+        today = self._up.get(apt) != local.date() and s.day_starts <= local.time() < _NOON
+        if event.occupancy is not None and is_pad(event.device, self.roles.get(event.sensor_id)):
+            sensor = state.apartments[apt].sensors.get(event.sensor_id)
+            if sensor is None or sensor.last_change != event.ts:
+                return ()  # a report of the same state
+            if event.occupancy:
+                self._pending.pop(apt, None)  # back to bed: a visit to the toilet at night
+            elif today and event.room is Room.BEDROOM:
+                self._pending[apt] = event.ts
             return ()
-        self._up[apt] = local.date()
-        self._wakes.setdefault(apt, deque(maxlen=28)).append(self._minutes(local))
-        self._schedule(apt, event.ts)
+        if today and self._is_up(event, state):
+            self._got_up(apt, pending if pending is not None else event.ts)
         return ()
 
+    def _got_up(self, apt: str, ts: datetime) -> None:
+        self._pending.pop(apt, None)
+        local = ts.astimezone(self.tz)
+        if self._up.get(apt) == local.date():
+            return
+        self._up[apt] = local.date()
+        keep = self.settings(apt).window_days
+        wakes = self._wakes.setdefault(apt, deque(maxlen=keep))
+        wakes.append((local.date(), round(self._minutes(local), 2)))
+        self._schedule(apt, ts)
+
     def _is_up(self, event: SensorEvent, state: FlatState) -> bool:
-        role = self.roles.get(event.sensor_id)
-        if event.occupancy is not None and is_pad(event.device, role):
-            return event.occupancy is False  # the bed pad cleared
+        """Activity in a day room (or a plug, a button): up and about."""
         if event.room not in _DAY_ROOMS and event.power is None and event.action is None:
             return False
         apt_state = state.apartments.get(event.apartment)
@@ -178,65 +290,106 @@ class NoWakeDetector(Detector):
             if self._deadline.get(apt) != due:
                 continue  # rescheduled since
             day = due.astimezone(self.tz).date()
+            pending = self._pending.get(apt)
+            if pending is not None:
+                if due - pending >= timedelta(minutes=self.settings(apt).out_of_bed_minutes):
+                    self._got_up(apt, pending)
+                else:
+                    self._up[apt] = day  # just out of bed: not this morning's alarm
             if self._up.get(apt) != day:
-                cand = self._check(apt, due, day, state)
-                if cand is not None:
-                    out.append(cand)
+                out.extend(self._check(apt, due, day, state))
             self._schedule(apt, due)
         return out
 
-    def _check(self, apt: str, due: datetime, day: date, state: FlatState) -> Candidate | None:
+    def _check(self, apt: str, due: datetime, day: date, state: FlatState) -> list[Candidate]:
         st = state.apartments.get(apt)
         if st is None or st.presence == "away":
-            return None
+            return []
         if st.last_activity is None or due - st.last_activity > timedelta(hours=24):
-            return None  # nobody has been about for a day: empty, or for housing
+            return []  # nobody has been about for a day: empty, or for housing
         s = self.settings(apt)
         recent = due - timedelta(minutes=s.about_minutes)
         if any(
             room != Room.BEDROOM.value and ts >= recent for room, ts in st.room_activity.items()
         ):
-            return None  # up and about (bathroom, hall), just not in the day rooms yet
+            return []  # up and about (bathroom, hall), just not in the day rooms yet
         if not _sensors_alive(st, due, timedelta(hours=s.sensors_quiet_hours)):
             logger.info("no_wake held back for %s: its sensors are silent", apt)
-            return None
-        _, usual = self.deadline(apt, day)
+            return []
+        hold, quiet, _ = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
+        if hold:
+            logger.info("no_wake held back for %s: quiet sensors %s", apt, quiet)
+            return [
+                device_candidate(st, sid, due, "a care alarm (no_wake)", self.tz)
+                for sid in quiet
+                if st.sensors[sid].usual_gap() is not None
+            ]
+        found = self.rhythm(apt, day)
+        usual = found[0] if found else None
         start = self._at(day, usual) if usual is not None else due
+        in_bed = [
+            bool(sensor.occupied)
+            for sid, sensor in st.sensors.items()
+            if sid.split("/")[1] == Room.BEDROOM.value
+            and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+        ]
         evidence: dict[str, Any] = {
             "deadline": due.isoformat(),
             "usual_wake": hhmm(start.astimezone(self.tz)) if usual is not None else None,
+            "baseline_minutes": round(usual, 1) if usual is not None else None,
+            "spread_minutes": round(found[1], 1) if found else None,
+            "observed": "not up",
+            "window": [min(start, due).isoformat(), due.isoformat()],
+            "weekend": day.weekday() >= 5,
             "learned_from_days": len(self._wakes.get(apt, ())),
             "last_activity": st.last_activity.isoformat(),
+            "in_bed": any(in_bed) if in_bed else None,
             "presence": st.presence,
         }
-        return Candidate(
-            kind=SignalKind.NO_WAKE,
-            domain=Domain.CARE,
-            severity=Severity.URGENT,
-            apartment=apt,
-            start=min(start, due),
-            detected_at=due,
-            summary=texts(
-                "Bewoner is om {time} nog niet opgestaan (anders rond {usual}): ga kijken.",
-                "Resident is not up at {time} (usually around {usual}): go and check.",
-                time=hhmm(due.astimezone(self.tz)),
-                usual=evidence["usual_wake"] or "-",
-            ),
-            evidence=evidence,
-            key=day.isoformat(),
-        )
+        if quiet:
+            evidence["uncertain"] = quiet
+        return [
+            Candidate(
+                kind=SignalKind.NO_WAKE,
+                domain=Domain.CARE,
+                severity=Severity.URGENT,
+                apartment=apt,
+                start=min(start, due),
+                detected_at=due,
+                summary=texts(
+                    "Bewoner is om {time} nog niet opgestaan (anders rond {usual}): ga kijken.",
+                    "Resident is not up at {time} (usually around {usual}): go and check.",
+                    time=hhmm(due.astimezone(self.tz)),
+                    usual=evidence["usual_wake"] or "-",
+                ),
+                evidence=evidence,
+                key=day.isoformat(),
+            )
+        ]
 
     # --- persistence -------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "wakes": {k: list(v) for k, v in sorted(self._wakes.items())},
+            "wake_days": {
+                k: [[d.isoformat(), m] for d, m in v] for k, v in sorted(self._wakes.items())
+            },
+            "widen": dict(sorted(self._widen.items())),
+            "pending": {k: v.isoformat() for k, v in sorted(self._pending.items())},
             "up": {k: v.isoformat() for k, v in sorted(self._up.items())},
             "deadline": {k: v.isoformat() for k, v in sorted(self._deadline.items())},
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
-        self._wakes = {k: deque(v, maxlen=28) for k, v in data.get("wakes", {}).items()}
+        self._wakes = {
+            k: deque(
+                ((date.fromisoformat(d), float(m)) for d, m in v),
+                maxlen=self.settings(k).window_days,
+            )
+            for k, v in data.get("wake_days", {}).items()
+        }  # (the older "wakes", without their days, are not carried over)
+        self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
+        self._pending = {k: datetime.fromisoformat(v) for k, v in data.get("pending", {}).items()}
         self._up = {k: date.fromisoformat(v) for k, v in data.get("up", {}).items()}
         self._deadline = {k: datetime.fromisoformat(v) for k, v in data.get("deadline", {}).items()}
         self._heap = [(v, k) for k, v in self._deadline.items()]

@@ -297,6 +297,7 @@ class Hub:
         event = result.event
         if event is None:
             self.reject(message.source, message.topic, message.payload, result.reason)
+            self.state.unreadable(message.topic, message.received, self._base)
             return []
         if self.ignored_devices and event.sensor_id in self.ignored_devices:
             self.reject(message.source, message.topic, message.payload, "config: device ignored")

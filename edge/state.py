@@ -4,7 +4,9 @@
   means someone is home, no motion for ``away_after_minutes`` means the resident left;
 - a second person present: activity in two rooms at once (two non-hall rooms within a
   few seconds, or motion elsewhere while the bed or chair pad is occupied);
-- last activity per room; each sensor's last message, battery, link quality, availability.
+- last activity per room; each sensor's last message, battery, link quality, availability,
+  and its own reporting rhythm (the recent silences between its messages, so a detector
+  can tell a silent sensor from a still resident: :meth:`SensorState.quiet`).
 
 State changes that follow from time passing (the away decision) are made in
 :meth:`FlatState.advance` at their due time, so replay and live agree.
@@ -50,6 +52,13 @@ NOTHING, ACTIVE, ONSET = 0, 1, 2
 """What an event meant, as :meth:`FlatState.apply` returns it."""
 
 CONNECTING_ROOMS = frozenset({Room.HALL, Room.ENTRANCE})
+GAPS_KEPT = 48
+"""Silences (between two messages of one sensor) kept per sensor: about two days."""
+GAP_MIN_S = 300.0
+"""Shorter silences say nothing about a sensor's reporting rhythm and are not kept."""
+QUIET_FLOOR = timedelta(hours=2)
+QUIET_UNKNOWN = timedelta(hours=3)
+OVERDUE_UNKNOWN = timedelta(minutes=70)
 _ENTRANCE = Room.ENTRANCE
 _CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 
@@ -98,6 +107,34 @@ class SensorState:
     occupied: bool | None = None
     contact: bool | None = None
     last_change: datetime | None = None
+    powered: bool | None = None
+    """A plug: drawing more than the active threshold (its switching on is activity)."""
+    unreadable: datetime | None = None
+    """When a message of this sensor last could not be read (it may have been a change)."""
+    gaps: list[float] = field(default_factory=list)
+    """The last :data:`GAPS_KEPT` silences of at least :data:`GAP_MIN_S` between its messages."""
+
+    def usual_gap(self) -> timedelta | None:
+        """Its usual longest silence: the 90th percentile of its recent ones (so one outage
+        does not stretch it); ``None`` while too little is known."""
+        if len(self.gaps) < 6:
+            return None
+        return timedelta(seconds=sorted(self.gaps)[int(0.9 * (len(self.gaps) - 1))])
+
+    def quiet_limit(self) -> timedelta:
+        """How long this sensor may be silent before it counts as quiet: half again its
+        usual longest silence, at least two hours; three hours while too little is known."""
+        usual = self.usual_gap()
+        return QUIET_UNKNOWN if usual is None else max(QUIET_FLOOR, 1.5 * usual)
+
+    def quiet(self, now: datetime) -> bool:
+        """Unavailable, or silent for longer than its own rhythm allows."""
+        return not self.available or now - self.last_seen > self.quiet_limit()
+
+    def overdue(self, now: datetime) -> bool:
+        """Silent for longer than usual, not yet quiet: its next message will tell."""
+        usual = self.usual_gap() or OVERDUE_UNKNOWN
+        return now - self.last_seen > usual and not self.quiet(now)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +146,9 @@ class SensorState:
             "occupied": self.occupied,
             "contact": self.contact,
             "last_change": self.last_change.isoformat() if self.last_change else None,
+            "powered": self.powered,
+            "unreadable": self.unreadable.isoformat() if self.unreadable else None,
+            "gaps": [round(g) for g in self.gaps],
         }
 
     @classmethod
@@ -123,6 +163,9 @@ class SensorState:
             occupied=d.get("occupied"),
             contact=d.get("contact"),
             last_change=datetime.fromisoformat(lc) if lc else None,
+            powered=d.get("powered"),
+            unreadable=datetime.fromisoformat(d["unreadable"]) if d.get("unreadable") else None,
+            gaps=[float(g) for g in d.get("gaps", [])],
         )
 
 
@@ -139,6 +182,9 @@ class ApartmentState:
     room_onset: dict[str, datetime] = field(default_factory=dict)
     second_person_until: datetime | None = None
     sensors: dict[str, SensorState] = field(default_factory=dict)
+    silence_alarm: datetime | None = None
+    """The start of the silence a care alarm was raised for (by any of the silence
+    detectors): one silence pages once, whichever detector saw it first."""
 
     def second_person(self, now: datetime) -> bool:
         return self.second_person_until is not None and now <= self.second_person_until
@@ -157,6 +203,7 @@ class ApartmentState:
             "room_activity": {k: v.isoformat() for k, v in self.room_activity.items()},
             "room_onset": {k: v.isoformat() for k, v in self.room_onset.items()},
             "second_person_until": iso(self.second_person_until),
+            "silence_alarm": iso(self.silence_alarm),
             "sensors": {k: v.to_dict() for k, v in self.sensors.items()},
         }
 
@@ -176,6 +223,7 @@ class ApartmentState:
             room_activity={k: datetime.fromisoformat(v) for k, v in d["room_activity"].items()},
             room_onset={k: datetime.fromisoformat(v) for k, v in d["room_onset"].items()},
             second_person_until=dt(d.get("second_person_until")),
+            silence_alarm=dt(d.get("silence_alarm")),
             sensors={k: SensorState.from_dict(v) for k, v in d["sensors"].items()},
         )
 
@@ -202,6 +250,17 @@ class FlatState:
     def next_due(self) -> datetime | None:
         return min(self._pending.values()) if self._pending else None
 
+    def unreadable(self, topic: str, ts: datetime, base: str = "zigbee2mqtt") -> None:
+        """A message on ``topic`` could not be read: note it on that sensor, if known (a
+        lost "door closed" must not leave the door open for good)."""
+        parts = topic.split("/")
+        if len(parts) != 4 or parts[0] != base:
+            return
+        st = self.apartments.get(parts[1])
+        sensor = st.sensors.get("/".join(parts[1:])) if st else None
+        if sensor is not None and (sensor.unreadable is None or ts > sensor.unreadable):
+            sensor.unreadable = ts
+
     def advance(self, now: datetime) -> None:
         """Event time reached ``now``: decide 'away' where the door closed long enough ago."""
         if not self._pending:
@@ -226,9 +285,25 @@ class FlatState:
         ts = ev.ts
         sid = ev.sensor_id
         sensor = st.sensors.get(sid)
+        late = False
+        # an unreadable message since this sensor's last one may have been a change: a
+        # state that differs now only catches up with it (not someone acting now)
+        catchup = (
+            sensor is not None
+            and sensor.unreadable is not None
+            and sensor.unreadable > sensor.last_seen
+        )
         if sensor is None:
             sensor = st.sensors[sid] = SensorState(last_seen=ts)
+        elif ts < sensor.last_seen:
+            late = True  # a newer message of this sensor came first
         elif ts > sensor.last_seen:
+            gap = (ts - sensor.last_seen).total_seconds()
+            if gap >= GAP_MIN_S:
+                gaps = sensor.gaps
+                gaps.append(gap)
+                if len(gaps) > GAPS_KEPT:
+                    del gaps[0]
             sensor.last_seen = ts
         sensor.messages += 1
         if ev.battery is not None:
@@ -246,9 +321,18 @@ class FlatState:
         changed_contact = False
         if ev.contact is not None:
             was_contact = sensor.contact
-            sensor.contact = ev.contact
+            # a state older than the sensor's newest message arrived late: overtaken
+            stale = late
+            if not stale:
+                sensor.contact = ev.contact
             # a repeated state is a heartbeat; the first report counts only when open
-            changed_contact = was_contact != ev.contact and not (was_contact is None and ev.contact)
+            changed_contact = (
+                not stale and was_contact != ev.contact and not (was_contact is None and ev.contact)
+            )
+            if changed_contact and catchup:
+                if role == "front_door" or (room is _ENTRANCE and role is None):
+                    self._door(st, ev.contact, ts)
+                return NOTHING
             if changed_contact:
                 sensor.last_change = ts
             if role == "front_door" or (room is _ENTRANCE and role is None):
@@ -276,8 +360,13 @@ class FlatState:
                 sensor.last_change = ts
         if ev.vibration or ev.action is not None:
             active = True
-        if ev.power is not None and ev.power > self.config.active_power_w:
-            active = True
+        if ev.power is not None:
+            on = ev.power > self.config.active_power_w
+            if on:
+                active = True
+                if sensor.powered is not True:
+                    sensor.last_change = ts  # switched on: someone did it
+            sensor.powered = on
         if active:
             self._activity(st, room, ts, onset=onset)
         if onset and st.apartment != COMMON_APARTMENT:

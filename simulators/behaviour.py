@@ -271,7 +271,7 @@ def _filler(
             out.append(Seg(t, t + d, "toilet", "toilet"))
             t += d
         elif rng.random() < 0.12 * (1.0 - 0.6 * nutrition):
-            d = float(rng.uniform(150.0, 420.0))
+            d = min(float(rng.uniform(150.0, 420.0)), t1 - t)  # back by the next fixed point
             out.append(Seg(t, t + d, "kitchen", "meal"))
             t += d
 
@@ -363,6 +363,10 @@ def plan_day(
     for when, block in anchors:
         if when > t:
             _filler(rng, h, t, when, segs, f_nut)
+            if segs and segs[-1].end < when:
+                # the filler leaves up to a minute: what the resident was doing goes on, so
+                # the next fixed point follows on at once (an outing then passes the door)
+                segs[-1] = segs[-1]._replace(end=when)
             t = max(t, when)
         for d_s, room, act in block:
             add(d_s, room, act)

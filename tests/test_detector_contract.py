@@ -181,3 +181,33 @@ def test_settings_are_documented_and_have_an_example(name: str, cls: type[Detect
     for field, info in cls.settings_model.model_fields.items():
         assert info.description, f"{name}.{field} has no description"
     assert cls.settings_model.model_config.get("extra") == "forbid"
+
+
+@pytest.mark.parametrize(("name", "cls"), DETECTORS)
+def test_every_signal_carries_evidence_and_both_languages(name: str, cls: type[Detector]) -> None:
+    """What a detector raises explains itself: evidence, and a summary in Dutch and English.
+    Its ``scores`` are numbers per apartment (for the history)."""
+    events = ordinary_days(2)
+    extra = [
+        Message(
+            T0 + timedelta(hours=3),
+            "zigbee2mqtt/a003/hall/motion",
+            {"occupancy": True, "battery": 9},
+        ),
+        Message(T0 + timedelta(hours=4), "zigbee2mqtt/a001/bathroom/radar", {"fall": True}),
+        Message(T0 + timedelta(hours=5), "zigbee2mqtt/a002/living/pendant", {"action": "sos"}),
+        Message(T0 + timedelta(hours=6), "zigbee2mqtt/a001/entrance/door", {"contact": False}),
+    ]
+    extra_events = [e for e in (normalise(m).event for m in extra) if e is not None]
+    events = sorted(events + extra_events, key=lambda e: e.ts)
+    det = make(cls)
+    raised = run(det, events, FlatState(StateConfig()))
+    raised += det.on_tick(events[-1].ts + timedelta(days=2), FlatState(StateConfig()))
+    for c in raised:
+        assert c.summary.get("nl"), f"{name}: {c.kind} has no Dutch summary"
+        assert c.summary.get("en"), f"{name}: {c.kind} has no English summary"
+        assert c.evidence, f"{name}: {c.kind} carries no evidence"
+        json.dumps(c.evidence)
+    for apt, values in det.scores().items():
+        assert set(values) <= {"baseline", "observed", "score"}, (name, apt, values)
+        assert all(isinstance(v, float) for v in values.values()), (name, apt, values)

@@ -161,3 +161,29 @@ def test_heartbeats_are_not_activity() -> None:
     assert apt.last_activity == at(0.3)
     feed(s, msg(63, "a1/kitchen/fridge", {"contact": False}))
     assert s.apartment("a1").last_activity == at(63)
+
+
+def test_a_late_door_message_does_not_reopen_the_door() -> None:
+    """The door's "open" arrives after its "close" (a late message): the door is shut."""
+    s = FlatState(StateConfig())
+    feed(
+        s,
+        msg(0, "a1/hall/motion", {"occupancy": True}),
+        msg(0.5, "a1/entrance/door", {"contact": True, "battery": 90}),  # its hourly report
+        msg(1.2, "a1/entrance/door", {"contact": True}),
+        msg(1.0, "a1/entrance/door", {"contact": False}),  # sent first, arrived last
+    )
+    assert s.apartment("a1").door_open is not True
+    assert s.apartment("a1").sensors["a1/entrance/door"].contact is True
+
+
+def test_a_state_after_an_unreadable_message_is_no_activity() -> None:
+    """The fridge's "closed" was lost; its hourly report says closed: nobody acted then."""
+    s = FlatState(StateConfig())
+    feed(s, msg(0, "a1/kitchen/fridge", {"contact": False}))
+    s.unreadable("zigbee2mqtt/a1/kitchen/fridge", at(0.3))  # the lost "closed"
+    feed(s, msg(50, "a1/kitchen/fridge", {"contact": True, "battery": 90}))
+    fridge = s.apartment("a1").sensors["a1/kitchen/fridge"]
+    assert fridge.contact is True
+    assert fridge.last_change == at(0)  # the opening, not the report that caught up
+    assert s.apartment("a1").last_activity == at(0)

@@ -473,3 +473,30 @@ def test_withdrawal_means_fewer_outings(trends: dict[str, Any]) -> None:
         assert late < early, e
         checked += 1
     assert checked > 0
+
+
+def test_every_outing_passes_the_front_door() -> None:
+    """A resident who leaves home walks through the hall and opens the front door: each
+    day's segments follow on without holes, so no outing starts behind a closed door."""
+    import numpy as np
+
+    from simulators.behaviour import HOME_ROOMS, Clock, init_state, plan_day
+    from simulators.episodes import EpisodeRates, plan_apartment
+    from simulators.flat import build_flat
+
+    flat = build_flat(16, seed=3)
+    clock = Clock(date(2026, 1, 5), 30)
+    outings = 0
+    for apt in flat.apartments:
+        st = init_state(apt, plan_apartment(apt, 30, EpisodeRates(), seed=3), clock, 3)
+        h = apt.residents[0]
+        for day in range(28):
+            rng = np.random.default_rng([3, apt.index, day])
+            segs = plan_day(
+                rng, h, st.wake[0][day], st.bed[0][day], st.wake[0][day + 1], clock, day,
+                st.plan, primary=True,
+            )  # fmt: skip
+            for prev, nxt in pairwise(segs):
+                assert abs(prev.end - nxt.start) < 1.0, (apt.id, day, prev, nxt)
+                outings += prev.room in HOME_ROOMS and nxt.room not in HOME_ROOMS
+    assert outings > 50

@@ -1,0 +1,243 @@
+"""``fall_silence``: a fall without a fall sensor. Movement stops where people do not stay
+still (walking through the hall, in the kitchen, on the toilet, up and about in the
+bedroom), no door opens, and it stays silent far longer than usual *for that place*.
+Kind ``fall``, urgent, care.
+
+Where the silence began says a lot: after walking into the kitchen or the hall a person
+is seen again within minutes; in the armchair or in bed they may sit or sleep for hours.
+So each apartment learns, per place, the longest silence of each day (the last
+``window_days`` days, only silences at home and alone). A place is a room, split by its
+bed or chair pad where there is one: "in the living room, chair pad occupied" (resting)
+is another place than "in the living room, chair pad empty" (standing, walking, or on the
+floor). The alarm comes when the silence exceeds ``factor`` times the longest of those
+days plus ``margin_minutes`` (at least ``min_minutes``). Places where that comes out
+above ``max_minutes`` are resting places: there a long silence is the ``inactivity``
+detector's, which compares it with the time of day. While a place has fewer than
+``learn_days`` days, the cold rule holds only for the rooms nobody rests in (hall,
+kitchen, toilet, bathroom) and only by day (from ``cold_from`` to ``cold_until``; the
+last movement of the evening may be in any room when a bedroom has no sensor):
+``cold_minutes``.
+
+The last movement at the front door means out or a visitor: no alarm. Away, a visitor,
+or a quiet sensor: as for ``inactivity`` (see :mod:`detectors.rhythm`). One alarm per
+silence.
+
+>>> from datetime import datetime, time, timedelta
+>>> from zoneinfo import ZoneInfo
+>>> from edge.models import SensorEvent, Room
+>>> from edge.state import FlatState, StateConfig
+>>> tz = ZoneInfo("Europe/Amsterdam")
+>>> d = FallSilenceDetector(lambda apt: FallSilenceSettings(), tz=tz)
+>>> state = FlatState(StateConfig())
+>>> t0 = datetime(2026, 1, 5, 10, 0, tzinfo=tz)
+>>> def ev(minutes, room, **kw):
+...     ts = t0 + timedelta(minutes=minutes)
+...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device="motion",
+...                     **({"occupancy": True} | kw))
+...     state.apply(e)
+...     return list(d.on_event(e, state))
+>>> _ = ev(0, Room.LIVING), ev(1, Room.HALL), ev(1.3, Room.KITCHEN)  # walks to the kitchen
+>>> list(d.on_tick(d.next_due(), state))   # the soonest it could be: now it knows
+[]
+>>> due = d.next_due(); f"{due:%H:%M}"   # cold start: 90 minutes of kitchen silence
+'11:31'
+>>> _ = [ev(m, r, occupancy=None, battery=90) for m in (40, 80) for r in (Room.KITCHEN, Room.HALL)]
+>>> [(c.kind.value, c.severity.value, c.evidence["place"]) for c in d.on_tick(due, state)]
+[('fall', 'urgent', 'kitchen')]
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from detectors.base import Candidate, register
+from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes
+from detectors.text import hhmm, texts
+from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.state import is_pad
+
+if TYPE_CHECKING:
+    from edge.state import ApartmentState
+
+logger = logging.getLogger(__name__)
+
+TRANSIT = frozenset({Room.HALL.value, Room.KITCHEN.value, Room.TOILET.value, Room.BATHROOM.value})
+
+
+class FallSilenceSettings(RhythmSettings):
+    learn_days: int = Field(
+        14, ge=3, le=90, description="Days with silences in a place before it is learned."
+    )
+    factor: float = Field(
+        2.0, ge=1.0, le=5.0, description="'Far longer': this many times the longest day's..."
+    )
+    margin_minutes: float = Field(20.0, ge=0, le=240, description="...plus this.")
+    min_minutes: float = Field(45.0, ge=10, le=600, description="Never alarm on a shorter silence.")
+    max_minutes: float = Field(
+        120.0,
+        ge=30,
+        le=24 * 60,
+        description="A place whose limit comes out longer is a resting place.",
+    )
+    cold_minutes: float = Field(
+        90.0,
+        ge=20,
+        le=600,
+        description="While learning: silence in hall, kitchen, toilet, bathroom.",
+    )
+    cold_from: time = Field(time(7, 0), description="While learning: the day starts...")
+    cold_until: time = Field(time(22, 0), description="...and ends (local time).")
+
+
+@register
+class FallSilenceDetector(RhythmDetector):
+    name = "fall_silence"
+    settings_model = FallSilenceSettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._days: dict[str, dict[str, dict[str, float]]] = {}
+        """apartment -> place -> local day -> that day's longest silence (minutes)."""
+        self._rest: dict[str, set[str]] = {}
+        """apartment -> the rooms where a bed or chair pad is occupied."""
+
+    def place(self, apt: str, sil: Silence) -> str:
+        """The room, marked ``+rest`` while a bed or chair pad in it is occupied (a pad
+        changing is a movement, so this holds for the whole silence)."""
+        return f"{sil.room}+rest" if sil.room in self._rest.get(apt, ()) else sil.room
+
+    def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
+        if event.occupancy is None or not is_pad(event.device, self.roles.get(event.sensor_id)):
+            return
+        rooms = self._rest.setdefault(apt, set())
+        room = event.room.value
+        sensors = st.sensors
+        if any(
+            sid.split("/")[1] == room
+            and s.occupied
+            and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+            for sid, s in sensors.items()
+        ):
+            rooms.add(room)
+        else:
+            rooms.discard(room)
+
+    def soonest(self, apt: str, sil: Silence) -> timedelta | None:
+        s = self.settings(apt)
+        return timedelta(minutes=min(s.min_minutes, s.cold_minutes))
+
+    def learn(self, apt: str, sil: Silence, end: datetime, event: SensorEvent) -> None:
+        place = self.place(apt, sil)
+        days = self._days.setdefault(apt, {}).setdefault(place, {})
+        day = sil.last.astimezone(self.tz).date().isoformat()
+        m = round(minutes(end - sil.last), 1)
+        if m > days.get(day, -1.0):
+            days[day] = m
+            keep = self.settings(apt).window_days
+            if len(days) > keep:
+                for old in sorted(days)[: len(days) - keep]:
+                    del days[old]
+
+    def limit(
+        self, apt: str, place: str, since: datetime | None = None
+    ) -> tuple[float | None, float | None]:
+        """The alarm limit for ``place`` (minutes; ``None``: a resting place, or the cold
+        rule's night) for a silence ``since``, and the usual longest silence behind it
+        (``None`` while learning)."""
+        s = self.settings(apt)
+        days = self._days.get(apt, {}).get(place, {})
+        if len(days) < s.learn_days:
+            if place not in TRANSIT:
+                return None, None
+            if since is not None and not s.cold_from <= self.local(since).time() < s.cold_until:
+                return None, None
+            return s.cold_minutes, None
+        usual = max(days.values())
+        lim = max(s.min_minutes, (s.factor * usual + s.margin_minutes) * self.widen(apt))
+        return (lim if lim <= s.max_minutes else None), usual
+
+    def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
+        place = self.place(apt, sil)
+        if not sil.clean or sil.room == Room.ENTRANCE.value:
+            return None
+        lim, _ = self.limit(apt, place, sil.last)
+        return None if lim is None else sil.last + timedelta(minutes=lim)
+
+    def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
+        place = self.place(apt, sil)
+        lim, usual = self.limit(apt, place, sil.last)
+        observed = minutes(at - sil.last)
+        return Candidate(
+            kind=SignalKind.FALL,
+            domain=Domain.CARE,
+            severity=Severity.URGENT,
+            apartment=apt,
+            start=sil.last,
+            detected_at=at,
+            summary=texts(
+                "Na {since} geen beweging meer in {room} ({minutes} min, daar anders hooguit "
+                "{usual} min) en geen deur open: mogelijk gevallen, ga direct kijken.",
+                "No movement in {room} since {since} ({minutes} min, usually at most {usual} "
+                "min there) and no door opened: possibly fallen, go and check now.",
+                room=sil.room,
+                since=hhmm(sil.last.astimezone(self.tz)),
+                minutes=f"{observed:.0f}",
+                usual=f"{usual:.0f}" if usual is not None else "?",
+            ),
+            evidence={
+                "source": "silence",
+                "place": place,
+                "rule": "learned" if usual is not None else "cold",
+                "baseline_minutes": usual,
+                "threshold_minutes": lim,
+                "observed_minutes": round(observed, 1),
+                "window": [sil.last.isoformat(), at.isoformat()],
+                "last_room": sil.room,
+                "presence": st.presence,
+            },
+            key=f"silence|{sil.last.isoformat()}",
+        )
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """Per apartment, its shortest learned limit's place: the usual longest silence
+        there (minutes), the last day's longest, and that over the limit (1 = alarm)."""
+        out: dict[str, dict[str, float]] = {}
+        for apt, places in sorted(self._days.items()):
+            best: tuple[float, str] | None = None
+            for place in places:
+                lim, usual = self.limit(apt, place)
+                if lim is not None and usual is not None and (best is None or lim < best[0]):
+                    best = (lim, place)
+            if best is None:
+                continue
+            days = places[best[1]]
+            _, usual = self.limit(apt, best[1])
+            observed = days[max(days)]
+            out[apt] = {
+                "baseline": float(usual or 0.0),
+                "observed": observed,
+                "score": round(observed / best[0], 3),
+            }
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "days": {
+                a: {p: dict(sorted(d.items())) for p, d in sorted(v.items())}
+                for a, v in sorted(self._days.items())
+            },
+            "rest": {a: sorted(r) for a, r in sorted(self._rest.items())},
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        super().load_state(data)
+        self._days = {
+            a: {p: {d: float(m) for d, m in v.items()} for p, v in places.items()}
+            for a, places in data.get("days", {}).items()
+        }
+        self._rest = {a: set(r) for a, r in data.get("rest", {}).items()}

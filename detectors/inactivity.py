@@ -1,0 +1,288 @@
+"""``inactivity``: no movement at home for far longer than usual at this time of day.
+Urgent, care.
+
+Each apartment's rhythm is learned per hour of the day: for every hour of the last
+``window_days`` days, the longest the home had been silent at any moment of that hour
+(only silences while the resident was at home and alone count). At hour *h* the usual
+silence is the ``quantile`` of those values over the hours *h-1*, *h*, *h+1*; the alarm
+comes when the current silence exceeds ``factor`` times that plus ``margin_minutes`` (never
+less than ``min_minutes``). Nights learn themselves: sleep makes their usual silence long.
+
+Until ``learn_days`` days are known a conservative fixed rule holds: a silence that began
+between ``cold_from`` and ``cold_until`` and lasts ``cold_minutes`` while still inside
+that daytime window.
+
+No alarm while the resident is out or away (the apartment's ``presence``), when a
+visitor was there during the silence (visitors' movements are not the resident's; the
+silence then teaches nothing either), when the last movement was the front door, or when
+the resident went to bed (last seen in the bedroom with the bed pad occupied, or in the
+evening or night): a morning in bed is ``no_wake``'s. A quiet sensor holds the alarm back
+and goes to housing (see :mod:`detectors.rhythm`). One alarm per silence.
+
+>>> from datetime import datetime, timedelta
+>>> from zoneinfo import ZoneInfo
+>>> from edge.models import SensorEvent, Room
+>>> from edge.state import FlatState, StateConfig
+>>> tz = ZoneInfo("Europe/Amsterdam")
+>>> d = InactivityDetector(lambda apt: InactivitySettings(), tz=tz)
+>>> state = FlatState(StateConfig())
+>>> t0 = datetime(2026, 1, 5, 9, 0, tzinfo=tz)
+>>> def ev(minutes, room=Room.LIVING, **kw):
+...     ts = t0 + timedelta(minutes=minutes)
+...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device="motion",
+...                     **({"occupancy": True} | kw))
+...     state.apply(e)
+...     return list(d.on_event(e, state))
+>>> _ = ev(-1, Room.HALL), ev(0)   # 09:00 walks into the living room, then nothing
+>>> due = d.next_due(); f"{due:%H:%M}"   # cold start: four hours later
+'13:00'
+>>> _ = [ev(m, r, occupancy=None, battery=90)   # hourly reports: the sensors live
+...      for m in range(30, 241, 55) for r in (Room.LIVING, Room.HALL)]
+>>> [(c.kind.value, c.severity.value, c.evidence["rule"]) for c in d.on_tick(due, state)]
+[('inactivity', 'urgent', 'cold')]
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from detectors.base import Candidate, register
+from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
+from detectors.text import hhmm, texts
+from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.state import is_pad
+
+if TYPE_CHECKING:
+    from edge.state import ApartmentState
+
+logger = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+NEVER = float("inf")
+
+
+class InactivitySettings(RhythmSettings):
+    quantile: float = Field(
+        1.0,
+        ge=0.5,
+        le=1.0,
+        description="The long end of the usual silences at this hour (1: longest).",
+    )
+    factor: float = Field(1.5, ge=1.0, le=5.0, description="'Far longer': this many times it...")
+    margin_minutes: float = Field(30.0, ge=0, le=240, description="...plus this.")
+    min_minutes: float = Field(
+        120.0, ge=15, le=24 * 60, description="Never alarm on a shorter silence."
+    )
+    cold_minutes: float = Field(
+        240.0, ge=30, le=24 * 60, description="While learning: a daytime silence this long."
+    )
+    cold_from: time = Field(time(8, 0), description="While learning: daytime starts...")
+    cold_until: time = Field(time(21, 0), description="...and ends (local time).")
+    evening: time = Field(
+        time(20, 0), description="Last seen in the bedroom after this (or before 06:00): asleep."
+    )
+
+
+@register
+class InactivityDetector(RhythmDetector):
+    name = "inactivity"
+    settings_model = InactivitySettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hist: dict[str, dict[str, list[float]]] = {}
+        self._thr: dict[str, tuple[date, list[float], list[float], bool]] = {}
+
+    # --- learning ----------------------------------------------------------------------
+
+    def learn(self, apt: str, sil: Silence, end: datetime, event: SensorEvent) -> None:
+        """Per local hour touched by the silence, the longest it had lasted in that hour."""
+        hist = self._hist.setdefault(apt, {})
+        a = sil.last
+        hour = a.astimezone(self.tz).replace(minute=0, second=0, microsecond=0)
+        cached = self._thr.get(apt)
+        while hour < end:
+            stop = min(end, hour + HOUR)
+            local = hour.astimezone(self.tz)
+            day = local.date()
+            row = hist.get(day.isoformat())
+            if row is None:
+                row = hist[day.isoformat()] = [-1.0] * 24
+                keep = self.settings(apt).window_days + 1
+                if len(hist) > keep:
+                    for old in sorted(hist)[: len(hist) - keep]:
+                        del hist[old]
+            m = round(minutes(stop - a), 1)
+            if m > row[local.hour]:
+                row[local.hour] = m
+                if cached is not None and day < cached[0]:
+                    del self._thr[apt]  # an earlier day changed: thresholds are its function
+                    cached = None
+            hour = (hour + HOUR).astimezone(self.tz)
+
+    def soonest(self, apt: str, sil: Silence) -> timedelta | None:
+        thr, _, learned = self.thresholds(apt, sil.last.astimezone(self.tz).date())
+        if not learned:
+            return timedelta(minutes=self.settings(apt).cold_minutes)
+        return timedelta(minutes=min(thr)) if min(thr) < NEVER else timedelta(days=1)
+
+    def thresholds(self, apt: str, day: date) -> tuple[list[float], list[float], bool]:
+        """Per local hour of ``day``: the alarm threshold and the usual silence (minutes),
+        and whether they are learned (else the cold rule holds)."""
+        cached = self._thr.get(apt)
+        if cached is not None and cached[0] == day:
+            return cached[1], cached[2], cached[3]
+        s = self.settings(apt)
+        hist = self._hist.get(apt, {})
+        today = day.isoformat()
+        days = [d for d in sorted(hist) if d < today][-s.window_days :]
+        thr = [NEVER] * 24
+        usual = [NEVER] * 24
+        learned = len(days) >= s.learn_days
+        if learned:
+            for h in range(24):
+                vals = [
+                    v
+                    for d in days
+                    for hh in ((h - 1) % 24, h, (h + 1) % 24)
+                    if (v := hist[d][hh]) >= 0
+                ]
+                if len(vals) < s.learn_days:
+                    continue
+                u = quantile(vals, s.quantile)
+                usual[h] = round(u, 1)
+                grown = (s.factor * u + s.margin_minutes) * self.widen(apt)
+                thr[h] = round(max(s.min_minutes, grown), 1)
+        self._thr[apt] = (day, thr, usual, learned)
+        return thr, usual, learned
+
+    # --- when -------------------------------------------------------------------------
+
+    def _asleep(self, sil: Silence, st: ApartmentState) -> bool:
+        if sil.room != Room.BEDROOM.value:
+            return False
+        for sid, sensor in st.sensors.items():
+            room, device = sid.split("/")[1:]
+            if room == sil.room and sensor.occupied and is_pad(device, self.roles.get(sid)):
+                return True
+        t = sil.last.astimezone(self.tz).time()
+        return t >= self.settings(st.apartment).evening or t < time(6, 0)
+
+    def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
+        if not sil.clean or sil.room == Room.ENTRANCE.value or self._asleep(sil, st):
+            return None
+        s = self.settings(apt)
+        a = sil.last
+        local = a.astimezone(self.tz)
+        thr, _, learned = self.thresholds(apt, local.date())
+        if not learned:
+            if not s.cold_from <= local.time() < s.cold_until:
+                return None
+            due = a + timedelta(minutes=s.cold_minutes)
+            end = datetime.combine(local.date(), s.cold_until, self.tz)
+            return due if due <= end else None
+        hour = local.replace(minute=0, second=0, microsecond=0)
+        for _ in range(30):
+            stop = hour + HOUR
+            h = hour.astimezone(self.tz).hour
+            if thr[h] < NEVER:
+                due = a + timedelta(minutes=thr[h])
+                if due < stop:
+                    return max(due, hour)
+            hour = stop.astimezone(self.tz)
+        return None
+
+    def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
+        local = at.astimezone(self.tz)
+        thr, usual, learned = self.thresholds(apt, local.date())
+        s = self.settings(apt)
+        observed = minutes(at - sil.last)
+        base = usual[local.hour] if learned else None
+        evidence: dict[str, Any] = {
+            "rule": "learned" if learned else "cold",
+            "baseline_minutes": base,
+            "threshold_minutes": thr[local.hour] if learned else s.cold_minutes,
+            "observed_minutes": round(observed, 1),
+            "window": [sil.last.isoformat(), at.isoformat()],
+            "last_room": sil.room,
+            "learned_days": len(self._hist.get(apt, {})),
+            "presence": st.presence,
+        }
+        return Candidate(
+            kind=SignalKind.INACTIVITY,
+            domain=Domain.CARE,
+            severity=Severity.URGENT,
+            apartment=apt,
+            start=sil.last,
+            detected_at=at,
+            summary=texts(
+                "Sinds {since} geen beweging gezien ({hours}, laatst in {room}); "
+                "{usual_nl}: ga kijken.",
+                "No movement seen since {since} ({hours_en}, last in {room}); "
+                "{usual_en}: go and check.",
+                room=sil.room,
+                since=hhmm(sil.last.astimezone(self.tz)),
+                hours=_span(observed, "uur"),
+                hours_en=_span(observed, "h"),
+                usual_nl=f"normaal op dit uur hooguit {_span(base, 'uur')}"
+                if base is not None
+                else "nog geen vast ritme bekend",
+                usual_en=f"usually at most {_span(base, 'h')} at this hour"
+                if base is not None
+                else "no rhythm learned yet",
+            ),
+            evidence=evidence,
+            key=sil.last.isoformat(),
+        )
+
+    # --- history and persistence -------------------------------------------------------
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """Per apartment: the usual daytime silence (median over 08-21 h of the learned
+        usual, minutes), the longest daytime silence of the last finished day, and how far
+        that went towards the alarm (observed / threshold at that hour, 1 = alarm)."""
+        out: dict[str, dict[str, float]] = {}
+        for apt, hist in sorted(self._hist.items()):
+            if not hist:
+                continue
+            last_day = max(hist)
+            row = hist[last_day]
+            thr, usual, learned = self.thresholds(apt, date.fromisoformat(last_day))
+            if not learned:
+                continue
+            day_hours = range(8, 21)
+            known = sorted(usual[h] for h in day_hours if usual[h] < NEVER)
+            if not known:
+                continue
+            observed = max((row[h] for h in day_hours), default=-1.0)
+            ratio = max(
+                (row[h] / thr[h] for h in day_hours if row[h] >= 0 and thr[h] < NEVER), default=0.0
+            )
+            out[apt] = {
+                "baseline": known[len(known) // 2],
+                "observed": max(observed, 0.0),
+                "score": round(ratio, 3),
+            }
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "hist": {k: dict(sorted(v.items())) for k, v in sorted(self._hist.items())},
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        super().load_state(data)
+        self._hist = {
+            k: {d: list(r) for d, r in v.items()} for k, v in data.get("hist", {}).items()
+        }
+        self._thr = {}
+
+
+def _span(minutes: float, hours_word: str) -> str:
+    """``45 min`` or ``2.5 uur`` / ``2.5 h``: what reads best to a care worker."""
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} {hours_word}"

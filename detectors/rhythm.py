@@ -1,0 +1,401 @@
+"""Shared pieces of the detectors that learn a resident's rhythm (``inactivity``,
+``fall_silence``, ``long_bathroom``, ``no_wake``).
+
+- :func:`is_movement`: what counts as the resident doing something. Motion detected by a
+  PIR, a door or cupboard opening or closing, getting on or off a bed or chair pad, a plug
+  switched on, a button. Not: a sensor's periodic report, a pad that stays occupied, a TV
+  that keeps drawing power (someone may lie on the floor while it plays).
+- :class:`Silence`: per apartment, the last movement, where it was, and whether the resident
+  was away or had a visitor since (such a silence teaches nothing and alarms nobody).
+- :func:`covered`: silence means stillness only in a home whose hall has a motion sensor
+  (every walk between rooms passes it). Where it has none (as in the public recordings,
+  which watch a few rooms only) a silence may be someone in a room nobody watches, and the
+  silence detectors raise nothing (``needs_hall_motion``).
+- :func:`sensor_doubt`: a silent sensor is not a still resident. Before a care alarm the
+  detectors ask which of the apartment's motion sensors and pads (and the front door) are quiet by
+  their own reporting rhythm (:meth:`edge.state.SensorState.quiet`). The alarm is held back
+  when a quiet sensor could be the reason nothing is seen: it watches the room of the last
+  movement, or the hall (every walk passes it), or the last movement was in the hall;
+  otherwise it is raised with the quiet sensors named in its evidence (``uncertain``).
+  A sensor that could explain it and is merely overdue (silent longer than its usual
+  longest, not yet quiet) makes the alarm wait for its next message or its silence.
+  A held-back alarm raises the device problem for housing at once (when the sensor's own
+  rhythm is known; otherwise ``sensor_offline`` raises it after its 25 h)
+  (:func:`device_candidate`, kind ``sensor_offline``, the same id the ``sensor_offline``
+  detector gives that silence later, so it is one signal in the register).
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from edge.models import SensorEvent, Room
+>>> from edge.state import FlatState, StateConfig
+>>> t = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+>>> state = FlatState(StateConfig())
+>>> def ev(minutes, room, device, **kw):
+...     ts = t + timedelta(minutes=minutes)
+...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device=device, **kw)
+...     state.apply(e)
+...     return is_movement(e, state.apartments["a1"].sensors[e.sensor_id])
+>>> ev(0, Room.KITCHEN, "motion", occupancy=True), ev(1, Room.KITCHEN, "motion", battery=80)
+(True, False)
+>>> ev(2, Room.LIVING, "tv", power=80.0), ev(30, Room.LIVING, "tv", power=81.0)
+(True, False)
+>>> ev(3, Room.LIVING, "chair_pad", occupancy=True), ev(9, Room.LIVING, "chair_pad", occupancy=True)
+(True, False)
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import Field
+
+from detectors.base import Candidate, Detector, DetectorSettings
+from detectors.text import texts
+from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.state import is_pad
+
+if TYPE_CHECKING:
+    from edge.state import ApartmentState, FlatState, SensorState
+
+logger = logging.getLogger(__name__)
+
+CONNECTING = frozenset({Room.HALL.value, Room.ENTRANCE.value})
+WAIT_MINUTES = 10.0
+"""How often an alarm waiting on an overdue sensor looks again."""
+
+
+def is_movement(event: SensorEvent, sensor: SensorState | None, role: str | None = None) -> bool:
+    """Did the resident (or someone) do something? ``sensor`` is the state after the event."""
+    if sensor is None or event.available is not None:
+        return False
+    if event.action is not None or event.vibration:
+        return True
+    if event.occupancy is not None:
+        if is_pad(event.device, role):
+            return sensor.last_change == event.ts  # got on or off
+        return event.occupancy  # a PIR reports each detection
+    if event.contact is not None or event.power is not None:
+        return sensor.last_change == event.ts  # opened/closed, or switched on
+    return False
+
+
+def is_watching(sid: str, sensor: SensorState, role: str | None) -> bool:
+    """A sensor whose silence could hide the resident: a PIR or a bed or chair pad (both
+    report occupancy; a pad says whether a silence is rest), or the front door contact."""
+    if sensor.occupied is not None:
+        return True
+    room = sid.split("/")[1]
+    return sensor.contact is not None and (
+        role == "front_door" or (role is None and room == Room.ENTRANCE.value)
+    )
+
+
+@dataclass(slots=True)
+class Silence:
+    """One apartment's current silence: since the last movement, where it was."""
+
+    last: datetime
+    room: str
+    away: bool = False
+    visitor: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"last": self.last.isoformat(), "room": self.room, "away": self.away,
+                "visitor": self.visitor}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Silence:
+        return cls(datetime.fromisoformat(d["last"]), d["room"], d["away"], d["visitor"])
+
+    def note(self, st: ApartmentState, now: datetime) -> None:
+        """Remember that the resident was away, or not alone, during this silence."""
+        if st.presence == "away":
+            self.away = True
+        if st.second_person(now):
+            self.visitor = True
+
+    @property
+    def clean(self) -> bool:
+        """Alone at home throughout: worth learning from, and worth an alarm."""
+        return not (self.away or self.visitor)
+
+
+def _could_hide(sid: str, last_room: str) -> bool:
+    """Could this sensor's silence explain not seeing the resident last seen in ``last_room``?"""
+    room = sid.split("/")[1]
+    return room == last_room or room in CONNECTING or last_room in CONNECTING
+
+
+def sensor_doubt(
+    st: ApartmentState, now: datetime, last_room: str, roles: dict[str, str]
+) -> tuple[bool, list[str], bool]:
+    """``(hold_back, quiet, wait)``: the apartment's quiet watching sensors, whether they
+    could explain the silence (see the module docstring), and whether one that could is
+    overdue (silent longer than usual, not yet quiet: its next message, or its silence,
+    will tell; the alarm waits for that)."""
+    quiet: list[str] = []
+    wait = False
+    for sid, s in st.sensors.items():
+        if not is_watching(sid, s, roles.get(sid)):
+            continue
+        if s.quiet(now):
+            quiet.append(sid)
+        elif not wait and s.overdue(now) and _could_hide(sid, last_room):
+            wait = True
+    quiet.sort()
+    hold = any(_could_hide(sid, last_room) for sid in quiet)
+    return hold, quiet, wait
+
+
+def covered(st: ApartmentState, roles: dict[str, str]) -> bool:
+    """The hall has a motion sensor: a resident walking from one room to another is seen."""
+    return any(
+        sid.split("/")[1] == Room.HALL.value
+        and s.occupied is not None
+        and not is_pad(sid.rsplit("/", 1)[-1], roles.get(sid))
+        for sid, s in st.sensors.items()
+    )
+
+
+def device_candidate(
+    st: ApartmentState, sid: str, at: datetime, because: str, tz: tzinfo
+) -> Candidate:
+    """The housing signal for a quiet sensor that held a care alarm back."""
+    sensor = st.sensors[sid]
+    since = sensor.last_seen
+    _, room, device = sid.split("/", 2)
+    return Candidate(
+        kind=SignalKind.SENSOR_OFFLINE,
+        domain=Domain.HOUSING,
+        severity=Severity.ATTENTION,
+        apartment=st.apartment,
+        start=since,
+        detected_at=at,
+        summary=texts(
+            "Sensor '{device}' in {room} geeft sinds {time} geen signaal meer: controleren "
+            "(een zorgmelding is daarom achtergehouden).",
+            "Sensor '{device}' in {room} has been silent since {time}: check it "
+            "(a care alarm was held back because of it).",
+            room=room,
+            device=device,
+            time=f"{since.astimezone(tz):%d-%m %H:%M}",
+        ),
+        evidence={
+            "detector": "sensor_offline",  # the meeting's verdict on a device goes there
+            "sensor": sid,
+            "last_seen": since.isoformat(),
+            "how": "held back " + because,
+            "silent_hours": round((at - since).total_seconds() / 3600, 1),
+            "usual_limit_hours": round(sensor.quiet_limit().total_seconds() / 3600, 1),
+        },
+        key=sid,
+    )
+
+
+def quantile(values: Any, q: float) -> float:
+    """The ``q`` quantile of a bounded window (numpy's default linear interpolation)."""
+    return float(np.quantile(np.asarray(values, dtype=float), q))
+
+
+def minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60.0
+
+
+class RhythmSettings(DetectorSettings):
+    """Settings every silence-based detector shares."""
+
+    learn_days: int = Field(
+        14, ge=3, le=90, description="Days of data before the learned rule replaces the cold one."
+    )
+    window_days: int = Field(28, ge=7, le=120, description="How many recent days are learned from.")
+    max_widen: float = Field(
+        2.0,
+        ge=1.0,
+        le=4.0,
+        description="Each false-alarm verdict widens the margin by a quarter, up to this factor.",
+    )
+    needs_hall_motion: bool = Field(
+        True,
+        description="Raise only where the hall (which every walk passes) has a motion sensor.",
+    )
+    recheck_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=240,
+        description="An alarm held back by a quiet sensor is looked at again this often.",
+    )
+
+
+class RhythmDetector(Detector):
+    """The skeleton of ``inactivity``, ``fall_silence`` and ``long_bathroom``: follow each
+    apartment's silence, learn from clean ones (:meth:`learn`), schedule the moment the
+    current one would be too long (:meth:`due`), and at that moment check home, alone and
+    the sensors before raising (:meth:`alarm`). One alarm per silence; a restart carries on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sil: dict[str, Silence] = {}
+        self._due: dict[str, datetime] = {}
+        self._heap: list[tuple[datetime, str]] = []
+        self._widen: dict[str, float] = {}
+        self._devices: set[str] = set()
+        self._exact: set[str] = set()
+        """Apartments whose scheduled due is exact (not :meth:`soonest`'s bound)."""
+
+    # --- for subclasses ---------------------------------------------------------------
+
+    def learn(self, apt: str, sil: Silence, end: datetime, event: SensorEvent) -> None:
+        """A clean silence ended at ``end`` (by ``event``)."""
+
+    def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
+        """A movement (after :meth:`learn`, before the new silence is scheduled)."""
+
+    def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
+        """When the silence ``sil`` becomes too long to ignore (``None``: never)."""
+        raise NotImplementedError
+
+    def soonest(self, apt: str, sil: Silence) -> timedelta | None:
+        """A cheap lower bound of ``due - sil.last`` (``None``: :meth:`due` at once).
+        Movements come many times a minute; the exact due is worked out only when this
+        bound has passed without one."""
+        return None
+
+    def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
+        """The care signal for a silence found too long at ``at`` (``None``: not this one)."""
+        raise NotImplementedError
+
+    def widen(self, apt: str) -> float:
+        return self._widen.get(apt, 1.0)
+
+    # --- the hooks --------------------------------------------------------------------
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        apt = event.apartment
+        if apt == COMMON_APARTMENT:
+            return ()
+        st = state.apartments[apt]
+        sil = self._sil.get(apt)
+        if sil is not None:
+            sil.note(st, event.ts)
+        if not is_movement(event, st.sensors.get(event.sensor_id), self.roles.get(event.sensor_id)):
+            return ()
+        if sil is not None:
+            if event.ts <= sil.last:
+                return ()  # a late arrival: the silence it ended is already over
+            if sil.clean and event.ts - sil.last <= timedelta(hours=30):
+                self.learn(apt, sil, event.ts, event)
+        self.moved(apt, event, st)
+        new = self._sil[apt] = Silence(event.ts, event.room.value)
+        new.note(st, event.ts)
+        bound = self.soonest(apt, new)
+        self._set_due(apt, self.due(apt, new, st) if bound is None else event.ts + bound)
+        self._exact.discard(apt)
+        return ()
+
+    def _set_due(self, apt: str, due: datetime | None) -> None:
+        if due is None:
+            self._due.pop(apt, None)
+            return
+        if self._due.get(apt) != due:
+            self._due[apt] = due
+            heapq.heappush(self._heap, (due, apt))
+
+    def next_due(self) -> datetime | None:
+        heap = self._heap
+        while heap and self._due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+        out: list[Candidate] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, apt = heapq.heappop(self._heap)
+            if self._due.get(apt) != due:
+                continue
+            del self._due[apt]
+            out.extend(self._check(apt, due, state))
+        return out
+
+    def _check(self, apt: str, due: datetime, state: FlatState) -> list[Candidate]:
+        sil = self._sil[apt]
+        st = state.apartments.get(apt)
+        if st is None:
+            return []
+        if apt not in self._exact:
+            self._exact.add(apt)
+            exact = self.due(apt, sil, st)
+            if exact is None:
+                return []
+            if exact > due:
+                self._set_due(apt, exact)  # on_tick's loop takes it if it has passed too
+                return []
+        sil.note(st, due)
+        if not self.settings(apt).enabled:
+            return []  # switched off here: leave the silence to the others
+        if not sil.clean or st.presence == "away" or sil.room == Room.ENTRANCE.value:
+            return []  # out, away, or not alone: nothing to raise for this silence
+        if st.silence_alarm == sil.last:
+            return []  # another silence detector paged for this silence already
+        s = self.settings(apt)
+        if s.needs_hall_motion and not covered(st, self.roles):
+            return []  # a silence here may be someone in a room no sensor sees
+        hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles)
+        if wait and not hold:
+            self._set_due(apt, due + timedelta(minutes=WAIT_MINUTES))
+            return []
+        if hold:
+            logger.info("%s held back for %s: quiet sensors %s", self.name, apt, quiet)
+            out = []
+            for sid in quiet:
+                if st.sensors[sid].usual_gap() is None:
+                    continue  # its rhythm is not known yet: sensor_offline's 25 h will tell
+                mark = f"{sid}|{st.sensors[sid].last_seen.isoformat()}"
+                if mark not in self._devices:
+                    self._devices.add(mark)
+                    out.append(
+                        device_candidate(st, sid, due, f"a care alarm ({self.name})", self.tz)
+                    )
+            if due - sil.last < timedelta(hours=24):
+                self._set_due(apt, due + timedelta(minutes=s.recheck_minutes))
+            return out
+        cand = self.alarm(apt, sil, due, st)
+        if cand is None:
+            return []
+        st.silence_alarm = sil.last
+        if quiet:
+            cand.evidence["uncertain"] = quiet
+        return [cand]
+
+    def feedback(self, apartment: str, verdict: str) -> str | None:
+        """A false alarm widens this apartment's margin by a quarter (up to ``max_widen``)."""
+        if verdict != "false_alarm":
+            return None
+        before = self.widen(apartment)
+        after = min(before * 1.25, self.settings(apartment).max_widen)
+        if after == before:
+            return None
+        self._widen[apartment] = after
+        return f"margin x{before:.2f} -> x{after:.2f}"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "silence": {k: v.to_dict() for k, v in sorted(self._sil.items())},
+            "due": {k: v.isoformat() for k, v in sorted(self._due.items())},
+            "widen": dict(sorted(self._widen.items())),
+            "devices": sorted(self._devices),
+            "exact": sorted(self._exact),
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self._sil = {k: Silence.from_dict(v) for k, v in data.get("silence", {}).items()}
+        self._due = {k: datetime.fromisoformat(v) for k, v in data.get("due", {}).items()}
+        self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
+        self._devices = set(data.get("devices", []))
+        self._exact = set(data.get("exact", []))
+        self._heap = [(v, k) for k, v in self._due.items()]
+        heapq.heapify(self._heap)

@@ -1,0 +1,56 @@
+"""The public recordings of ordinary life (``../shared/datasets``), imported and replayed
+through the whole hub with every detector at its defaults: nobody is paged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.config import Config
+from edge.models import Signal
+from edge.pipeline import Hub
+from edge.replay import replay
+from edge.store import Store
+from simulators.importers import import_files, write_import
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.signals: list[Signal] = []
+
+    def emit(self, signal: Signal) -> None:
+        self.signals.append(signal)
+
+    def close(self) -> None:
+        pass
+
+
+def files(datasets: Path, name: str) -> tuple[str, list[Path]]:
+    if name == "kasteren":
+        folder = datasets / "vankasteren_b"
+        return "kasteren", [folder / "houseB-ss.txt", folder / "sensorMapB-ids.txt"]
+    return "ordonez", [datasets / "ordonez" / f"Ordonez{name[-1]}_Sensors.txt"]
+
+
+@pytest.mark.datasets
+@pytest.mark.parametrize("name", ["ordonezA", "ordonezB", "kasteren"])
+def test_ordinary_life_pages_nobody(datasets: Path, tmp_path: Path, name: str) -> None:
+    dataset, paths = files(datasets, name)
+    result = import_files(dataset, paths)
+    rec = tmp_path / f"{name}.jsonl.gz"
+    assert write_import(result, rec) > 500
+    # recorded in 2008-2011: before the clock guard's "never real" date
+    config = Config.model_validate({"clock": {"min_valid": "2000-01-01T00:00:00+00:00"}})
+    sink = Collect()
+    hub = Hub(config, Store(None, config.store), sinks=[sink])
+    replay([rec], hub)
+    assert hub.stats.events > 500  # the recording went through the hub
+    assert [d.name for d in hub.detectors if d.name in ("inactivity", "no_wake")] == [
+        "inactivity",
+        "no_wake",
+    ]
+    urgent = [
+        (s.kind.value, s.detected_at.isoformat()) for s in sink.signals if s.severity == "urgent"
+    ]
+    assert urgent == []

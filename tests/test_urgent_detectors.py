@@ -1,0 +1,371 @@
+"""The urgent rhythm detectors on real event sequences through the whole hub: a resident's
+ordinary weeks (every sensor reporting hourly), then one day that goes wrong, or only
+looks like it (out, a visitor, a sensor that died), and a restart in the middle."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge.config import Config
+from edge.models import Message, Signal
+from edge.pipeline import Hub
+from edge.store import Store
+from tests.helpers import T0
+
+MIDNIGHT = T0 - timedelta(hours=6)  # 2026-01-05 00:00, Europe/Amsterdam
+SENSORS = ("bedroom/motion", "hall/motion", "toilet/motion", "bathroom/motion",
+           "kitchen/motion", "living/motion")  # fmt: skip
+
+
+class Life:
+    """One apartment's messages, built minute by minute (local minutes of a day)."""
+
+    def __init__(self, days: int, seed: int = 1, apt: str = "a1") -> None:
+        self.apt = apt
+        self.rng = np.random.default_rng(seed)
+        self.out: list[Message] = []
+        self.dead: dict[str, datetime] = {}
+        for day in range(days):
+            self.ordinary(day)
+
+    def t(self, day: int, minute: float) -> datetime:
+        return MIDNIGHT + timedelta(days=day, minutes=minute)
+
+    def send(self, day: int, minute: float, device: str, payload: dict[str, Any]) -> None:
+        self.out.append(Message(self.t(day, minute), f"zigbee2mqtt/{self.apt}/{device}", payload))
+
+    def move(self, day: int, minute: float, room: str) -> None:
+        self.send(day, minute, f"{room}/motion", {"occupancy": True})
+
+    def walk(self, day: int, minute: float, room: str) -> float:
+        self.move(day, minute, "hall")
+        self.move(day, minute + 0.2, room)
+        return minute + 0.2
+
+    def stay(self, day: int, start: float, end: float, room: str, every: float) -> None:
+        m = self.walk(day, start, room)
+        while m + every < end:
+            m += every * float(self.rng.uniform(0.6, 1.4))
+            self.move(day, m, room)
+
+    def door(self, day: int, minute: float) -> None:
+        self.send(day, minute, "entrance/door", {"contact": False})
+        self.send(day, minute + 0.1, "entrance/door", {"contact": True})
+
+    def heartbeats(self, day: int, bed: dict[int, bool]) -> None:
+        for hour in range(24):
+            for k, dev in enumerate(SENSORS):
+                self.send(day, hour * 60 + 3 + 7 * k, dev, {"battery": 90})
+            self.send(day, hour * 60 + 50, "entrance/door", {"contact": True, "battery": 80})
+            self.send(day, hour * 60 + 55, "bedroom/bed_pad", {"occupancy": bed[hour]})
+
+    def ordinary(self, day: int, until: float = 24 * 60) -> None:
+        """Up at about 7, about the home all day, out from 15:00 to 16:30, to bed at 22:45."""
+        wake = 7 * 60 + float(self.rng.normal(0, 8))
+        plan: list[tuple[float, float, str, float]] = [
+            (wake + 1, wake + 5, "bedroom", 1.0),
+            (wake + 5, wake + 9, "toilet", 1.0),
+            (wake + 9, wake + 25, "bathroom", 1.0),
+            (wake + 25, wake + 45, "kitchen", 1.5),
+            (wake + 45, 10 * 60, "living", 12.0),
+            (10 * 60, 10 * 60 + 4, "toilet", 1.0),
+            (10 * 60 + 4, 12 * 60 + 30, "living", 12.0),
+            (12 * 60 + 30, 12 * 60 + 50, "kitchen", 1.5),
+            (12 * 60 + 50, 15 * 60, "living", 12.0),
+            (16 * 60 + 30, 18 * 60, "living", 12.0),
+            (18 * 60, 18 * 60 + 30, "kitchen", 1.5),
+            (18 * 60 + 30, 22 * 60 + 30, "living", 12.0),
+            (22 * 60 + 30, 22 * 60 + 40, "bathroom", 1.0),
+            (22 * 60 + 40, 22 * 60 + 45, "bedroom", 1.0),
+        ]
+        self.send(day, 3 * 60, "bedroom/bed_pad", {"occupancy": False})  # a night toilet visit
+        self.move(day, 3 * 60 + 0.5, "bedroom")
+        self.stay(day, 3 * 60 + 1, 3 * 60 + 4, "toilet", 1.0)
+        self.walk(day, 3 * 60 + 4, "bedroom")
+        self.send(day, 3 * 60 + 5, "bedroom/bed_pad", {"occupancy": True})
+        self.send(day, wake, "bedroom/bed_pad", {"occupancy": False})
+        for start, end, room, every in plan:
+            if start < until:
+                self.stay(day, start, min(end, until), room, every)
+        if until > 15 * 60:
+            self.door(day, 15 * 60)
+            self.door(day, 16 * 60 + 30)
+        if until > 22 * 60 + 45:
+            self.send(day, 22 * 60 + 46, "bedroom/bed_pad", {"occupancy": True})
+        self.heartbeats(day, {h: h < 7 or h >= 23 for h in range(24)})
+
+    def messages(self) -> list[Message]:
+        """Sorted, with each PIR's ``occupancy: false`` 75 s after its last detection."""
+        clears: list[Message] = []
+        by_topic: dict[str, list[datetime]] = {}
+        for m in self.out:
+            if m.topic.endswith("/motion") and m.payload.get("occupancy"):
+                by_topic.setdefault(m.topic, []).append(m.received)
+        for topic, times in by_topic.items():
+            times.sort()
+            for t, nxt in zip(times, [*times[1:], None], strict=True):
+                if nxt is None or nxt - t > CLEAR:
+                    clears.append(Message(t + CLEAR, topic, {"occupancy": False}))
+        kept = [
+            m
+            for m in self.out + clears
+            if not any(m.topic.endswith(dev) and m.received >= t for dev, t in self.dead.items())
+        ]
+        return sorted(kept, key=lambda m: m.received)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.signals: list[Signal] = []
+
+    def emit(self, signal: Signal) -> None:
+        self.signals.append(signal)
+
+    def close(self) -> None:
+        pass
+
+
+def run(
+    messages: list[Message], store: Path | None = None, until: datetime | None = None
+) -> list[Signal]:
+    config = Config()
+    sink = Collect()
+    hub = Hub(config, Store(store, config.store), sinks=[sink])
+    for m in messages:
+        hub.handle(m)
+    if until is not None:
+        hub.advance(until)
+    hub.close()
+    return sink.signals
+
+
+def urgent(signals: list[Signal]) -> list[tuple[str, str]]:
+    return [(s.kind.value, f"{s.detected_at:%d %H:%M}") for s in signals if s.severity == "urgent"]
+
+
+CLEAR = timedelta(seconds=75)
+DAYS = 17  # more than the two weeks the detectors learn from
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hub's store after the resident's ordinary weeks (each test copies it and goes on:
+    the restart test shows that carries on as one run would)."""
+    db = tmp_path_factory.mktemp("trained") / "hub.sqlite"
+    life = Life(DAYS)
+    run(life.messages(), store=db)
+    return db
+
+
+def last_day(life: Life, trained: Path, tmp_path: Path) -> list[Signal]:
+    """Replay the scenario's last day on a copy of the trained store."""
+    db = tmp_path / "hub.sqlite"
+    shutil.copy(trained, db)
+    start = life.t(DAYS, 0)
+    return run([m for m in life.messages() if m.received >= start], store=db)
+
+
+@pytest.fixture(scope="module")
+def ordinary() -> list[Signal]:
+    life = Life(DAYS + 1)
+    return run(life.messages(), until=life.t(DAYS + 1, 0))
+
+
+def test_ordinary_weeks_raise_nothing(ordinary: list[Signal]) -> None:
+    assert [(s.kind.value, f"{s.detected_at:%d %H:%M}") for s in ordinary] == []
+
+
+def still_from(life: Life, day: int, minute: float, until: float) -> None:
+    """The resident stops moving at ``minute`` of ``day``; someone comes at ``until``."""
+    life.ordinary(day, until=minute)
+    life.heartbeats(day, {h: False for h in range(24)})
+    life.door(day, until)
+    life.stay(day, until + 1, until + 30, "living", 1.0)
+    life.door(day, until + 31)  # the helper goes
+    evening(life, day, until + 32)
+
+
+def evening(life: Life, day: int, start: float) -> None:
+    """The rest of the day as ever: the living room, the bathroom, to bed."""
+    life.stay(day, start, 22 * 60 + 30, "living", 12.0)
+    life.stay(day, 22 * 60 + 30, 22 * 60 + 40, "bathroom", 1.0)
+    life.stay(day, 22 * 60 + 40, 22 * 60 + 45, "bedroom", 1.0)
+    life.send(day, 22 * 60 + 46, "bedroom/bed_pad", {"occupancy": True})
+
+
+def test_inactivity_when_the_living_room_goes_still(trained: Path, tmp_path: Path) -> None:
+    life = Life(DAYS)
+    still_from(life, DAYS, 10 * 60 + 15, 15 * 60)
+    signals = last_day(life, trained, tmp_path)
+    kinds = urgent(signals)
+    assert [k for k, _ in kinds] == ["inactivity"]
+    sig = next(s for s in signals if s.kind.value == "inactivity")
+    start = life.t(DAYS, 10 * 60)
+    assert start + timedelta(hours=2) <= sig.detected_at <= start + timedelta(hours=4.5)
+    assert sig.evidence["rule"] == "learned"
+    assert sig.evidence["baseline_minutes"] > 0
+    assert sig.evidence["observed_minutes"] >= sig.evidence["threshold_minutes"]
+    assert sig.summary.startswith("Sinds ")
+    assert "geen beweging" in sig.summary
+    assert "uncertain" not in sig.evidence
+
+
+def test_out_for_the_day_is_no_inactivity(trained: Path, tmp_path: Path) -> None:
+    life = Life(DAYS)
+    life.ordinary(DAYS, until=10 * 60)
+    life.walk(DAYS, 10 * 60 + 1, "hall")
+    life.door(DAYS, 10 * 60 + 2)  # leaves
+    life.heartbeats(DAYS, {h: False for h in range(24)})
+    life.door(DAYS, 19 * 60)  # back in the evening
+    evening(life, DAYS, 19 * 60 + 1)
+    assert urgent(last_day(life, trained, tmp_path)) == []
+
+
+def test_a_visitor_still_in_the_room_is_no_alarm(trained: Path, tmp_path: Path) -> None:
+    life = Life(DAYS)
+    life.ordinary(DAYS, until=10 * 60)
+    life.door(DAYS, 10 * 60 + 5)  # a visitor comes in
+    life.move(DAYS, 10 * 60 + 6, "kitchen")
+    life.move(DAYS, 10 * 60 + 6 + 1 / 60, "living")  # two rooms at once: two people
+    life.heartbeats(DAYS, {h: False for h in range(24)})
+    life.door(DAYS, 14 * 60)  # the visitor goes, hours later
+    evening(life, DAYS, 14 * 60 + 1)
+    assert urgent(last_day(life, trained, tmp_path)) == []
+
+
+def test_a_dead_sensor_holds_the_alarm_back_and_goes_to_housing(
+    trained: Path, tmp_path: Path
+) -> None:
+    life = Life(DAYS)
+    still_from(life, DAYS, 10 * 60 + 15, 15 * 60)
+    life.dead["living/motion"] = life.t(DAYS, 9 * 60 + 30)  # no message at all after this
+    signals = last_day(life, trained, tmp_path)
+    assert urgent(signals) == []
+    housing = [s for s in signals if s.kind.value == "sensor_offline"]
+    assert [s.evidence["sensor"] for s in housing] == ["a1/living/motion"]
+    assert housing[0].domain == "housing"
+    assert housing[0].detected_at < life.t(DAYS, 15 * 60)  # long before 25 h of silence
+
+
+def test_a_restart_neither_forgets_nor_alarms_again(tmp_path: Path) -> None:
+    life = Life(DAYS)
+    still_from(life, DAYS, 10 * 60 + 15, 15 * 60)
+    messages = life.messages()
+    whole = urgent(run(messages))
+    assert [k for k, _ in whole] == ["inactivity"]
+    db = tmp_path / "hub.sqlite"
+    cut = life.t(DAYS, 14 * 60)  # after the alarm, before help comes
+    first = run([m for m in messages if m.received < cut], store=db)
+    second = run([m for m in messages if m.received >= cut], store=db)
+    assert urgent(first) == whole
+    assert urgent(second) == []
+
+
+def test_fall_silence_after_walking_into_the_kitchen(trained: Path, tmp_path: Path) -> None:
+    life = Life(DAYS)
+    life.ordinary(DAYS, until=11 * 60)
+    life.walk(DAYS, 11 * 60 + 1, "kitchen")  # and then nothing: on the floor
+    life.heartbeats(DAYS, {h: False for h in range(24)})
+    life.door(DAYS, 14 * 60)
+    evening(life, DAYS, 14 * 60 + 1)
+    signals = last_day(life, trained, tmp_path)
+    assert [k for k, _ in urgent(signals)] == ["fall"]
+    fall = next(s for s in signals if s.kind.value == "fall")
+    fell = life.t(DAYS, 11 * 60 + 1)
+    assert fell + timedelta(minutes=40) <= fall.detected_at <= fell + timedelta(minutes=70)
+    assert fall.evidence["place"] == "kitchen"
+    assert fall.evidence["rule"] == "learned"
+    assert "gevallen" in fall.summary
+
+
+def test_long_bathroom(trained: Path, tmp_path: Path) -> None:
+    life = Life(DAYS)
+    life.ordinary(DAYS, until=11 * 60)
+    life.stay(DAYS, 11 * 60, 13 * 60, "bathroom", 25.0)  # hardly moving for two hours
+    life.heartbeats(DAYS, {h: False for h in range(24)})
+    evening(life, DAYS, 13 * 60 + 1)
+    signals = last_day(life, trained, tmp_path)
+    found = [s for s in signals if s.kind.value == "long_bathroom"]
+    assert len(found) == 1
+    went_in = life.t(DAYS, 11 * 60 + 0.2)
+    assert (
+        went_in + timedelta(minutes=30) <= found[0].detected_at <= went_in + timedelta(minutes=60)
+    )
+    assert found[0].evidence["room"] == "bathroom"
+    assert found[0].evidence["rule"] == "learned"
+
+
+def test_door_left_open() -> None:
+    life = Life(3)
+    life.send(1, 11 * 60, "entrance/door", {"contact": False})
+    life.send(1, 11 * 60 + 45, "entrance/door", {"contact": True})
+    signals = [s for s in run(life.messages()) if s.kind.value == "door_open"]
+    assert [(s.domain.value, s.severity.value) for s in signals] == [("care", "attention")]
+    assert signals[0].detected_at == life.t(1, 11 * 60 + 20)
+    assert "voordeur" in signals[0].summary
+
+
+def test_no_wake_when_the_resident_stays_in_bed(trained: Path, tmp_path: Path) -> None:
+    life = Life(DAYS)
+    life.send(DAYS, 3 * 60, "bedroom/bed_pad", {"occupancy": True})
+    life.heartbeats(DAYS, {h: True for h in range(24)})  # in bed all morning
+    life.door(DAYS, 11 * 60)
+    life.stay(DAYS, 11 * 60 + 1, 11 * 60 + 30, "bedroom", 1.0)
+    evening(life, DAYS, 11 * 60 + 31)
+    signals = last_day(life, trained, tmp_path)
+    found = [s for s in signals if s.kind.value == "no_wake"]
+    assert len(found) == 1
+    assert life.t(DAYS, 7 * 60 + 30) <= found[0].detected_at <= life.t(DAYS, 8 * 60 + 45)
+    assert found[0].evidence["in_bed"] is True
+    assert "opgestaan" in found[0].summary
+
+
+def test_false_alarm_verdicts_widen_the_margin_up_to_a_limit() -> None:
+    from detectors.inactivity import InactivityDetector, InactivitySettings
+    from detectors.no_wake import NoWakeDetector, NoWakeSettings
+
+    inactivity = InactivityDetector(lambda apt: InactivitySettings())
+    changes = [inactivity.feedback("a1", "false_alarm") for _ in range(5)]
+    assert changes[0] == "margin x1.00 -> x1.25"
+    assert changes[-1] is None  # at most twice as wide
+    assert inactivity.widen("a1") == 2.0
+    assert inactivity.feedback("a1", "confirmed") is None
+    assert inactivity.state_dict()["widen"] == {"a1": 2.0}
+    no_wake = NoWakeDetector(lambda apt: NoWakeSettings())
+    assert no_wake.feedback("a2", "false_alarm") == "lateness x1.00 -> x1.25"
+
+
+def test_scores_show_baseline_observed_and_how_near_the_alarm(trained: Path) -> None:
+    config = Config()
+    hub = Hub(config, Store(trained, config.store))
+    scores = {d.name: d.scores() for d in hub.detectors}
+    hub.store.close()
+    for name in ("inactivity", "fall_silence", "long_bathroom", "no_wake"):
+        values = scores[name]["a1"]
+        assert set(values) == {"baseline", "observed", "score"}, name
+        assert values["score"] < 1, (name, values)  # ordinary weeks: short of an alarm
+    assert 400 < scores["no_wake"]["a1"]["baseline"] < 440  # up at about 7 (minutes)
+
+
+def test_a_lost_door_close_is_no_open_door() -> None:
+    """The "closed" message arrives broken: the door's next report (closed) settles it."""
+    life = Life(3)
+    life.send(1, 11 * 60, "entrance/door", {"contact": False})
+    life.out.append(
+        Message(life.t(1, 11 * 60 + 0.1), "zigbee2mqtt/a1/entrance/door", '{"contact": true, "batt')
+    )
+    life.send(2, 14 * 60, "entrance/door", {"contact": False})  # really left open
+    life.out.append(
+        Message(life.t(2, 14 * 60 + 5), "zigbee2mqtt/a1/entrance/door", '{"contact": fal')
+    )
+    life.send(2, 14 * 60 + 30, "entrance/door", {"contact": False, "battery": 80})
+    signals = [s for s in run(life.messages()) if s.kind.value == "door_open"]
+    # day 1: the hourly report at 11:50 says closed: nothing; day 2: the report at 14:30
+    # says open, seen at the next look (every 10 minutes from 14:20)
+    assert [f"{s.detected_at:%d %H:%M}" for s in signals] == ["07 14:40"]
