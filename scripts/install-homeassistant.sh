@@ -37,6 +37,11 @@ PINS=(
   "PyTurboJPEG==1.7.1"                    # camera
   "file-read-backwards==2.0.0"            # file (the notify service the tests read back)
   "PyNaCl==1.5.0"                         # mobile_app (the Ansible role's configuration)
+  "hassil==1.6.1"                         # conversation, imported by mobile_app
+  "home-assistant-intents==2024.3.12"     # conversation, same
+  "mutagen==1.47.0"                       # tts, imported by mobile_app through cloud
+  "ha-ffmpeg==3.1.0"                      # ffmpeg, same
+  "webrtc-noise-gain==1.2.3"              # assist_pipeline, same
 )
 STAMP="$VENV/.thuisplus-installed"
 WANT="$(printf '%s\n' "${PINS[@]}")"

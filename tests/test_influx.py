@@ -119,7 +119,9 @@ def test_scores_follow_consent(tmp_path: Path) -> None:
             {"flat": "test-flat", "apartments": {"a1": {"consent": {"sensor_offline": consent}}}}
         )
         sink = _Scores()
-        hub = Hub(config, Store(None, config.store), score_sinks=[sink])
+        hub = Hub(
+            config, Store(None, config.store), detectors=["sensor_offline"], score_sinks=[sink]
+        )
         replay([write_recording(tmp_path / f"r{consent}.jsonl", lines)], hub)  # type: ignore[arg-type]
         seen[consent] = sink.days
     ((day, scores),) = seen[True]
