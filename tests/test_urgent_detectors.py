@@ -142,6 +142,7 @@ def run(
     if until is not None:
         hub.advance(until)
     hub.close()
+    hub.store.close()  # checkpoints the WAL: the tests copy the database file alone
     return sink.signals
 
 
