@@ -365,11 +365,7 @@ class Hub:
                     fsink.day_closed(finished)
             for det in self._daily:
                 for day in closed:
-                    for cand in det.on_day(day, self.state):
-                        if self._consents(cand.apartment, det.name):
-                            sig = self._route(cand, det.name)
-                            if sig is not None:
-                                out.append(sig)
+                    self._offer(det, det.on_day(day, self.state), out)
             if closed and self.score_sinks:
                 self._scores(max(d.day for d in closed))
         esc = self.escalator.next_due()
@@ -381,13 +377,17 @@ class Hub:
         for det in self.detectors:
             d = det.next_due()
             if d is not None and d <= now:
-                for cand in det.on_tick(now, self.state):
-                    if self._consents(cand.apartment, det.name):
-                        sig = self._route(cand, det.name)
-                        if sig is not None:
-                            out.append(sig)
+                self._offer(det, det.on_tick(now, self.state), out)
         self._recompute_due()
         return out
+
+    def _offer(self, det: Detector, cands: Iterable[Candidate], out: list[Signal]) -> None:
+        """Route what ``det`` raised, for the apartments that consent to it, into ``out``."""
+        for cand in cands:
+            if self._consents(cand.apartment, det.name):
+                sig = self._route(cand, det.name)
+                if sig is not None:
+                    out.append(sig)
 
     def _scores(self, day: date) -> None:
         """Every detector's scores, once per closed day (the latest, when several close at
