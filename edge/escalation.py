@@ -26,7 +26,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge.models import Signal
-from edge.register import Register
+from edge.register import Entry, Register
 from integrations.webhook import WebhookConfig
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,13 @@ class Escalator:
         self.register = register
         self.sinks: list[AlertSink] = []
         self._next = register.next_alert()
+        self.catch_up: timedelta | None = None
+        """Live only (the live hub sets it): an alert found later than this (the clock
+        jumped forward, the hub was stopped, the store could not write) is not sent with
+        every repeat it missed, but once, at the step current now. A replay leaves it unset
+        and sends each alert at its due time, as a live hub ticking all along would have."""
+        self.folded = 0
+        """Alerts not sent separately because they were folded into a later one."""
 
     def opened(self, signal: Signal) -> datetime:
         """A new urgent signal: its first alert is due at once."""
@@ -138,6 +145,8 @@ class Escalator:
                 break
             for entry in due:
                 at = entry.next_alert or now
+                if self.catch_up is not None and now - at > self.catch_up:
+                    at = self._fold(entry, at, now)
                 level, next_at = plan(self.config, entry.opened, at)
                 if entry.alerts_sent + 1 >= self.config.max_alerts:
                     if next_at is not None:
@@ -167,3 +176,28 @@ class Escalator:
                 )
         self._next = self.register.next_alert()
         return sent
+
+    def _fold(self, entry: Entry, due: datetime, now: datetime) -> datetime:
+        """``entry``'s alert was due at ``due``, long before ``now``: send one alert now, at
+        the step current now, instead of every repeat missed in between. Returns ``now``."""
+        missed = 0
+        at: datetime | None = due
+        while at is not None and at <= now:
+            missed += 1
+            at = plan(self.config, entry.opened, at)[1]
+        self.folded += missed - 1
+        late = (now - due).total_seconds() / 60
+        if missed == 1:
+            logger.warning("Alert for %s sent %.0f min late", entry.id, late)
+        else:
+            logger.warning(
+                "Alert for %s (%s in %s) was due at %s, %.0f min ago (the clock jumped or the "
+                "hub could not send): %d missed alerts sent as one now",
+                entry.id,
+                entry.kind,
+                entry.apartment,
+                due.isoformat(),
+                late,
+                missed,
+            )
+        return now

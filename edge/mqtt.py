@@ -46,6 +46,7 @@ FEEDBACK_EVERY_S = 5.0
 HEALTH_EVERY_S = 30.0  # the health topic is refreshed this often, and on every change
 WINDOW_S = 5.0  # flapping sensors and quarantined clocks are judged over this window
 STORE_RETRY_S = 2.0  # while the store cannot write, try again this often
+ALERT_CATCH_UP = timedelta(minutes=2)  # an alert later than this is folded (Escalator)
 
 
 class MqttError(Exception):
@@ -492,6 +493,9 @@ class LiveHub:
         conf = self.config.mqtt
         self.hub.sinks.append(self)
         self.hub.escalator.sinks.append(self)
+        # live: alerts missed while the clock jumped or the store could not write go out
+        # once, at the current step, not as a burst of every repeat (docs/faults.md)
+        self.hub.escalator.catch_up = ALERT_CATCH_UP
         stats = FlatStats(self.config.flat, self.hub.register, self.config.tz, self._stats)
         self.hub.feature_sinks.append(stats)
         self._next_try = 0.0

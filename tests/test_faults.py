@@ -171,7 +171,10 @@ def test_a_full_disk_degrades_loudly_keeps_signals_flowing_and_recovers(
         check=False,
         timeout=60,
     )
-    assert "FAIL  health     store: cannot write" in doctor.stdout
+    # (the burst of 400 messages may also have been judged flapping: faults are listed
+    # in name order on the one line)
+    (line,) = [x for x in doctor.stdout.splitlines() if x.startswith("FAIL  health ")]
+    assert "store: cannot write" in line, doctor.stdout
     assert "database or disk is full" in doctor.stdout
     # the fault goes away: the hub writes what waited, by itself
     filler.unlink()

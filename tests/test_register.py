@@ -196,6 +196,39 @@ def test_a_configured_chain_and_its_limit(tmp_path: Path) -> None:
     ]
 
 
+def test_live_folds_alerts_missed_in_a_clock_jump_into_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Live, the stream clock jumps 3 hours (or the hub could not send for 3 hours): one
+    alert at the step current then, not the 9 repeats that fell due meanwhile; a replay of
+    the same stream sends every one at its due time."""
+    stream = [msg(0, "a1/bathroom/radar", {"fall": True}), msg(180, "a2/hall/motion", {})]
+    config = Config()
+
+    def run(catch_up: timedelta | None) -> list[tuple[str, int, datetime]]:
+        alerts = Alerts()
+        hub = Hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
+        hub.escalator.catch_up = catch_up
+        for m in stream:
+            hub.handle(m)
+        for minute in range(181, 216):  # then the live hub's ticks, as time goes on
+            hub.advance(at(minute))
+        return alerts.sent
+
+    every = run(None)
+    assert len(every) == 11  # 0, 5 (on call), 10, 15 (lead), 20, 50 ... 200 (centre)
+    assert every[-1] == ("alarm_centre", 2, at(200))
+    with caplog.at_level("WARNING", logger="edge.escalation"):
+        folded = run(timedelta(minutes=2))
+    # at 180 min one alert to the alarm centre; the next repeat 30 min on, in time
+    assert folded == [
+        ("on_call", 0, at(0)),
+        ("alarm_centre", 2, at(180)),
+        ("alarm_centre", 2, at(210)),
+    ]
+    assert "9 missed alerts sent as one now" in caplog.text
+
+
 def test_a_bad_chain_is_refused() -> None:
     with pytest.raises(ValueError, match="first step starts at once"):
         AlertsConfig.model_validate({"chain": [{"target": "x", "after_minutes": 5}]})
