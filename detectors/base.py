@@ -62,6 +62,9 @@ class Detector(ABC):
 
     name: ClassVar[str]
     settings_model: ClassVar[type[DetectorSettings]]
+    per_event: ClassVar[bool] = True
+    """False for a detector whose :meth:`on_event` does nothing (it learns from whole days
+    or from time passing): the pipeline then does not call it for every event."""
 
     def __init__(
         self,

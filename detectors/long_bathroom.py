@@ -88,6 +88,8 @@ class LongBathroomDetector(RhythmDetector):
         super().__init__(*args, **kwargs)
         self._stays: dict[str, dict[str, list[float]]] = {}
         self._stay: dict[str, Stay] = {}
+        self._usual: dict[tuple[str, str], float] = {}
+        """The usual long stay per (apartment, room), worked out again when a stay is learned."""
 
     def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
         stay = self._stay.get(apt)
@@ -106,6 +108,7 @@ class LongBathroomDetector(RhythmDetector):
                 kept.append(round(took, 1))
                 if len(kept) > s.window_stays:
                     del kept[: len(kept) - s.window_stays]
+                self._usual.pop((apt, stay.room), None)
         if room in WET:
             self._stay[apt] = Stay(room, event.ts, not st.second_person(event.ts))
 
@@ -116,7 +119,9 @@ class LongBathroomDetector(RhythmDetector):
         kept = self._stays.get(apt, {}).get(room, [])
         if len(kept) < s.learn_stays:
             return s.cold_minutes, None
-        usual = quantile(kept, s.quantile)
+        usual = self._usual.get((apt, room))
+        if usual is None:
+            usual = self._usual[(apt, room)] = quantile(kept, s.quantile)
         lim = (s.factor * usual + s.margin_minutes) * self.widen(apt)
         return round(min(s.max_minutes, max(s.min_minutes, lim)), 1), usual
 
@@ -202,6 +207,7 @@ class LongBathroomDetector(RhythmDetector):
 
     def load_state(self, data: dict[str, Any]) -> None:
         super().load_state(data)
+        self._usual.clear()
         self._stays = {
             a: {r: [float(x) for x in v] for r, v in rooms.items()}
             for a, rooms in data.get("stays", {}).items()

@@ -139,8 +139,10 @@ class TrendDetector(Detector):
         self._last_day: dict[str, int] = {}
         self._scores: dict[str, dict[str, float]] = {}
 
+    per_event = False  # trends learn from whole days (on_day), not from single events
+
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
-        return ()  # trends learn from whole days (on_day), not from single events
+        return ()
 
     # --- what subclasses provide -----------------------------------------------------
 

@@ -243,8 +243,9 @@ class Hub:
         while self.unsaved:
             sig, topic, next_alert = self.unsaved[0]
             try:
-                outcome = self.register.raise_signal(sig, next_alert=next_alert)
-                self.store.add_signal(sig, topic)
+                with self.store.transaction():
+                    outcome = self.register.raise_signal(sig, next_alert=next_alert)
+                    self.store.add_signal(sig, topic)
             except WRITE_ERRORS as err:
                 self.store.failed(err, "a signal")
                 return False
@@ -329,7 +330,9 @@ class Hub:
         self.features.observe(event, meant, self.state.apartments[apt])
         active = self._active.get(apt)
         if active is None:
-            active = self._active[apt] = [d for d in self.detectors if self._consents(apt, d.name)]
+            active = self._active[apt] = [
+                d for d in self.detectors if d.per_event and self._consents(apt, d.name)
+            ]
         state = self.state
         for det in active:
             for cand in det.on_event(event, state):
@@ -471,8 +474,15 @@ class Hub:
         topic = signal_topic(self._out_base, flat, sig)
         urgent = sig.severity.value == "urgent"
         next_alert = sig.detected_at if urgent else None
+        self.store.flush()  # the events before it, so the event log keeps its order
+        outcome: Outcome | None = None
+        added = False
         try:
-            outcome: Outcome | None = self.register.raise_signal(sig, next_alert=next_alert)
+            # the register entry, the signal and its outbox entry: all kept, or none
+            with self.store.transaction():
+                outcome = self.register.raise_signal(sig, next_alert=next_alert)
+                if outcome is Outcome.NEW:
+                    added = self.store.add_signal(sig, topic)
         except WRITE_ERRORS as err:
             self.store.failed(err, "a signal")
             outcome = None
@@ -496,12 +506,6 @@ class Hub:
         if outcome is Outcome.REPEAT:
             self.stats.repeats += 1  # the open signal was updated; nobody is paged again
             return None
-        try:
-            added = self.store.add_signal(sig, topic)
-        except WRITE_ERRORS as err:
-            self.store.failed(err, "a signal")
-            self.unsaved.append((sig, topic, next_alert))
-            added = True
         if not added:
             self.stats.suppressed += 1
             return None

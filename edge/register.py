@@ -172,8 +172,7 @@ class Register:
             (signal.apartment, signal.kind.value, *open_states, since),
         ).fetchone()
         body = signal.to_json()
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.store.transaction():
             if row is not None:
                 self.db.execute(
                     "UPDATE register SET repeats=repeats+1, last_detected=max(last_detected, ?),"
@@ -221,8 +220,7 @@ class Register:
         if domain not in {d.value for d in Domain}:
             raise RegisterError(f"domain must be care, welfare or housing, not {domain!r}")
         role = _role(role, "the assignee")
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.store.transaction():
             self.db.execute(
                 "UPDATE register SET assigned_domain=?, assigned_role=? WHERE id=?",
                 (domain, role, signal_id),
@@ -236,8 +234,7 @@ class Register:
         self._not_closed(entry)
         if verdict not in VERDICTS:
             raise RegisterError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.store.transaction():
             self.db.execute("UPDATE register SET verdict=? WHERE id=?", (verdict, signal_id))
         details = {"verdict": verdict, "notes": notes} if notes else {"verdict": verdict}
         return self._move(entry, "closed", by, "closed", details, at, notes=notes or None)
@@ -259,8 +256,7 @@ class Register:
     def alerted(
         self, signal_id: str, level: int, next_at: datetime | None, target: str, at: datetime
     ) -> None:
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.store.transaction():
             self.db.execute(
                 "UPDATE register SET escalation_level=?, alerts_sent=alerts_sent+1, next_alert=? "
                 "WHERE id=?",
@@ -286,8 +282,7 @@ class Register:
         self, signal_id: str, action: str, details: dict[str, Any], at: datetime | None
     ) -> None:
         """An audit line by the hub itself (e.g. what feedback changed)."""
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.store.transaction():
             self._audit(signal_id, "hub", action, details, at)
 
     # --- reading -----------------------------------------------------------------------
@@ -358,8 +353,7 @@ class Register:
         notes: str | None = None,
     ) -> Entry:
         by = _role(by, "who acts")
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.store.transaction():
             if notes is not None:
                 self.db.execute(
                     "UPDATE register SET status=?, notes=? WHERE id=?", (status, notes, entry.id)

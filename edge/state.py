@@ -240,6 +240,7 @@ class FlatState:
         self._two_rooms = timedelta(seconds=config.two_rooms_window_s)
         self._hold = timedelta(minutes=config.visitor_hold_minutes)
         self._pending: dict[str, datetime] = {}
+        self._pads: dict[str, tuple[str, bool]] = {}  # sensor id -> (room, is a bed/chair pad)
 
     def apartment(self, apartment: str) -> ApartmentState:
         st = self.apartments.get(apartment)
@@ -421,12 +422,15 @@ class FlatState:
                 seen = True
                 break
         if not seen:
+            pads = self._pads
             for other_id, sensor in st.sensors.items():
                 if other_id == sid or not sensor.occupied:
                     continue
-                device = other_id.rsplit("/", 1)[-1]
-                other_room = other_id.split("/")[1]
-                if other_room != room.value and is_pad(device, self.roles.get(other_id)):
+                found = pads.get(other_id)
+                if found is None:
+                    _, other_room, device = other_id.split("/", 2)
+                    found = pads[other_id] = (other_room, is_pad(device, self.roles.get(other_id)))
+                if found[1] and found[0] != room.value:
                     seen = True
                     break
         if seen:

@@ -26,6 +26,8 @@ import logging
 import sqlite3
 import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -121,6 +123,7 @@ class Store:
             (t, i) for i, t in self.db.execute("SELECT id, topic FROM topics")
         )
         self._pending: list[tuple[float, Any, int, float, str]] = []
+        self._in_transaction = False
         self._recent: dict[str, tuple[str, float]] = {}
         self._window = config.dedup_window_s
         self.duplicates = 0
@@ -270,6 +273,23 @@ class Store:
         elif len(self._pending) >= self.config.batch_size:
             self.flush()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction: committed at the end, rolled back on an error. Used
+        inside another, it joins that one (a signal's register entry, its row and its
+        outbox entry are kept all together or not at all)."""
+        if self._in_transaction:
+            yield
+            return
+        db = self.db
+        with db:
+            db.execute("BEGIN")
+            self._in_transaction = True
+            try:
+                yield
+            finally:
+                self._in_transaction = False
+
     def flush(self) -> None:
         """Write pending events in one transaction."""
         if not self._pending:
@@ -279,8 +299,7 @@ class Store:
         rows = self._pending
         self._pending = []
         try:
-            with self.db:
-                self.db.execute("BEGIN")
+            with self.transaction():
                 before = self.db.total_changes
                 self.db.executemany(
                     "INSERT OR IGNORE INTO events (ts, topic_id, digest, received, payload) "
@@ -330,8 +349,7 @@ class Store:
         cutoff = (now - timedelta(days=self.config.retention_days)).timestamp()
         dl_cutoff = (now - timedelta(days=self.config.dead_letter_retention_days)).timestamp()
         try:
-            with self.db:
-                self.db.execute("BEGIN")
+            with self.transaction():
                 n = self.db.execute("DELETE FROM events WHERE ts < ?", (cutoff,)).rowcount
                 n += self.db.execute(
                     "DELETE FROM dead_letters WHERE stored < ?", (dl_cutoff,)
@@ -368,8 +386,7 @@ class Store:
         rows = self._pending_dead
         self._pending_dead = []
         try:
-            with self.db:
-                self.db.execute("BEGIN")
+            with self.transaction():
                 self.db.executemany(
                     "INSERT INTO dead_letters (stored, source, topic, payload, reason) "
                     "VALUES (?,?,?,?,?)",
@@ -401,8 +418,7 @@ class Store:
         """Keep a signal and queue it for MQTT; False when its id was already kept."""
         body = signal.to_json()
         self.flush()
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.transaction():
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO signals (id, apartment, kind, severity, detected_at, body)"
                 " VALUES (?,?,?,?,?,?)",
@@ -427,8 +443,7 @@ class Store:
     def queue_message(self, key: str, topic: str, body: str) -> bool:
         """Put a message other than a signal (e.g. the flat's daily stats) in the outbox;
         False when ``key`` was queued before."""
-        with self.db:
-            self.db.execute("BEGIN")
+        with self.transaction():
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO outbox (signal_id, topic, body) VALUES (?,?,?)",
                 (key, topic, body),
@@ -462,8 +477,7 @@ class Store:
         if self.fault is not None:
             return  # saved again once the store can write
         try:
-            with self.db:
-                self.db.execute("BEGIN")
+            with self.transaction():
                 self.db.executemany(
                     "INSERT OR REPLACE INTO saved_state (name, body) VALUES (?, ?)",
                     [(k, json.dumps(v, sort_keys=True)) for k, v in parts.items()],

@@ -135,3 +135,43 @@ def test_a_hard_kill_mid_replay_leaves_the_store_intact(tmp_path: Path) -> None:
     s = Store(db, StoreConfig())
     assert s.integrity_ok()
     assert s.event_count() == 300_000
+
+
+def test_a_signal_is_kept_whole_or_not_at_all(tmp_path: Path) -> None:
+    """The register entry, the signal and its outbox entry are one transaction: when the
+    last of them cannot be written (here a statement that fails inside SQLite), none is
+    kept half; the signal still goes out, waits in memory, and is kept whole on recovery.
+    (Kept half, a restart would know the signal and never publish it.)"""
+    from edge.config import Config
+    from edge.pipeline import Hub
+    from edge.sinks import ListSink
+    from tests.helpers import msg
+
+    config = Config()
+    sink = ListSink()
+    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store), [sink])
+    hub.handle(msg(0, "a1/hall/motion", {"occupancy": True}))
+    hub.store.db.execute(
+        "CREATE TEMP TRIGGER broken BEFORE INSERT ON main.outbox "
+        "BEGIN INSERT INTO no_such_table VALUES (1); END"
+    )
+    (sig,) = hub.handle(msg(1, "a1/bathroom/radar", {"fall": True}))
+    assert [s.id for s in sink.signals] == [sig.id]  # sent all the same
+    assert hub.store.fault is not None
+    assert "no_such_table" in hub.store.fault
+
+    def kept() -> list[int]:
+        queries = (
+            "SELECT count(*) FROM register WHERE id=?",
+            "SELECT count(*) FROM signals WHERE id=?",
+            "SELECT count(*) FROM outbox WHERE signal_id=?",
+        )
+        with sqlite3.connect(tmp_path / "s.sqlite") as db:
+            return [db.execute(q, (sig.id,)).fetchone()[0] for q in queries]
+
+    assert kept() == [0, 0, 0]
+    assert [s.id for s, _, _ in hub.unsaved] == [sig.id]
+    assert hub.recover()  # a new connection: the temporary trigger is gone with the old one
+    assert kept() == [1, 1, 1]
+    assert hub.unsaved == []
+    hub.close()
