@@ -12,6 +12,14 @@ publishes each fall once (QoS 1) and receives both answers; both latencies are m
 on that client's clock, from just before the publish to the answer's arrival, in the
 same run. Isolated falls are
 `--gap-ms` apart (each from another apartment); a burst is `--burst` falls at once.
+Every apartment has sent a motion message first, as in a flat where the hub has seen
+each apartment's sensors for months (a first-ever message pays for setting up the
+apartment's state and settings, once).
+
+The floor: a process that does nothing but echo (a paho client on the same broker,
+TCP_NODELAY, subscribe and publish back at QoS 1), timed the same way. Neither the hub
+nor Home Assistant can answer faster than that round trip; the figures "above the floor"
+are each one's own work.
 Goals: the hub's p99 under 10 ms isolated, and at most a quarter of Home Assistant's.
 """
 
@@ -122,10 +130,37 @@ def start_home_assistant(broker: Broker, folder: Path) -> subprocess.Popen[bytes
     )
 
 
+ECHO_IN = "bench-echo/in"
+ECHO_OUT = "bench-echo/out"
+
+
+def echo(host: str, port: int) -> None:
+    """The floor: answer every message on ``bench-echo/in/<apartment>`` at once on
+    ``bench-echo/out`` (``python bench_latency.py --echo HOST PORT``, its own process)."""
+    c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-echo")
+
+    def on_socket_open(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def on_connect(client: mqtt.Client, u: Any, f: Any, rc: Any, p: Any) -> None:
+        client.subscribe(f"{ECHO_IN}/+", 1)
+
+    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        apt = msg.topic.rsplit("/", 1)[-1]
+        client.publish(ECHO_OUT, json.dumps({"apartment": apt}), qos=1)
+
+    c.on_socket_open = on_socket_open
+    c.on_connect = on_connect
+    c.on_message = on_message
+    c.connect(host, port)
+    c.loop_forever()
+
+
 class Client:
     def __init__(self, broker: Broker) -> None:
         self.arrived: dict[str, float] = {}
         self.ha_arrived: dict[str, float] = {}
+        self.echoed: dict[str, float] = {}
         self.cond = threading.Condition()
         c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench")
 
@@ -135,7 +170,13 @@ class Client:
         def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
             now = time.perf_counter()
             apt = json.loads(msg.payload)["apartment"]
-            into = self.ha_arrived if msg.topic == HA_TOPIC else self.arrived
+            into = (
+                self.ha_arrived
+                if msg.topic == HA_TOPIC
+                else self.echoed
+                if msg.topic == ECHO_OUT
+                else self.arrived
+            )
             with self.cond:
                 into.setdefault(apt, now)
                 self.cond.notify_all()
@@ -143,7 +184,7 @@ class Client:
         c.on_socket_open = on_socket_open
         c.on_message = on_message
         c.connect(broker.host, broker.port)
-        c.subscribe([(f"thuisplus/{FLAT}/signal/#", 1), (HA_TOPIC, 1)])
+        c.subscribe([(f"thuisplus/{FLAT}/signal/#", 1), (HA_TOPIC, 1), (ECHO_OUT, 1)])
         c.loop_start()
         self.client = c
 
@@ -151,6 +192,25 @@ class Client:
         sent = time.perf_counter()
         self.client.publish(f"zigbee2mqtt/{apartment}/bathroom/radar", '{"fall": true}', qos=1)
         return sent
+
+    def motion(self, apartment: str) -> None:
+        self.client.publish(
+            f"zigbee2mqtt/{apartment}/hall/motion", '{"occupancy": true}', qos=1
+        ).wait_for_publish(10)
+
+    def ping(self, apartment: str) -> float:
+        sent = time.perf_counter()
+        self.client.publish(f"{ECHO_IN}/{apartment}", "{}", qos=1)
+        return sent
+
+    def wait_echo(self, apartment: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while apartment not in self.echoed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no echo for {apartment}")
+                self.cond.wait(left)
 
     def wait(self, apartments: list[str], timeout: float = 10, ha: bool = False) -> None:
         deadline = time.monotonic() + timeout
@@ -197,6 +257,11 @@ def in_process(falls: int) -> list[float]:
         store = Store(Path(tmp) / "bench.sqlite", config.store)
         hub = Hub(config, store, sinks=[Count()])
         lat: list[float] = []
+        for n in range(falls + 20):  # each apartment seen before its fall, as in a flat
+            hub.handle(
+                Message(datetime.now(UTC), f"zigbee2mqtt/p{n:04d}/hall/motion", {"occupancy": True})
+            )
+        hub.store.flush()
         for n in range(falls + 20):
             msg = Message(datetime.now(UTC), f"zigbee2mqtt/p{n:04d}/bathroom/radar", {"fall": True})
             start = time.perf_counter()
@@ -216,7 +281,11 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=200)
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--no-ha", action="store_true", help="the hub alone")
+    parser.add_argument("--echo", nargs=2, metavar=("HOST", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.echo:
+        echo(args.echo[0], int(args.echo[1]))
+        return
     binary = mosquitto_binary()
     if binary is None:
         sys.exit("mosquitto is not installed: run scripts/install-test-deps.sh")
@@ -228,6 +297,9 @@ def main() -> None:
         hub = HubProcess(broker, Path(tmp) / "hub")
         hub.start()
         ha = None if args.no_ha else start_home_assistant(broker, Path(tmp) / "ha")
+        echoer = subprocess.Popen(
+            [sys.executable, __file__, "--echo", broker.host, str(broker.port)]
+        )
         try:
             watch = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
             online = threading.Event()
@@ -250,23 +322,40 @@ def main() -> None:
                     n += 1
                     time.sleep(1.0)
                 print(f"Home Assistant answering after {time.monotonic() - started:.0f} s")
-            # warm up: first messages pay for imports and caches
+            started = time.monotonic()
+            while "ready" not in client.echoed:  # the echo process is up and subscribed
+                if time.monotonic() - started > 30:
+                    sys.exit("the echo client did not answer")
+                client.ping("ready")
+                time.sleep(0.2)
+            # every apartment is known to the hub before its fall (as in a flat)
+            isolated_apts = [f"i{n:04d}" for n in range(args.falls)]
+            burst_apts = [f"b{n:04d}" for n in range(args.burst)]
+            for apt in isolated_apts + burst_apts:
+                client.motion(apt)
+            # warm up: first messages pay for imports and caches; answered in order, so
+            # every motion message above has been handled too
             warm = [f"w{n:03d}" for n in range(20)]
             for apt in warm:
                 client.fall(apt)
             client.wait(warm, ha=with_ha)
+            floor: list[float] = []
+            for n in range(args.falls):
+                apt = f"e{n:04d}"
+                sent = client.ping(apt)
+                client.wait_echo(apt)
+                floor.append((client.echoed[apt] - sent) * 1000)
+                time.sleep(args.gap_ms / 1000)
 
             isolated: list[float] = []
             isolated_ha: list[float] = []
-            for n in range(args.falls):
-                apt = f"i{n:04d}"
+            for apt in isolated_apts:
                 sent = client.fall(apt)
                 client.wait([apt], ha=with_ha)
                 isolated.append((client.arrived[apt] - sent) * 1000)
                 if with_ha:
                     isolated_ha.append((client.ha_arrived[apt] - sent) * 1000)
                 time.sleep(args.gap_ms / 1000)
-            burst_apts = [f"b{n:04d}" for n in range(args.burst)]
             sent_at = {apt: client.fall(apt) for apt in burst_apts}
             client.wait(burst_apts, timeout=60, ha=with_ha)
             burst = [(client.arrived[a] - sent_at[a]) * 1000 for a in burst_apts]
@@ -278,6 +367,7 @@ def main() -> None:
                 f"{' and Home Assistant 2024.3' if with_ha else ''} on loopback"
             )
             report("hub pipeline in-process (no broker)", pipeline)
+            report("floor: an echo client, same broker", floor)
             report(f"hub: isolated falls ({args.gap_ms:.0f} ms apart)", isolated)
             if with_ha:
                 report(f"HA:  isolated falls ({args.gap_ms:.0f} ms apart)", isolated_ha)
@@ -288,6 +378,12 @@ def main() -> None:
                 print(
                     f"hub p99 / HA p99, isolated: {ratio:.2f} (goal at most 0.25); "
                     f"burst: {pct(burst, 99) / pct(burst_ha, 99):.2f}"
+                )
+                f50, f99 = pct(floor, 50), pct(floor, 99)
+                print(
+                    f"above the floor (p50 / p99): hub {pct(isolated, 50) - f50:.2f} / "
+                    f"{pct(isolated, 99) - f99:.2f} ms, HA {pct(isolated_ha, 50) - f50:.2f} / "
+                    f"{pct(isolated_ha, 99) - f99:.2f} ms"
                 )
             if with_ha:
                 log = (Path(tmp) / "ha" / "hass.out").read_text(errors="replace")
@@ -301,6 +397,8 @@ def main() -> None:
             watch.loop_stop()
             client.client.loop_stop()
         finally:
+            echoer.terminate()
+            echoer.wait(timeout=10)
             if ha is not None:
                 ha.terminate()
                 try:
