@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge.models import Signal
 from edge.register import Entry, Register
+from edge.store import WRITE_ERRORS
 from integrations.webhook import WebhookConfig
 
 logger = logging.getLogger(__name__)
@@ -105,18 +107,28 @@ class AlertSink(Protocol):
 
 
 class Escalator:
-    """Sends the alerts that came due, for every unacknowledged urgent signal."""
+    """Sends the alerts that came due, for every unacknowledged urgent signal.
+
+    The escalation lives in the register. While the store cannot write, it goes on in
+    memory: an alert sent is remembered (so it is not sent again on every tick) and
+    written to the register, audit line and all, once the store can write again
+    (:meth:`refresh`); an urgent signal raised meanwhile, not in the register yet, is
+    escalated from memory too (:meth:`hold`)."""
 
     def __init__(self, config: AlertsConfig, register: Register) -> None:
         self.config = config
         self.register = register
         self.sinks: list[AlertSink] = []
-        self._next = register.next_alert()
+        self._held: dict[str, Entry] = {}
+        """Entries whose latest alerts are not in the register yet (a store fault)."""
+        self._log: list[tuple[str, int, datetime | None, str, datetime]] = []
+        """Those alerts, in the order sent: written to the register on recovery."""
+        self._next = self._read_next()
         self.catch_up: timedelta | None = None
         """Live only (the live hub sets it): an alert found later than this (the clock
-        jumped forward, the hub was stopped, the store could not write) is not sent with
-        every repeat it missed, but once, at the step current now. A replay leaves it unset
-        and sends each alert at its due time, as a live hub ticking all along would have."""
+        jumped forward, the hub was stopped) is not sent with every repeat it missed, but
+        once, at the step current now. A replay leaves it unset and sends each alert at its
+        due time, as a live hub ticking all along would have."""
         self.folded = 0
         """Alerts not sent separately because they were folded into a later one."""
 
@@ -127,12 +139,81 @@ class Escalator:
             self._next = due
         return due
 
+    def hold(self, signal: Signal, next_alert: datetime) -> None:
+        """An urgent signal the register could not take (a store fault): escalate it from
+        memory until the store can write again."""
+        at = signal.detected_at
+        self._held[signal.id] = Entry(
+            id=signal.id,
+            apartment=signal.apartment,
+            kind=signal.kind.value,
+            domain=signal.domain.value,
+            severity=signal.severity.value,
+            status="open",
+            opened=at,
+            last_detected=at,
+            repeats=0,
+            assigned_domain=None,
+            assigned_role=None,
+            verdict=None,
+            notes=None,
+            escalation_level=0,
+            alerts_sent=0,
+            next_alert=next_alert,
+            body=signal.to_json(),
+        )
+        if self._next is None or next_alert < self._next:
+            self._next = next_alert
+
     def next_due(self) -> datetime | None:
         return self._next
 
+    @property
+    def held(self) -> int:
+        """Alerts sent that the register does not know of yet."""
+        return len(self._log)
+
     def refresh(self) -> None:
-        """Read the next due alert from the register again (after a store fault)."""
-        self._next = self.register.next_alert()
+        """The store can write again: write the alerts sent meanwhile into the register
+        (in order) and read the next due alert from it."""
+        while self._log:
+            sid, level, next_at, target, at = self._log[0]
+            try:
+                self.register.alerted(sid, level, next_at, target, at)
+            except WRITE_ERRORS as err:
+                self.register.store.failed(err, "the alert register")
+                break
+            self._log.pop(0)
+        if not self._log:
+            self._held.clear()
+        self._next = self._read_next()
+
+    def _read_next(self) -> datetime | None:
+        try:
+            found = self.register.next_alert()
+        except WRITE_ERRORS as err:
+            self.register.store.failed(err, "the alert register (reading)")
+            found = None
+        for entry in self._held.values():
+            if entry.next_alert is not None and (found is None or entry.next_alert < found):
+                found = entry.next_alert
+        return found
+
+    def _due(self, now: datetime) -> list[Entry]:
+        """Open entries with an alert due by ``now``: the register's, with what memory
+        knows newer, and those only memory knows."""
+        try:
+            stored = self.register.due_alerts(now)
+        except WRITE_ERRORS as err:
+            self.register.store.failed(err, "the alert register (reading)")
+            stored = []
+        held = self._held
+        out = [held.get(e.id, e) for e in stored]
+        seen = {e.id for e in stored}
+        out += [e for e in held.values() if e.id not in seen]
+        due = [e for e in out if e.next_alert is not None and e.next_alert <= now]
+        due.sort(key=lambda e: (e.next_alert, e.id))
+        return due
 
     def tick(self, now: datetime) -> int:
         """Send every alert due by ``now``; returns how many were sent."""
@@ -140,7 +221,7 @@ class Escalator:
             return 0
         sent = 0
         while True:
-            due = self.register.due_alerts(now)
+            due = self._due(now)
             if not due:
                 break
             for entry in due:
@@ -163,7 +244,7 @@ class Escalator:
                 signal = entry.signal
                 for sink in self.sinks:
                     sink.alert(signal, target, level, entry.alerts_sent + 1, at)
-                self.register.alerted(entry.id, level, next_at, target, at)
+                self._record(entry, level, next_at, target, at)
                 sent += 1
                 logger.info(
                     "Alert %d for %s %s in %s to %s (level %d)",
@@ -174,8 +255,24 @@ class Escalator:
                     target,
                     level,
                 )
-        self._next = self.register.next_alert()
+        self._next = self._read_next()
         return sent
+
+    def _record(
+        self, entry: Entry, level: int, next_at: datetime | None, target: str, at: datetime
+    ) -> None:
+        """Write that an alert was sent; in memory while the register cannot take it."""
+        if entry.id not in self._held:
+            try:
+                self.register.alerted(entry.id, level, next_at, target, at)
+            except WRITE_ERRORS as err:
+                self.register.store.failed(err, "the alert register")
+            else:
+                return
+        self._held[entry.id] = replace(
+            entry, escalation_level=level, alerts_sent=entry.alerts_sent + 1, next_alert=next_at
+        )
+        self._log.append((entry.id, level, next_at, target, at))
 
     def _fold(self, entry: Entry, due: datetime, now: datetime) -> datetime:
         """``entry``'s alert was due at ``due``, long before ``now``: send one alert now, at

@@ -395,7 +395,8 @@ class LiveHub:
         if store.fault is not None:
             faults["store"] = (
                 f"{store.fault}; waiting in memory: {store.waiting} rows, "
-                f"{len(self.hub.unsaved)} signals; dropped: {store.dropped}"
+                f"{len(self.hub.unsaved)} signals, {self.hub.escalator.held} alerts; "
+                f"dropped: {store.dropped}"
             )
         else:
             faults.pop("store", None)
@@ -463,6 +464,7 @@ class LiveHub:
                 "waiting_in_memory": store.waiting,
                 "dropped": store.dropped,
                 "unsaved_signals": len(self.hub.unsaved),
+                "alerts_not_in_register": self.hub.escalator.held,
                 "quarantined": self.hub.clock.quarantined,
                 "reanchors": self.hub.clock.reanchors,
             },

@@ -499,6 +499,11 @@ class Hub:
             )
             for sink in self.sinks:
                 sink.emit(sig)
+            if urgent and next_alert is not None:
+                # its alert chain runs from memory until the register can take it
+                self.escalator.hold(sig, next_alert)
+                if not self._replaying:
+                    self.escalator.tick(sig.detected_at)
             return sig
         if outcome is Outcome.KNOWN:
             self.stats.suppressed += 1  # raised before (a replay over kept state)

@@ -229,6 +229,46 @@ def test_live_folds_alerts_missed_in_a_clock_jump_into_one(
     assert "9 missed alerts sent as one now" in caplog.text
 
 
+def test_alerts_go_on_from_memory_while_the_register_cannot_write(tmp_path: Path) -> None:
+    """The store cannot write (here: every audit line fails inside SQLite). Each alert
+    still goes out once at its time, not on every tick; a fall raised during the fault is
+    escalated too; on recovery the register learns every alert sent, in order."""
+    alerts = Alerts()
+    config = Config()
+    hub = Hub(
+        config, Store(tmp_path / "s.sqlite", config.store), [ListSink()], alert_sinks=[alerts]
+    )
+    hub.handle(msg(0, "a1/bathroom/radar", {"fall": True}))
+    hub.store.db.execute(
+        "CREATE TEMP TRIGGER broken BEFORE INSERT ON main.audit "
+        "BEGIN INSERT INTO no_such_table VALUES (1); END"
+    )
+    for second in range(10, 12 * 60, 10):  # the live hub's ticks: every 10 s here
+        hub.advance(at(second / 60))
+        if second == 6 * 60:
+            hub.handle(msg(6, "a2/bathroom/radar", {"fall": True}))
+    assert hub.store.fault is not None
+    assert [(t, when - at(0)) for t, _, when in alerts.sent] == [
+        ("on_call", timedelta(0)),
+        ("on_call", timedelta(minutes=5)),
+        ("on_call", timedelta(minutes=6)),  # a2, raised during the fault
+        ("team_lead", timedelta(minutes=10)),
+        ("on_call", timedelta(minutes=11)),  # a2
+    ]
+    assert [e.apartment for e in hub.register.entries()] == ["a1"]  # a2 waits in memory
+    assert hub.escalator.held == 4
+    assert hub.recover()  # a new connection: the temporary trigger is gone
+    assert hub.escalator.held == 0
+    entries = {e.apartment: e for e in hub.register.entries()}
+    assert (entries["a1"].alerts_sent, entries["a1"].escalation_level) == (3, 1)
+    assert entries["a1"].next_alert == at(15)
+    assert (entries["a2"].alerts_sent, entries["a2"].next_alert) == (2, at(16))
+    trail = [a for a in hub.register.audit_trail(entries["a1"].id) if a["action"] == "alerted"]
+    assert [a["details"]["target"] for a in trail] == ["on_call", "on_call", "team_lead"]
+    hub.advance(at(15))  # and the chain goes on from the register
+    assert alerts.sent[-1] == ("team_lead", 1, at(15))
+
+
 def test_a_bad_chain_is_refused() -> None:
     with pytest.raises(ValueError, match="first step starts at once"):
         AlertsConfig.model_validate({"chain": [{"target": "x", "after_minutes": 5}]})
