@@ -164,6 +164,9 @@ class Hub:
         # signals raised while the store could not write: sent on, kept here until it can
         self.unsaved: list[tuple[Signal, str, datetime | None]] = []
         self._replaying = False
+        self._received: float | None = None
+        """The latest receive time of an event handled (saved: the tail replay after a
+        hard stop takes every event received after it)."""
         self._restore()
 
     # --- state -------------------------------------------------------------------------
@@ -184,16 +187,25 @@ class Hub:
                 self.clock.now = datetime.fromisoformat(clock)
             logger.info("Restored state saved at event time %s", clock)
             self._recompute_due()
-        self._replay_tail(datetime.fromisoformat(clock).timestamp() if clock else None)
+        received = saved.get("received") if saved else None
+        if isinstance(received, int | float):
+            self._received = float(received)
+        if clock and isinstance(received, int | float):
+            # every event handled after the save, the late ones too (event time before
+            # the saved clock, by at most what the clock guard lets in)
+            late = self.config.clock.max_late_hours * 3600
+            self._replay_tail(datetime.fromisoformat(clock).timestamp() - late, received)
+        else:  # a state saved before the receive time was kept: by event time only
+            self._replay_tail(datetime.fromisoformat(clock).timestamp() if clock else None)
 
-    def _replay_tail(self, after: float | None) -> None:
+    def _replay_tail(self, after: float | None, received: float | None = None) -> None:
         """The state is saved every few minutes; after a hard stop (SIGKILL, power cut) the
         events kept since the last save are replayed from the event log, so the apartment
         model and the detectors are where they were. A signal raised before the stop is
         known to the register and not raised again; one that was not is raised now."""
         if not self.config.store.keep_raw_events:
             return
-        rows = self.store.events_after(after)
+        rows = self.store.events_after(after, received)
         if not rows:
             return
         self._replaying = True
@@ -227,6 +239,7 @@ class Hub:
                 "features": self.features.state_dict(),
                 "detectors": {d.name: d.state_dict() for d in self.detectors},
                 "clock": self.clock.now.isoformat() if self.clock.now else None,
+                "received": self._received,
                 "feedback_seen": self._feedback_seen,
             }
         )
@@ -324,6 +337,8 @@ class Hub:
             )
         stats.events += 1
         self.store.add_event(message.topic, event.ts.timestamp(), received, text)
+        if self._received is None or received > self._received:
+            self._received = received
         out = self._timers(self.clock.now) if self._due is not None else []
         meant = self.state.apply(event)
         apt = event.apartment

@@ -326,14 +326,20 @@ class Store:
             )
         return (row[0], found, row[2], row[3], row[4])
 
-    def events_after(self, ts: float | None) -> list[tuple[str, float, str]]:
-        """The raw events with an event time after ``ts`` (all when ``None``), in the order
-        they were received: (topic, received, payload text)."""
+    def events_after(
+        self, ts: float | None, received: float | None = None
+    ) -> list[tuple[str, float, str]]:
+        """The raw events with an event time after ``ts`` (all when ``None``) and, when
+        ``received`` is given, received after it, in the order they were received:
+        (topic, received, payload text)."""
         self.flush()
         rows = self.db.execute(
             "SELECT t.topic, e.received, e.payload FROM events e JOIN topics t ON t.id = e.topic_id"
-            " WHERE e.ts > ? ORDER BY e.received",
-            (float("-inf") if ts is None else ts,),
+            " WHERE e.ts > ? AND e.received > ? ORDER BY e.received",
+            (
+                float("-inf") if ts is None else ts,
+                float("-inf") if received is None else received,
+            ),
         )
         return [(str(a), float(b), str(c)) for a, b, c in rows]
 

@@ -175,3 +175,32 @@ def test_a_signal_is_kept_whole_or_not_at_all(tmp_path: Path) -> None:
     assert kept() == [1, 1, 1]
     assert hub.unsaved == []
     hub.close()
+
+
+def test_after_a_hard_stop_late_events_since_the_save_are_replayed_too(tmp_path: Path) -> None:
+    """The tail replayed after a hard stop is every event received after the last save,
+    also one that came late (its event time before the saved clock)."""
+    from edge.config import Config
+    from edge.pipeline import Hub
+    from tests.helpers import at, msg
+
+    config = Config()
+    path = tmp_path / "s.sqlite"
+    hub = Hub(config, Store(path, config.store))
+    hub.handle(msg(0, "a1/hall/motion", {"occupancy": True}))
+    hub.handle(msg(30, "a1/hall/motion", {"occupancy": False}))
+    hub.save()
+    # after the save: a late plug message (event time 20, within clock.max_late_hours)
+    # and a timely one
+    late = msg(31, "a1/kitchen/kettle", {"power": 1500.0, "last_seen": at(20).isoformat()})
+    hub.handle(late)
+    hub.handle(msg(32, "a1/toilet/motion", {"occupancy": True}))
+    hub.store.flush()  # as the live hub does after each message; then a hard stop
+    hub.store.db.close()
+
+    again = Hub(config, Store(path, config.store))
+    sensors = again.state.apartments["a1"].sensors
+    assert sensors["a1/kitchen/kettle"].last_seen == at(20)
+    assert sensors["a1/toilet/motion"].last_seen == at(32)
+    assert sensors["a1/hall/motion"].messages == 2  # nothing from before the save twice
+    again.close()
