@@ -25,8 +25,9 @@ midnight, the finished day of every apartment seen that day is handed to the sin
 | ``transitions`` | such walks seen |
 | ``night_roaming_minutes`` | minutes 00:00-06:00 with activity in hall, kitchen, living room, |
 | | front door or balcony (not bed, toilet or bathroom) |
-| ``sensors_silent`` | the apartment's sensors silent for more than 6 hours at some time of the |
-| | day (down, dead battery): the trend detectors leave such days out |
+| ``sensors_silent`` | the apartment's sensors silent at some time of the day for more than 6 |
+| | hours and longer than their own reporting rhythm allows (down, dead |
+| | battery): the trend detectors leave such days out |
 
 >>> from datetime import datetime, timedelta
 >>> from zoneinfo import ZoneInfo
@@ -49,6 +50,7 @@ midnight, the finished day of every apartment seen that day is handed to the sin
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -86,7 +88,8 @@ _WALK_MAX = timedelta(seconds=120)
 _WALK_NAMES = frozenset(r.value for r in _WALK_ROOMS)
 _ACTIVE_W = StateConfig().active_power_w
 SILENT_AFTER = timedelta(hours=6)
-"""A sensor not heard from this long is down (sensors report at least hourly)."""
+"""A sensor not heard from this long is down (sensors that report at least hourly), unless
+its own rhythm has longer silences (:attr:`DailyFeatures.quiet_limit`)."""
 FORGET_AFTER = timedelta(days=14)
 """A sensor not heard from this long was taken away: it no longer makes days 'down'."""
 
@@ -145,6 +148,12 @@ class DailyFeatures:
         self._next: datetime | None = None
         self._apts: dict[str, _Apartment] = {}
         self._common: set[int] = set()  # minutes of the day with movement in the common room
+        self.quiet_limit: Callable[[str, str], timedelta | None] | None = None
+        """(apartment, sensor id) -> how long that sensor may be silent by its own learned
+        reporting rhythm (the hub's :meth:`edge.state.SensorState.quiet_limit`). A sensor that
+        only reports when something happens (no heartbeat) is silent all night as a rule;
+        it counts as down only when silent for longer than that, and never sooner than
+        :data:`SILENT_AFTER`."""
 
     def next_due(self) -> datetime | None:
         return self._next
@@ -165,7 +174,11 @@ class DailyFeatures:
         ts = event.ts
         sid = event.sensor_id
         heard = apt.heard.get(sid)
-        if heard is not None and ts - heard > SILENT_AFTER:
+        if (
+            heard is not None
+            and ts - heard > SILENT_AFTER
+            and self._down(event.apartment, sid, ts - heard)
+        ):
             day.silent.add(sid)
         if heard is None or ts > heard:
             apt.heard[sid] = ts
@@ -258,6 +271,11 @@ class DailyFeatures:
         day.visitor_minutes += max(0.0, (end - day.visitor_since).total_seconds() / 60)
         day.visitor_since = day.visitor_until = None
 
+    def _down(self, apartment: str, sid: str, silence: timedelta) -> bool:
+        """A silence of more than :data:`SILENT_AFTER`: longer than the sensor's own rhythm?"""
+        limit = self.quiet_limit(apartment, sid) if self.quiet_limit is not None else None
+        return limit is None or silence > limit
+
     def advance(self, now: datetime) -> list[DayFeatures]:
         """Event time reached ``now``: the days that ended, one record per apartment."""
         out: list[DayFeatures] = []
@@ -299,7 +317,7 @@ class DailyFeatures:
             for sid, t in list(heard.items()):
                 if midnight - t > FORGET_AFTER:
                     del heard[sid]  # gone for weeks: taken away, not down
-                elif midnight - t > SILENT_AFTER:
+                elif midnight - t > SILENT_AFTER and self._down(apt, sid, midnight - t):
                     silent.add(sid)
             walks = sorted(d.walks)
             values: dict[str, float] = {

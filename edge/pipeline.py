@@ -135,6 +135,7 @@ class Hub:
         self.state = FlatState(config.state, self.roles)
         tz = self._tz = config.tz
         self.features = DailyFeatures(tz, config.state.active_power_w)
+        self.features.quiet_limit = self._quiet_limit
         self.feature_sinks = list(feature_sinks)
         self.score_sinks = list(score_sinks)
         known = registry()
@@ -168,6 +169,12 @@ class Hub:
         """The latest receive time of an event handled (saved: the tail replay after a
         hard stop takes every event received after it)."""
         self._restore()
+
+    def _quiet_limit(self, apartment: str, sensor_id: str) -> timedelta | None:
+        """How long this sensor may be silent by its own reporting rhythm (None: unknown)."""
+        st = self.state.apartments.get(apartment)
+        sensor = st.sensors.get(sensor_id) if st is not None else None
+        return sensor.quiet_limit() if sensor is not None else None
 
     # --- state -------------------------------------------------------------------------
 

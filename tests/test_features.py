@@ -84,3 +84,38 @@ def test_features_survive_a_restart(tmp_path: Path) -> None:
         replay([write_recording(tmp_path / f"{n}.jsonl", part)], hub)  # type: ignore[arg-type]
         hub.store.close()
     assert [d.values for d in halves.days] == [d.values for d in whole.days]
+
+
+def test_a_sensor_is_down_by_its_own_rhythm_not_by_a_fixed_six_hours(tmp_path: Path) -> None:
+    """The kitchen sensor reports only when someone is there (no heartbeat): six times a
+    day and silent 10.5 hours every night, which is its rhythm, not an outage. The hall
+    sensor reports every half hour: 6.5 silent hours on day 12 are an outage."""
+    lines = []
+    for day in range(14):
+        start = day * 24 * 60  # 06:00 local
+        for minute in (60, 120, 390, 420, 720, 870):  # 07:00 ... 20:30
+            lines.append(msg(start + minute, "a1/kitchen/motion", {"occupancy": True}))
+        for minute in range(0, 24 * 60, 30):
+            if day == 12 and 60 <= minute < 7 * 60 + 30:
+                continue  # the hall sensor is down from 07:00 to 13:30
+            lines.append(msg(start + minute + 1, "a1/hall/motion", {"occupancy": False}))
+    lines.sort(key=lambda m: m.received)
+    config = Config()
+    days = Days()
+    replay(
+        [write_recording(tmp_path / "r.jsonl", lines)],  # type: ignore[arg-type]
+        Hub(config, Store(None, config.store), feature_sinks=[days]),
+    )
+    first = min(d.day for d in days.days)
+    silent = {(d.day - first).days: d.values["sensors_silent"] for d in days.days}
+    # the first days: the kitchen's rhythm is not known yet, its night counts as down
+    assert silent[1] == 1.0
+    # once it is known, its nights are not outages; the hall's hours on day 12 are
+    assert {n: v for n, v in silent.items() if n >= 8} == {
+        8: 0.0,
+        9: 0.0,
+        10: 0.0,
+        11: 0.0,
+        12: 1.0,
+        13: 0.0,
+    }
