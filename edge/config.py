@@ -86,6 +86,13 @@ class MqttConfig(_Section):
         description="A sensor topic sending more messages a second than this (over 5 s) is "
         "reported as flapping in the hub's health; its messages are still all kept.",
     )
+    behind_s: float = Field(
+        30.0,
+        gt=0,
+        description="Messages waiting longer than this at the broker before the hub handles "
+        "them (a backlog: a flood, a slow disk) are reported in the hub's health. Measured "
+        "with a probe the hub sends itself on .../hub/probe, which queues behind them.",
+    )
     allow_insecure: bool = Field(
         False,
         description="Development only: allow a plain-text or anonymous broker connection. "

@@ -61,6 +61,12 @@ def health_topic(config: Config) -> str:
     return f"{config.mqtt.base_topic}/{config.flat}/hub/health"
 
 
+def probe_topic(config: Config) -> str:
+    """The hub's message to itself: it queues at the broker behind the sensor messages
+    waiting for the hub, so its round trip is how long they wait (a backlog)."""
+    return f"{config.mqtt.base_topic}/{config.flat}/hub/probe"
+
+
 def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -174,6 +180,9 @@ class LiveHub:
         self._rates: Counter[str] = Counter()
         self.flapping: dict[str, float] = {}
         self._quarantined_seen = 0
+        self._probe = probe_topic(config)
+        self._probe_sent: float | None = None
+        self._lag = 0.0  # the latest probe's round trip, seconds
 
     # --- callbacks (all on this thread, inside client.loop) ---------------------------
 
@@ -195,8 +204,12 @@ class LiveHub:
             [
                 (f"{conf.zigbee_base_topic}/#", 1),
                 (f"{conf.base_topic}/{self.config.flat}/command/+", 1),
+                (self._probe, 1),
             ]
         )
+        # the first probe at once: it queues behind whatever waited for the hub meanwhile
+        self._probe_sent = time.monotonic()
+        client.publish(self._probe, repr(self._probe_sent), qos=1)
         client.publish(self._avail, "online", qos=1, retain=True)
         self._shown = None  # publish the health again
         self._send_outbox()
@@ -216,6 +229,11 @@ class LiveHub:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         received = datetime.now(UTC)
         raw = msg.payload
+        if msg.topic == self._probe:
+            if self._probe_sent is not None and raw == f"{self._probe_sent!r}".encode():
+                self._lag = time.monotonic() - self._probe_sent
+                self._probe_sent = None
+            return
         if msg.topic.startswith(self._commands):
             if not msg.topic.endswith("/result"):
                 self._on_command(msg.topic, bytes(raw))
@@ -390,6 +408,7 @@ class LiveHub:
                 store.failed(err, "what waited in memory")
         if wall - self._window_start >= WINDOW_S:
             self._judge_window(wall - self._window_start)
+            self._judge_backlog(wall)
             self._window_start = wall
         faults = dict(self.faults)
         if store.fault is not None:
@@ -409,6 +428,31 @@ class LiveHub:
             self._next_health = wall + HEALTH_EVERY_S
             self._publish_health()
             self._shown = shown
+
+    def _judge_backlog(self, wall: float) -> None:
+        """Send the probe (one at a time); a round trip over ``mqtt.behind_s`` (or a probe
+        out for longer) means sensor messages wait that long before they are handled."""
+        lag = self._lag
+        if self._probe_sent is not None:
+            lag = max(lag, wall - self._probe_sent)
+        elif self.connected:
+            self._probe_sent = wall
+            self.client.publish(self._probe, repr(wall), qos=1)
+        limit = self.config.mqtt.behind_s
+        if lag > limit:
+            if "behind" not in self.faults:
+                logger.warning(
+                    "Behind: sensor messages wait %.0f s at the broker before the hub handles "
+                    "them (over %g s); all are still handled, in order",
+                    lag,
+                    limit,
+                )
+            self.faults["behind"] = (
+                f"sensor messages wait {lag:.0f} s before the hub handles them "
+                f"(over {limit:g} s): a backlog"
+            )
+        elif "behind" in self.faults:
+            del self.faults["behind"]
 
     def _judge_window(self, span: float) -> None:
         limit = self.config.mqtt.flapping_per_s

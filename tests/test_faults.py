@@ -266,6 +266,34 @@ def test_a_file_system_forced_read_only_under_the_hub_is_survived(
     watch.close()
 
 
+def test_a_backlog_is_reported_while_it_lasts_and_nothing_is_lost(
+    broker: Broker, hubs: list[HubProcess], tmp_path: Path
+) -> None:
+    """The hub was stopped while a flat sent 20,000 messages: they wait at the broker (its
+    persistent session), the hub's probe waits behind them, and its health says so until
+    it has caught up. Nothing is lost."""
+    watch = Collector(broker, "thuisplus/#")
+    hub = HubProcess(broker, tmp_path / "hub", "mqtt:\n  behind_s: 2\n")
+    hubs.append(hub)
+    start(hub, watch)
+    assert hub.stop() == 0
+    pub = Publisher(broker)
+    sent = 20_000
+    for n in range(sent):  # 200 apartments
+        pub.send(
+            f"zigbee2mqtt/a{n % 200:03d}/hall/motion",
+            {"occupancy": n % 3 == 0, "last_seen": at(n / 60)},
+            wait=n == sent - 1,
+        )
+    start(hub, watch)
+    wait_for(lambda: degraded_by(watch, "behind"), 60, lambda: f"health: {health(watch)}")
+    assert "before the hub handles them" in health(watch)["faults"]["behind"]
+    wait_for(lambda: healthy(watch), 240, lambda: f"catching up; health: {health(watch)}")
+    assert "Behind: sensor messages wait" in hub.output()
+    assert events(hub) == sent
+    pub.close()
+
+
 def test_a_flapping_sensor_is_reported_and_the_others_are_still_served(
     broker: Broker, hubs: list[HubProcess], tmp_path: Path
 ) -> None:
