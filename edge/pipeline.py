@@ -141,7 +141,7 @@ class Hub:
         }
         self.state = FlatState(config.state, self.roles)
         tz = self._tz = config.tz
-        self.features = DailyFeatures(tz, config.state.active_power_w)
+        self.features = DailyFeatures(tz, config.state.active_power_w, self.roles)
         self.feature_sinks = list(feature_sinks)
         self.score_sinks = list(score_sinks)
         known = registry()
