@@ -8,12 +8,16 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from edge.config import Config, load_config_text
 from edge.models import Signal
 from edge.pipeline import Hub
 from edge.store import Store
 from integrations.agenda.report import build_agenda, render_html
+from tests.conftest import Broker
 from tests.helpers import at, msg
+from tests.live import FLAT, Collector, HubProcess, Publisher, wait_for
 
 
 class ClosingSink:
@@ -174,3 +178,34 @@ def test_a_restart_between_raising_and_closing(tmp_path: Path) -> None:
     assert entry.status == "closed"
     assert [s.id for s, _ in sink2.closings] == [raised.id]
     assert sink2.raised == []  # nothing raised twice
+
+
+@pytest.mark.broker
+def test_live_the_closing_goes_out_on_the_signal_topic(broker: Broker, tmp_path: Path) -> None:
+    """A live hub over Mosquitto: a sensor silent past its (tiny) limit raises
+    sensor_offline; when it reports again the same signal comes out closed."""
+    watch = Collector(broker, f"thuisplus/{FLAT}/signal/#")
+    hub = HubProcess(
+        broker, tmp_path / "hub", "detectors:\n  sensor_offline:\n    after_hours: 0.001\n"
+    )
+    hub.start()
+    try:
+        wait_for(lambda: "Connected to" in hub.output(), 15, hub.output)
+        pub = Publisher(broker)
+        pub.send("zigbee2mqtt/a044/hall/motion", {"occupancy": True})
+        wait_for(lambda: len(watch.payloads()) == 1, 15, lambda: f"the signal\n{hub.output()}")
+        pub.send("zigbee2mqtt/a044/hall/motion", {"occupancy": False})
+        wait_for(lambda: len(watch.payloads()) == 2, 15, lambda: f"the closing\n{hub.output()}")
+        raised, closing = watch.payloads()
+        topics = {t for t, _, _ in watch.messages}
+        assert topics == {f"thuisplus/{FLAT}/signal/a044/sensor_offline"}
+        assert "status" not in raised
+        assert (closing["id"], closing["status"]) == (raised["id"], "closed")
+        assert closing["reason"].startswith("Sensor meldt zich weer om ")
+        assert datetime.fromisoformat(closing["closed_at"]) > datetime.fromisoformat(
+            raised["detected_at"]
+        )
+        pub.close()
+    finally:
+        assert hub.stop() == 0
+        watch.close()
