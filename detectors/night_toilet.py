@@ -55,7 +55,7 @@ class NightToiletSettings(TrendSettings):
         0.5, ge=0, le=10, description="...and at least this many more visits a night."
     )
     min_z: float = Field(
-        4.5, ge=1, le=20, description="...and this many standard errors above the usual."
+        4.0, ge=1, le=20, description="...and this many standard errors above the usual."
     )
     restless_minutes: float = Field(
         20.0,
