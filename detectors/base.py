@@ -53,6 +53,23 @@ class Candidate:
     """Distinguishes two candidates of the same kind and start (e.g. two sensors)."""
 
 
+@dataclass(slots=True)
+class Resolution:
+    """The condition behind a signal this detector raised cleared by itself (the front door
+    closed again, the silent sensor reports again). The pipeline finds the signal by the
+    same ``kind``, ``start`` and ``key`` the candidate had and closes it in the register
+    when it is still ``open`` (nobody acknowledged or took it on)."""
+
+    kind: SignalKind
+    apartment: str
+    start: datetime
+    key: str
+    at: datetime
+    """Event time at which the condition cleared."""
+    reason: dict[str, str]
+    """One sentence per language (``nl``, ``en``), e.g. "Deur weer dicht om 14:32"."""
+
+
 SettingsLookup = Callable[[str], DetectorSettings]
 """Given an apartment id, that apartment's settings of this detector."""
 
@@ -77,6 +94,9 @@ class Detector(ABC):
         self.tz = tz
         self.roles = roles or {}
         """Device roles from the config, keyed by sensor id (``a012/bedroom/pendant``)."""
+        self.cleared: list[Resolution] = []
+        """Signals whose condition cleared by itself, for the pipeline to close (it drains
+        this list; the hub hands every detector the same list)."""
 
     def local(self, ts: datetime) -> datetime:
         """``ts`` in the flat's time zone, for summaries and time-of-day rules."""
@@ -106,6 +126,13 @@ class Detector(ABC):
         time passes local midnight; trend detectors learn from these and raise here
         (stamped with the day's end, so replay and live agree)."""
         return ()
+
+    def resolved(self, resolution: Resolution) -> None:
+        """Tell the pipeline that the condition behind a raised signal cleared by itself,
+        unless this apartment's ``auto_close`` setting says no (detectors that can tell
+        have that setting; the others never call this)."""
+        if getattr(self.settings(resolution.apartment), "auto_close", False):
+            self.cleared.append(resolution)
 
     def scores(self) -> dict[str, dict[str, float]]:
         """What this detector currently thinks, per apartment, as numbers worth plotting

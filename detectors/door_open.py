@@ -14,6 +14,11 @@ with the moment it came due; the common entrance is not watched (it is not one r
 When a message of the door sensor could not be read after the opening (it may have been
 the "closed"), the signal waits for the sensor's next readable report, which says either.
 
+When the door is closed again after the signal was raised, the detector says so
+(:meth:`Detector.resolved`, "Deur weer dicht om 14:32"): the hub closes the signal if
+nobody has acknowledged or taken it on yet (``auto_close``, on by default), so the next
+time the door is left open is a signal of its own.
+
 >>> from datetime import datetime, timedelta, timezone
 >>> from edge.models import SensorEvent, Room
 >>> from edge.state import FlatState, StateConfig
@@ -33,6 +38,9 @@ the "closed"), the signal waits for the sensor's next readable report, which say
 [('door_open', 'care', 'attention')]
 >>> list(d.on_tick(due + timedelta(hours=1), state))   # once per opening
 []
+>>> _ = door(95, True)                           # closed again at 15:35
+>>> [(r.kind.value, r.reason["nl"]) for r in d.cleared]
+[('door_open', 'Deur weer dicht om 15:35 (94 min open).')]
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.base import Candidate, Detector, DetectorSettings, Resolution, register
 from detectors.text import hhmm, texts
 from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
 
@@ -61,6 +69,11 @@ WAIT_MINUTES = 10.0
 class DoorOpenSettings(DetectorSettings):
     open_minutes: float = Field(
         20.0, ge=1, le=24 * 60, description="Open this long (event time) raises the signal."
+    )
+    auto_close: bool = Field(
+        True,
+        description="Close the signal by itself when the door is closed again, unless "
+        "someone acknowledged or took it on already.",
     )
 
 
@@ -80,6 +93,8 @@ class DoorOpenDetector(Detector):
         """apartment -> when to look again at an opening whose close may have been lost."""
         self._longest: dict[str, float] = {}
         """apartment -> the longest opening seen (minutes), for :meth:`scores`."""
+        self._raised: dict[str, datetime] = {}
+        """apartment -> since when its front door is open, raised and not yet closed."""
 
     def _is_front_door(self, event: SensorEvent) -> bool:
         role = self.roles.get(event.sensor_id)
@@ -92,9 +107,11 @@ class DoorOpenDetector(Detector):
         st = state.apartments[apt]
         self._door[apt] = event.sensor_id
         since = self._open.get(apt)
+        raised = self._raised.get(apt)
         if st.door_open and st.door_changed is not None:
-            if since != st.door_changed:
+            if since != st.door_changed and raised != st.door_changed:
                 self._open[apt] = st.door_changed
+                self._raised.pop(apt, None)  # its close was lost: nothing to say about it
                 self._wait.pop(apt, None)
                 heapq.heappush(self._heap, (self._due(apt, st.door_changed), apt))
         elif since is not None:
@@ -102,6 +119,26 @@ class DoorOpenDetector(Detector):
             self._wait.pop(apt, None)
             took = (event.ts - since).total_seconds() / 60
             self._longest[apt] = max(self._longest.get(apt, 0.0), round(took, 1))
+        elif raised is not None and st.door_open is False:
+            del self._raised[apt]
+            closed = st.door_changed or event.ts
+            took = (closed - raised).total_seconds() / 60
+            self._longest[apt] = max(self._longest.get(apt, 0.0), round(took, 1))
+            self.resolved(
+                Resolution(
+                    kind=SignalKind.DOOR_OPEN,
+                    apartment=apt,
+                    start=raised,
+                    key=raised.isoformat(),
+                    at=closed,
+                    reason=texts(
+                        "Deur weer dicht om {at} ({took:.0f} min open).",
+                        "Door closed again at {at} (open {took:.0f} min).",
+                        at=hhmm(self.local(closed)),
+                        took=took,
+                    ),
+                )
+            )
         return ()
 
     def _due(self, apt: str, since: datetime) -> datetime:
@@ -140,6 +177,7 @@ class DoorOpenDetector(Detector):
                 continue
             del self._open[apt]
             self._wait.pop(apt, None)
+            self._raised[apt] = since
             out.append(self._candidate(apt, since, due, st.presence if st else "unknown"))
         return out
 
@@ -186,6 +224,7 @@ class DoorOpenDetector(Detector):
             "longest": dict(sorted(self._longest.items())),
             "door": dict(sorted(self._door.items())),
             "wait": {k: v.isoformat() for k, v in sorted(self._wait.items())},
+            "raised": {k: v.isoformat() for k, v in sorted(self._raised.items())},
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -193,5 +232,6 @@ class DoorOpenDetector(Detector):
         self._longest = {k: float(v) for k, v in data.get("longest", {}).items()}
         self._door = dict(data.get("door", {}))
         self._wait = {k: datetime.fromisoformat(v) for k, v in data.get("wait", {}).items()}
+        self._raised = {k: datetime.fromisoformat(v) for k, v in data.get("raised", {}).items()}
         self._heap = [(self._due(k, v), k) for k, v in self._open.items()]
         heapq.heapify(self._heap)

@@ -1,8 +1,11 @@
 """``night_toilet``: night toilet visits trending up against the resident's own nights.
 Attention, care.
 
-The feature is ``night_toilet_visits`` (motion starting in toilet or bathroom between
-00:00 and 06:00, visits at least 10 minutes apart). The mean of the last ``recent_days``
+The feature is ``night_toilet_visits``: motion starting in toilet or bathroom, visits at
+least 10 minutes apart, in the resident's own night where the apartment has one bed pad
+(out of bed between lying down, from 18:00, and getting up, out of bed for 45 minutes;
+so a night owl's night counts, and the visit after getting up does not), else between
+00:00 and 06:00 (no bed pad, or two). The mean of the last ``recent_days``
 usable nights is compared with the mean of the ``baseline_days`` before them: a trend
 when it rose by at least ``min_ratio`` times and ``min_increase`` visits a night, and by
 ``min_z`` times the baseline's night-to-night spread (Poisson at least). Restless nights

@@ -6,6 +6,12 @@ sensors report at least every hour or so, even when nothing happens). Raised onc
 sensor until it is heard from again. The signal is stamped with the time it came due,
 whatever tick noticed it, so replay and live agree.
 
+When the sensor reports again, the detector says so (:meth:`Detector.resolved`, "Sensor
+meldt zich weer om 14:32"): the hub closes the signal if nobody has acknowledged or taken
+it on yet (``auto_close``, on by default). The same goes for the device signal a silence
+detector raised early for a quiet sensor (same id): a sensor heard from again after a
+silence of :data:`MAYBE_RAISED` or more may have had one.
+
 >>> from datetime import datetime, timedelta, timezone
 >>> from edge.models import SensorEvent, Room
 >>> from edge.state import FlatState, StateConfig
@@ -21,6 +27,11 @@ True
 [('sensor_offline', True)]
 >>> list(d.on_tick(t + timedelta(hours=9), st))   # raised once
 []
+>>> back = t + timedelta(hours=10, minutes=5)
+>>> _ = list(d.on_event(SensorEvent(ts=back, received=back, apartment="a012",
+...                                 room=Room.HALL, device="motion", battery=80), st))
+>>> [(r.kind.value, r.start == t, r.reason["en"]) for r in d.cleared]
+[('sensor_offline', True, 'Sensor reports again at 13:05 (silent 10.1 h).')]
 """
 
 from __future__ import annotations
@@ -33,8 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, register
-from detectors.text import texts
+from detectors.base import Candidate, Detector, DetectorSettings, Resolution, register
+from detectors.text import hhmm, texts
 from edge.models import Domain, SensorEvent, Severity, SignalKind
 
 if TYPE_CHECKING:
@@ -44,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 
 MAX_WIDEN = 3.0
+MAYBE_RAISED = timedelta(hours=2)
+"""A silence this long may have raised the early device signal of a silence detector
+(its quiet limit is at least this): when the sensor is heard again, that signal is looked
+for too."""
 
 
 class SensorOfflineSettings(DetectorSettings):
@@ -52,6 +67,11 @@ class SensorOfflineSettings(DetectorSettings):
         gt=0,
         le=24 * 14,
         description="Silence this long (event time) means the sensor is offline.",
+    )
+    auto_close: bool = Field(
+        True,
+        description="Close the signal by itself when the sensor reports again, unless "
+        "someone acknowledged or took it on already.",
     )
 
 
@@ -67,6 +87,8 @@ class SensorOfflineDetector(Detector):
         self._queued: set[str] = set()
         self._heap: list[tuple[datetime, str]] = []
         self._widen: dict[str, float] = {}
+        self._since: dict[str, datetime] = {}
+        """sensor -> the start of its raised signal (last heard, or the offline report)."""
 
     def _after(self, sid: str) -> timedelta:
         apt = sid.split("/", 1)[0]
@@ -88,18 +110,44 @@ class SensorOfflineDetector(Detector):
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
         sid = event.sensor_id
         last = self._last.get(sid)
-        if last is None or event.ts > last:
+        newer = last is None or event.ts > last
+        if newer:
             self._last[sid] = event.ts
         if event.available is False:
             if sid in self._offline:
                 return ()
             self._offline.add(sid)
+            self._since[sid] = event.ts
             return (self._candidate(event.apartment, sid, event.ts, event.ts, "availability"),)
-        self._offline.discard(sid)
+        if sid in self._offline:
+            self._offline.discard(sid)
+            since = self._since.pop(sid, last)
+            if newer and since is not None:
+                self._back(event.apartment, sid, since, event.ts)
+        elif newer and last is not None and event.ts - last >= MAYBE_RAISED:
+            self._back(event.apartment, sid, last, event.ts)
         if sid not in self._queued:
             self._queued.add(sid)
             heapq.heappush(self._heap, (self._last[sid] + self._after(sid), sid))
         return ()
+
+    def _back(self, apartment: str, sid: str, since: datetime, at: datetime) -> None:
+        hours = (at - since).total_seconds() / 3600
+        self.resolved(
+            Resolution(
+                kind=SignalKind.SENSOR_OFFLINE,
+                apartment=apartment,
+                start=since,
+                key=sid,
+                at=at,
+                reason=texts(
+                    "Sensor meldt zich weer om {at} ({hours:.1f} uur stil).",
+                    "Sensor reports again at {at} (silent {hours:.1f} h).",
+                    at=hhmm(self.local(at)),
+                    hours=hours,
+                ),
+            )
+        )
 
     def next_due(self) -> datetime | None:
         return self._heap[0][0] if self._heap else None
@@ -116,6 +164,7 @@ class SensorOfflineDetector(Detector):
             self._queued.discard(sid)
             if sid not in self._offline:
                 self._offline.add(sid)
+                self._since[sid] = self._last[sid]
                 out.append(
                     self._candidate(sid.split("/", 1)[0], sid, self._last[sid], due, "silence")
                 )
@@ -180,12 +229,14 @@ class SensorOfflineDetector(Detector):
             "last": {k: v.isoformat() for k, v in self._last.items()},
             "offline": sorted(self._offline),
             "widen": dict(sorted(self._widen.items())),
+            "since": {k: v.isoformat() for k, v in sorted(self._since.items())},
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
         self._last = {k: datetime.fromisoformat(v) for k, v in data.get("last", {}).items()}
         self._offline = set(data.get("offline", []))
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
+        self._since = {k: datetime.fromisoformat(v) for k, v in data.get("since", {}).items()}
         self._heap = [
             (t + self._after(s), s) for s, t in self._last.items() if s not in self._offline
         ]

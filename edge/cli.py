@@ -62,6 +62,14 @@ class ConsoleSink:
             flush=True,
         )
 
+    def closed(self, signal: Signal, key: str) -> None:
+        at = (signal.closed_at or signal.detected_at).astimezone(self.tz)
+        print(
+            f"{at:%Y-%m-%d %H:%M:%S}  {'closed':<9} {signal.domain.value:<7} "
+            f"{signal.kind.value:<15} {signal.apartment:<6} {signal.reason}",
+            flush=True,
+        )
+
     def close(self) -> None:
         pass
 
@@ -141,6 +149,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"  signals: {sum(st.signals.values())} ({kinds}); "
         f"repeats folded into open signals: {st.repeats}"
     )
+    if st.closed:
+        closed = ", ".join(f"{k} {n}" for k, n in sorted(st.closed.items()))
+        print(f"  closed by the hub, their condition cleared: {sum(st.closed.values())} ({closed})")
     if st.alerts:
         alerts = ", ".join(f"{t} {n}" for t, n in st.alerts.most_common())
         print(f"  alerts for unacknowledged urgent signals (event time): {alerts}")

@@ -12,7 +12,9 @@ midnight, the finished day of every apartment seen that day is handed to the sin
 | ``active_hours`` | hours of the day with any activity |
 | ``rooms_visited`` | rooms with activity |
 | ``kitchen_events`` | activity in the kitchen (motion, fridge, kettle) |
-| ``night_toilet_visits`` | motion onsets in toilet or bathroom 00:00-06:00, 10 min apart |
+| ``night_toilet_visits`` | toilet visits in the night that ended this day: with one bed pad, |
+| | motion onsets in toilet or bathroom (10 min apart) while out of bed between lying |
+| | down (18:00-06:00) and getting up (out of bed for 45 min); else 00:00-06:00 |
 | ``outings`` | times the apartment went from home to away |
 | ``time_out_minutes`` | minutes away that day |
 | ``kitchen_minutes`` | minutes with activity in the kitchen |
@@ -56,7 +58,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from edge.models import COMMON_APARTMENT, Room, SensorEvent
-from edge.state import ACTIVE, NOTHING, ONSET, ApartmentState, StateConfig
+from edge.state import ACTIVE, NOTHING, ONSET, ApartmentState, StateConfig, is_pad
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,12 @@ SILENT_AFTER = timedelta(hours=6)
 its own rhythm has longer silences (:attr:`DailyFeatures.quiet_limit`)."""
 FORGET_AFTER = timedelta(days=14)
 """A sensor not heard from this long was taken away: it no longer makes days 'down'."""
+UP_FOR_GOOD = timedelta(minutes=45)
+"""Out of bed this long during the night: the resident got up (the night is over); back
+in bed sooner, the toilet visits meanwhile were night visits."""
+BEDTIME_FROM = time(18, 0)
+"""Lying down on the bed pad from this local time until :data:`_NIGHT_END` starts a night
+(earlier it is a nap)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,10 @@ class _Day:
     walks: list[float] = field(default_factory=list)
     roaming: set[int] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
+    bed_nights: int = 0
+    """Nights measured on the bed pad that ended this day."""
+    bed_visits: int = 0
+    """Toilet visits in those nights."""
 
 
 @dataclass
@@ -135,14 +147,31 @@ class _Apartment:
     room: str | None = None
     plugs_on: set[str] = field(default_factory=set)
     heard: dict[str, datetime] = field(default_factory=dict)
+    beds: set[str] = field(default_factory=set)
+    """Bed pads seen: the night is measured on the pad when there is exactly one."""
+    in_bed: bool = False
+    night: datetime | None = None
+    """Lay down for the night at (``None``: not in a night)."""
+    up: datetime | None = None
+    """Out of bed during the night since."""
+    visits: int = 0
+    """The night's toilet visits, confirmed by going back to bed."""
+    pending: int = 0
+    """Toilet visits since getting out of bed (night visits if back in bed in time)."""
+    onset: datetime | None = None
+    """The last toilet motion onset while out of bed at night (visits 10 min apart)."""
 
 
 class DailyFeatures:
     """Counts each apartment's day; :meth:`advance` closes days at local midnight."""
 
-    def __init__(self, tz: tzinfo, active_power_w: float = _ACTIVE_W) -> None:
+    def __init__(
+        self, tz: tzinfo, active_power_w: float = _ACTIVE_W, roles: dict[str, str] | None = None
+    ) -> None:
         self.tz = tz
         self.active_power_w = active_power_w
+        self.roles = roles or {}
+        """Device roles by sensor id (a pad with role ``bed_pad`` is a bed pad anywhere)."""
         self._days: dict[str, _Day] = {}
         self._day: date | None = None
         self._next: datetime | None = None
@@ -188,6 +217,10 @@ class DailyFeatures:
             self._presence(day, state, ts)
         if event.room is Room.KITCHEN and event.power is not None:
             self._plug(day, apt, sid, event.power > self.active_power_w)
+        if apt.up is not None and ts - apt.up >= UP_FOR_GOOD:
+            self._got_up(day, apt)
+        if event.occupancy is not None and self._is_bed(event):
+            self._bed(day, apt, sid, event.occupancy, ts)
         if meant == NOTHING:
             return
         local = ts.astimezone(self.tz)
@@ -209,11 +242,48 @@ class DailyFeatures:
             day.roaming.add(minute)
         self._walk(day, apt, room, ts, meant, event.occupancy)
         self._visitor(day, state, ts)
-        if meant == ONSET and room in _TOILETS and local.time() < _NIGHT_END:
-            last = day.last_night_onset
-            if last is None or event.ts - last >= _VISIT_GAP:
-                day.night_visits += 1
-            day.last_night_onset = event.ts
+        if meant == ONSET and room in _TOILETS:
+            if local.time() < _NIGHT_END:
+                last = day.last_night_onset
+                if last is None or event.ts - last >= _VISIT_GAP:
+                    day.night_visits += 1
+                day.last_night_onset = event.ts
+            if apt.up is not None:  # out of bed in the night
+                if apt.onset is None or ts - apt.onset >= _VISIT_GAP:
+                    apt.pending += 1
+                apt.onset = ts
+
+    def _is_bed(self, event: SensorEvent) -> bool:
+        role = self.roles.get(event.sensor_id)
+        if role is not None:
+            return role == "bed_pad"
+        return event.room is Room.BEDROOM and is_pad(event.device)
+
+    def _bed(self, day: _Day, apt: _Apartment, sid: str, occupied: bool, ts: datetime) -> None:
+        """A bed pad's report: lying down starts a night (from the evening), getting out of
+        bed may be a toilet visit or getting up; back in bed, it was a visit."""
+        apt.beds.add(sid)
+        if len(apt.beds) != 1 or occupied == apt.in_bed:
+            return  # two beds: the fixed night; a repeated state is a heartbeat
+        apt.in_bed = occupied
+        if not occupied:
+            if apt.night is not None:
+                apt.up, apt.pending = ts, 0
+            return
+        if apt.night is not None and apt.up is not None:
+            apt.visits += apt.pending  # back in bed in time: those were night visits
+            apt.up, apt.pending = None, 0
+        elif apt.night is None:
+            local = ts.astimezone(self.tz).time()
+            if local >= BEDTIME_FROM or local < _NIGHT_END:
+                apt.night, apt.visits, apt.up, apt.pending = ts, 0, None, 0
+
+    @staticmethod
+    def _got_up(day: _Day, apt: _Apartment) -> None:
+        """Out of bed for good: the night is over, counted for the day it ended."""
+        day.bed_nights += 1
+        day.bed_visits += apt.visits
+        apt.night, apt.up, apt.visits, apt.pending, apt.onset = None, None, 0, 0, None
 
     def _presence(self, day: _Day, state: ApartmentState, now: datetime) -> None:
         if state.presence == "away":
@@ -312,7 +382,10 @@ class DailyFeatures:
             if until is not None and until > midnight:
                 carried.setdefault(apt, _Day(presence=d.presence))
                 carried[apt].visitor_since, carried[apt].visitor_until = midnight, until
-            heard = self._apts[apt].heard if apt in self._apts else {}
+            carry = self._apts.get(apt)
+            if carry is not None and carry.up is not None and midnight - carry.up >= UP_FOR_GOOD:
+                self._got_up(d, carry)
+            heard = carry.heard if carry is not None else {}
             silent = set(d.silent)
             for sid, t in list(heard.items()):
                 if midnight - t > FORGET_AFTER:
@@ -326,7 +399,7 @@ class DailyFeatures:
                 "active_hours": float(len(d.hours)),
                 "rooms_visited": float(len(d.rooms)),
                 "kitchen_events": float(d.kitchen),
-                "night_toilet_visits": float(d.night_visits),
+                "night_toilet_visits": float(d.bed_visits if d.bed_nights else d.night_visits),
                 "outings": float(d.outings),
                 "time_out_minutes": round(away, 1),
                 "kitchen_minutes": float(len(d.kitchen_minutes)),
@@ -371,6 +444,13 @@ class DailyFeatures:
                     "room": a.room,
                     "plugs_on": sorted(a.plugs_on),
                     "heard": {k: v.isoformat() for k, v in sorted(a.heard.items())},
+                    "beds": sorted(a.beds),
+                    "in_bed": a.in_bed,
+                    "night": iso(a.night),
+                    "up": iso(a.up),
+                    "visits": a.visits,
+                    "pending": a.pending,
+                    "onset": iso(a.onset),
                 }
                 for apt, a in sorted(self._apts.items())
             },
@@ -397,6 +477,8 @@ class DailyFeatures:
                     "walks": list(d.walks),
                     "roaming": sorted(d.roaming),
                     "silent": sorted(d.silent),
+                    "bed_nights": d.bed_nights,
+                    "bed_visits": d.bed_visits,
                 }
                 for apt, d in sorted(self._days.items())
             },
@@ -437,6 +519,8 @@ class DailyFeatures:
                 walks=list(d.get("walks", ())),
                 roaming=set(d.get("roaming", ())),
                 silent=set(d.get("silent", ())),
+                bed_nights=d.get("bed_nights", 0),
+                bed_visits=d.get("bed_visits", 0),
             )
             for apt, d in data.get("apartments", {}).items()
         }
@@ -447,6 +531,13 @@ class DailyFeatures:
                 room=a.get("room"),
                 plugs_on=set(a.get("plugs_on", ())),
                 heard={k: datetime.fromisoformat(v) for k, v in a.get("heard", {}).items()},
+                beds=set(a.get("beds", ())),
+                in_bed=bool(a.get("in_bed", False)),
+                night=dt(a.get("night")),
+                up=dt(a.get("up")),
+                visits=int(a.get("visits", 0)),
+                pending=int(a.get("pending", 0)),
+                onset=dt(a.get("onset")),
             )
             for apt, a in data.get("carry", {}).items()
         }

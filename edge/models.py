@@ -169,6 +169,13 @@ class Signal(BaseModel):
     summary: str
     evidence: dict[str, Any] = Field(default_factory=dict)
     summary_en: str | None = None
+    status: str | None = None
+    """Only on the message that says the hub closed the signal by itself: ``closed``
+    (register statuses; a raised signal carries no status)."""
+    closed_at: datetime | None = None
+    """With ``status``: the event time the condition cleared."""
+    reason: str | None = None
+    """With ``status``: why, in the flat's language ("Deur weer dicht om 14:32")."""
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=True)

@@ -275,6 +275,13 @@ class LiveHub:
         for ext in self.extensions:
             self._guard(ext.signal, self, signal)
 
+    def closed(self, signal: Signal, key: str) -> None:
+        """The hub closed a signal by itself: the closing goes out on the signal's topic
+        now when connected (the outbox, under ``key``, keeps it otherwise)."""
+        if self.connected:
+            topic = signal_topic(self.config.mqtt.base_topic, self.config.flat, signal)
+            self._publish(key, topic, signal.to_json())
+
     @staticmethod
     def _guard(hook: Any, *args: Any) -> None:
         """An extension's failure is logged; the hub carries on."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from detectors.base import Candidate, Detector, registry
+from detectors.base import Candidate, Detector, Resolution, registry
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
@@ -58,7 +58,12 @@ class ScoreSink(Protocol):
 
 
 class SignalSink(Protocol):
-    """Where raised signals go (a file, MQTT, the terminal, a test's list)."""
+    """Where raised signals go (a file, MQTT, the terminal, a test's list).
+
+    A sink may also have ``closed(signal, key)``: the hub closed a signal by itself
+    because its condition cleared (``signal`` is the register's latest body with
+    ``status``, ``closed_at`` and ``reason``; ``key`` is its outbox key). Sinks without it
+    (the ``--signals-out`` file: one object per signal) are not told."""
 
     def emit(self, signal: Signal) -> None: ...
 
@@ -79,6 +84,8 @@ class Stats:
     suppressed: int = 0
     repeats: int = 0
     alerts: Counter[str] = field(default_factory=Counter)
+    closed: Counter[str] = field(default_factory=Counter)
+    """Signals the hub closed by itself (their condition cleared), by kind."""
 
     @property
     def rejected_total(self) -> int:
@@ -134,22 +141,23 @@ class Hub:
         }
         self.state = FlatState(config.state, self.roles)
         tz = self._tz = config.tz
-        self.features = DailyFeatures(tz, config.state.active_power_w)
+        self.features = DailyFeatures(tz, config.state.active_power_w, self.roles)
         self.features.quiet_limit = self._quiet_limit
         self.feature_sinks = list(feature_sinks)
         self.score_sinks = list(score_sinks)
         known = registry()
         names = list(known) if detectors is None else list(detectors)
         self.detectors: list[Detector] = []
+        self._cleared: list[Resolution] = []
         for name in names:
             cls = known[name]
-            self.detectors.append(
-                cls(
-                    lambda apt, n=name: config.detector_settings(n, apt),  # type: ignore[misc]
-                    tz=tz,
-                    roles=self.roles,
-                )
+            det = cls(
+                lambda apt, n=name: config.detector_settings(n, apt),  # type: ignore[misc]
+                tz=tz,
+                roles=self.roles,
             )
+            det.cleared = self._cleared  # one list: the path looks at it once per event
+            self.detectors.append(det)
         self._consent: dict[tuple[str, str], bool] = {}
         self._active: dict[str, list[Detector]] = {}
         self._timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
@@ -361,6 +369,8 @@ class Hub:
                 sig = self._route(cand, det.name)
                 if sig is not None:
                     out.append(sig)
+        if self._cleared:
+            self._resolve()
         self._recompute_due()
         self._housekeeping()
         return out
@@ -403,8 +413,46 @@ class Hub:
             d = det.next_due()
             if d is not None and d <= now:
                 self._offer(det, det.on_tick(now, self.state), out)
+        if self._cleared:
+            self._resolve()
         self._recompute_due()
         return out
+
+    def _resolve(self) -> None:
+        """Close the signals whose condition cleared by itself (the detectors said so and
+        their ``auto_close`` allowed it): in the register when still ``open`` (audit trail,
+        reason in both languages), then out to the sinks that take closings and, through
+        the outbox, on the signal's own topic with ``status: closed`` and the reason."""
+        flat = self.config.flat
+        cleared, self._cleared[:] = list(self._cleared), []
+        for res in cleared:
+            sid = signal_id(flat, res.apartment, res.kind.value, res.start, res.key)
+            try:
+                # the closing in the register and its message in the outbox: both or none
+                with self.store.transaction():
+                    entry = self.register.resolve_auto(
+                        sid, res.apartment, res.kind.value, res.at, res.reason, self._lang
+                    )
+                    if entry is None:
+                        continue
+                    sig = entry.signal.model_copy(
+                        update={
+                            "status": "closed",
+                            "closed_at": res.at.astimezone(self._tz),
+                            "reason": render(res.reason, self._lang),
+                        }
+                    )
+                    key = f"{sig.id}:closed"
+                    topic = signal_topic(self._out_base, flat, sig)
+                    self.store.queue_message(key, topic, sig.to_json())
+            except WRITE_ERRORS as err:
+                self.store.failed(err, "closing a signal")
+                continue
+            self.stats.closed[sig.kind.value] += 1
+            for sink in self.sinks:
+                closed = getattr(sink, "closed", None)
+                if closed is not None:
+                    closed(sig, key)
 
     def _offer(self, det: Detector, cands: Iterable[Candidate], out: list[Signal]) -> None:
         """Route what ``det`` raised, for the apartments that consent to it, into ``out``."""

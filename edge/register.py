@@ -239,6 +239,60 @@ class Register:
         details = {"verdict": verdict, "notes": notes} if notes else {"verdict": verdict}
         return self._move(entry, "closed", by, "closed", details, at, notes=notes or None)
 
+    # --- the hub closing a signal whose condition cleared --------------------------------
+
+    def resolve_auto(
+        self,
+        signal_id: str,
+        apartment: str,
+        kind: str,
+        at: datetime,
+        reason: dict[str, str],
+        lang: str = "nl",
+    ) -> Entry | None:
+        """The condition behind raised signal ``signal_id`` cleared by itself (the door is
+        closed again, the sensor reports again): note it in the audit trail (``cleared``) of
+        the entry that holds it (its own, or the one it was folded into as a repeat). When
+        that entry is still ``open`` and every signal folded into it has cleared, the hub
+        closes it like a person would (action ``closed`` by ``hub``, no verdict, the reason
+        in both languages, ``auto``); acknowledged, discussed or assigned entries stay with
+        the people handling them. Stamped in event time. Returns the entry when it was
+        closed now, else ``None``."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM register WHERE apartment=? AND kind=? AND status!='closed'"  # noqa: S608  (values bound)
+            " ORDER BY opened DESC",
+            (apartment, kind),
+        ).fetchall()
+        for row in rows:
+            entry = _entry(row)
+            held: set[str | None] = {entry.id}
+            cleared: set[str | None] = set()
+            for action, details in self.db.execute(
+                "SELECT action, details FROM audit WHERE signal_id=? AND action IN "
+                "('repeat', 'cleared')",
+                (entry.id,),
+            ):
+                (held if action == "repeat" else cleared).add(json.loads(details).get("signal"))
+            if signal_id not in held:
+                continue
+            cleared.add(signal_id)
+            text = reason.get(lang) or reason["nl"]
+            closing = entry.status == "open" and held <= cleared
+            with self.store.transaction():
+                self._audit(entry.id, "hub", "cleared", {"signal": signal_id, "reason": text}, at)
+                if closing:
+                    self.db.execute(
+                        "UPDATE register SET status='closed', notes=? WHERE id=?", (text, entry.id)
+                    )
+                    details = {"from": "open", "auto": True, "reason": reason.get("nl", text)}
+                    details["reason_en"] = reason.get("en", text)
+                    self._audit(entry.id, "hub", "closed", details, at)
+            if not closing:
+                return None
+            logger.info("Signal %s closed by the hub: %s", entry.id, text)
+            return self._require(entry.id)
+        return None
+
     # --- escalation bookkeeping ------------------------------------------------------------
 
     def due_alerts(self, now: datetime) -> list[Entry]:

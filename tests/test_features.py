@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from edge.config import Config
+from edge.config import Config, load_config_text
 from edge.features import FEATURES, DayFeatures
 from edge.pipeline import Hub
 from edge.replay import replay
@@ -119,3 +119,62 @@ def test_a_sensor_is_down_by_its_own_rhythm_not_by_a_fixed_six_hours(tmp_path: P
         12: 1.0,
         13: 0.0,
     }
+
+
+def owl_night(pad: str | None) -> list[object]:
+    """A night owl: to bed at 01:45, three toilet visits in the night (03:00, 07:30, 08:40),
+    up at 10:00 and straight to the toilet, a nap with a toilet visit in the afternoon."""
+    m: list[object] = []
+
+    def bed(minute: float, occupied: bool) -> None:
+        if pad is not None:
+            m.append(msg(minute, pad, {"occupancy": occupied}))
+
+    def toilet(minute: float) -> None:
+        m.append(msg(minute, "a1/toilet/motion", {"occupancy": True}))
+        m.append(msg(minute + 3, "a1/toilet/motion", {"occupancy": False}))
+
+    bed(-255, True)  # 01:45 lies down
+    for out in (-182, 88, 158):  # 02:58, 07:28, 08:38 out of bed
+        bed(out, False)
+        toilet(out + 2)
+        bed(out + 8, True)
+    bed(240, False)  # 10:00 up for the day
+    toilet(242)  # the morning visit is not a night visit
+    m.append(msg(250, "a1/kitchen/motion", {"occupancy": True}))
+    bed(480, True)  # 14:00 a nap
+    bed(500, False)
+    toilet(502)
+    bed(510, True)
+    bed(540, False)
+    m.append(msg(600, "a1/living/motion", {"occupancy": True}))
+    m.append(msg(60 * 24, "a1/living/motion", {"occupancy": True}))  # next day 06:00
+    return m
+
+
+def night_visits(tmp_path: Path, lines: list[object], config: Config | None = None) -> float:
+    config = config or Config()
+    days = Days()
+    hub = Hub(config, Store(None, config.store), feature_sinks=[days])
+    replay([write_recording(tmp_path / "r.jsonl", lines)], hub)  # type: ignore[arg-type]
+    (day,) = days.days
+    return day.values["night_toilet_visits"]
+
+
+def test_night_toilet_visits_between_lying_down_and_getting_up(tmp_path: Path) -> None:
+    """With a bed pad the night is the resident's own: all three visits of a night owl
+    count (02:58 to 08:45), the visit after getting up and the nap's do not."""
+    assert night_visits(tmp_path, owl_night("a1/bedroom/bed_pad")) == 3
+    # a pad named otherwise counts through its role
+    conf = load_config_text(
+        "apartments:\n  a1:\n    devices:\n      bedroom/mat: {role: bed_pad}\n", "<test>"
+    )
+    assert night_visits(tmp_path, owl_night("a1/bedroom/mat"), conf) == 3
+
+
+def test_night_toilet_visits_without_a_bed_pad_use_the_fixed_night(tmp_path: Path) -> None:
+    """No bed pad, or two (a couple: whose night?): 00:00-06:00, one visit of the owl's."""
+    assert night_visits(tmp_path, owl_night(None)) == 1
+    two = owl_night("a1/bedroom/bed_pad")
+    two.insert(0, msg(-300, "a1/bedroom/bed_pad_2", {"occupancy": True}))
+    assert night_visits(tmp_path, two) == 1

@@ -72,6 +72,7 @@ TEXT: dict[str, dict[str, str]] = {
         "history": "Verloop",
         "assigned": "Toegewezen aan",
         "verdict": "Oordeel",
+        "resolved": "Vanzelf opgelost",
         "repeats": "herhalingen",
         "heatmap": "Activiteit per uur, laatste vier weken",
         "trend": "Activiteit per dag",
@@ -112,6 +113,7 @@ TEXT: dict[str, dict[str, str]] = {
         "history": "History",
         "assigned": "Assigned to",
         "verdict": "Verdict",
+        "resolved": "Resolved by itself",
         "repeats": "repeats",
         "heatmap": "Activity per hour, last four weeks",
         "trend": "Activity per day",
@@ -193,6 +195,8 @@ class Item:
     evidence: dict[str, Any]
     detected: datetime
     trail: list[dict[str, Any]]
+    resolved: str | None = None
+    """Why the hub closed it by itself (its condition cleared), in the agenda's language."""
 
 
 @dataclass
@@ -314,13 +318,16 @@ def build_agenda(store: Store, config: Config, week: str, lang: str | None = Non
         agenda.by_domain[domain] = []
     for e in entries:
         sig = e.signal
+        trail = register.audit_trail(e.id)
+        auto = next((a["details"] for a in trail if a["details"].get("auto")), None)
         agenda.by_domain[e.domain].append(
             Item(
                 e,
                 sig.summary,
                 sig.evidence,
                 sig.detected_at.astimezone(tz),
-                register.audit_trail(e.id),
+                trail,
+                None if auto is None else auto.get("reason_en" if lang == "en" else "reason"),
             )
         )
         if e.status != "closed":
