@@ -5,7 +5,7 @@ looks like it (out, a visitor, a sensor that died), and a restart in the middle.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from edge.config import Config
 from edge.models import Message, Signal
 from edge.pipeline import Hub
 from edge.store import Store
-from tests.helpers import T0
+from tests.helpers import T0, TZ
 
 MIDNIGHT = T0 - timedelta(hours=6)  # 2026-01-05 00:00, Europe/Amsterdam
 SENSORS = ("bedroom/motion", "hall/motion", "toilet/motion", "bathroom/motion",
@@ -31,6 +31,7 @@ class Life:
         self.rng = np.random.default_rng(seed)
         self.out: list[Message] = []
         self.dead: dict[str, datetime] = {}
+        self.wakes: list[datetime] = []  # the bed pad clears: up
         for day in range(days):
             self.ordinary(day)
 
@@ -90,6 +91,7 @@ class Life:
         self.walk(day, 3 * 60 + 4, "bedroom")
         self.send(day, 3 * 60 + 5, "bedroom/bed_pad", {"occupancy": True})
         self.send(day, wake, "bedroom/bed_pad", {"occupancy": False})
+        self.wakes.append(self.t(day, wake))
         for start, end, room, every in plan:
             if start < until:
                 self.stay(day, start, min(end, until), room, every)
@@ -325,6 +327,60 @@ def test_no_wake_when_the_resident_stays_in_bed(trained: Path, tmp_path: Path) -
     assert life.t(DAYS, 7 * 60 + 30) <= found[0].detected_at <= life.t(DAYS, 8 * 60 + 45)
     assert found[0].evidence["in_bed"] is True
     assert "opgestaan" in found[0].summary
+
+
+def stays_in_bed(days: int) -> tuple[list[Signal], Life]:
+    """``days`` ordinary days from the hub's first hour, then a morning in bed until help
+    comes at 12:30 (the fixed rule's deadline is 11:45)."""
+    life = Life(days)
+    life.send(days, 3 * 60, "bedroom/bed_pad", {"occupancy": True})
+    life.heartbeats(days, {h: True for h in range(24)})
+    life.door(days, 12 * 60 + 30)
+    life.stay(days, 12 * 60 + 31, 13 * 60, "bedroom", 1.0)
+    evening(life, days, 13 * 60 + 1)
+    signals = run(life.messages(), until=life.t(days + 1, 0))
+    return [s for s in signals if s.kind.value == "no_wake"], life
+
+
+def test_no_wake_while_learning_from_a_few_mornings() -> None:
+    """Three wake times seen: the latest plus two hours, not the fixed 11:45."""
+    found, life = stays_in_bed(5)
+    assert len(life.wakes) == 5
+    latest = life.t(5, 0) + max(w - life.t(d, 0) for d, w in enumerate(life.wakes))
+    assert len(found) == 1
+    # up when the pad cleared, or (where the pad's 06:55 report still said occupied) at
+    # breakfast in the kitchen 25 minutes later
+    due = found[0].detected_at
+    assert latest + timedelta(minutes=120) <= due <= latest + timedelta(minutes=146)
+    assert found[0].evidence["rule"] == "early"
+    assert found[0].evidence["latest_wake"] == f"{due - timedelta(minutes=120):%H:%M}"
+    assert found[0].detected_at < life.t(5, 11 * 60 + 45)
+
+
+def test_no_wake_on_the_fixed_rule_before_a_few_mornings_are_known() -> None:
+    found, life = stays_in_bed(2)
+    assert [s.detected_at for s in found] == [life.t(2, 11 * 60 + 45)]
+    assert found[0].evidence["rule"] == "cold"
+
+
+def test_no_wake_early_rule_is_capped_by_the_fixed_deadline() -> None:
+    from detectors.no_wake import NoWakeDetector, NoWakeSettings
+
+    d = NoWakeDetector(lambda apt: NoWakeSettings(), tz=TZ)
+
+    def learned(*minutes: float) -> None:
+        days = [date(2026, 1, 5) + timedelta(days=i) for i in range(len(minutes))]
+        d.load_state(
+            {"wake_days": {"a1": [[x.isoformat(), m] for x, m in zip(days, minutes, strict=True)]}}
+        )
+
+    learned(610, 640, 625)  # a night owl: up at 10:10, 10:40, 10:25; 10:40 + 2 h is 12:40
+    due, usual = d.deadline("a1", date(2026, 1, 8))
+    assert (f"{due:%H:%M}", usual) == ("11:45", None)
+    learned(410, 440, 425)
+    assert f"{d.deadline('a1', date(2026, 1, 8))[0]:%H:%M}" == "09:20"
+    learned(410, 440)  # two are too few
+    assert f"{d.deadline('a1', date(2026, 1, 8))[0]:%H:%M}" == "11:45"
 
 
 def test_false_alarm_verdicts_widen_the_margin_up_to_a_limit() -> None:
