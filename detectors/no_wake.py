@@ -26,7 +26,8 @@ quiet for a whole day already (nobody home, or sensors down: that is for housing
 ``sensor_offline``), nor when none of the apartment's sensors reported in the last hours
 (a silent sensor is not a still resident: the care alarm is held back and logged), nor
 when someone was about outside the bedroom in the last ``about_minutes``. Where there is a
-bed pad its state goes into the evidence (``in_bed``).
+bed pad its state goes into the evidence (``in_bed``). A morning it raised the alarm for
+is not learned: whoever came is no wake time of the resident's.
 
 >>> from datetime import datetime, timedelta
 >>> from zoneinfo import ZoneInfo
@@ -157,6 +158,8 @@ class NoWakeDetector(Detector):
         """apartment -> when its bed pad cleared this morning (up, unless back within
         ``out_of_bed_minutes``: then it was a night visit to the toilet)."""
         self._up: dict[str, date] = {}
+        self._alarmed: dict[str, date] = {}
+        """apartment -> the last morning it raised the alarm for (not learned from)."""
         self._deadline: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
 
@@ -291,6 +294,12 @@ class NoWakeDetector(Detector):
         if self._up.get(apt) == local.date():
             return
         self._up[apt] = local.date()
+        if self._alarmed.get(apt) == local.date():
+            # whoever came after the alarm is no wake time of the resident's (a helper at
+            # 11:00 would teach a spread that delays every later alarm); a false alarm
+            # widens the lateness through the meeting's verdict instead
+            self._schedule(apt, ts)
+            return
         keep = self.settings(apt).window_days
         wakes = self._wakes.setdefault(apt, deque(maxlen=keep))
         wakes.append((local.date(), round(self._minutes(local), 2)))
@@ -324,7 +333,10 @@ class NoWakeDetector(Detector):
                 else:
                     self._up[apt] = day  # just out of bed: not this morning's alarm
             if self._up.get(apt) != day:
-                out.extend(self._check(apt, due, day, state))
+                found = self._check(apt, due, day, state)
+                if any(c.kind is SignalKind.NO_WAKE for c in found):
+                    self._alarmed[apt] = day
+                out.extend(found)
             self._schedule(apt, due)
         return out
 
@@ -407,6 +419,7 @@ class NoWakeDetector(Detector):
             "widen": dict(sorted(self._widen.items())),
             "pending": {k: v.isoformat() for k, v in sorted(self._pending.items())},
             "up": {k: v.isoformat() for k, v in sorted(self._up.items())},
+            "alarmed": {k: v.isoformat() for k, v in sorted(self._alarmed.items())},
             "deadline": {k: v.isoformat() for k, v in sorted(self._deadline.items())},
         }
 
@@ -421,6 +434,7 @@ class NoWakeDetector(Detector):
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
         self._pending = {k: datetime.fromisoformat(v) for k, v in data.get("pending", {}).items()}
         self._up = {k: date.fromisoformat(v) for k, v in data.get("up", {}).items()}
+        self._alarmed = {k: date.fromisoformat(v) for k, v in data.get("alarmed", {}).items()}
         self._deadline = {k: datetime.fromisoformat(v) for k, v in data.get("deadline", {}).items()}
         self._heap = [(v, k) for k, v in self._deadline.items()]
         heapq.heapify(self._heap)

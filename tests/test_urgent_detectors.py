@@ -287,6 +287,37 @@ def test_fall_silence_after_walking_into_the_kitchen(trained: Path, tmp_path: Pa
     assert "gevallen" in fall.summary
 
 
+def fall_in_kitchen(life: Life, day: int) -> None:
+    life.ordinary(day, until=11 * 60)
+    life.walk(day, 11 * 60 + 1, "kitchen")  # and then nothing: on the floor
+    life.heartbeats(day, {h: False for h in range(24)})
+    life.door(day, 14 * 60)
+    evening(life, day, 14 * 60 + 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "episode"),
+    [
+        ("fall", fall_in_kitchen),
+        ("inactivity", lambda life, day: still_from(life, day, 10 * 60 + 15, 15 * 60)),
+    ],
+)
+def test_a_silence_someone_was_paged_for_is_not_learned_as_usual(
+    trained: Path, tmp_path: Path, kind: str, episode: Any
+) -> None:
+    """The same emergency two days running is found twice, equally soon: the first one's
+    hours of stillness (ended by the helper at the door) are no usual silence."""
+    life = Life(DAYS)
+    episode(life, DAYS)
+    episode(life, DAYS + 1)
+    signals = last_day(life, trained, tmp_path)
+    found = [s for s in signals if s.severity == "urgent"]
+    assert [s.kind.value for s in found] == [kind, kind]
+    first, second = (s.detected_at - life.t(DAYS + i, 0) for i, s in enumerate(found))
+    assert abs(second - first) < timedelta(minutes=20)
+    assert found[1].evidence["threshold_minutes"] == found[0].evidence["threshold_minutes"]
+
+
 def test_long_bathroom(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.ordinary(DAYS, until=11 * 60)
@@ -327,6 +358,25 @@ def test_no_wake_when_the_resident_stays_in_bed(trained: Path, tmp_path: Path) -
     assert life.t(DAYS, 7 * 60 + 30) <= found[0].detected_at <= life.t(DAYS, 8 * 60 + 45)
     assert found[0].evidence["in_bed"] is True
     assert "opgestaan" in found[0].summary
+
+
+def test_no_wake_does_not_learn_the_morning_it_raised_the_alarm_for(
+    trained: Path, tmp_path: Path
+) -> None:
+    """The helper who comes in at 11:00 is no wake time: the next morning in bed is found
+    as soon as the first (learned, a wake at 11:00 would widen the spread to the cap)."""
+    life = Life(DAYS)
+    for day in (DAYS, DAYS + 1):
+        life.send(day, 3 * 60, "bedroom/bed_pad", {"occupancy": True})
+        life.heartbeats(day, {h: True for h in range(24)})
+        life.door(day, 11 * 60)
+        life.stay(day, 11 * 60 + 1, 11 * 60 + 30, "bedroom", 1.0)
+        evening(life, day, 11 * 60 + 31)
+    found = [s for s in last_day(life, trained, tmp_path) if s.kind.value == "no_wake"]
+    assert len(found) == 2
+    first, second = (s.detected_at - life.t(DAYS + i, 0) for i, s in enumerate(found))
+    assert abs(second - first) < timedelta(minutes=10)
+    assert found[0].evidence["learned_from_days"] == found[1].evidence["learned_from_days"]
 
 
 def stays_in_bed(days: int) -> tuple[list[Signal], Life]:
