@@ -15,15 +15,19 @@ a resident who now and then sleeps in late gets the room for it), at least
 at most ``max_late_minutes`` later, plus ``margin_minutes``; each false-alarm verdict of
 the signal meeting widens that lateness by a quarter (up to ``max_widen``). A regular
 sleeper is looked after soon; an irregular one gets the room their rhythm needs.
-For the first ``learn_days`` wake times a conservative fixed deadline holds
-(``cold_deadline``). The deadline never falls before ``earliest`` nor after ``latest``.
+For the first ``learn_days`` wake times a conservative rule holds: from ``early_days``
+wake times on, the latest of them plus ``early_late_minutes`` (two hours: wide enough
+for a late morning the few days seen could not show), never later than the fixed
+``cold_deadline``, which alone holds before that. The learned deadline never falls
+before ``earliest`` nor after ``latest``.
 
 No alarm while the apartment is away (out, on holiday, in hospital), nor when it has been
 quiet for a whole day already (nobody home, or sensors down: that is for housing, through
 ``sensor_offline``), nor when none of the apartment's sensors reported in the last hours
 (a silent sensor is not a still resident: the care alarm is held back and logged), nor
 when someone was about outside the bedroom in the last ``about_minutes``. Where there is a
-bed pad its state goes into the evidence (``in_bed``).
+bed pad its state goes into the evidence (``in_bed``). A morning it raised the alarm for
+is not learned: whoever came is no wake time of the resident's.
 
 >>> from datetime import datetime, timedelta
 >>> from zoneinfo import ZoneInfo
@@ -42,8 +46,8 @@ bed pad its state goes into the evidence (``in_bed``).
 >>> _ = motion(3, 2, Room.BEDROOM)   # a night: in the bedroom only, then nothing
 >>> _ = [motion(3, h, r, moving=False)   # hourly reports: the sensors live, nobody moves
 ...      for h in range(3, 12) for r in (Room.KITCHEN, Room.BEDROOM, Room.HALL)]
->>> due = d.next_due(); (due.hour, due.minute)   # cold start: 11:45
-(11, 45)
+>>> due = d.next_due(); (due.hour, due.minute)   # learning: the latest of 3 wakes + 2 h
+(9, 30)
 >>> [(c.kind.value, c.severity.value) for c in d.on_tick(due, state)]
 [('no_wake', 'urgent')]
 """
@@ -82,6 +86,18 @@ class NoWakeSettings(DetectorSettings):
         time(11, 45), description="While learning: not up by this time raises the signal."
     )
     learn_days: int = Field(14, ge=3, le=90, description="Wake times needed before learning.")
+    early_days: int = Field(
+        3,
+        ge=1,
+        le=90,
+        description="While learning, from this many wake times: the latest of them...",
+    )
+    early_late_minutes: float = Field(
+        120.0,
+        ge=30,
+        le=360,
+        description="...plus this is the deadline (never later than the cold deadline).",
+    )
     window_days: int = Field(
         42, ge=7, le=120, description="How many recent wake times are learned from."
     )
@@ -142,6 +158,8 @@ class NoWakeDetector(Detector):
         """apartment -> when its bed pad cleared this morning (up, unless back within
         ``out_of_bed_minutes``: then it was a night visit to the toilet)."""
         self._up: dict[str, date] = {}
+        self._alarmed: dict[str, date] = {}
+        """apartment -> the last morning it raised the alarm for (not learned from)."""
         self._deadline: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
 
@@ -178,15 +196,27 @@ class NoWakeDetector(Detector):
         """Today's deadline and the usual wake time (minutes after midnight) behind it."""
         s = self.settings(apartment)
         found = self.rhythm(apartment, day)
+        low = s.earliest.hour * 60 + s.earliest.minute
         if found is None:
-            cold = s.cold_deadline
-            return self._at(day, cold.hour * 60 + cold.minute), None
+            cold = s.cold_deadline.hour * 60 + s.cold_deadline.minute
+            early = self.early(apartment)
+            if early is not None:
+                late = s.early_late_minutes * self._widen.get(apartment, 1.0) + s.margin_minutes
+                cold = min(max(early + late, low), cold)
+            return self._at(day, cold), None
         usual, spread, _ = found
         late = min(max(s.spread_k * spread, s.min_late_minutes), s.max_late_minutes)
         late = late * self._widen.get(apartment, 1.0) + s.margin_minutes
-        low = s.earliest.hour * 60 + s.earliest.minute
         high = s.latest.hour * 60 + s.latest.minute
         return self._at(day, min(max(usual + late, low), high)), usual
+
+    def early(self, apartment: str) -> float | None:
+        """While learning: the latest of the wake times seen so far (minutes after
+        midnight), once there are ``early_days`` of them; ``None`` before."""
+        wakes = self._wakes.get(apartment)
+        if not wakes or len(wakes) < self.settings(apartment).early_days:
+            return None
+        return max(m for _, m in wakes)
 
     def feedback(self, apartment: str, verdict: str) -> str | None:
         """A false alarm widens this apartment's lateness by a quarter (up to ``max_widen``)."""
@@ -264,6 +294,12 @@ class NoWakeDetector(Detector):
         if self._up.get(apt) == local.date():
             return
         self._up[apt] = local.date()
+        if self._alarmed.get(apt) == local.date():
+            # whoever came after the alarm is no wake time of the resident's (a helper at
+            # 11:00 would teach a spread that delays every later alarm); a false alarm
+            # widens the lateness through the meeting's verdict instead
+            self._schedule(apt, ts)
+            return
         keep = self.settings(apt).window_days
         wakes = self._wakes.setdefault(apt, deque(maxlen=keep))
         wakes.append((local.date(), round(self._minutes(local), 2)))
@@ -297,7 +333,10 @@ class NoWakeDetector(Detector):
                 else:
                     self._up[apt] = day  # just out of bed: not this morning's alarm
             if self._up.get(apt) != day:
-                out.extend(self._check(apt, due, day, state))
+                found = self._check(apt, due, day, state)
+                if any(c.kind is SignalKind.NO_WAKE for c in found):
+                    self._alarmed[apt] = day
+                out.extend(found)
             self._schedule(apt, due)
         return out
 
@@ -326,6 +365,7 @@ class NoWakeDetector(Detector):
             ]
         found = self.rhythm(apt, day)
         usual = found[0] if found else None
+        early = None if found else self.early(apt)
         start = self._at(day, usual) if usual is not None else due
         in_bed = [
             bool(sensor.occupied)
@@ -342,6 +382,8 @@ class NoWakeDetector(Detector):
             "window": [min(start, due).isoformat(), due.isoformat()],
             "weekend": day.weekday() >= 5,
             "learned_from_days": len(self._wakes.get(apt, ())),
+            "rule": "learned" if found else ("early" if early is not None else "cold"),
+            "latest_wake": hhmm(self._at(day, early)) if early is not None else None,
             "last_activity": st.last_activity.isoformat(),
             "in_bed": any(in_bed) if in_bed else None,
             "presence": st.presence,
@@ -377,6 +419,7 @@ class NoWakeDetector(Detector):
             "widen": dict(sorted(self._widen.items())),
             "pending": {k: v.isoformat() for k, v in sorted(self._pending.items())},
             "up": {k: v.isoformat() for k, v in sorted(self._up.items())},
+            "alarmed": {k: v.isoformat() for k, v in sorted(self._alarmed.items())},
             "deadline": {k: v.isoformat() for k, v in sorted(self._deadline.items())},
         }
 
@@ -391,6 +434,7 @@ class NoWakeDetector(Detector):
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
         self._pending = {k: datetime.fromisoformat(v) for k, v in data.get("pending", {}).items()}
         self._up = {k: date.fromisoformat(v) for k, v in data.get("up", {}).items()}
+        self._alarmed = {k: date.fromisoformat(v) for k, v in data.get("alarmed", {}).items()}
         self._deadline = {k: datetime.fromisoformat(v) for k, v in data.get("deadline", {}).items()}
         self._heap = [(v, k) for k, v in self._deadline.items()]
         heapq.heapify(self._heap)

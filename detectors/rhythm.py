@@ -233,9 +233,10 @@ class RhythmSettings(DetectorSettings):
 
 class RhythmDetector(Detector):
     """The skeleton of ``inactivity``, ``fall_silence`` and ``long_bathroom``: follow each
-    apartment's silence, learn from clean ones (:meth:`learn`), schedule the moment the
-    current one would be too long (:meth:`due`), and at that moment check home, alone and
-    the sensors before raising (:meth:`alarm`). One alarm per silence; a restart carries on."""
+    apartment's silence, learn from clean ones that paged nobody (:meth:`learn`), schedule
+    the moment the current one would be too long (:meth:`due`), and at that moment check
+    home, alone and the sensors before raising (:meth:`alarm`). One alarm per silence; a
+    restart carries on."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -287,7 +288,14 @@ class RhythmDetector(Detector):
         if sil is not None:
             if event.ts <= sil.last:
                 return ()  # a late arrival: the silence it ended is already over
-            if sil.clean and event.ts - sil.last <= timedelta(hours=30):
+            if (
+                sil.clean
+                and event.ts - sil.last <= timedelta(hours=30)
+                and st.silence_alarm != sil.last
+            ):
+                # (a silence someone was paged for teaches nothing: a fall's three hours
+                # learned as "usual" would hide the next one for weeks; a false alarm
+                # widens the margin through the meeting's verdict instead)
                 self.learn(apt, sil, event.ts, event)
         self.moved(apt, event, st)
         new = self._sil[apt] = Silence(event.ts, event.room.value)

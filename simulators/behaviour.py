@@ -47,6 +47,7 @@ RATE: dict[str, float] = {
     "wash": 1 / 30,
     "floor": 0.0,
     "faint": 0.0,
+    "rise": 1 / 20,  # getting up out of a chair or bed, a step or two
     "sickbath": 1 / 1500,
     "wander": 1 / 25,
     "visit": 1 / 240,
@@ -54,6 +55,10 @@ RATE: dict[str, float] = {
 }
 NO_ENTRY = frozenset({"floor", "faint"})
 SITTING = frozenset({"still", "tv", "nap", "visit"})
+RESTING = SITTING | {"sleep"}
+FALL_SEEN = 0.9
+"""The chance that the fall itself (a body going down) is a detection of the room's PIR:
+most of a room is in its view, a corner behind the sofa or the bed is not."""
 
 
 class Seg(NamedTuple):
@@ -544,6 +549,10 @@ def _detections(
             same_after = nxt is not None and nxt.room == s.room and nxt.start <= s.end + 1
             if not s.cont and s.act not in NO_ENTRY and not same_before:
                 parts.append(np.array([s.start + float(rng.uniform(0.3, 2.0))]))
+            if s.act == "rise":  # pushing up out of the chair or the bed
+                parts.append(np.array([s.start + float(rng.uniform(0.5, 3.0))]))
+            if s.act == "floor" and rng.random() < FALL_SEEN:  # the fall itself
+                parts.append(np.array([s.start + float(rng.uniform(0.2, 1.5))]))
             if s.act not in NO_ENTRY and s.end < w_end - 1.0 and dur > 5.0 and not same_after:
                 parts.append(np.array([s.end - float(rng.uniform(1.0, 4.0))]))
             per_room.setdefault(s.room, []).extend(parts)
@@ -731,6 +740,11 @@ class DaySim:
                 return main
             seg = where(main, t)
             room = seg.room if seg is not None else "living"
+            if kind == "fall" and seg is not None and seg.act in RESTING:
+                # nobody falls sitting still: the resident gets up (out of the chair or
+                # the bed) and falls within a few steps; a PIR in the room sees that
+                rise = min(float(rng.uniform(5.0, 40.0)), (t - seg.start) / 2)
+                main = overlay(main, t - rise, t, room, "rise")
             main = overlay(
                 main, t, t + dur, room, "floor" if kind == "fall" else "faint", cont=True
             )

@@ -5,7 +5,7 @@ looks like it (out, a visitor, a sensor that died), and a restart in the middle.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from edge.config import Config
 from edge.models import Message, Signal
 from edge.pipeline import Hub
 from edge.store import Store
-from tests.helpers import T0
+from tests.helpers import T0, TZ
 
 MIDNIGHT = T0 - timedelta(hours=6)  # 2026-01-05 00:00, Europe/Amsterdam
 SENSORS = ("bedroom/motion", "hall/motion", "toilet/motion", "bathroom/motion",
@@ -31,6 +31,7 @@ class Life:
         self.rng = np.random.default_rng(seed)
         self.out: list[Message] = []
         self.dead: dict[str, datetime] = {}
+        self.wakes: list[datetime] = []  # the bed pad clears: up
         for day in range(days):
             self.ordinary(day)
 
@@ -90,6 +91,7 @@ class Life:
         self.walk(day, 3 * 60 + 4, "bedroom")
         self.send(day, 3 * 60 + 5, "bedroom/bed_pad", {"occupancy": True})
         self.send(day, wake, "bedroom/bed_pad", {"occupancy": False})
+        self.wakes.append(self.t(day, wake))
         for start, end, room, every in plan:
             if start < until:
                 self.stay(day, start, min(end, until), room, every)
@@ -285,6 +287,37 @@ def test_fall_silence_after_walking_into_the_kitchen(trained: Path, tmp_path: Pa
     assert "gevallen" in fall.summary
 
 
+def fall_in_kitchen(life: Life, day: int) -> None:
+    life.ordinary(day, until=11 * 60)
+    life.walk(day, 11 * 60 + 1, "kitchen")  # and then nothing: on the floor
+    life.heartbeats(day, {h: False for h in range(24)})
+    life.door(day, 14 * 60)
+    evening(life, day, 14 * 60 + 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "episode"),
+    [
+        ("fall", fall_in_kitchen),
+        ("inactivity", lambda life, day: still_from(life, day, 10 * 60 + 15, 15 * 60)),
+    ],
+)
+def test_a_silence_someone_was_paged_for_is_not_learned_as_usual(
+    trained: Path, tmp_path: Path, kind: str, episode: Any
+) -> None:
+    """The same emergency two days running is found twice, equally soon: the first one's
+    hours of stillness (ended by the helper at the door) are no usual silence."""
+    life = Life(DAYS)
+    episode(life, DAYS)
+    episode(life, DAYS + 1)
+    signals = last_day(life, trained, tmp_path)
+    found = [s for s in signals if s.severity == "urgent"]
+    assert [s.kind.value for s in found] == [kind, kind]
+    first, second = (s.detected_at - life.t(DAYS + i, 0) for i, s in enumerate(found))
+    assert abs(second - first) < timedelta(minutes=20)
+    assert found[1].evidence["threshold_minutes"] == found[0].evidence["threshold_minutes"]
+
+
 def test_long_bathroom(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.ordinary(DAYS, until=11 * 60)
@@ -325,6 +358,79 @@ def test_no_wake_when_the_resident_stays_in_bed(trained: Path, tmp_path: Path) -
     assert life.t(DAYS, 7 * 60 + 30) <= found[0].detected_at <= life.t(DAYS, 8 * 60 + 45)
     assert found[0].evidence["in_bed"] is True
     assert "opgestaan" in found[0].summary
+
+
+def test_no_wake_does_not_learn_the_morning_it_raised_the_alarm_for(
+    trained: Path, tmp_path: Path
+) -> None:
+    """The helper who comes in at 11:00 is no wake time: the next morning in bed is found
+    as soon as the first (learned, a wake at 11:00 would widen the spread to the cap)."""
+    life = Life(DAYS)
+    for day in (DAYS, DAYS + 1):
+        life.send(day, 3 * 60, "bedroom/bed_pad", {"occupancy": True})
+        life.heartbeats(day, {h: True for h in range(24)})
+        life.door(day, 11 * 60)
+        life.stay(day, 11 * 60 + 1, 11 * 60 + 30, "bedroom", 1.0)
+        evening(life, day, 11 * 60 + 31)
+    found = [s for s in last_day(life, trained, tmp_path) if s.kind.value == "no_wake"]
+    assert len(found) == 2
+    first, second = (s.detected_at - life.t(DAYS + i, 0) for i, s in enumerate(found))
+    assert abs(second - first) < timedelta(minutes=10)
+    assert found[0].evidence["learned_from_days"] == found[1].evidence["learned_from_days"]
+
+
+def stays_in_bed(days: int) -> tuple[list[Signal], Life]:
+    """``days`` ordinary days from the hub's first hour, then a morning in bed until help
+    comes at 12:30 (the fixed rule's deadline is 11:45)."""
+    life = Life(days)
+    life.send(days, 3 * 60, "bedroom/bed_pad", {"occupancy": True})
+    life.heartbeats(days, {h: True for h in range(24)})
+    life.door(days, 12 * 60 + 30)
+    life.stay(days, 12 * 60 + 31, 13 * 60, "bedroom", 1.0)
+    evening(life, days, 13 * 60 + 1)
+    signals = run(life.messages(), until=life.t(days + 1, 0))
+    return [s for s in signals if s.kind.value == "no_wake"], life
+
+
+def test_no_wake_while_learning_from_a_few_mornings() -> None:
+    """Three wake times seen: the latest plus two hours, not the fixed 11:45."""
+    found, life = stays_in_bed(5)
+    assert len(life.wakes) == 5
+    latest = life.t(5, 0) + max(w - life.t(d, 0) for d, w in enumerate(life.wakes))
+    assert len(found) == 1
+    # up when the pad cleared, or (where the pad's 06:55 report still said occupied) at
+    # breakfast in the kitchen 25 minutes later
+    due = found[0].detected_at
+    assert latest + timedelta(minutes=120) <= due <= latest + timedelta(minutes=146)
+    assert found[0].evidence["rule"] == "early"
+    assert found[0].evidence["latest_wake"] == f"{due - timedelta(minutes=120):%H:%M}"
+    assert found[0].detected_at < life.t(5, 11 * 60 + 45)
+
+
+def test_no_wake_on_the_fixed_rule_before_a_few_mornings_are_known() -> None:
+    found, life = stays_in_bed(2)
+    assert [s.detected_at for s in found] == [life.t(2, 11 * 60 + 45)]
+    assert found[0].evidence["rule"] == "cold"
+
+
+def test_no_wake_early_rule_is_capped_by_the_fixed_deadline() -> None:
+    from detectors.no_wake import NoWakeDetector, NoWakeSettings
+
+    d = NoWakeDetector(lambda apt: NoWakeSettings(), tz=TZ)
+
+    def learned(*minutes: float) -> None:
+        days = [date(2026, 1, 5) + timedelta(days=i) for i in range(len(minutes))]
+        d.load_state(
+            {"wake_days": {"a1": [[x.isoformat(), m] for x, m in zip(days, minutes, strict=True)]}}
+        )
+
+    learned(610, 640, 625)  # a night owl: up at 10:10, 10:40, 10:25; 10:40 + 2 h is 12:40
+    due, usual = d.deadline("a1", date(2026, 1, 8))
+    assert (f"{due:%H:%M}", usual) == ("11:45", None)
+    learned(410, 440, 425)
+    assert f"{d.deadline('a1', date(2026, 1, 8))[0]:%H:%M}" == "09:20"
+    learned(410, 440)  # two are too few
+    assert f"{d.deadline('a1', date(2026, 1, 8))[0]:%H:%M}" == "11:45"
 
 
 def test_false_alarm_verdicts_widen_the_margin_up_to_a_limit() -> None:

@@ -168,6 +168,21 @@ def test_motion_stops_while_someone_lies_or_sits_helpless(busy: dict[str, Any], 
         assert moving == [], e
 
 
+def test_a_fall_is_a_movement_the_rooms_motion_sensor_sees(busy: dict[str, Any]) -> None:
+    """Nobody falls sitting still: a resident who falls gets up (out of the chair or the bed)
+    or walks first, and goes down, in view of the room's PIR; the motion stops after that,
+    not a quarter of an hour before (as when the fall replaced sitting without a trace)."""
+    falls = [e for e in _episodes(busy, "fall") if not e["fall_sensor"]]
+    assert len(falls) >= 10
+    seen = [
+        e
+        for e in falls
+        if _trues(busy, e["apartment"], _t(e["start"]) - 120, _t(e["start"]) + 3,
+                  f"/{e['room']}/motion")
+    ]  # fmt: skip
+    assert len(seen) >= 0.9 * len(falls), (len(seen), len(falls))
+
+
 def test_no_wake_means_no_motion_outside_the_bedroom_and_bed_stays_occupied(
     busy: dict[str, Any],
 ) -> None:
