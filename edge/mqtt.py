@@ -208,8 +208,7 @@ class LiveHub:
             ]
         )
         # the first probe at once: it queues behind whatever waited for the hub meanwhile
-        self._probe_sent = time.monotonic()
-        client.publish(self._probe, repr(self._probe_sent), qos=1)
+        self._send_probe(time.monotonic())
         client.publish(self._avail, "online", qos=1, retain=True)
         self._shown = None  # publish the health again
         self._send_outbox()
@@ -436,6 +435,11 @@ class LiveHub:
             self._publish_health()
             self._shown = shown
 
+    def _send_probe(self, now: float) -> None:
+        """The probe carries its own send time (monotonic): only that one is timed."""
+        self._probe_sent = now
+        self.client.publish(self._probe, repr(now), qos=1)
+
     def _judge_backlog(self, wall: float) -> None:
         """Send the probe (one at a time); a round trip over ``mqtt.behind_s`` (or a probe
         out for longer) means sensor messages wait that long before they are handled."""
@@ -443,8 +447,7 @@ class LiveHub:
         if self._probe_sent is not None:
             lag = max(lag, wall - self._probe_sent)
         elif self.connected:
-            self._probe_sent = wall
-            self.client.publish(self._probe, repr(wall), qos=1)
+            self._send_probe(wall)
         limit = self.config.mqtt.behind_s
         if lag > limit:
             if "behind" not in self.faults:
