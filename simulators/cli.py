@@ -59,7 +59,8 @@ def _sim_config(args: argparse.Namespace) -> SimConfig:
     return SimConfig(
         apartments=args.apartments,
         days=args.days,
-        seed=args.seed,
+        # eval-suite has --seeds (each replaces this one); simulate has --seed
+        seed=args.seed if hasattr(args, "seed") else args.seeds[0],
         start=args.start,
         rates=_rates(args),
         last_seen=args.last_seen,

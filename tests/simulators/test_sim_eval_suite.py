@@ -58,3 +58,24 @@ def test_a_failing_replay_stops_the_suite(tmp_path: Path) -> None:
     cfg = SimConfig(apartments=1, days=1)
     with pytest.raises(ReplayFailed, match="exited with 3"):
         run_suite(cfg, [1], tmp_path, f"{sys.executable} -c 'import sys; sys.exit(3)'")
+
+
+def test_eval_suite_command_runs_the_real_hub(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make eval``'s own command line, shrunk: simulate, replay through the hub, score."""
+    from edge.cli import main
+
+    replay = (
+        f"{sys.executable} -m edge.cli replay {{recording}} --config {{config}} "
+        "--signals-out {signals} --quiet --no-progress"
+    )
+    argv = ["eval-suite", "--seeds", "4", "--apartments", "2", "--days", "3"]
+    argv += ["--episode-scale", "40", "--out", str(tmp_path / "eval"), "--replay-cmd", replay]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "apartment-months" in printed
+    saved = json.loads((tmp_path / "eval" / "score.json").read_text())
+    assert saved["seeds"] == [4]
+    assert saved["pooled"]["apartments"] == 2
+    assert (tmp_path / "eval" / "seed-4" / "signals.jsonl").exists()
