@@ -413,6 +413,7 @@ class LiveHub:
             except WRITE_ERRORS as err:
                 store.failed(err, "what waited in memory")
         if wall - self._window_start >= WINDOW_S:
+            store.checkpoints_stopped()
             self._judge_window(wall - self._window_start)
             self._judge_backlog(wall)
             self._window_start = wall
@@ -552,6 +553,8 @@ class LiveHub:
         # live: alerts missed while the clock jumped or the store could not write go out
         # once, at the current step, not as a burst of every repeat (docs/faults.md)
         self.hub.escalator.catch_up = ALERT_CATCH_UP
+        # WAL checkpoints in their own thread: no message waits for one
+        self.hub.store.checkpoint_in_background()
         stats = FlatStats(self.config.flat, self.hub.register, self.config.tz, self._stats)
         self.hub.feature_sinks.append(stats)
         self._next_try = 0.0

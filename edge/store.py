@@ -7,6 +7,11 @@ model and the detectors. WAL with ``synchronous=NORMAL`` survives a killed proce
 without corruption or loss of committed work (a power cut may lose the last commit);
 ``synchronous: FULL`` in the config trades speed for that last commit too.
 
+A live hub moves SQLite's WAL checkpoints (copying the log back into the file, with an
+fsync: milliseconds on a PC, more on an SD card) off the path a message takes: a
+:class:`Checkpointer` thread with its own connection runs them every few seconds, so a
+fall's signal never waits for one (:meth:`Store.checkpoint_in_background`).
+
 When the file cannot be written (disk full, the file system gone read-only after an SD
 card error) the store does not stop the hub: :attr:`Store.fault` says why, raw events and
 dead letters wait in memory (at most ``max_pending``; beyond that the oldest are dropped
@@ -24,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -109,6 +115,61 @@ class StoreError(Exception):
     """The store cannot be opened or written."""
 
 
+CHECKPOINT_EVERY_S = 2.0
+
+
+class Checkpointer(threading.Thread):
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on its own connection every ``every_s``
+    seconds. PASSIVE never waits for the hub's writes and never makes them wait: SQLite
+    lets one checkpoint run beside one writer. The sqlite3 module releases the GIL while
+    SQLite works, so the hub's thread goes on handling messages meanwhile. A failure (the
+    disk full, the file read-only) is logged once and tried again at the next turn."""
+
+    def __init__(self, path: Path, every_s: float = CHECKPOINT_EVERY_S) -> None:
+        super().__init__(name="thuisplus-checkpoint", daemon=True)
+        self.path = path
+        self.every_s = every_s
+        self.checkpoints = 0
+        self.frames = 0
+        self.error: str | None = None
+        self._stop_event = threading.Event()
+        self._db: sqlite3.Connection | None = None
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every_s):
+            self.checkpoint()
+        if self._db is not None:
+            self._db.close()
+
+    def checkpoint(self) -> None:
+        try:
+            if self._db is None:
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None
+                )
+            row = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except (sqlite3.Error, OSError) as err:
+            if self.error is None:
+                logger.warning(
+                    "WAL checkpoint failed (%s); trying again in %g s", err, self.every_s
+                )
+            self.error = str(err)
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            return
+        if self.error is not None:
+            logger.info("WAL checkpoints work again")
+            self.error = None
+        self.checkpoints += 1
+        self.frames += int(row[2]) if row and row[2] > 0 else 0
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=10)
+
+
 WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
 
 
@@ -118,6 +179,7 @@ class Store:
     def __init__(self, path: Path | None, config: StoreConfig) -> None:
         self.path = path
         self.config = config
+        self.checkpointer: Checkpointer | None = None
         self.db = self._connect()
         self._topics: dict[str, int] = dict(
             (t, i) for i, t in self.db.execute("SELECT id, topic FROM topics")
@@ -154,6 +216,8 @@ class Store:
             db.execute(f"PRAGMA synchronous={self.config.synchronous}")
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA busy_timeout=5000")
+            if self.checkpointer is not None:
+                db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer does them
             db.executescript(_SCHEMA)
             self.db = db
             self._check_version()
@@ -222,6 +286,7 @@ class Store:
         self.fault = None
         self.flush()
         self._flush_dead()
+        self._flush_delivered()
         if self.fault is not None:
             return False
         logger.warning(
@@ -473,6 +538,24 @@ class Store:
             self._delivered_later.add(signal_id)
             self.failed(err, "a delivery mark")
 
+    def _flush_delivered(self) -> None:
+        """Delivery marks that could not be written go to the rows already in the outbox
+        (a signal the broker took during the fault is not sent again after a restart);
+        marks of signals not yet in it wait for :meth:`add_signal`."""
+        if not self._delivered_later or self.fault is not None:
+            return
+        done: set[str] = set()
+        try:
+            with self.transaction():
+                for sid in sorted(self._delivered_later):
+                    cur = self.db.execute("UPDATE outbox SET delivered=1 WHERE signal_id=?", (sid,))
+                    if cur.rowcount:
+                        done.add(sid)
+        except WRITE_ERRORS as err:
+            self.failed(err, "delivery marks")
+            return
+        self._delivered_later -= done
+
     def signal_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM signals").fetchone()[0])
 
@@ -500,7 +583,43 @@ class Store:
     def integrity_ok(self) -> bool:
         return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
+    def checkpoint_in_background(self, every_s: float = CHECKPOINT_EVERY_S) -> None:
+        """Live: WAL checkpoints in a thread of their own, not at a commit of the hub's
+        (about 1 commit in 50 used to wait several milliseconds for one)."""
+        if self.path is None or self.checkpointer is not None:
+            return
+        self.checkpointer = Checkpointer(self.path, every_s)
+        try:
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+        except WRITE_ERRORS as err:
+            logger.warning("Keeping SQLite's own WAL checkpoints: %s", err)
+            self.checkpointer = None
+            return
+        self.checkpointer.start()
+        logger.info("WAL checkpoints run in their own thread, every %g s", every_s)
+
+    def checkpoints_stopped(self) -> bool:
+        """The checkpoint thread died (a bug): SQLite's own checkpoints take over again,
+        so the log cannot grow without end. True when that happened now."""
+        cp = self.checkpointer
+        if cp is None or cp.is_alive():
+            return False
+        self.checkpointer = None
+        logger.error("The WAL checkpoint thread stopped; SQLite checkpoints at commits again")
+        try:
+            self.db.execute("PRAGMA wal_autocheckpoint=1000")
+        except WRITE_ERRORS as err:
+            self.failed(err, "the checkpoint setting")
+        return True
+
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
+            try:
+                self.db.execute("PRAGMA wal_autocheckpoint=1000")
+            except WRITE_ERRORS:
+                logger.debug("could not restore automatic checkpoints at close")
         try:
             self.flush()
             self._flush_dead()

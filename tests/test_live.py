@@ -75,6 +75,8 @@ def test_a_fall_message_in_gives_an_urgent_signal_out(broker: Broker, hub_factor
     pub.close()
     watch.close()
     assert hub.stop() == 0
+    # no commit of the hub waited for a WAL checkpoint: a thread of its own does them
+    assert "WAL checkpoints run in their own thread" in hub.output()
 
 
 def test_a_broker_restart_mid_stream_loses_no_signal(broker: Broker, hub_factory) -> None:  # type: ignore[no-untyped-def]

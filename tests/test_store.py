@@ -204,3 +204,86 @@ def test_after_a_hard_stop_late_events_since_the_save_are_replayed_too(tmp_path:
     assert sensors["a1/toilet/motion"].last_seen == at(32)
     assert sensors["a1/hall/motion"].messages == 2  # nothing from before the save twice
     again.close()
+
+
+def _autocheckpoint(store: Store) -> int:
+    return int(store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+
+def test_wal_checkpoints_run_in_their_own_thread_not_at_a_commit(tmp_path: Path) -> None:
+    """Live: no commit of the hub waits for a checkpoint's fsync; the thread keeps the
+    log short, follows a reopened file, and SQLite takes over again if it dies."""
+    store = Store(tmp_path / "s.sqlite", StoreConfig())
+    assert _autocheckpoint(store) == 1000  # replay and tools: SQLite's own checkpoints
+    store.checkpoint_in_background(every_s=0.05)
+    cp = store.checkpointer
+    assert cp is not None
+    assert cp.is_alive()
+    assert _autocheckpoint(store) == 0
+    t0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+    for i in range(3000):
+        store.add_event(f"zigbee2mqtt/a{i % 50:03d}/hall/motion", t0 + i, t0 + i, "x" * 200)
+    store.flush()
+    deadline = time.monotonic() + 10
+    while cp.frames == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cp.frames > 0
+    assert cp.error is None
+    # a store that reopens its file after a fault keeps the checkpoints off its commits
+    store.failed(OSError("disk full"), "a test row")
+    assert store.retry()
+    assert _autocheckpoint(store) == 0
+    # the thread dies: SQLite checkpoints at commits again, said once
+    cp.stop()
+    assert not cp.is_alive()
+    assert store.checkpoints_stopped()
+    assert _autocheckpoint(store) == 1000
+    assert not store.checkpoints_stopped()
+    store.close()
+    reopened = Store(tmp_path / "s.sqlite", StoreConfig())
+    assert reopened.db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3000
+    reopened.close()
+
+
+def test_a_failing_checkpoint_is_reported_and_tried_again(tmp_path: Path) -> None:
+    from edge.store import Checkpointer
+
+    cp = Checkpointer(tmp_path / "gone" / "s.sqlite", every_s=0.05)
+    cp.checkpoint()
+    assert cp.error is not None
+    assert "unable to open" in cp.error
+    assert cp.checkpoints == 0
+    store = Store(tmp_path / "gone" / "s.sqlite", StoreConfig())  # the file is back
+    cp.checkpoint()
+    assert cp.error is None
+    assert cp.checkpoints == 1
+    store.close()
+
+
+def test_a_store_in_memory_has_no_checkpoint_thread() -> None:
+    store = Store(None, StoreConfig())
+    store.checkpoint_in_background()
+    assert store.checkpointer is None
+    store.close()
+
+
+def test_a_delivery_mark_that_could_not_be_written_is_written_on_recovery(
+    tmp_path: Path,
+) -> None:
+    """The broker took the signal while the file could not be written: once it can, the
+    outbox says delivered, so a restart does not page the team a second time."""
+    store = Store(tmp_path / "s.sqlite", StoreConfig())
+    assert store.add_signal(sig(1), "thuisplus/f/signal/a1/fall")
+    store.db.execute(  # a real SQLite error on the mark, as a full disk gives
+        "CREATE TEMP TRIGGER broken BEFORE UPDATE ON main.outbox "
+        "BEGIN INSERT INTO no_such_table VALUES (1); END"
+    )
+    store.outbox_delivered("s1")
+    assert store.fault is not None
+    assert "delivery mark" in store.fault
+    assert store.retry()  # reopened: the temporary trigger is gone with the old connection
+    assert store.outbox_pending() == []
+    store.close()
+    reopened = Store(tmp_path / "s.sqlite", StoreConfig())
+    assert reopened.outbox_pending() == []
+    reopened.close()
