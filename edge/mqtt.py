@@ -388,6 +388,7 @@ class LiveHub:
             except WRITE_ERRORS as err:
                 self.hub.store.failed(err, "feedback notes")
         self._check_health(wall)
+        self.hub.housekeeping()  # the state save and pruning: not inside a message
         if self._clock_at is None or self._clock_mono is None:
             return
         due = self.hub.next_due
@@ -555,6 +556,8 @@ class LiveHub:
         self.hub.escalator.catch_up = ALERT_CATCH_UP
         # WAL checkpoints in their own thread: no message waits for one
         self.hub.store.checkpoint_in_background()
+        # the state save and the pruning run between messages, after the signals went out
+        self.hub.deferred_housekeeping = True
         stats = FlatStats(self.config.flat, self.hub.register, self.config.tz, self._stats)
         self.hub.feature_sinks.append(stats)
         self._next_try = 0.0
@@ -589,6 +592,10 @@ class LiveHub:
                         self._backoff = min(self._backoff * 2, conf.reconnect_max_s)
                 if ever:
                     rc = self.client.loop(timeout=self.tick_s)
+                    if rc == mqtt.MQTT_ERR_SUCCESS and self.client.want_write():
+                        # signals raised by the messages just read go out before the
+                        # tick's work (paho writes them at its next turn otherwise)
+                        rc = self.client.loop_write()
                     if rc != mqtt.MQTT_ERR_SUCCESS:
                         if self.connected:
                             logger.debug("Network loop: %s", mqtt.error_string(rc))

@@ -166,6 +166,10 @@ class Hub:
         self._out_base = config.mqtt.base_topic
         self._lang = config.language
         self._due: datetime | None = None
+        self.deferred_housekeeping = False
+        """Live: the state save (tens of milliseconds for a large flat) and the pruning
+        never run inside :meth:`handle`, where they would delay the signal a message
+        raised; the live hub calls :meth:`housekeeping` between messages."""
         self._next_save: datetime | None = None
         self._next_prune: datetime | None = None
         self._saved_wall = time.monotonic()
@@ -372,7 +376,8 @@ class Hub:
         if self._cleared:
             self._resolve()
         self._recompute_due()
-        self._housekeeping()
+        if not self.deferred_housekeeping:
+            self._housekeeping()
         return out
 
     def advance(self, now: datetime) -> list[Signal]:
@@ -497,6 +502,11 @@ class Hub:
     @property
     def next_due(self) -> datetime | None:
         return self._due
+
+    def housekeeping(self) -> None:
+        """Save the state and prune old rows when they are due (the live hub calls this
+        between messages, with :attr:`deferred_housekeeping` set)."""
+        self._housekeeping()
 
     def _housekeeping(self) -> None:
         now = self.clock.now

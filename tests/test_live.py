@@ -214,3 +214,63 @@ def test_a_broken_message_is_kept_and_the_hub_carries_on(broker: Broker, hub_fac
     assert reasons[1].startswith("topic: unknown room 'garage'")
     pub.close()
     watch.close()
+
+
+def test_the_live_hub_saves_its_state_between_messages_not_inside_one(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state save takes tens of milliseconds for a large flat: in a live hub it runs
+    between messages, after the signals went out, never inside the message that made it
+    due (in a fall's message it used to delay the page)."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    import edge.pipeline
+    from edge.config import load_config_text
+    from edge.mqtt import LiveHub
+
+    monkeypatch.setattr(edge.pipeline, "SAVE_MIN_WALL_S", 0.0)
+    config = load_config_text(
+        f"flat: {FLAT}\nmqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
+        "  allow_insecure: true\n"
+    )
+    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store))
+    inside: list[bool] = []
+    saves: list[bool] = []  # for each save: was it inside Hub.handle?
+    handle, save = hub.handle, hub.save
+
+    def handle_spy(message: Message) -> list[Any]:
+        inside.append(True)
+        try:
+            return handle(message)
+        finally:
+            inside.pop()
+
+    def save_spy() -> None:
+        saves.append(bool(inside))
+        save()
+
+    monkeypatch.setattr(hub, "handle", handle_spy)
+    monkeypatch.setattr(hub, "save", save_spy)
+    live = LiveHub(hub, config, tick_s=0.05)
+    runner = threading.Thread(target=live.run, kwargs={"max_seconds": 30}, daemon=True)
+    watch = Collector(broker, f"thuisplus/{FLAT}/signal/#")
+    runner.start()
+    try:
+        wait_for(lambda: live.connected, 10, "the live hub to connect")
+        pub = Publisher(broker)
+        t0 = datetime.now(UTC)
+        pub.send("zigbee2mqtt/a007/hall/motion", {"occupancy": True, "last_seen": t0.isoformat()})
+        wait_for(lambda: hub.stats.events == 1, 10, "the first event")
+        late = (t0 + timedelta(minutes=15)).isoformat()  # the save is due (every 10 min)
+        pub.send("zigbee2mqtt/a007/bathroom/radar", {"fall": True, "last_seen": late})
+        wait_for(lambda: watch.payloads(), 10, "the fall's signal")
+        wait_for(lambda: saves, 10, "a save")
+        pub.close()
+    finally:
+        live.stop()
+        runner.join(timeout=20)
+        watch.close()
+    assert saves[0] is False, "the state was saved inside the message's handling"
+    assert hub.store.load_state() is not None
+    hub.store.close()
