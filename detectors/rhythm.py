@@ -67,6 +67,8 @@ logger = logging.getLogger(__name__)
 CONNECTING = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 WAIT_MINUTES = 10.0
 """How often an alarm waiting on an overdue sensor looks again."""
+_LEARN_MAX = timedelta(hours=30)
+"""A silence ended by movement is learned from only when it lasted at most this long."""
 
 
 def is_movement(event: SensorEvent, sensor: SensorState | None, role: str | None = None) -> bool:
@@ -236,7 +238,13 @@ class RhythmDetector(Detector):
     apartment's silence, learn from clean ones that paged nobody (:meth:`learn`), schedule
     the moment the current one would be too long (:meth:`due`), and at that moment check
     home, alone and the sensors before raising (:meth:`alarm`). One alarm per silence; a
-    restart carries on."""
+    restart carries on.
+
+    Every due it schedules goes to :attr:`scheduled` (``reports_due``): movements come many
+    times a minute, and the pipeline need not ask all three detectors for their next due
+    after each one."""
+
+    reports_due = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -280,28 +288,30 @@ class RhythmDetector(Detector):
         if apt == COMMON_APARTMENT:
             return ()
         st = state.apartments[apt]
+        ts = event.ts
         sil = self._sil.get(apt)
-        if sil is not None:
-            sil.note(st, event.ts)
-        if not is_movement(event, st.sensors.get(event.sensor_id), self.roles.get(event.sensor_id)):
+        # (most events are reports, not movements, and find nothing to note: this is the
+        # hot path of all three silence detectors, so it checks before it calls)
+        noting = st.presence == "away" or st.second_person_until is not None
+        if sil is not None and noting:
+            sil.note(st, ts)
+        sid = event.sensor_id
+        if not is_movement(event, st.sensors.get(sid), self.roles.get(sid)):
             return ()
         if sil is not None:
-            if event.ts <= sil.last:
+            if ts <= sil.last:
                 return ()  # a late arrival: the silence it ended is already over
-            if (
-                sil.clean
-                and event.ts - sil.last <= timedelta(hours=30)
-                and st.silence_alarm != sil.last
-            ):
+            if sil.clean and ts - sil.last <= _LEARN_MAX and st.silence_alarm != sil.last:
                 # (a silence someone was paged for teaches nothing: a fall's three hours
                 # learned as "usual" would hide the next one for weeks; a false alarm
                 # widens the margin through the meeting's verdict instead)
-                self.learn(apt, sil, event.ts, event)
+                self.learn(apt, sil, ts, event)
         self.moved(apt, event, st)
-        new = self._sil[apt] = Silence(event.ts, event.room.value)
-        new.note(st, event.ts)
+        new = self._sil[apt] = Silence(ts, str(event.room))
+        if noting:
+            new.note(st, ts)
         bound = self.soonest(apt, new)
-        self._set_due(apt, self.due(apt, new, st) if bound is None else event.ts + bound)
+        self._set_due(apt, self.due(apt, new, st) if bound is None else ts + bound)
         self._exact.discard(apt)
         return ()
 
@@ -312,6 +322,7 @@ class RhythmDetector(Detector):
         if self._due.get(apt) != due:
             self._due[apt] = due
             heapq.heappush(self._heap, (due, apt))
+            self.scheduled.append(due)
 
     def next_due(self) -> datetime | None:
         heap = self._heap

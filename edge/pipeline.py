@@ -149,6 +149,7 @@ class Hub:
         names = list(known) if detectors is None else list(detectors)
         self.detectors: list[Detector] = []
         self._cleared: list[Resolution] = []
+        self._scheduled: list[datetime] = []
         for name in names:
             cls = known[name]
             det = cls(
@@ -157,10 +158,16 @@ class Hub:
                 roles=self.roles,
             )
             det.cleared = self._cleared  # one list: the path looks at it once per event
+            det.scheduled = self._scheduled  # likewise
             self.detectors.append(det)
         self._consent: dict[tuple[str, str], bool] = {}
         self._active: dict[str, list[Detector]] = {}
-        self._timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
+        timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
+        self._timed = [d for d in timed if not d.reports_due]
+        self._reporting = [d for d in timed if d.reports_due]
+        self._reported: datetime | None = None
+        """The earliest due of the ``reports_due`` detectors, or earlier (see
+        :meth:`_recompute_due`)."""
         self._daily = [d for d in self.detectors if type(d).on_day is not Detector.on_day]
         self._base = config.mqtt.zigbee_base_topic
         self._out_base = config.mqtt.base_topic
@@ -375,7 +382,7 @@ class Hub:
                     out.append(sig)
         if self._cleared:
             self._resolve()
-        self._recompute_due()
+        self._recompute_due(exact=False)
         if not self.deferred_housekeeping:
             self._housekeeping()
         return out
@@ -485,8 +492,29 @@ class Hub:
             for ssink in self.score_sinks:
                 ssink.detector_scores(day, scores)
 
-    def _recompute_due(self) -> None:
-        due = self.state.next_due()
+    def _recompute_due(self, exact: bool = True) -> None:
+        """The earliest time anything may come due. After an event (``exact`` false) the
+        ``reports_due`` detectors are not asked: what they scheduled since is in
+        ``_scheduled``, and a due of theirs that moved later leaves ``_reported`` early,
+        which only makes :meth:`_timers` look once in vain (it finds nothing due, and
+        works the exact time out again)."""
+        if exact:
+            self._scheduled.clear()
+            reported = None
+            for det in self._reporting:
+                d = det.next_due()
+                if d is not None and (reported is None or d < reported):
+                    reported = d
+            self._reported = reported
+        elif self._scheduled:
+            soonest = min(self._scheduled)
+            self._scheduled.clear()
+            if self._reported is None or soonest < self._reported:
+                self._reported = soonest
+        due = self._reported
+        state_due = self.state.next_due()
+        if state_due is not None and (due is None or state_due < due):
+            due = state_due
         day_end = self.features.next_due()
         if day_end is not None and (due is None or day_end < due):
             due = day_end
@@ -501,6 +529,8 @@ class Hub:
 
     @property
     def next_due(self) -> datetime | None:
+        """The earliest event time at which something comes due (exact)."""
+        self._recompute_due()
         return self._due
 
     def housekeeping(self) -> None:
