@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +68,16 @@ class Resolution:
     """Event time at which the condition cleared."""
     reason: dict[str, str]
     """One sentence per language (``nl``, ``en``), e.g. "Deur weer dicht om 14:32"."""
+
+
+class EventStep(Protocol):
+    """What the pipeline calls for each event: a detector, or several taken together
+    (:class:`detectors.rhythm.SharedSilence`); what it raises is routed under ``name``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]: ...
 
 
 SettingsLookup = Callable[[str], DetectorSettings]

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings
+from detectors.base import Candidate, Detector, DetectorSettings, EventStep
 from detectors.text import texts
 from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_pad
@@ -284,23 +284,16 @@ class RhythmDetector(Detector):
     # --- the hooks --------------------------------------------------------------------
 
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
-        apt = event.apartment
-        if apt == COMMON_APARTMENT:
-            return ()
-        st = state.apartments[apt]
+        return silence_step((self,), event, state)
+
+    def _movement(self, apt: str, event: SensorEvent, st: ApartmentState, noting: bool) -> None:
+        """A movement in ``apt`` (its silence already noted): learn from the silence it
+        ended, begin the next one and schedule when that would be too long."""
         ts = event.ts
         sil = self._sil.get(apt)
-        # (most events are reports, not movements, and find nothing to note: this is the
-        # hot path of all three silence detectors, so it checks before it calls)
-        noting = st.presence == "away" or st.second_person_until is not None
-        if sil is not None and noting:
-            sil.note(st, ts)
-        sid = event.sensor_id
-        if not is_movement(event, st.sensors.get(sid), self.roles.get(sid)):
-            return ()
         if sil is not None:
             if ts <= sil.last:
-                return ()  # a late arrival: the silence it ended is already over
+                return  # a late arrival: the silence it ended is already over
             if sil.clean and ts - sil.last <= _LEARN_MAX and st.silence_alarm != sil.last:
                 # (a silence someone was paged for teaches nothing: a fall's three hours
                 # learned as "usual" would hide the next one for weeks; a false alarm
@@ -313,7 +306,6 @@ class RhythmDetector(Detector):
         bound = self.soonest(apt, new)
         self._set_due(apt, self.due(apt, new, st) if bound is None else ts + bound)
         self._exact.discard(apt)
-        return ()
 
     def _set_due(self, apt: str, due: datetime | None) -> None:
         if due is None:
@@ -418,3 +410,62 @@ class RhythmDetector(Detector):
         self._exact = set(data.get("exact", []))
         self._heap = [(v, k) for k, v in self._due.items()]
         heapq.heapify(self._heap)
+
+
+def silence_step(
+    detectors: Sequence[RhythmDetector], event: SensorEvent, state: FlatState
+) -> tuple[()]:
+    """One event for silence detectors that share their device roles: whether it is a
+    movement, and whether the state has anything to note on a silence (away, a visitor),
+    is worked out once for all of them; each then notes its own silence, and on a
+    movement learns and schedules (:meth:`RhythmDetector._movement`). Most events are
+    reports, not movements, with nothing to note: they cost one look. Nothing is raised
+    here (alarms come at due times, from :meth:`RhythmDetector.on_tick`)."""
+    apt = event.apartment
+    if apt == COMMON_APARTMENT:
+        return ()
+    st = state.apartments[apt]
+    noting = st.presence == "away" or st.second_person_until is not None
+    if noting:
+        ts = event.ts
+        for det in detectors:
+            sil = det._sil.get(apt)
+            if sil is not None:
+                sil.note(st, ts)
+    sid = event.sensor_id
+    if is_movement(event, st.sensors.get(sid), detectors[0].roles.get(sid)):
+        for det in detectors:
+            det._movement(apt, event, st, noting)
+    return ()
+
+
+class SharedSilence:
+    """Stands in the pipeline's per-event list for the silence detectors of one apartment
+    (:func:`share_silence`): one call per event instead of one per detector."""
+
+    name = "silence"
+
+    def __init__(self, detectors: Sequence[RhythmDetector]) -> None:
+        self.detectors = tuple(detectors)
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        return silence_step(self.detectors, event, state)
+
+
+def share_silence(steps: Sequence[EventStep]) -> list[EventStep]:
+    """``steps`` (an apartment's per-event detectors, in order) with its silence detectors
+    taken together into one :class:`SharedSilence`, where the first of them stood. Only
+    those with the same device roles as the first (in a hub: all). Their per-event step
+    raises nothing and changes nothing the others read, so taking them together does not
+    change what any detector sees or does."""
+    silent = [s for s in steps if isinstance(s, RhythmDetector)]
+    shared = [d for d in silent if d.roles == silent[0].roles] if silent else []
+    if len(shared) < 2:
+        return list(steps)
+    out: list[EventStep] = []
+    for step in steps:
+        if step is shared[0]:
+            out.append(SharedSilence(shared))
+        elif not any(step is d for d in shared):
+            out.append(step)
+    return out

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from detectors.base import Candidate, Detector, Resolution, registry
+from detectors.base import Candidate, Detector, EventStep, Resolution, registry
+from detectors.rhythm import share_silence
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
@@ -161,7 +162,7 @@ class Hub:
             det.scheduled = self._scheduled  # likewise
             self.detectors.append(det)
         self._consent: dict[tuple[str, str], bool] = {}
-        self._active: dict[str, list[Detector]] = {}
+        self._active: dict[str, list[EventStep]] = {}
         timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
         self._timed = [d for d in timed if not d.reports_due]
         self._reporting = [d for d in timed if d.reports_due]
@@ -371,9 +372,9 @@ class Hub:
         self.features.observe(event, meant, self.state.apartments[apt])
         active = self._active.get(apt)
         if active is None:
-            active = self._active[apt] = [
-                d for d in self.detectors if d.per_event and self._consents(apt, d.name)
-            ]
+            active = self._active[apt] = share_silence(
+                [d for d in self.detectors if d.per_event and self._consents(apt, d.name)]
+            )
         state = self.state
         for det in active:
             for cand in det.on_event(event, state):
