@@ -88,6 +88,9 @@ def _bool(name: str, value: Any) -> bool:
 
 
 def _number(name: str, value: Any, low: float, high: float) -> float:
+    kind = type(value)
+    if (kind is int or kind is float) and low <= value <= high:
+        return float(value)  # the usual case (NaN and infinities fail the range)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise Reject(f"{name}: expected a number, got {_show(value)}")
     if not low <= value <= high:
