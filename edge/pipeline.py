@@ -366,7 +366,9 @@ class Hub:
         self.store.add_event(message.topic, event.ts.timestamp(), received, text)
         if self._received is None or received > self._received:
             self._received = received
-        out = self._timers(self.clock.now) if self._due is not None else []
+        now = self.clock.now
+        due = self._due
+        out = self._timers(now) if due is not None and now is not None and due <= now else []
         meant = self.state.apply(event)
         apt = event.apartment
         self.features.observe(event, meant, self.state.apartments[apt])
