@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.models import Message, Room, SensorEvent
+from edge.models import Message, Room, SensorEvent, shared_zone
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def parse_last_seen(value: Any) -> datetime:
             raise Reject(f"last_seen: not an ISO 8601 time: {_show(value)}") from err
         if ts.tzinfo is None:
             raise Reject(f"last_seen: no UTC offset in {_show(value)}")
-        return ts
+        return shared_zone(ts)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         if not 0 <= value < 1e14:
             raise Reject(f"last_seen: {value} is not epoch milliseconds")
