@@ -363,7 +363,9 @@ class Hub:
                 self.clock.now,
             )
         stats.events += 1
-        self.store.add_event(message.topic, event.ts.timestamp(), received, text)
+        # (without last_seen the event time is the receive time, the same object)
+        ts = received if event.ts is message.received else event.ts.timestamp()
+        self.store.add_event(message.topic, ts, received, text)
         if self._received is None or received > self._received:
             self._received = received
         now = self.clock.now
