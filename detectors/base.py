@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,6 +70,16 @@ class Resolution:
     """One sentence per language (``nl``, ``en``), e.g. "Deur weer dicht om 14:32"."""
 
 
+class EventStep(Protocol):
+    """What the pipeline calls for each event: a detector, or several taken together
+    (:class:`detectors.rhythm.SharedSilence`); what it raises is routed under ``name``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]: ...
+
+
 SettingsLookup = Callable[[str], DetectorSettings]
 """Given an apartment id, that apartment's settings of this detector."""
 
@@ -82,6 +92,10 @@ class Detector(ABC):
     per_event: ClassVar[bool] = True
     """False for a detector whose :meth:`on_event` does nothing (it learns from whole days
     or from time passing): the pipeline then does not call it for every event."""
+    reports_due: ClassVar[bool] = False
+    """True for a detector that appends every due it schedules to :attr:`scheduled`: the
+    pipeline then need not ask its :meth:`next_due` after every event, only when a due it
+    knows of has come (a due that moved later merely costs one look too many)."""
 
     def __init__(
         self,
@@ -97,6 +111,9 @@ class Detector(ABC):
         self.cleared: list[Resolution] = []
         """Signals whose condition cleared by itself, for the pipeline to close (it drains
         this list; the hub hands every detector the same list)."""
+        self.scheduled: list[datetime] = []
+        """Dues scheduled by a ``reports_due`` detector, for the pipeline (it drains this
+        list; the hub hands every detector the same list)."""
 
     def local(self, ts: datetime) -> datetime:
         """``ts`` in the flat's time zone, for summaries and time-of-day rules."""

@@ -128,7 +128,8 @@ class InactivityDetector(RhythmDetector):
         thr, _, learned = self.thresholds(apt, sil.last.astimezone(self.tz).date())
         if not learned:
             return timedelta(minutes=self.settings(apt).cold_minutes)
-        return timedelta(minutes=min(thr)) if min(thr) < NEVER else timedelta(days=1)
+        low = min(thr)
+        return timedelta(minutes=low) if low < NEVER else timedelta(days=1)
 
     def thresholds(self, apt: str, day: date) -> tuple[list[float], list[float], bool]:
         """Per local hour of ``day``: the alarm threshold and the usual silence (minutes),

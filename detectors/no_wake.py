@@ -268,25 +268,33 @@ class NoWakeDetector(Detector):
             return ()
         if apt not in self._deadline:
             self._schedule(apt, event.ts)
-        s = self.settings(apt)
         pending = self._pending.get(apt)
-        if pending is not None and event.ts - pending >= timedelta(minutes=s.out_of_bed_minutes):
+        if pending is not None and event.ts - pending >= timedelta(
+            minutes=self.settings(apt).out_of_bed_minutes
+        ):
             self._got_up(apt, pending)  # stayed out of bed: up since the pad cleared
             pending = None
-        local = event.ts.astimezone(self.tz)
-        today = self._up.get(apt) != local.date() and s.day_starts <= local.time() < _NOON
         if event.occupancy is not None and is_pad(event.device, self.roles.get(event.sensor_id)):
             sensor = state.apartments[apt].sensors.get(event.sensor_id)
             if sensor is None or sensor.last_change != event.ts:
                 return ()  # a report of the same state
             if event.occupancy:
                 self._pending.pop(apt, None)  # back to bed: a visit to the toilet at night
-            elif today and event.room is Room.BEDROOM:
+            elif event.room is Room.BEDROOM and self._morning(apt, event.ts):
                 self._pending[apt] = event.ts
             return ()
-        if today and self._is_up(event, state):
+        if self._is_up(event, state) and self._morning(apt, event.ts):
             self._got_up(apt, pending if pending is not None else event.ts)
         return ()
+
+    def _morning(self, apt: str, ts: datetime) -> bool:
+        """``ts`` is in the morning (from ``day_starts`` to noon) of a day on which the
+        resident has not been seen getting up yet."""
+        local = ts.astimezone(self.tz)
+        return (
+            self._up.get(apt) != local.date()
+            and self.settings(apt).day_starts <= local.time() < _NOON
+        )
 
     def _got_up(self, apt: str, ts: datetime) -> None:
         self._pending.pop(apt, None)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings
+from detectors.base import Candidate, Detector, DetectorSettings, EventStep
 from detectors.text import texts
 from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_pad
@@ -67,6 +67,8 @@ logger = logging.getLogger(__name__)
 CONNECTING = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 WAIT_MINUTES = 10.0
 """How often an alarm waiting on an overdue sensor looks again."""
+_LEARN_MAX = timedelta(hours=30)
+"""A silence ended by movement is learned from only when it lasted at most this long."""
 
 
 def is_movement(event: SensorEvent, sensor: SensorState | None, role: str | None = None) -> bool:
@@ -236,7 +238,13 @@ class RhythmDetector(Detector):
     apartment's silence, learn from clean ones that paged nobody (:meth:`learn`), schedule
     the moment the current one would be too long (:meth:`due`), and at that moment check
     home, alone and the sensors before raising (:meth:`alarm`). One alarm per silence; a
-    restart carries on."""
+    restart carries on.
+
+    Every due it schedules goes to :attr:`scheduled` (``reports_due``): movements come many
+    times a minute, and the pipeline need not ask all three detectors for their next due
+    after each one."""
+
+    reports_due = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -276,34 +284,28 @@ class RhythmDetector(Detector):
     # --- the hooks --------------------------------------------------------------------
 
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
-        apt = event.apartment
-        if apt == COMMON_APARTMENT:
-            return ()
-        st = state.apartments[apt]
+        return silence_step((self,), event, state)
+
+    def _movement(self, apt: str, event: SensorEvent, st: ApartmentState, noting: bool) -> None:
+        """A movement in ``apt`` (its silence already noted): learn from the silence it
+        ended, begin the next one and schedule when that would be too long."""
+        ts = event.ts
         sil = self._sil.get(apt)
         if sil is not None:
-            sil.note(st, event.ts)
-        if not is_movement(event, st.sensors.get(event.sensor_id), self.roles.get(event.sensor_id)):
-            return ()
-        if sil is not None:
-            if event.ts <= sil.last:
-                return ()  # a late arrival: the silence it ended is already over
-            if (
-                sil.clean
-                and event.ts - sil.last <= timedelta(hours=30)
-                and st.silence_alarm != sil.last
-            ):
+            if ts <= sil.last:
+                return  # a late arrival: the silence it ended is already over
+            if sil.clean and ts - sil.last <= _LEARN_MAX and st.silence_alarm != sil.last:
                 # (a silence someone was paged for teaches nothing: a fall's three hours
                 # learned as "usual" would hide the next one for weeks; a false alarm
                 # widens the margin through the meeting's verdict instead)
-                self.learn(apt, sil, event.ts, event)
+                self.learn(apt, sil, ts, event)
         self.moved(apt, event, st)
-        new = self._sil[apt] = Silence(event.ts, event.room.value)
-        new.note(st, event.ts)
+        new = self._sil[apt] = Silence(ts, str(event.room))
+        if noting:
+            new.note(st, ts)
         bound = self.soonest(apt, new)
-        self._set_due(apt, self.due(apt, new, st) if bound is None else event.ts + bound)
+        self._set_due(apt, self.due(apt, new, st) if bound is None else ts + bound)
         self._exact.discard(apt)
-        return ()
 
     def _set_due(self, apt: str, due: datetime | None) -> None:
         if due is None:
@@ -312,6 +314,7 @@ class RhythmDetector(Detector):
         if self._due.get(apt) != due:
             self._due[apt] = due
             heapq.heappush(self._heap, (due, apt))
+            self.scheduled.append(due)
 
     def next_due(self) -> datetime | None:
         heap = self._heap
@@ -407,3 +410,62 @@ class RhythmDetector(Detector):
         self._exact = set(data.get("exact", []))
         self._heap = [(v, k) for k, v in self._due.items()]
         heapq.heapify(self._heap)
+
+
+def silence_step(
+    detectors: Sequence[RhythmDetector], event: SensorEvent, state: FlatState
+) -> tuple[()]:
+    """One event for silence detectors that share their device roles: whether it is a
+    movement, and whether the state has anything to note on a silence (away, a visitor),
+    is worked out once for all of them; each then notes its own silence, and on a
+    movement learns and schedules (:meth:`RhythmDetector._movement`). Most events are
+    reports, not movements, with nothing to note: they cost one look. Nothing is raised
+    here (alarms come at due times, from :meth:`RhythmDetector.on_tick`)."""
+    apt = event.apartment
+    if apt == COMMON_APARTMENT:
+        return ()
+    st = state.apartments[apt]
+    noting = st.presence == "away" or st.second_person_until is not None
+    if noting:
+        ts = event.ts
+        for det in detectors:
+            sil = det._sil.get(apt)
+            if sil is not None:
+                sil.note(st, ts)
+    sid = event.sensor_id
+    if is_movement(event, st.sensors.get(sid), detectors[0].roles.get(sid)):
+        for det in detectors:
+            det._movement(apt, event, st, noting)
+    return ()
+
+
+class SharedSilence:
+    """Stands in the pipeline's per-event list for the silence detectors of one apartment
+    (:func:`share_silence`): one call per event instead of one per detector."""
+
+    name = "silence"
+
+    def __init__(self, detectors: Sequence[RhythmDetector]) -> None:
+        self.detectors = tuple(detectors)
+
+    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+        return silence_step(self.detectors, event, state)
+
+
+def share_silence(steps: Sequence[EventStep]) -> list[EventStep]:
+    """``steps`` (an apartment's per-event detectors, in order) with its silence detectors
+    taken together into one :class:`SharedSilence`, where the first of them stood. Only
+    those with the same device roles as the first (in a hub: all). Their per-event step
+    raises nothing and changes nothing the others read, so taking them together does not
+    change what any detector sees or does."""
+    silent = [s for s in steps if isinstance(s, RhythmDetector)]
+    shared = [d for d in silent if d.roles == silent[0].roles] if silent else []
+    if len(shared) < 2:
+        return list(steps)
+    out: list[EventStep] = []
+    for step in steps:
+        if step is shared[0]:
+            out.append(SharedSilence(shared))
+        elif not any(step is d for d in shared):
+            out.append(step)
+    return out

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.models import Message, Room, SensorEvent
+from edge.models import Message, Room, SensorEvent, shared_zone
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ def _bool(name: str, value: Any) -> bool:
 
 
 def _number(name: str, value: Any, low: float, high: float) -> float:
+    kind = type(value)
+    if (kind is int or kind is float) and low <= value <= high:
+        return float(value)  # the usual case (NaN and infinities fail the range)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise Reject(f"{name}: expected a number, got {_show(value)}")
     if not low <= value <= high:
@@ -184,7 +187,7 @@ def parse_last_seen(value: Any) -> datetime:
             raise Reject(f"last_seen: not an ISO 8601 time: {_show(value)}") from err
         if ts.tzinfo is None:
             raise Reject(f"last_seen: no UTC offset in {_show(value)}")
-        return ts
+        return shared_zone(ts)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         if not 0 <= value < 1e14:
             raise Reject(f"last_seen: {value} is not epoch milliseconds")

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from detectors.base import Candidate, Detector, Resolution, registry
+from detectors.base import Candidate, Detector, EventStep, Resolution, registry
+from detectors.rhythm import share_silence
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
@@ -149,6 +150,7 @@ class Hub:
         names = list(known) if detectors is None else list(detectors)
         self.detectors: list[Detector] = []
         self._cleared: list[Resolution] = []
+        self._scheduled: list[datetime] = []
         for name in names:
             cls = known[name]
             det = cls(
@@ -157,10 +159,16 @@ class Hub:
                 roles=self.roles,
             )
             det.cleared = self._cleared  # one list: the path looks at it once per event
+            det.scheduled = self._scheduled  # likewise
             self.detectors.append(det)
         self._consent: dict[tuple[str, str], bool] = {}
-        self._active: dict[str, list[Detector]] = {}
-        self._timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
+        self._active: dict[str, list[EventStep]] = {}
+        timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
+        self._timed = [d for d in timed if not d.reports_due]
+        self._reporting = [d for d in timed if d.reports_due]
+        self._reported: datetime | None = None
+        """The earliest due of the ``reports_due`` detectors, or earlier (see
+        :meth:`_recompute_due`)."""
         self._daily = [d for d in self.detectors if type(d).on_day is not Detector.on_day]
         self._base = config.mqtt.zigbee_base_topic
         self._out_base = config.mqtt.base_topic
@@ -355,18 +363,22 @@ class Hub:
                 self.clock.now,
             )
         stats.events += 1
-        self.store.add_event(message.topic, event.ts.timestamp(), received, text)
+        # (without last_seen the event time is the receive time, the same object)
+        ts = received if event.ts is message.received else event.ts.timestamp()
+        self.store.add_event(message.topic, ts, received, text)
         if self._received is None or received > self._received:
             self._received = received
-        out = self._timers(self.clock.now) if self._due is not None else []
+        now = self.clock.now
+        due = self._due
+        out = self._timers(now) if due is not None and now is not None and due <= now else []
         meant = self.state.apply(event)
         apt = event.apartment
         self.features.observe(event, meant, self.state.apartments[apt])
         active = self._active.get(apt)
         if active is None:
-            active = self._active[apt] = [
-                d for d in self.detectors if d.per_event and self._consents(apt, d.name)
-            ]
+            active = self._active[apt] = share_silence(
+                [d for d in self.detectors if d.per_event and self._consents(apt, d.name)]
+            )
         state = self.state
         for det in active:
             for cand in det.on_event(event, state):
@@ -375,7 +387,7 @@ class Hub:
                     out.append(sig)
         if self._cleared:
             self._resolve()
-        self._recompute_due()
+        self._recompute_due(exact=False)
         if not self.deferred_housekeeping:
             self._housekeeping()
         return out
@@ -485,8 +497,29 @@ class Hub:
             for ssink in self.score_sinks:
                 ssink.detector_scores(day, scores)
 
-    def _recompute_due(self) -> None:
-        due = self.state.next_due()
+    def _recompute_due(self, exact: bool = True) -> None:
+        """The earliest time anything may come due. After an event (``exact`` false) the
+        ``reports_due`` detectors are not asked: what they scheduled since is in
+        ``_scheduled``, and a due of theirs that moved later leaves ``_reported`` early,
+        which only makes :meth:`_timers` look once in vain (it finds nothing due, and
+        works the exact time out again)."""
+        if exact:
+            self._scheduled.clear()
+            reported = None
+            for det in self._reporting:
+                d = det.next_due()
+                if d is not None and (reported is None or d < reported):
+                    reported = d
+            self._reported = reported
+        elif self._scheduled:
+            soonest = min(self._scheduled)
+            self._scheduled.clear()
+            if self._reported is None or soonest < self._reported:
+                self._reported = soonest
+        due = self._reported
+        state_due = self.state.next_due()
+        if state_due is not None and (due is None or state_due < due):
+            due = state_due
         day_end = self.features.next_due()
         if day_end is not None and (due is None or day_end < due):
             due = day_end
@@ -501,6 +534,8 @@ class Hub:
 
     @property
     def next_due(self) -> datetime | None:
+        """The earliest event time at which something comes due (exact)."""
+        self._recompute_due()
         return self._due
 
     def housekeeping(self) -> None:

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from edge.models import Message
+from edge.models import Message, shared_zone
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def parse_line(line: str, source: str) -> Message | BadLine:
         return BadLine(source, f"field 'ts' is not an ISO 8601 time: {ts[:40]!r}", line)
     if received.tzinfo is None:
         return BadLine(source, f"field 'ts' has no UTC offset: {ts[:40]!r}", line)
-    return Message(received=received, topic=topic, payload=obj["payload"], source=source)
+    return Message(shared_zone(received), topic, obj["payload"], source)
 
 
 def iter_lines(stream: Iterable[str], name: str) -> Iterator[Message | BadLine]:
