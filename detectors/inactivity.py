@@ -193,7 +193,9 @@ class InactivityDetector(RhythmDetector):
             due = a + timedelta(minutes=s.cold_minutes)
             at = due.astimezone(self.tz).time()
             if (at >= s.evening or at < time(6, 0)) and any(
-                sensor.occupied and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+                sensor.occupied
+                and sid.split("/")[1] == Room.BEDROOM.value  # (a chair pad is no bed)
+                and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
                 for sid, sensor in st.sensors.items()
             ):
                 return None  # someone is in bed: the evening ended unseen (or a partner's)

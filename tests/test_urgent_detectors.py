@@ -444,6 +444,11 @@ def test_inactivity_in_an_evening_while_learning() -> None:
     raises it four hours later, past 21:00 (the rule before ended its day at 21:00)."""
     life = Life(3)
     life.ordinary(3, until=19 * 60)
+    for day in range(4):  # a chair pad, reporting hourly; in the chair from 18:58 on day 3
+        for hour in range(24):
+            sat = day == 3 and hour >= 19
+            life.send(day, hour * 60 + 57, "living/chair_pad", {"occupancy": sat, "battery": 90})
+    life.send(3, 18 * 60 + 58, "living/chair_pad", {"occupancy": True})
     life.door(3, 23 * 60 + 30)  # somebody comes
     life.stay(3, 23 * 60 + 31, 23 * 60 + 50, "living", 1.0)
     signals = run(life.messages(), until=life.t(4, 0))
