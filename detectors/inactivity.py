@@ -9,8 +9,10 @@ comes when the current silence exceeds ``factor`` times that plus ``margin_minut
 less than ``min_minutes``). Nights learn themselves: sleep makes their usual silence long.
 
 Until ``learn_days`` days are known a conservative fixed rule holds: a silence that began
-between ``cold_from`` and ``cold_until`` and lasts ``cold_minutes`` while still inside
-that daytime window.
+between ``cold_from`` and ``cold_until`` and lasts ``cold_minutes`` (an evening's may end
+in the night: a faint in the chair at 19:00 is found at 23:00), unless by then, in the
+evening or at night, a bed pad is occupied (someone went to bed: the night is not
+learned yet).
 
 No alarm while the resident is out or away (the apartment's ``presence``), when a
 visitor was there during the silence (visitors' movements are not the resident's; the
@@ -80,8 +82,14 @@ class InactivitySettings(RhythmSettings):
     cold_minutes: float = Field(
         240.0, ge=30, le=24 * 60, description="While learning: a daytime silence this long."
     )
-    cold_from: time = Field(time(8, 0), description="While learning: daytime starts...")
-    cold_until: time = Field(time(21, 0), description="...and ends (local time).")
+    cold_from: time = Field(
+        time(8, 0), description="While learning: a silence that begins from this time..."
+    )
+    cold_until: time = Field(
+        time(21, 0),
+        description="...until this (local time) raises the alarm after cold_minutes, "
+        "unless a bed pad is occupied by then in the evening or at night.",
+    )
     evening: time = Field(
         time(20, 0), description="Last seen in the bedroom after this (or before 06:00): asleep."
     )
@@ -184,8 +192,15 @@ class InactivityDetector(RhythmDetector):
             if not s.cold_from <= local.time() < s.cold_until:
                 return None
             due = a + timedelta(minutes=s.cold_minutes)
-            end = datetime.combine(local.date(), s.cold_until, self.tz)
-            return due if due <= end else None
+            at = due.astimezone(self.tz).time()
+            if (at >= s.evening or at < time(6, 0)) and any(
+                sensor.occupied
+                and sid.split("/")[1] == Room.BEDROOM.value  # (a chair pad is no bed)
+                and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+                for sid, sensor in st.sensors.items()
+            ):
+                return None  # someone is in bed: the evening ended unseen (or a partner's)
+            return due
         hour = local.replace(minute=0, second=0, microsecond=0)
         for _ in range(30):
             stop = hour + HOUR

@@ -16,9 +16,10 @@ at most ``max_late_minutes`` later, plus ``margin_minutes``; each false-alarm ve
 the signal meeting widens that lateness by a quarter (up to ``max_widen``). A regular
 sleeper is looked after soon; an irregular one gets the room their rhythm needs.
 For the first ``learn_days`` wake times a conservative rule holds: from ``early_days``
-wake times on, the latest of them plus ``early_late_minutes`` (two hours: wide enough
-for a late morning the few days seen could not show), never later than the fixed
-``cold_deadline``, which alone holds before that. The learned deadline never falls
+wake times on, their median plus ``max_late_minutes`` (the lateness the most irregular
+sleeper is allowed: a few mornings cannot show the spread, so it is not trusted yet),
+never before the latest of them plus ``early_late_minutes``, and never later than the
+fixed ``cold_deadline``, which alone holds before that. The learned deadline never falls
 before ``earliest`` nor after ``latest``.
 
 No alarm while the apartment is away (out, on holiday, in hospital), nor when it has been
@@ -46,8 +47,8 @@ is not learned: whoever came is no wake time of the resident's.
 >>> _ = motion(3, 2, Room.BEDROOM)   # a night: in the bedroom only, then nothing
 >>> _ = [motion(3, h, r, moving=False)   # hourly reports: the sensors live, nobody moves
 ...      for h in range(3, 12) for r in (Room.KITCHEN, Room.BEDROOM, Room.HALL)]
->>> due = d.next_due(); (due.hour, due.minute)   # learning: the latest of 3 wakes + 2 h
-(9, 30)
+>>> due = d.next_due(); (due.hour, due.minute)   # learning: the median of 3 wakes + 100 min
+(9, 10)
 >>> [(c.kind.value, c.severity.value) for c in d.on_tick(due, state)]
 [('no_wake', 'urgent')]
 """
@@ -90,13 +91,14 @@ class NoWakeSettings(DetectorSettings):
         3,
         ge=1,
         le=90,
-        description="While learning, from this many wake times: the latest of them...",
+        description="While learning, from this many wake times: their median plus "
+        "max_late_minutes is the deadline (never later than the cold deadline)...",
     )
     early_late_minutes: float = Field(
-        120.0,
-        ge=30,
+        30.0,
+        ge=0,
         le=360,
-        description="...plus this is the deadline (never later than the cold deadline).",
+        description="...and never earlier than the latest of them plus this.",
     )
     window_days: int = Field(
         42, ge=7, le=120, description="How many recent wake times are learned from."
@@ -199,10 +201,14 @@ class NoWakeDetector(Detector):
         low = s.earliest.hour * 60 + s.earliest.minute
         if found is None:
             cold = s.cold_deadline.hour * 60 + s.cold_deadline.minute
-            early = self.early(apartment)
-            if early is not None:
-                late = s.early_late_minutes * self._widen.get(apartment, 1.0) + s.margin_minutes
-                cold = min(max(early + late, low), cold)
+            seen = self.early(apartment)
+            if seen is not None:
+                median, latest = seen
+                widen = self._widen.get(apartment, 1.0)
+                due = max(
+                    median + s.max_late_minutes * widen, latest + s.early_late_minutes * widen
+                )
+                cold = min(max(due + s.margin_minutes, low), cold)
             return self._at(day, cold), None
         usual, spread, _ = found
         late = min(max(s.spread_k * spread, s.min_late_minutes), s.max_late_minutes)
@@ -210,13 +216,14 @@ class NoWakeDetector(Detector):
         high = s.latest.hour * 60 + s.latest.minute
         return self._at(day, min(max(usual + late, low), high)), usual
 
-    def early(self, apartment: str) -> float | None:
-        """While learning: the latest of the wake times seen so far (minutes after
-        midnight), once there are ``early_days`` of them; ``None`` before."""
+    def early(self, apartment: str) -> tuple[float, float] | None:
+        """While learning: the median and the latest of the wake times seen so far
+        (minutes after midnight), once there are ``early_days`` of them; ``None`` before."""
         wakes = self._wakes.get(apartment)
         if not wakes or len(wakes) < self.settings(apartment).early_days:
             return None
-        return max(m for _, m in wakes)
+        seen = [m for _, m in wakes]
+        return float(np.median(seen)), max(seen)
 
     def feedback(self, apartment: str, verdict: str) -> str | None:
         """A false alarm widens this apartment's lateness by a quarter (up to ``max_widen``)."""
@@ -372,8 +379,8 @@ class NoWakeDetector(Detector):
                 if st.sensors[sid].usual_gap() is not None
             ]
         found = self.rhythm(apt, day)
-        usual = found[0] if found else None
         early = None if found else self.early(apt)
+        usual = found[0] if found else (early[0] if early else None)
         start = self._at(day, usual) if usual is not None else due
         in_bed = [
             bool(sensor.occupied)
@@ -391,7 +398,7 @@ class NoWakeDetector(Detector):
             "weekend": day.weekday() >= 5,
             "learned_from_days": len(self._wakes.get(apt, ())),
             "rule": "learned" if found else ("early" if early is not None else "cold"),
-            "latest_wake": hhmm(self._at(day, early)) if early is not None else None,
+            "latest_wake": hhmm(self._at(day, early[1])) if early is not None else None,
             "last_activity": st.last_activity.isoformat(),
             "in_bed": any(in_bed) if in_bed else None,
             "presence": st.presence,
