@@ -389,7 +389,7 @@ class Hub:
             self._resolve()
         self._recompute_due(exact=False)
         if not self.deferred_housekeeping:
-            self._housekeeping()
+            self.housekeeping()
         return out
 
     def advance(self, now: datetime) -> list[Signal]:
@@ -398,7 +398,7 @@ class Hub:
             return []
         self.clock.now = now
         out = self._timers(now) if self._due is not None else []
-        self._housekeeping()
+        self.housekeeping()
         return out
 
     def _timers(self, now: datetime | None) -> list[Signal]:
@@ -541,9 +541,6 @@ class Hub:
     def housekeeping(self) -> None:
         """Save the state and prune old rows when they are due (the live hub calls this
         between messages, with :attr:`deferred_housekeeping` set)."""
-        self._housekeeping()
-
-    def _housekeeping(self) -> None:
         now = self.clock.now
         if now is None:
             return

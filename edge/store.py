@@ -614,12 +614,8 @@ class Store:
 
     def close(self) -> None:
         if self.checkpointer is not None:
-            self.checkpointer.stop()
+            self.checkpointer.stop()  # (closing the connection checkpoints the rest)
             self.checkpointer = None
-            try:
-                self.db.execute("PRAGMA wal_autocheckpoint=1000")
-            except WRITE_ERRORS:
-                logger.debug("could not restore automatic checkpoints at close")
         try:
             self.flush()
             self._flush_dead()
