@@ -111,10 +111,21 @@ class FallSilenceDetector(RhythmDetector):
         return f"{sil.room}+rest" if sil.room in self._rest.get(apt, ()) else sil.room
 
     def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
+        self._pads(apt, event, st)
+
+    def overtaken(self, apt: str, event: SensorEvent, st: ApartmentState) -> bool:
+        """A pad's change that arrived late (after a newer movement) still says whether the
+        resident rests in the silence running now."""
+        sil = self._sil.get(apt)
+        return self._pads(apt, event, st) and sil is not None and sil.room == event.room.value
+
+    def _pads(self, apt: str, event: SensorEvent, st: ApartmentState) -> bool:
+        """Note whether a pad in the event's room is occupied; ``True`` if that changed."""
         if event.occupancy is None or not is_pad(event.device, self.roles.get(event.sensor_id)):
-            return
+            return False
         rooms = self._rest.setdefault(apt, set())
         room = event.room.value
+        before = room in rooms
         sensors = st.sensors
         if any(
             sid.split("/")[1] == room
@@ -125,6 +136,7 @@ class FallSilenceDetector(RhythmDetector):
             rooms.add(room)
         else:
             rooms.discard(room)
+        return (room in rooms) != before
 
     def soonest(self, apt: str, sil: Silence) -> timedelta | None:
         s = self.settings(apt)

@@ -264,6 +264,12 @@ class RhythmDetector(Detector):
     def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
         """A movement (after :meth:`learn`, before the new silence is scheduled)."""
 
+    def overtaken(self, apt: str, event: SensorEvent, st: ApartmentState) -> bool:
+        """A movement that arrived after a newer one (it ends no silence): whether what it
+        changed in the state changes the running silence's due (then it is worked out
+        again). By default nothing does."""
+        return False
+
     def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
         """When the silence ``sil`` becomes too long to ignore (``None``: never)."""
         raise NotImplementedError
@@ -293,7 +299,15 @@ class RhythmDetector(Detector):
         sil = self._sil.get(apt)
         if sil is not None:
             if ts <= sil.last:
-                return  # a late arrival: the silence it ended is already over
+                # a late arrival: the silence it ended is already over, but what it changed
+                # (a pad sat on) may change the running silence's due
+                if self.overtaken(apt, event, st):
+                    bound = self.soonest(apt, sil)
+                    self._set_due(
+                        apt, self.due(apt, sil, st) if bound is None else sil.last + bound
+                    )
+                    self._exact.discard(apt)
+                return
             if sil.clean and ts - sil.last <= _LEARN_MAX and st.silence_alarm != sil.last:
                 # (a silence someone was paged for teaches nothing: a fall's three hours
                 # learned as "usual" would hide the next one for weeks; a false alarm

@@ -258,9 +258,24 @@ class FlatState:
         if len(parts) != 4 or parts[0] != base:
             return
         st = self.apartments.get(parts[1])
-        sensor = st.sensors.get("/".join(parts[1:])) if st else None
+        sensor_id = "/".join(parts[1:])
+        sensor = st.sensors.get(sensor_id) if st else None
         if sensor is not None and (sensor.unreadable is None or ts > sensor.unreadable):
             sensor.unreadable = ts
+            role = self.roles.get(sensor_id)
+            if (
+                (role == "front_door" or (role is None and parts[2] == _ENTRANCE.value))
+                and st is not None
+                and st.presence == "home"
+                and not st.door_open
+                and st.door_closed_pending is None
+                and ts >= sensor.last_seen
+            ):
+                # the front door said something nobody could read: perhaps it opened and
+                # closed. If no movement follows, the resident went out (as after a door
+                # seen closing); a movement proves them home as before.
+                st.door_closed_pending = ts
+                self._pending[st.apartment] = ts + self._away_after
 
     def advance(self, now: datetime) -> None:
         """Event time reached ``now``: decide 'away' where the door closed long enough ago."""
@@ -337,6 +352,20 @@ class FlatState:
             if changed_contact:
                 sensor.last_change = ts
             if role == "front_door" or (room is _ENTRANCE and role is None):
+                if (
+                    stale
+                    and not ev.contact
+                    and sensor.contact
+                    and (sensor.last_change is None or ts > sensor.last_change)
+                ):
+                    # the door opened, and its "closed" (newer) overtook the "open": a way
+                    # out or in that is learnt late, but not to be missed (the presence)
+                    sensor.last_change = ts
+                    self._door(st, False, ts)
+                    self._door(st, True, sensor.last_seen)
+                    self._activity(st, room, ts, onset=False)
+                    self._moved_since_close(st)
+                    return ACTIVE
                 if changed_contact:
                     self._door(st, ev.contact, ts)
                     self._activity(st, room, ts, onset=False)
@@ -398,6 +427,17 @@ class FlatState:
         elif st.presence != "home":
             st.presence = "home"
             st.presence_since = ts
+
+    def _moved_since_close(self, st: ApartmentState) -> None:
+        """A door close learnt late: movement already seen after it proves someone home."""
+        pending = st.door_closed_pending
+        if (
+            pending is not None
+            and st.last_activity is not None
+            and st.last_activity > pending + self._grace
+        ):
+            st.door_closed_pending = None
+            self._pending.pop(st.apartment, None)
 
     def _door(self, st: ApartmentState, closed: bool, ts: datetime) -> None:
         if st.door_open is (not closed) and st.door_changed is not None and ts <= st.door_changed:

@@ -177,6 +177,65 @@ def test_a_late_door_message_does_not_reopen_the_door() -> None:
     assert s.apartment("a1").sensors["a1/entrance/door"].contact is True
 
 
+def test_a_late_door_opening_is_still_a_way_out() -> None:
+    """The "open" overtaken by its "close" still says the door opened: with nobody moving
+    after it the resident went out (a silence is not a still resident at home)."""
+    s = FlatState(StateConfig(away_after_minutes=15))
+    feed(
+        s,
+        msg(0, "a1/entrance/door", {"contact": True, "battery": 90}),
+        msg(0.9, "a1/hall/motion", {"occupancy": True}),
+        msg(1.2, "a1/entrance/door", {"contact": True}),
+        msg(1.0, "a1/entrance/door", {"contact": False}),  # sent first, arrived last
+    )
+    apt = s.apartment("a1")
+    assert apt.door_open is False
+    assert apt.last_activity == at(1.0)
+    s.advance(at(1.2 + 15.1))
+    assert apt.presence == "away"
+    assert apt.presence_since == at(1.2)
+
+
+def test_a_late_door_opening_after_movement_inside_keeps_the_resident_home() -> None:
+    """The late "open" arrives after the resident was already seen moving again."""
+    s = FlatState(StateConfig(away_after_minutes=15))
+    feed(
+        s,
+        msg(0, "a1/entrance/door", {"contact": True, "battery": 90}),
+        msg(1.2, "a1/entrance/door", {"contact": True}),
+        msg(2.0, "a1/kitchen/motion", {"occupancy": True}),
+        msg(1.0, "a1/entrance/door", {"contact": False}),  # overtaken by both
+    )
+    s.advance(at(30))
+    assert s.apartment("a1").presence == "home"
+
+
+def test_an_unreadable_front_door_message_and_no_movement_after_means_out() -> None:
+    """A door message nobody could read may have been the way out: as after a close."""
+    s = FlatState(StateConfig(away_after_minutes=15))
+    feed(
+        s,
+        msg(0, "a1/entrance/door", {"contact": True, "battery": 90}),
+        msg(1, "a1/hall/motion", {"occupancy": True}),
+    )
+    s.unreadable("zigbee2mqtt/a1/entrance/door", at(1.1))
+    feed(s, msg(1.3, "a1/entrance/door", {"contact": True}))  # closed, as it was
+    s.advance(at(1.1 + 14.9))
+    assert s.apartment("a1").presence == "home"
+    s.advance(at(1.1 + 15.1))
+    assert s.apartment("a1").presence == "away"
+
+
+def test_an_unreadable_front_door_message_then_movement_is_still_home() -> None:
+    s = FlatState(StateConfig(away_after_minutes=15))
+    feed(s, msg(0, "a1/entrance/door", {"contact": True, "battery": 90}))
+    s.unreadable("zigbee2mqtt/a1/entrance/door", at(1.1))
+    s.unreadable("zigbee2mqtt/a1/kitchen/fridge", at(1.2))  # not the door: no matter
+    feed(s, msg(3, "a1/living/motion", {"occupancy": True}))
+    s.advance(at(60))
+    assert s.apartment("a1").presence == "home"
+
+
 def test_a_state_after_an_unreadable_message_is_no_activity() -> None:
     """The fridge's "closed" was lost; its hourly report says closed: nobody acted then."""
     s = FlatState(StateConfig())

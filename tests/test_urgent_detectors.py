@@ -513,3 +513,39 @@ def test_a_lost_door_close_is_no_open_door() -> None:
     # day 1: the hourly report at 11:50 says closed: nothing; day 2: the report at 14:30
     # says open, seen at the next look (every 10 minutes from 14:20)
     assert [f"{s.detected_at:%d %H:%M}" for s in signals] == ["07 14:40"]
+
+
+@pytest.mark.parametrize("pad", ["none", "in order", "late"])
+def test_a_chair_pad_that_arrives_late_still_says_resting(
+    pad: str, trained: Path, tmp_path: Path
+) -> None:
+    """Into the kitchen at 13:01 and on the chair at its table (a chair pad) till 14:30.
+    The pad's message may arrive after a newer movement (the mesh delayed it): it still
+    says the resident sits, so the long stillness is no fall. Without the pad it is one
+    (the kitchen is learned as a place where nobody stays still for long)."""
+    life = Life(DAYS)
+    life.ordinary(DAYS, until=12 * 60 + 45)  # lunch in the kitchen (alone: one room)
+    life.walk(DAYS, 13 * 60 + 1, "kitchen")
+    life.move(DAYS, 13 * 60 + 1.5, "kitchen")
+    life.heartbeats(DAYS, {h: False for h in range(24)})
+    life.send(DAYS, 14 * 60 + 30, "kitchen/chair_pad", {"occupancy": False})
+    evening(life, DAYS, 14 * 60 + 31)
+    messages = life.messages()
+    sits = Message(
+        life.t(DAYS, 13 * 60 + 1.3), "zigbee2mqtt/a1/kitchen/chair_pad", {"occupancy": True}
+    )
+    if pad == "none":
+        messages = [m for m in messages if "chair_pad" not in m.topic]
+    else:
+        newer = next(m for m in messages if m.received == life.t(DAYS, 13 * 60 + 1.5))
+        i = messages.index(newer)
+        messages.insert(i + 1 if pad == "late" else i, sits)
+    db = tmp_path / "hub.sqlite"
+    shutil.copy(trained, db)
+    start = life.t(DAYS, 0)
+    signals = run([m for m in messages if m.received >= start], store=db)
+    falls = [s for s in signals if s.kind.value == "fall"]
+    if pad == "none":
+        assert [f.evidence["place"] for f in falls] == ["kitchen"]
+    else:
+        assert falls == []
