@@ -105,10 +105,23 @@ class FallSilenceDetector(RhythmDetector):
         self._rest: dict[str, set[str]] = {}
         """apartment -> the rooms where a bed or chair pad is occupied."""
 
-    def place(self, apt: str, sil: Silence) -> str:
+    def place(self, apt: str, sil: Silence, st: ApartmentState | None = None) -> str:
         """The room, marked ``+rest`` while a bed or chair pad in it is occupied (a pad
-        changing is a movement, so this holds for the whole silence)."""
-        return f"{sil.room}+rest" if sil.room in self._rest.get(apt, ()) else sil.room
+        changing is a movement, so this holds for the whole silence), or may be: its
+        latest message could not be read (with ``st``)."""
+        room = sil.room
+        if room in self._rest.get(apt, ()):
+            return f"{room}+rest"
+        if st is not None:
+            for sid, sensor in st.sensors.items():
+                if (
+                    sensor.unreadable is not None
+                    and sensor.unreadable > sensor.last_seen
+                    and sid.split("/")[1] == room
+                    and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+                ):
+                    return f"{room}+rest"
+        return room
 
     def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
         self._pads(apt, event, st)
@@ -173,14 +186,14 @@ class FallSilenceDetector(RhythmDetector):
         return (lim if lim <= s.max_minutes else None), usual
 
     def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
-        place = self.place(apt, sil)
+        place = self.place(apt, sil, st)
         if not sil.clean or sil.room == Room.ENTRANCE.value:
             return None
         lim, _ = self.limit(apt, place, sil.last)
         return None if lim is None else sil.last + timedelta(minutes=lim)
 
     def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
-        place = self.place(apt, sil)
+        place = self.place(apt, sil, st)
         lim, usual = self.limit(apt, place, sil.last)
         observed = minutes(at - sil.last)
         return Candidate(
