@@ -10,7 +10,7 @@ less than ``min_minutes``). Nights learn themselves: sleep makes their usual sil
 
 Until ``learn_days`` days are known a conservative fixed rule holds: a silence that began
 between ``cold_from`` and ``cold_until`` and lasts ``cold_minutes`` (an evening's may end
-in the night: a faint in the chair at 19:00 is found at 23:00), unless by then, in the
+in the night: a faint in the chair at 19:00 is found at 22:00), unless by then, in the
 evening or at night, a bed pad is occupied (someone went to bed: the night is not
 learned yet).
 
@@ -36,8 +36,8 @@ and goes to housing (see :mod:`detectors.rhythm`). One alarm per silence.
 ...     state.apply(e)
 ...     return list(d.on_event(e, state))
 >>> _ = ev(-1, Room.HALL), ev(0)   # 09:00 walks into the living room, then nothing
->>> due = d.next_due(); f"{due:%H:%M}"   # cold start: four hours later
-'13:00'
+>>> due = d.next_due(); f"{due:%H:%M}"   # cold start: three hours later
+'12:00'
 >>> _ = [ev(m, r, occupancy=None, battery=90)   # hourly reports: the sensors live
 ...      for m in range(30, 241, 55) for r in (Room.LIVING, Room.HALL)]
 >>> [(c.kind.value, c.severity.value, c.evidence["rule"]) for c in d.on_tick(due, state)]
@@ -80,7 +80,7 @@ class InactivitySettings(RhythmSettings):
         120.0, ge=15, le=24 * 60, description="Never alarm on a shorter silence."
     )
     cold_minutes: float = Field(
-        240.0, ge=30, le=24 * 60, description="While learning: a daytime silence this long."
+        180.0, ge=30, le=24 * 60, description="While learning: a daytime silence this long."
     )
     cold_from: time = Field(
         time(8, 0), description="While learning: a silence that begins from this time..."
@@ -104,11 +104,24 @@ class InactivityDetector(RhythmDetector):
         super().__init__(*args, **kwargs)
         self._hist: dict[str, dict[str, list[float]]] = {}
         self._thr: dict[str, tuple[date, list[float], list[float], bool]] = {}
+        self._to_bed: set[str] = set()
+        """Apartments whose silence began with the resident going to bed."""
 
     # --- learning ----------------------------------------------------------------------
 
+    def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
+        """Note whether the silence that begins now is the resident gone to bed."""
+        if self._in_bed(event.room.value, event.ts, st):
+            self._to_bed.add(apt)
+        else:
+            self._to_bed.discard(apt)
+
     def learn(self, apt: str, sil: Silence, end: datetime, event: SensorEvent) -> None:
-        """Per local hour touched by the silence, the longest it had lasted in that hour."""
+        """Per local hour touched by the silence, the longest it had lasted in that hour.
+        A night's sleep (or a rest in bed) is not learned: it is never alarmed on, and it
+        would set the evening's usual silence by the night's."""
+        if apt in self._to_bed:
+            return
         hist = self._hist.setdefault(apt, {})
         a = sil.last
         hour = a.astimezone(self.tz).replace(minute=0, second=0, microsecond=0)
@@ -172,14 +185,28 @@ class InactivityDetector(RhythmDetector):
     # --- when -------------------------------------------------------------------------
 
     def _asleep(self, sil: Silence, st: ApartmentState) -> bool:
-        if sil.room != Room.BEDROOM.value:
+        return self._in_bed(sil.room, sil.last, st)
+
+    def _in_bed(self, room: str, since: datetime, st: ApartmentState) -> bool:
+        """Last seen in the bedroom, with its bed pad occupied, or in the evening or night."""
+        if room != Room.BEDROOM.value:
             return False
-        for sid, sensor in st.sensors.items():
-            room, device = sid.split("/")[1:]
-            if room == sil.room and sensor.occupied and is_pad(device, self.roles.get(sid)):
-                return True
-        t = sil.last.astimezone(self.tz).time()
+        if self._bed_occupied(st):
+            return True
+        t = since.astimezone(self.tz).time()
         return t >= self.settings(st.apartment).evening or t < time(6, 0)
+
+    def _bed_occupied(self, st: ApartmentState) -> bool:
+        return any(
+            sensor.occupied
+            and sid.split("/")[1] == Room.BEDROOM.value  # (a chair pad is no bed)
+            and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+            for sid, sensor in st.sensors.items()
+        )
+
+    def _night(self, apt: str, at: datetime) -> bool:
+        t = at.astimezone(self.tz).time()
+        return t >= self.settings(apt).evening or t < time(6, 0)
 
     def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
         if not sil.clean or sil.room == Room.ENTRANCE.value or self._asleep(sil, st):
@@ -192,36 +219,49 @@ class InactivityDetector(RhythmDetector):
             if not s.cold_from <= local.time() < s.cold_until:
                 return None
             due = a + timedelta(minutes=s.cold_minutes)
-            at = due.astimezone(self.tz).time()
-            if (at >= s.evening or at < time(6, 0)) and any(
-                sensor.occupied
-                and sid.split("/")[1] == Room.BEDROOM.value  # (a chair pad is no bed)
-                and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
-                for sid, sensor in st.sensors.items()
-            ):
+            if self._night(apt, due) and self._bed_occupied(st):
                 return None  # someone is in bed: the evening ended unseen (or a partner's)
             return due
-        hour = local.replace(minute=0, second=0, microsecond=0)
+        found = self._learned_due(apt, a, thr, thr)
+        return None if found is None else found[0]
+
+    def _learned_due(
+        self, apt: str, a: datetime, thr: list[float], usual: list[float]
+    ) -> tuple[datetime, float, float] | None:
+        """When a silence since ``a`` goes past the threshold of the hour it has reached,
+        with that threshold and its usual silence. An hour without a learned threshold
+        (the resident is asleep or out then, as a rule) keeps the one before it: a
+        silence out of bed that runs on into the night is no more usual than before."""
+        hour = a.astimezone(self.tz).replace(minute=0, second=0, microsecond=0)
+        held: tuple[float, float] | None = None
         for _ in range(30):
             stop = hour + HOUR
             h = hour.astimezone(self.tz).hour
             if thr[h] < NEVER:
-                due = a + timedelta(minutes=thr[h])
+                held = (thr[h], usual[h])
+            if held is not None:
+                due = a + timedelta(minutes=held[0])
                 if due < stop:
-                    return max(due, hour)
+                    return max(due, hour), held[0], held[1]
             hour = stop.astimezone(self.tz)
         return None
 
     def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
-        local = at.astimezone(self.tz)
-        thr, usual, learned = self.thresholds(apt, local.date())
+        if self._night(apt, at) and self._bed_occupied(st):
+            return None  # someone went to bed unseen (or a partner did): not this alarm
+        thr, usual, learned = self.thresholds(apt, sil.last.astimezone(self.tz).date())
         s = self.settings(apt)
         observed = minutes(at - sil.last)
-        base = usual[local.hour] if learned else None
+        base: float | None = None
+        limit = s.cold_minutes
+        if learned:
+            found = self._learned_due(apt, sil.last, thr, usual)
+            if found is not None:
+                _, limit, base = found
         evidence: dict[str, Any] = {
             "rule": "learned" if learned else "cold",
             "baseline_minutes": base,
-            "threshold_minutes": thr[local.hour] if learned else s.cold_minutes,
+            "threshold_minutes": limit,
             "observed_minutes": round(observed, 1),
             "window": [sil.last.isoformat(), at.isoformat()],
             "last_room": sil.room,
@@ -289,6 +329,7 @@ class InactivityDetector(RhythmDetector):
         return {
             **super().state_dict(),
             "hist": {k: dict(sorted(v.items())) for k, v in sorted(self._hist.items())},
+            "to_bed": sorted(self._to_bed),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -297,6 +338,7 @@ class InactivityDetector(RhythmDetector):
             k: {d: list(r) for d, r in v.items()} for k, v in data.get("hist", {}).items()
         }
         self._thr = {}
+        self._to_bed = set(data.get("to_bed", []))
 
 
 def _span(minutes: float, hours_word: str) -> str:

@@ -219,6 +219,24 @@ def test_inactivity_when_the_living_room_goes_still(trained: Path, tmp_path: Pat
     assert "uncertain" not in sig.evidence
 
 
+def test_inactivity_in_the_evening_runs_on_into_the_night(trained: Path, tmp_path: Path) -> None:
+    """Still in the chair from 21:00; the resident's weeks end in bed at 22:45. The alarm
+    comes that evening: a night's sleep is not what is usual for an evening in the chair
+    (learned so, the thresholds grew faster than the silence and it never came)."""
+    life = Life(DAYS)
+    life.ordinary(DAYS, until=21 * 60)  # (its sensors report on through the night)
+    signals = last_day(life, trained, tmp_path)
+    found = [s for s in signals if s.kind.value == "inactivity"]
+    assert len(found) == 1
+    sig = found[0]
+    last_seen = datetime.fromisoformat(sig.evidence["window"][0])
+    assert life.t(DAYS, 20 * 60 + 45) <= last_seen <= life.t(DAYS, 21 * 60)
+    assert last_seen + timedelta(hours=2) <= sig.detected_at <= life.t(DAYS, 23 * 60 + 30)
+    assert sig.evidence["rule"] == "learned"
+    assert sig.evidence["baseline_minutes"] < 60  # the evening's, not the night's
+    assert sig.evidence["observed_minutes"] >= sig.evidence["threshold_minutes"]
+
+
 def test_out_for_the_day_is_no_inactivity(trained: Path, tmp_path: Path) -> None:
     life = Life(DAYS)
     life.ordinary(DAYS, until=10 * 60)
@@ -441,7 +459,7 @@ def test_no_wake_early_rule_is_capped_by_the_fixed_deadline() -> None:
 
 def test_inactivity_in_an_evening_while_learning() -> None:
     """Still in the chair from 19:00 on the fourth day (nothing learned yet): the cold rule
-    raises it four hours later, past 21:00 (the rule before ended its day at 21:00)."""
+    raises it three hours later, past 21:00 (the rule before ended its day at 21:00)."""
     life = Life(3)
     life.ordinary(3, until=19 * 60)
     for day in range(4):  # a chair pad, reporting hourly; in the chair from 18:58 on day 3
@@ -455,8 +473,8 @@ def test_inactivity_in_an_evening_while_learning() -> None:
     found = [s for s in signals if s.kind.value == "inactivity"]
     assert len(found) == 1
     assert found[0].evidence["rule"] == "cold"
-    assert life.t(3, 22 * 60 + 40) <= found[0].detected_at <= life.t(3, 23 * 60)
-    assert found[0].evidence["observed_minutes"] == 240
+    assert life.t(3, 21 * 60 + 50) <= found[0].detected_at <= life.t(3, 22 * 60)
+    assert found[0].evidence["observed_minutes"] == 180
 
 
 def test_to_bed_unseen_in_an_evening_while_learning_is_no_inactivity() -> None:
