@@ -377,6 +377,8 @@ class FlatState:
         if ev.occupancy is not None:
             was = sensor.occupied
             sensor.occupied = ev.occupancy
+            if catchup and was is not None and was != ev.occupancy and is_pad(ev.device, role):
+                return NOTHING  # a pad's report catching up with a lost change: not now
             if ev.occupancy:
                 active = True
                 onset = was is not True

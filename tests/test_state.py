@@ -246,3 +246,19 @@ def test_a_state_after_an_unreadable_message_is_no_activity() -> None:
     assert fridge.contact is True
     assert fridge.last_change == at(0)  # the opening, not the report that caught up
     assert s.apartment("a1").last_activity == at(0)
+
+
+def test_a_pad_report_after_an_unreadable_message_is_no_getting_up_now() -> None:
+    """The chair pad's "empty" was lost; its next report says empty: the resident got up
+    then, not at the report (in bed by now, the report must not look like the living
+    room waking up)."""
+    s = FlatState(StateConfig())
+    feed(s, msg(0, "a1/living/chair_pad", {"occupancy": True}))
+    s.unreadable("zigbee2mqtt/a1/living/chair_pad", at(30))  # the lost "empty"
+    feed(s, msg(75, "a1/living/chair_pad", {"occupancy": False, "battery": 90}))
+    pad = s.apartment("a1").sensors["a1/living/chair_pad"]
+    assert pad.occupied is False
+    assert pad.last_change == at(0)
+    assert s.apartment("a1").last_activity == at(0)
+    feed(s, msg(90, "a1/living/chair_pad", {"occupancy": True}))  # sits down again: now
+    assert pad.last_change == at(90)
