@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo demo-small eval test lint bench clean install test-deps audit
+.PHONY: demo demo-small eval test lint bench clean install test-deps audit pip-audit
 
 $(VENV)/.installed: pyproject.toml
 	scripts/ensure-python.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip setuptools
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -64,9 +64,14 @@ bench: install test-deps
 	$(PY) benchmarks/bench_resources.py
 	$(PY) benchmarks/bench_faults.py
 
-## audit: known vulnerabilities in the installed dependencies (pip-audit, PyPI's advisory
-## data); --strict: a dependency it cannot look up fails the audit instead of passing it
+## audit: known vulnerabilities in the installed dependencies (PyPI's advisory data, as
+## pip-audit reads it; see docs/security.md); fails on a vulnerable release. In CI.
 audit: install
+	$(PY) scripts/audit.py
+
+## pip-audit: the same with pip-audit itself, where PyPI's per-release JSON is reachable;
+## --strict: a dependency it cannot look up fails the audit instead of passing it
+pip-audit: install
 	$(BIN)/pip-audit --strict --vulnerability-service pypi --skip-editable --progress-spinner off
 
 clean:

@@ -3,10 +3,13 @@ Urgent, care.
 
 Each apartment's rhythm is learned per hour of the day: for every hour of the last
 ``window_days`` days, the longest the home had been silent at any moment of that hour
-(only silences while the resident was at home and alone count). At hour *h* the usual
-silence is the ``quantile`` of those values over the hours *h-1*, *h*, *h+1*; the alarm
-comes when the current silence exceeds ``factor`` times that plus ``margin_minutes`` (never
-less than ``min_minutes``). Nights learn themselves: sleep makes their usual silence long.
+(only silences while the resident was at home, alone and out of bed count: a night's
+sleep is never alarmed on, and learned it would make the evening's usual silence the
+night's). At hour *h* the usual silence is the ``quantile`` of those values over the hours
+*h-1*, *h*, *h+1*; the alarm comes when the current silence exceeds ``factor`` times that
+plus ``margin_minutes`` (never less than ``min_minutes``). An hour with too few values to
+learn from (the resident is in bed or out then, as a rule) keeps the threshold of the hour
+before it: a silence in the chair that runs on into the night is found as in the evening.
 
 Until ``learn_days`` days are known a conservative fixed rule holds: a silence that began
 between ``cold_from`` and ``cold_until`` and lasts ``cold_minutes`` (an evening's may end
