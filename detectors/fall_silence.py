@@ -106,21 +106,23 @@ class FallSilenceDetector(RhythmDetector):
         """apartment -> the rooms where a bed or chair pad is occupied."""
 
     def place(self, apt: str, sil: Silence, st: ApartmentState | None = None) -> str:
-        """The room, marked ``+rest`` while a bed or chair pad in it is occupied (a pad
-        changing is a movement, so this holds for the whole silence), or may be: its
-        latest message could not be read (with ``st``)."""
+        """The room, marked ``+rest`` while a bed or chair pad in it is occupied, or may be
+        (its latest message could not be read). With ``st`` from the pads' state now (a
+        report may have caught up with a lost change since the silence began); without,
+        as at the silence's start (a pad changing is a movement)."""
         room = sil.room
-        if room in self._rest.get(apt, ()):
-            return f"{room}+rest"
-        if st is not None:
-            for sid, sensor in st.sensors.items():
-                if (
-                    sensor.unreadable is not None
-                    and sensor.unreadable > sensor.last_seen
-                    and sid.split("/")[1] == room
-                    and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
-                ):
-                    return f"{room}+rest"
+        if st is None:
+            return f"{room}+rest" if room in self._rest.get(apt, ()) else room
+        for sid, sensor in st.sensors.items():
+            if (
+                sid.split("/")[1] == room
+                and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+                and (
+                    sensor.occupied
+                    or (sensor.unreadable is not None and sensor.unreadable > sensor.last_seen)
+                )
+            ):
+                return f"{room}+rest"
         return room
 
     def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
