@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from simulators.episodes import EpisodeRates
+from simulators.flat import CHAIR_PADS, FALL_RADARS
 from simulators.stream import SimConfig
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,17 @@ def _progress(label: str) -> Callable[[int, int], None]:
             )
 
     return show
+
+
+def _share(text: str) -> float:
+    """A share of the apartments, 0 to 1 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
 
 
 def _rates(args: argparse.Namespace) -> EpisodeRates:
@@ -65,6 +77,8 @@ def _sim_config(args: argparse.Namespace) -> SimConfig:
         rates=_rates(args),
         last_seen=args.last_seen,
         flat_name=args.flat,
+        chair_pads=args.chair_pads,
+        fall_radars=args.fall_radars,
     )
 
 
@@ -209,6 +223,18 @@ def _sim_options(p: argparse.ArgumentParser, days: int, apartments: int) -> None
     )
     p.add_argument(
         "--last-seen", action="store_true", help="add Zigbee2MQTT's last_seen to every JSON payload"
+    )
+    p.add_argument(
+        "--chair-pads",
+        type=_share,
+        default=CHAIR_PADS,
+        help="share of apartments with a chair pad in the living room (default %(default)s)",
+    )
+    p.add_argument(
+        "--fall-radars",
+        type=_share,
+        default=FALL_RADARS,
+        help="share of apartments with a fall radar (default %(default)s)",
     )
     p.add_argument(
         "--workers",

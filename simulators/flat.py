@@ -150,8 +150,22 @@ def _habits(rng: np.random.Generator, partner: Habits | None = None) -> Habits:
     )
 
 
-def build_flat(n_apartments: int, seed: int, name: str = "sim-flat") -> Flat:
-    """Draw a flat of ``n_apartments`` apartments (about one in six a couple)."""
+CHAIR_PADS = 0.3
+"""Share of apartments with a chair pad in the living room, by default."""
+FALL_RADARS = 0.35
+"""Share of apartments with a fall radar (in the bathroom, living room or bedroom)."""
+
+
+def build_flat(
+    n_apartments: int,
+    seed: int,
+    name: str = "sim-flat",
+    chair_pads: float = CHAIR_PADS,
+    fall_radars: float = FALL_RADARS,
+) -> Flat:
+    """Draw a flat of ``n_apartments`` apartments (about one in six a couple); about
+    ``chair_pads`` of them with a chair pad, ``fall_radars`` with a fall radar (other
+    shares draw another flat from the same seed: the devices are drawn in turn)."""
     rng = np.random.default_rng([seed, 0xF1A7])
     apartments: list[Apartment] = []
     for i in range(n_apartments):
@@ -171,11 +185,11 @@ def build_flat(n_apartments: int, seed: int, name: str = "sim-flat") -> Flat:
         devices["living/tv"] = _device(rng, "living/tv", "plug", battery=False)
         devices["living/sos_pendant"] = _device(rng, "living/sos_pendant", "sos")
         radar_room: str | None = None
-        if rng.random() < 0.35:
+        if rng.random() < fall_radars:
             radar_room = str(rng.choice(["bathroom", "living", "bedroom"]))
             key = f"{radar_room}/fall_radar"
             devices[key] = _device(rng, key, "fall_radar", battery=False)
-        chair = bool(rng.random() < 0.3)
+        chair = bool(rng.random() < chair_pads)
         if chair:
             devices["living/chair_pad"] = _device(rng, "living/chair_pad", "chair_pad")
         apartments.append(

@@ -47,7 +47,15 @@ from simulators.behaviour import (
 )
 from simulators.episodes import ApartmentPlan, EpisodeRates, plan_apartment
 from simulators.fastwrite import FastRecordingWriter, LineFormatter
-from simulators.flat import COMMON, Apartment, Flat, build_flat, flat_config
+from simulators.flat import (
+    CHAIR_PADS,
+    COMMON,
+    FALL_RADARS,
+    Apartment,
+    Flat,
+    build_flat,
+    flat_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +77,8 @@ class SimConfig:
     p_malformed: float = 0.0001
     last_seen: bool = False
     flat_name: str = "sim-flat"
+    chair_pads: float = CHAIR_PADS
+    fall_radars: float = FALL_RADARS
 
 
 @dataclass(slots=True)
@@ -87,7 +97,9 @@ class Run:
 
     def __post_init__(self) -> None:
         cfg = self.cfg
-        self.flat = build_flat(cfg.apartments, cfg.seed, cfg.flat_name)
+        self.flat = build_flat(
+            cfg.apartments, cfg.seed, cfg.flat_name, cfg.chair_pads, cfg.fall_radars
+        )
         self.clock = Clock(cfg.start, cfg.days)
         self.plans = {
             a.id: plan_apartment(a, cfg.days, cfg.rates, cfg.seed) for a in self.flat.apartments
@@ -211,7 +223,9 @@ class Producer:
         self, cfg: SimConfig, indices: list[int] | None = None, formatted: bool = False
     ) -> None:
         self.cfg = cfg
-        self.flat = build_flat(cfg.apartments, cfg.seed, cfg.flat_name)
+        self.flat = build_flat(
+            cfg.apartments, cfg.seed, cfg.flat_name, cfg.chair_pads, cfg.fall_radars
+        )
         self.clock = Clock(cfg.start, cfg.days)
         self.sim = DaySim(self.clock, cfg.seed)
         chosen = range(cfg.apartments) if indices is None else indices

@@ -46,6 +46,30 @@ def test_unknown_rate_is_a_clear_error(tmp_path: Path) -> None:
         main(["simulate", "--days", "1", "--out", str(tmp_path), "--rate", "falls=2"])
 
 
+@pytest.mark.parametrize(("chairs", "radars"), [("1", "0"), ("0", "1")])
+def test_the_share_of_chair_pads_and_fall_radars(tmp_path: Path, chairs: str, radars: str) -> None:
+    """What if every living room had a chair pad, or no apartment a fall radar."""
+    import gzip
+
+    out = tmp_path / "sim"
+    argv = ["simulate", "--apartments", "12", "--days", "1", "--seed", "3", "--out", str(out)]
+    assert main([*argv, "--chair-pads", chairs, "--fall-radars", radars]) == 0
+    with gzip.open(out / "recording.jsonl.gz", "rt") as f:  # every device reports in a day
+        topics = {json.loads(line)["topic"] for line in f}
+    with_pad = {t.split("/")[1] for t in topics if t.endswith("/living/chair_pad")}
+    with_radar = {t.split("/")[1] for t in topics if t.endswith("/fall_radar")}
+    assert len(with_pad) == (12 if chairs == "1" else 0)
+    assert len(with_radar) == (12 if radars == "1" else 0)
+
+
+def test_a_share_outside_0_to_1_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--days", "1", "--out", str(tmp_path), "--chair-pads", "30%"])
+    assert "'30%' is not a number" in capsys.readouterr().err
+
+
 def test_register_adds_subcommands_with_callables() -> None:
     parser = argparse.ArgumentParser(prog="thuisplus")
     register(parser.add_subparsers(dest="command", required=True))
