@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from edge.register import Entry, Register, RegisterError
+from edge.store import writable
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,13 @@ def _text(body: dict[str, Any], key: str, hint: str) -> str:
         raise CommandError(f"'{key}' is missing: {hint}")
     if not isinstance(value, str) or not value.strip() or len(value) > 2000:
         raise CommandError(f"'{key}' must be a non-empty text")
+    _unicode(value, key)
     return value.strip()
+
+
+def _unicode(value: str, key: str) -> None:
+    if writable(value) != value:
+        raise CommandError(f"'{key}' is not valid Unicode text (a lone surrogate)")
 
 
 def run_command(register: Register, name: str, raw: bytes) -> Entry:
@@ -64,6 +71,7 @@ def run_command(register: Register, name: str, raw: bytes) -> Entry:
         notes = body.get("notes", "")
         if not isinstance(notes, str):
             raise CommandError("'notes' must be a text")
+        _unicode(notes, "notes")
         return register.close(
             entry.id, _text(body, "verdict", "confirmed, false_alarm or not_relevant"), by, notes
         )

@@ -313,6 +313,34 @@ def _line_of(root: Any, loc: tuple[Any, ...], key_lines: dict[int, Any]) -> int 
     return line
 
 
+def _printable(part: Any) -> str:
+    return str(part).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _not_unicode(node: Any, loc: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where the parsed YAML has a key or text that is not valid Unicode (cannot be
+    written as UTF-8), or ``None``."""
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            return loc
+        return None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if _not_unicode(key) is not None:
+                return (*loc, key)
+            found = _not_unicode(value, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _not_unicode(value, (*loc, i))
+            if found is not None:
+                return found
+    return None
+
+
 def load_config_text(text: str, name: str = "<config>") -> Config:
     """Validate a YAML text; raise :class:`ConfigError` with one line per problem."""
     loader: _LineLoader | None = None
@@ -332,6 +360,12 @@ def load_config_text(text: str, name: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError([f"{name}: the top level must be a mapping of keys"])
     key_lines = loader.key_lines
+    bad = _not_unicode(data)
+    if bad is not None:  # (YAML lets a "\ud800" escape through; nothing can write it out)
+        line = _line_of(data, bad, key_lines)
+        where = f"{name}:{line}" if line is not None else name
+        path = " -> ".join(_printable(part) for part in bad)
+        raise ConfigError([f"{where}: {path}: not valid Unicode text (a lone surrogate)"])
     own = detector_problems(data)
     own_lines = []
     for loc, msg in own:

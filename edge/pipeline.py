@@ -30,7 +30,7 @@ from edge.models import Message, Signal, signal_id
 from edge.normalise import normalise
 from edge.register import Outcome, Register
 from edge.state import FlatState
-from edge.store import WRITE_ERRORS, Store, reason_kind
+from edge.store import WRITE_ERRORS, Store, reason_kind, writable
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ SAVE_EVERY = timedelta(minutes=10)
 SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_NOT_UNICODE = "%s: not valid Unicode text (a lone surrogate, as a JSON escape \\ud800 gives)"
 
 
 class FeatureSink(Protocol):
@@ -320,6 +321,7 @@ class Hub:
 
     def reject(self, source: str, topic: str | None, payload: object, reason: str) -> None:
         """Keep a message that cannot be used, with its reason; count it."""
+        reason = writable(reason)
         kind = reason_kind(reason)
         self.stats.rejected[kind] += 1
         self.stats.examples.setdefault(kind, f"{source}: {reason}")
@@ -331,6 +333,9 @@ class Hub:
         """Take one message through the whole path; returns the signals it raised."""
         stats = self.stats
         stats.messages += 1
+        if not message.topic.isascii() and writable(message.topic) != message.topic:
+            self.reject(message.source, message.topic, message.payload, _NOT_UNICODE % "topic")
+            return []
         result = normalise(message, self._base)
         if result.ignored:
             stats.ignored += 1
@@ -345,6 +350,11 @@ class Hub:
             return []
         payload = message.payload
         text = payload if isinstance(payload, str) else _ENCODE(payload)
+        try:
+            raw = text.encode()
+        except UnicodeEncodeError:
+            self.reject(message.source, message.topic, payload, _NOT_UNICODE % "payload")
+            return []
         received = message.received.timestamp()
         if self.store.is_repeat(message.topic, text, received):
             stats.duplicates += 1
@@ -365,7 +375,7 @@ class Hub:
         stats.events += 1
         # (without last_seen the event time is the receive time, the same object)
         ts = received if event.ts is message.received else event.ts.timestamp()
-        self.store.add_event(message.topic, ts, received, text)
+        self.store.add_event(message.topic, ts, received, text, raw)
         if self._received is None or received > self._received:
             self._received = received
         now = self.clock.now

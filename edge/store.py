@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -316,7 +316,10 @@ class Store:
             return True
         return False
 
-    def add_event(self, topic: str, ts: float, received: float, payload_text: str) -> None:
+    def add_event(
+        self, topic: str, ts: float, received: float, payload_text: str, raw: bytes | None = None
+    ) -> None:
+        """Keep one raw event (``raw``: ``payload_text`` as UTF-8, if the caller has it)."""
         if not self.config.keep_raw_events:
             return
         tid: Any = self._topics.get(topic)
@@ -332,7 +335,8 @@ class Store:
             except WRITE_ERRORS as err:
                 self.failed(err, "a new topic")
                 tid = topic  # resolved when the row is written
-        self._pending.append((ts, tid, zlib.crc32(payload_text.encode()), received, payload_text))
+        crc = zlib.crc32(raw if raw is not None else payload_text.encode())
+        self._pending.append((ts, tid, crc, received, payload_text))
         if self.fault is not None:
             self._bound()
         elif len(self._pending) >= self.config.batch_size:
@@ -444,7 +448,13 @@ class Store:
     ) -> None:
         text = payload if isinstance(payload, str) or payload is None else _dumps(payload)
         self._pending_dead.append(
-            (stored.timestamp() if stored else None, source, topic, text, reason)
+            (
+                stored.timestamp() if stored else None,
+                writable(source),
+                writable(topic),
+                writable(text),
+                writable(reason),
+            )
         )
         if self.fault is None:
             self._flush_dead()
@@ -625,6 +635,18 @@ class Store:
                 )
         finally:
             self.db.close()
+
+
+@overload
+def writable(text: str) -> str: ...
+@overload
+def writable(text: None) -> None: ...
+def writable(text: str | None) -> str | None:
+    """``text`` as it can be written (to SQLite, a log, a terminal): a lone surrogate, which
+    a JSON escape such as ``"\\ud800"`` gives and UTF-8 cannot hold, as ``\\ud800``."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _dumps(value: Any) -> str:

@@ -22,7 +22,7 @@ from edge.models import Domain, Message, Severity, Signal, SignalKind
 from edge.pipeline import Hub
 from edge.register import Register
 from edge.replay import replay
-from edge.store import Store, StoreConfig
+from edge.store import Store, StoreConfig, writable
 
 T = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
 
@@ -41,6 +41,8 @@ NASTY = [
     "",
     " ",
     "a" * 300,
+    "\ud800",  # a lone surrogate, as a JSON escape gives it: UTF-8 cannot hold it
+    "a012\udfff",
 ]
 segments = st.sampled_from(NASTY) | st.text(max_size=12)
 topics = st.one_of(
@@ -90,7 +92,7 @@ def test_any_mqtt_message_is_used_or_kept_with_its_reason(
     tables = {r[0] for r in hub.store.db.execute("SELECT name FROM sqlite_master")}
     assert {"events", "topics", "dead_letters", "signals", "register"} <= tables
     stored = {r[0] for r in hub.store.db.execute("SELECT topic FROM dead_letters")}
-    assert stored <= {t for t, _ in messages}
+    assert stored <= {writable(t) for t, _ in messages}  # (a lone surrogate as \\ud800)
 
 
 def test_hostile_device_names_are_refused_or_kept_verbatim() -> None:
@@ -189,6 +191,23 @@ def test_any_config_text_loads_or_says_line_by_line_what_is_wrong(text: str) -> 
         return
     assert refused.lines
     assert all(line.startswith("flat.yaml") for line in refused.lines)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"mqtt":{},"detectors":{"\\ud80000cdu":{}}}',  # found by the test above, in CI
+        'flat: "sim\\udfff"\n',
+        'apartments:\n  a001:\n    devices: ["\\ud800"]\n',
+    ],
+)
+def test_text_that_is_not_unicode_is_refused_with_its_line(text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config_text(text, "flat.yaml")
+    (line,) = err.value.lines
+    assert line.startswith("flat.yaml")
+    assert "not valid Unicode text" in line
+    line.encode("utf-8")  # the message itself can be written out
 
 
 def test_a_password_in_the_yaml_is_never_echoed() -> None:
