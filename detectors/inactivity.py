@@ -194,10 +194,7 @@ class InactivityDetector(RhythmDetector):
         """Last seen in the bedroom, with its bed pad occupied, or in the evening or night."""
         if room != Room.BEDROOM.value:
             return False
-        if self._bed_occupied(st):
-            return True
-        t = since.astimezone(self.tz).time()
-        return t >= self.settings(st.apartment).evening or t < time(6, 0)
+        return self._bed_occupied(st) or self._night(st.apartment, since)
 
     def _bed_occupied(self, st: ApartmentState) -> bool:
         return any(
@@ -217,7 +214,7 @@ class InactivityDetector(RhythmDetector):
         s = self.settings(apt)
         a = sil.last
         local = a.astimezone(self.tz)
-        thr, _, learned = self.thresholds(apt, local.date())
+        thr, usual, learned = self.thresholds(apt, local.date())
         if not learned:
             if not s.cold_from <= local.time() < s.cold_until:
                 return None
@@ -225,7 +222,7 @@ class InactivityDetector(RhythmDetector):
             if self._night(apt, due) and self._bed_occupied(st):
                 return None  # someone is in bed: the evening ended unseen (or a partner's)
             return due
-        found = self._learned_due(apt, a, thr, thr)
+        found = self._learned_due(apt, a, thr, usual)
         return None if found is None else found[0]
 
     def _learned_due(

@@ -29,7 +29,7 @@ from detectors.base import DetectorSettings, all_settings_models
 from edge.clock import ClockConfig
 from edge.escalation import AlertsConfig
 from edge.state import StateConfig
-from edge.store import StoreConfig
+from edge.store import StoreConfig, writable
 from integrations.homeassistant.config import HomeAssistantConfig
 from integrations.influx import InfluxConfig
 
@@ -313,19 +313,11 @@ def _line_of(root: Any, loc: tuple[Any, ...], key_lines: dict[int, Any]) -> int 
     return line
 
 
-def _printable(part: Any) -> str:
-    return str(part).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _not_unicode(node: Any, loc: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
     """Where the parsed YAML has a key or text that is not valid Unicode (cannot be
     written as UTF-8), or ``None``."""
     if isinstance(node, str):
-        try:
-            node.encode("utf-8")
-        except UnicodeEncodeError:
-            return loc
-        return None
+        return loc if writable(node) != node else None
     if isinstance(node, dict):
         for key, value in node.items():
             if _not_unicode(key) is not None:
@@ -364,7 +356,7 @@ def load_config_text(text: str, name: str = "<config>") -> Config:
     if bad is not None:  # (YAML lets a "\ud800" escape through; nothing can write it out)
         line = _line_of(data, bad, key_lines)
         where = f"{name}:{line}" if line is not None else name
-        path = " -> ".join(_printable(part) for part in bad)
+        path = " -> ".join(writable(str(part)) for part in bad)
         raise ConfigError([f"{where}: {path}: not valid Unicode text (a lone surrogate)"])
     own = detector_problems(data)
     own_lines = []
