@@ -13,10 +13,14 @@ floor). The alarm comes when the silence exceeds ``factor`` times the longest of
 days plus ``margin_minutes`` (at least ``min_minutes``). Places where that comes out
 above ``max_minutes`` are resting places: there a long silence is the ``inactivity``
 detector's, which compares it with the time of day. While a place has fewer than
-``learn_days`` days, the cold rule holds only for the rooms nobody rests in (hall,
-kitchen, toilet, bathroom) and only by day (from ``cold_from`` to ``cold_until``; the
-last movement of the evening may be in any room when a bedroom has no sensor):
-``cold_minutes``.
+``learn_days`` days, the cold rule holds only for the places nobody rests in and only
+by day (from ``cold_from`` to ``cold_until``; the last movement of the evening may be in
+any room when a bedroom has no sensor): ``cold_minutes``. Those places are the hall,
+kitchen, toilet and bathroom, and a room with a bed or chair pad while its pads are empty
+once ``early_days`` days have shown only short silences there (under ``cold_minutes``
+divided by ``factor``: the resident rests on the pad, not elsewhere in the room). Without
+a pad a living room is a resting place from the start: a fall there looks like sitting
+still, and only ``inactivity`` finds it, hours later.
 
 The last movement at the front door means out or a visitor: no alarm. Away, a visitor,
 or a quiet sensor: as for ``inactivity`` (see :mod:`detectors.rhythm`). One alarm per
@@ -88,6 +92,13 @@ class FallSilenceSettings(RhythmSettings):
         ge=20,
         le=600,
         description="While learning: silence in hall, kitchen, toilet, bathroom.",
+    )
+    early_days: int = Field(
+        3,
+        ge=1,
+        le=90,
+        description="While learning: days of only short silences in a room with a pad, "
+        "pads empty, before the cold rule holds there too.",
     )
     cold_from: time = Field(time(7, 0), description="While learning: the day starts...")
     cold_until: time = Field(time(22, 0), description="...and ends (local time).")
@@ -169,16 +180,28 @@ class FallSilenceDetector(RhythmDetector):
                 for old in sorted(days)[: len(days) - keep]:
                     del days[old]
 
+    def padded(self, room: str, st: ApartmentState) -> bool:
+        """Has ``room`` a bed or chair pad?"""
+        return any(
+            sid.split("/")[1] == room and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+            for sid in st.sensors
+        )
+
     def limit(
-        self, apt: str, place: str, since: datetime | None = None
+        self, apt: str, place: str, since: datetime | None = None, padded: bool = False
     ) -> tuple[float | None, float | None]:
         """The alarm limit for ``place`` (minutes; ``None``: a resting place, or the cold
         rule's night) for a silence ``since``, and the usual longest silence behind it
-        (``None`` while learning)."""
+        (``None`` while learning). ``padded``: the place's room has a pad."""
         s = self.settings(apt)
         days = self._days.get(apt, {}).get(place, {})
         if len(days) < s.learn_days:
-            if place not in TRANSIT:
+            if place not in TRANSIT and not (
+                padded
+                and not place.endswith("+rest")
+                and len(days) >= s.early_days
+                and max(days.values()) < s.cold_minutes / s.factor
+            ):
                 return None, None
             if since is not None and not s.cold_from <= self.local(since).time() < s.cold_until:
                 return None, None
@@ -191,12 +214,12 @@ class FallSilenceDetector(RhythmDetector):
         place = self.place(apt, sil, st)
         if not sil.clean or sil.room == Room.ENTRANCE.value:
             return None
-        lim, _ = self.limit(apt, place, sil.last)
+        lim, _ = self.limit(apt, place, sil.last, self.padded(sil.room, st))
         return None if lim is None else sil.last + timedelta(minutes=lim)
 
     def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
         place = self.place(apt, sil, st)
-        lim, usual = self.limit(apt, place, sil.last)
+        lim, usual = self.limit(apt, place, sil.last, self.padded(sil.room, st))
         observed = minutes(at - sil.last)
         return Candidate(
             kind=SignalKind.FALL,

@@ -575,3 +575,53 @@ def test_a_chair_pad_that_arrives_late_still_says_resting(
         assert [f.evidence["place"] for f in falls] == ["kitchen"]
     else:
         assert falls == []
+
+
+class PadLife(Life):
+    """A resident with a chair pad in the living room. ``on_pad``: sits on it (else on the
+    sofa beside it, seen by the PIR only now and then); the pad reports hourly."""
+
+    def __init__(self, days: int, on_pad: bool) -> None:
+        self.on_pad = on_pad
+        super().__init__(days)
+
+    def stay(self, day: int, start: float, end: float, room: str, every: float) -> None:
+        if room != "living":
+            super().stay(day, start, end, room, every)
+        elif self.on_pad:
+            super().stay(day, start, end, room, every)
+            self.send(day, start + 0.5, "living/chair_pad", {"occupancy": True})
+            self.send(day, end - 0.2, "living/chair_pad", {"occupancy": False})
+        else:
+            super().stay(day, start, end, room, 45.0)
+
+    def heartbeats(self, day: int, bed: dict[int, bool]) -> None:
+        super().heartbeats(day, bed)
+        for hour in range(24):
+            self.send(day, hour * 60 + 57, "living/chair_pad", {"battery": 90})
+
+
+@pytest.mark.parametrize("on_pad", [True, False])
+def test_a_fall_in_a_living_room_with_a_chair_pad_while_learning(on_pad: bool) -> None:
+    """Day 5, before anything is learned: into the living room at 10:01 and not onto the
+    chair, then nothing (on the floor) till help comes at 14:00. Where the resident has
+    sat on the pad (the room with the pad empty was only passed through) that is a fall by
+    the cold rule, 90 minutes on. Where the resident sits on the sofa beside the pad (long
+    silences with the pad empty) the room is a resting place: no fall, and inactivity's
+    cold rule finds it after three hours."""
+    life = PadLife(5, on_pad)
+    life.ordinary(5, until=10 * 60)
+    life.walk(5, 10 * 60 + 1, "living")
+    life.heartbeats(5, {h: False for h in range(24)})
+    life.door(5, 14 * 60)
+    evening(life, 5, 14 * 60 + 1)
+    signals = run(life.messages())
+    fell = life.t(5, 10 * 60 + 1.2)  # the last movement: into the living room
+    found = [(s.kind.value, s.detected_at - fell) for s in signals if s.severity == "urgent"]
+    if on_pad:  # (inactivity's alarm later is the same emergency: it joins the fall's)
+        assert found == [("fall", timedelta(minutes=90))]
+        fall = next(s for s in signals if s.kind.value == "fall")
+        assert fall.evidence["place"] == "living"
+        assert fall.evidence["rule"] == "cold"
+    else:
+        assert found == [("inactivity", timedelta(hours=3))]
