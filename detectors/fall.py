@@ -57,11 +57,14 @@ class FallDetector(Detector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._fallen: dict[str, datetime] = {}
+        self._sensors: set[str] = set()
+        """The sensors that report falls (for the installer's coverage check)."""
 
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
         if event.fall is None:
             return ()
         sid = event.sensor_id
+        self._sensors.add(sid)
         if not event.fall:
             self._fallen.pop(sid, None)
             return ()
@@ -91,7 +94,11 @@ class FallDetector(Detector):
         )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"fallen": {k: v.isoformat() for k, v in self._fallen.items()}}
+        return {
+            "fallen": {k: v.isoformat() for k, v in self._fallen.items()},
+            "sensors": sorted(self._sensors),
+        }
 
     def load_state(self, data: dict[str, Any]) -> None:
         self._fallen = {k: datetime.fromisoformat(v) for k, v in data.get("fallen", {}).items()}
+        self._sensors = set(data.get("sensors", []))

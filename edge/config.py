@@ -222,6 +222,15 @@ class Config(_Section):
             values.update(self.apartment(apartment).detectors.get(detector, {}))
         return all_settings_models()[detector].model_validate(values)
 
+    def device_roles(self) -> dict[str, str]:
+        """Sensor id (``apartment/room/device``) -> its role, where the config gives one."""
+        return {
+            f"{apt}/{dev}": o.role
+            for apt, conf in self.apartments.items()
+            for dev, o in conf.devices.items()
+            if o.role
+        }
+
     def device_override(self, sensor_id: str) -> DeviceOverride | None:
         apartment, _, rest = sensor_id.partition("/")
         conf = self.apartments.get(apartment)

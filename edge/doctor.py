@@ -3,8 +3,9 @@
 Checks: the configuration; the broker, reached with the hub's own credentials and TLS;
 the hub's availability on the broker; the clock's synchronisation (chrony or systemd);
 the state folder's free disk; every sensor heard from recently (from the hub's saved
-state); the systemd service. Each check says OK, WARN or FAIL and why; the exit code is 1
-when any check fails.
+state); what each apartment's sensors leave unwatched (:func:`coverage`); the systemd
+service. Each check says OK, WARN or FAIL and why; the exit code is 1 when any check
+fails.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge.config import Config, ConfigError
+from edge.models import COMMON_APARTMENT, Room
 from edge.mqtt import MqttError, availability_topic, health_topic, make_client
+from edge.state import is_pad
 from edge.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -156,19 +159,94 @@ def check_disk(state_dir: Path, min_free_mb: int = 500) -> Check:
     return Check("disk", WARN if pct < 10 else OK, detail)
 
 
-def check_sensors(state_dir: Path, config: Config, now: datetime, silent_hours: float) -> Check:
+def saved_state(state_dir: Path, config: Config) -> dict[str, Any] | str:
+    """The hub's saved state in ``state_dir``, or why it cannot be read."""
     path = state_dir / "thuisplus.sqlite"
     if not path.is_file():
-        return Check("sensors", FAIL, f"{path}: no store (has the hub run with this state?)")
+        return f"{path}: no store (has the hub run with this state?)"
     try:
         store = Store(path, config.store)
     except StoreError as err:
-        return Check("sensors", FAIL, str(err))
+        return str(err)
     try:
-        saved = store.load_state().get("state", {})
+        return store.load_state()
     finally:
         store.close()
-    apartments = saved.get("apartments", {})
+
+
+GAPS = {
+    "hall": "no motion sensor in the hall: no silence alarm at all (inactivity, a fall "
+    "without a fall sensor, long bathroom stays)",
+    "front_door": "no front-door contact: out or home is guessed from motion alone",
+    "living_fall": "living room without a chair pad or fall sensor: a fall there is found "
+    "only as inactivity, after 2-3 h, or not at all when help comes sooner",
+}
+"""What a missing sensor costs, for the installer (see docs/installers.md, the kit)."""
+
+
+def coverage(saved: dict[str, Any], roles: dict[str, str]) -> dict[str, list[str]]:
+    """Per gap of :data:`GAPS`, the apartments that have it, from the sensors the hub has
+    heard (``saved``: the hub's saved state) and the config's device roles.
+
+    >>> sensors = {"a1/hall/motion": {"occupied": False}, "a1/living/chair_pad":
+    ...            {"occupied": True}, "a2/living/motion": {"occupied": False},
+    ...            "a2/entrance/front_door": {"contact": True}}
+    >>> saved = {"state": {"apartments": {"a1": {"sensors": {k: v for k, v in
+    ...          sensors.items() if k[:2] == "a1"}}, "a2": {"sensors": {k: v for k, v in
+    ...          sensors.items() if k[:2] == "a2"}}}}}
+    >>> coverage(saved, {})
+    {'hall': ['a2'], 'front_door': ['a1'], 'living_fall': ['a2']}
+    """
+    falls = set(saved.get("detectors", {}).get("fall", {}).get("sensors", []))
+    out: dict[str, list[str]] = {gap: [] for gap in GAPS}
+    apartments = saved.get("state", {}).get("apartments", {})
+    for apt, st in sorted(apartments.items()):
+        if apt == COMMON_APARTMENT:
+            continue
+        has: set[str] = set()
+        for sid, sensor in st.get("sensors", {}).items():
+            room, device = sid.split("/")[1], sid.rsplit("/", 1)[-1]
+            role = roles.get(sid)
+            pad = is_pad(device, role)
+            if room == Room.HALL.value and sensor.get("occupied") is not None and not pad:
+                has.add("hall")
+            if sensor.get("contact") is not None and (
+                role == "front_door" or (role is None and room == Room.ENTRANCE.value)
+            ):
+                has.add("front_door")
+            if room == Room.LIVING.value and (
+                (pad and sensor.get("occupied") is not None) or sid in falls
+            ):
+                has.add("living_fall")
+        for gap in GAPS:
+            if gap not in has:
+                out[gap].append(apt)
+    return out
+
+
+def check_coverage(saved: dict[str, Any] | str, config: Config) -> Check:
+    if isinstance(saved, str):
+        return Check("coverage", FAIL, saved)
+    gaps = coverage(saved, config.device_roles())
+    n = len([a for a in saved.get("state", {}).get("apartments", {}) if a != COMMON_APARTMENT])
+    found = [
+        f"{len(apts)} of {n} with {GAPS[gap]} ({_some(apts)})" for gap, apts in gaps.items() if apts
+    ]
+    if not found:
+        return Check("coverage", OK, f"{n} apartments: hall, front door and living room watched")
+    return Check("coverage", WARN, "; ".join(found))
+
+
+def _some(items: list[str], shown: int = 8) -> str:
+    return ", ".join(items[:shown]) + (" ..." if len(items) > shown else "")
+
+
+def check_sensors(
+    saved: dict[str, Any] | str, config: Config, now: datetime, silent_hours: float
+) -> Check:
+    if isinstance(saved, str):
+        return Check("sensors", FAIL, saved)
+    apartments = saved.get("state", {}).get("apartments", {})
     if not apartments:
         return Check("sensors", FAIL, "no sensor seen yet")
     limit = timedelta(hours=silent_hours)
@@ -183,8 +261,7 @@ def check_sensors(state_dir: Path, config: Config, now: datetime, silent_hours: 
     expected = sorted(set(config.apartments) - set(apartments))
     problems = []
     if silent:
-        shown = ", ".join(silent[:8]) + (" ..." if len(silent) > 8 else "")
-        problems.append(f"{len(silent)} silent for over {silent_hours:g} h: {shown}")
+        problems.append(f"{len(silent)} silent for over {silent_hours:g} h: {_some(silent)}")
     if expected:
         problems.append(f"configured but never seen: {', '.join(expected)}")
     if problems:
@@ -220,7 +297,9 @@ def run_checks(
     checks += check_broker(config)
     checks.append(check_clock())
     checks.append(check_disk(state_dir))
-    checks.append(check_sensors(state_dir, config, now or datetime.now(UTC), silent_hours))
+    saved = saved_state(state_dir, config)
+    checks.append(check_sensors(saved, config, now or datetime.now(UTC), silent_hours))
+    checks.append(check_coverage(saved, config))
     if service:
         checks.append(check_service())
     return checks

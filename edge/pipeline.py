@@ -129,12 +129,7 @@ class Hub:
         self.escalator.sinks.extend(alert_sinks)
         self.escalator.sinks.append(_AlertCounter(self.stats))
         self.clock = ClockGuard(config.clock)
-        self.roles = {
-            f"{apt}/{dev}": o.role
-            for apt, conf in config.apartments.items()
-            for dev, o in conf.devices.items()
-            if o.role
-        }
+        self.roles = config.device_roles()
         self.ignored_devices = {
             f"{apt}/{dev}"
             for apt, conf in config.apartments.items()

@@ -110,3 +110,42 @@ def test_a_production_config_refuses_a_plain_anonymous_broker(
         f"FAIL  broker     mqtt: refused to connect to {broker.host}:{broker.port}: the "
         "connection would be plain text (mqtt -> tls -> enabled is false) and anonymous"
     ) in out.stdout
+
+
+def test_coverage_names_the_apartments_whose_living_room_no_sensor_watches_for_falls(
+    tmp_path: Path,
+) -> None:
+    """A simulated flat where about half the living rooms have a chair pad and half the
+    apartments a fall radar: the doctor names exactly the apartments whose living room has
+    neither (read here from the recording's own topics), after a replay saved the state."""
+    from edge.cli import main as thuisplus
+    from edge.config import load_config
+    from edge.doctor import check_coverage, coverage, saved_state
+    from edge.models import Message
+    from edge.recording import read_recording
+
+    sim, state = tmp_path / "sim", tmp_path / "state"
+    args = ["--apartments", "8", "--days", "2", "--seed", "4", "--out", str(sim)]
+    assert thuisplus(["simulate", *args, "--chair-pads", "0.5", "--fall-radars", "0.5"]) == 0
+    rec = sim / "recording.jsonl.gz"
+    config = sim / "flat.yaml"
+    assert thuisplus(["replay", str(rec), "--config", str(config), "--state-dir", str(state),
+                      "--quiet", "--no-progress"]) == 0  # fmt: skip
+    topics = {m.topic for m in read_recording(rec) if isinstance(m, Message)}
+    apartments = sorted({t.split("/")[1] for t in topics} - {"common"})
+    watched = {
+        t.split("/")[1]
+        for t in topics
+        if t.split("/")[2:] in (["living", "chair_pad"], ["living", "fall_radar"])
+    }
+    expected = [a for a in apartments if a not in watched]
+    assert 0 < len(expected) < len(apartments)  # the seed gives both kinds
+    loaded = load_config(config)
+    saved = saved_state(state, loaded)
+    assert isinstance(saved, dict)
+    gaps = coverage(saved, loaded.device_roles())
+    assert gaps == {"hall": [], "front_door": [], "living_fall": expected}
+    check = check_coverage(saved, loaded)
+    assert check.status == "WARN"
+    assert check.detail.startswith(f"{len(expected)} of {len(apartments)} with living room")
+    assert ", ".join(expected) in check.detail
