@@ -594,7 +594,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_aggregate)
 
-    p = sub.add_parser("doctor", help="check this gateway: broker, clock, disk, sensors, service")
+    p = sub.add_parser(
+        "doctor", help="check this gateway: broker, clock, disk, sensors, coverage, service"
+    )
     p.add_argument("--config", type=Path, help="the hub's configuration")
     p.add_argument(
         "--state-dir",
