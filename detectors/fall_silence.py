@@ -188,19 +188,24 @@ class FallSilenceDetector(RhythmDetector):
         )
 
     def limit(
-        self, apt: str, place: str, since: datetime | None = None, padded: bool = False
+        self,
+        apt: str,
+        place: str,
+        since: datetime | None = None,
+        st: ApartmentState | None = None,
     ) -> tuple[float | None, float | None]:
         """The alarm limit for ``place`` (minutes; ``None``: a resting place, or the cold
         rule's night) for a silence ``since``, and the usual longest silence behind it
-        (``None`` while learning). ``padded``: the place's room has a pad."""
+        (``None`` while learning). ``st``: the apartment now (which rooms have a pad)."""
         s = self.settings(apt)
         days = self._days.get(apt, {}).get(place, {})
         if len(days) < s.learn_days:
             if place not in TRANSIT and not (
-                padded
+                len(days) >= s.early_days
                 and not place.endswith("+rest")
-                and len(days) >= s.early_days
                 and max(days.values()) < s.cold_minutes / s.factor
+                and st is not None
+                and self.padded(place, st)
             ):
                 return None, None
             if since is not None and not s.cold_from <= self.local(since).time() < s.cold_until:
@@ -214,12 +219,12 @@ class FallSilenceDetector(RhythmDetector):
         place = self.place(apt, sil, st)
         if not sil.clean or sil.room == Room.ENTRANCE.value:
             return None
-        lim, _ = self.limit(apt, place, sil.last, self.padded(sil.room, st))
+        lim, _ = self.limit(apt, place, sil.last, st)
         return None if lim is None else sil.last + timedelta(minutes=lim)
 
     def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
         place = self.place(apt, sil, st)
-        lim, usual = self.limit(apt, place, sil.last, self.padded(sil.room, st))
+        lim, usual = self.limit(apt, place, sil.last, st)
         observed = minutes(at - sil.last)
         return Candidate(
             kind=SignalKind.FALL,
