@@ -61,6 +61,11 @@ def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
     assert f"OK    hub        thuisplus/{FLAT}/hub/availability says online" in lines
     assert "OK    health     the hub reports no faults" in lines
     assert any(x.startswith("OK    sensors    1 sensors in 1 apartments") for x in lines)
+    # only a hall motion sensor: the front door and the living room are not watched
+    coverage = next(x for x in lines if x.split()[1] == "coverage")
+    assert coverage.startswith("WARN  coverage   1 of 1 with no front-door contact")
+    assert "no motion sensor in the hall" not in coverage
+    assert "1 of 1 with living room without a chair pad or fall sensor" in coverage
     assert any(x.startswith(("OK    disk", "WARN  disk")) for x in lines)
     assert any(x.split()[1] == "clock" for x in lines)
     assert out.returncode == (1 if any(x.startswith("FAIL") for x in lines) else 0)
@@ -77,6 +82,7 @@ def test_a_broker_that_is_not_there_and_no_state(tmp_path: Path) -> None:
     assert "FAIL  broker     cannot reach localhost:" in out.stdout
     assert "FAIL  sensors    " in out.stdout
     assert "no store (has the hub run with this state?)" in out.stdout
+    assert "WARN  coverage   not checked: no saved state to read" in out.stdout
 
 
 def test_silent_sensors_are_named(broker: Broker, tmp_path: Path) -> None:
