@@ -65,7 +65,9 @@ from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
-    from edge.state import ApartmentState
+    from collections.abc import Iterator
+
+    from edge.state import ApartmentState, SensorState
 
 logger = logging.getLogger(__name__)
 
@@ -124,16 +126,12 @@ class FallSilenceDetector(RhythmDetector):
         room = sil.room
         if st is None:
             return f"{room}+rest" if room in self._rest.get(apt, ()) else room
-        for sid, sensor in st.sensors.items():
-            if (
-                sid.split("/")[1] == room
-                and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
-                and (
-                    sensor.occupied
-                    or (sensor.unreadable is not None and sensor.unreadable > sensor.last_seen)
-                )
-            ):
-                return f"{room}+rest"
+        if any(
+            sensor.occupied
+            or (sensor.unreadable is not None and sensor.unreadable > sensor.last_seen)
+            for sensor in self.pads_in(room, st)
+        ):
+            return f"{room}+rest"
         return room
 
     def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
@@ -152,13 +150,7 @@ class FallSilenceDetector(RhythmDetector):
         rooms = self._rest.setdefault(apt, set())
         room = event.room.value
         before = room in rooms
-        sensors = st.sensors
-        if any(
-            sid.split("/")[1] == room
-            and s.occupied
-            and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
-            for sid, s in sensors.items()
-        ):
+        if any(sensor.occupied for sensor in self.pads_in(room, st)):
             rooms.add(room)
         else:
             rooms.discard(room)
@@ -180,12 +172,11 @@ class FallSilenceDetector(RhythmDetector):
                 for old in sorted(days)[: len(days) - keep]:
                     del days[old]
 
-    def padded(self, room: str, st: ApartmentState) -> bool:
-        """Has ``room`` a bed or chair pad?"""
-        return any(
-            sid.split("/")[1] == room and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
-            for sid in st.sensors
-        )
+    def pads_in(self, room: str, st: ApartmentState) -> Iterator[SensorState]:
+        """The bed and chair pads in ``room``."""
+        for sid, sensor in st.sensors.items():
+            if sid.split("/")[1] == room and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid)):
+                yield sensor
 
     def limit(
         self,
@@ -205,7 +196,7 @@ class FallSilenceDetector(RhythmDetector):
                 and not place.endswith("+rest")
                 and max(days.values()) < s.cold_minutes / s.factor
                 and st is not None
-                and self.padded(place, st)
+                and any(True for _ in self.pads_in(place, st))
             ):
                 return None, None
             if since is not None and not s.cold_from <= self.local(since).time() < s.cold_until:
