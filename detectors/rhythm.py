@@ -57,7 +57,7 @@ from pydantic import Field
 from detectors.base import Candidate, Detector, DetectorSettings, EventStep
 from detectors.text import texts
 from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
-from edge.state import is_pad
+from edge.state import is_front_door, is_pad
 
 if TYPE_CHECKING:
     from edge.state import ApartmentState, FlatState, SensorState
@@ -91,10 +91,7 @@ def is_watching(sid: str, sensor: SensorState, role: str | None) -> bool:
     report occupancy; a pad says whether a silence is rest), or the front door contact."""
     if sensor.occupied is not None:
         return True
-    room = sid.split("/")[1]
-    return sensor.contact is not None and (
-        role == "front_door" or (role is None and room == Room.ENTRANCE.value)
-    )
+    return sensor.contact is not None and is_front_door(sid.split("/")[1], role)
 
 
 @dataclass(slots=True)

@@ -22,10 +22,11 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from detectors.rhythm import covered
 from edge.config import Config, ConfigError
 from edge.models import COMMON_APARTMENT, Room
 from edge.mqtt import MqttError, availability_topic, health_topic, make_client
-from edge.state import is_pad
+from edge.state import ApartmentState, is_front_door, is_pad
 from edge.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -188,34 +189,34 @@ def coverage(saved: dict[str, Any], roles: dict[str, str]) -> dict[str, list[str
     """Per gap of :data:`GAPS`, the apartments that have it, from the sensors the hub has
     heard (``saved``: the hub's saved state) and the config's device roles.
 
-    >>> sensors = {"a1/hall/motion": {"occupied": False}, "a1/living/chair_pad":
-    ...            {"occupied": True}, "a2/living/motion": {"occupied": False},
-    ...            "a2/entrance/front_door": {"contact": True}}
-    >>> saved = {"state": {"apartments": {"a1": {"sensors": {k: v for k, v in
-    ...          sensors.items() if k[:2] == "a1"}}, "a2": {"sensors": {k: v for k, v in
-    ...          sensors.items() if k[:2] == "a2"}}}}}
-    >>> coverage(saved, {})
+    >>> from edge.models import SensorEvent
+    >>> from edge.state import FlatState, StateConfig
+    >>> state, t = FlatState(StateConfig()), datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    >>> for sid, kw in [("a1/hall/motion", {"occupancy": False}),
+    ...                 ("a1/living/chair_pad", {"occupancy": True}),
+    ...                 ("a2/living/motion", {"occupancy": False}),
+    ...                 ("a2/entrance/front_door", {"contact": True})]:
+    ...     apt, room, device = sid.split("/")
+    ...     _ = state.apply(SensorEvent(ts=t, received=t, apartment=apt, room=room,
+    ...                             device=device, **kw))
+    >>> coverage({"state": state.to_dict()}, {})
     {'hall': ['a2'], 'front_door': ['a1'], 'living_fall': ['a2']}
     """
     falls = set(saved.get("detectors", {}).get("fall", {}).get("sensors", []))
     out: dict[str, list[str]] = {gap: [] for gap in GAPS}
     apartments = saved.get("state", {}).get("apartments", {})
-    for apt, st in sorted(apartments.items()):
+    for apt, data in sorted(apartments.items()):
         if apt == COMMON_APARTMENT:
             continue
-        has: set[str] = set()
-        for sid, sensor in st.get("sensors", {}).items():
+        st = ApartmentState.from_dict(apt, data)
+        has = {"hall"} if covered(st, roles) else set()
+        for sid, sensor in st.sensors.items():
             room, device = sid.split("/")[1], sid.rsplit("/", 1)[-1]
             role = roles.get(sid)
-            pad = is_pad(device, role)
-            if room == Room.HALL.value and sensor.get("occupied") is not None and not pad:
-                has.add("hall")
-            if sensor.get("contact") is not None and (
-                role == "front_door" or (role is None and room == Room.ENTRANCE.value)
-            ):
+            if sensor.contact is not None and is_front_door(room, role):
                 has.add("front_door")
             if room == Room.LIVING.value and (
-                (pad and sensor.get("occupied") is not None) or sid in falls
+                (sensor.occupied is not None and is_pad(device, role)) or sid in falls
             ):
                 has.add("living_fall")
         for gap in GAPS:

@@ -97,6 +97,11 @@ def is_pad(device: str, role: str | None = None) -> bool:
     return "pad" in name or name in ("bed", "chair", "mattress")
 
 
+def is_front_door(room: str, role: str | None = None) -> bool:
+    """The apartment's front-door contact: its role says so, or it is in the entrance."""
+    return role == "front_door" or (role is None and room == _ENTRANCE.value)
+
+
 @dataclass(slots=True)
 class SensorState:
     last_seen: datetime
