@@ -56,7 +56,7 @@ def pct(values: list[float], q: float) -> float:
 HA_VENV = ROOT / ".cache" / "homeassistant-venv"
 HA_TOPIC = "ha-bench/fall"
 HA_CONFIG = """\
-homeassistant:
+{default_config}homeassistant:
   name: thuisplus-bench
   latitude: 51.92
   longitude: 4.48
@@ -92,9 +92,13 @@ automation:
 """
 
 
-def start_home_assistant(broker: Broker, folder: Path) -> subprocess.Popen[bytes] | None:
+def start_home_assistant(
+    broker: Broker, folder: Path, stock: bool
+) -> subprocess.Popen[bytes] | None:
     """Home Assistant on ``broker``: its MQTT integration written as a config entry before
-    the first start (as the Ansible role does), the automation in configuration.yaml."""
+    the first start (as the Ansible role does), the automation in configuration.yaml.
+    ``stock``: with ``default_config:``, as Home Assistant's onboarding writes it (the
+    integrations a fresh installation runs: discovery, bluetooth, history, assist...)."""
     hass = HA_VENV / "bin" / "hass"
     if not hass.exists():
         print(f"Home Assistant is not installed ({hass}); `make test-deps` installs it")
@@ -104,7 +108,12 @@ def start_home_assistant(broker: Broker, folder: Path) -> subprocess.Popen[bytes
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     (folder / "configuration.yaml").write_text(
-        HA_CONFIG.format(port=port, topic=HA_TOPIC, folder=folder)
+        HA_CONFIG.format(
+            port=port,
+            topic=HA_TOPIC,
+            folder=folder,
+            default_config="default_config:\n" if stock else "",
+        )
     )
     entry = {
         "entry_id": "bench0mqtt0entry0000000000000000",
@@ -281,6 +290,13 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=200)
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--no-ha", action="store_true", help="the hub alone")
+    parser.add_argument(
+        "--ha",
+        choices=["stock", "minimal"],
+        default="stock",
+        help="Home Assistant's configuration: stock (default_config, as a fresh installation "
+        "has it) or minimal (only mqtt, automation and recorder)",
+    )
     parser.add_argument("--echo", nargs=2, metavar=("HOST", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo:
@@ -296,7 +312,11 @@ def main() -> None:
         broker.start()
         hub = HubProcess(broker, Path(tmp) / "hub")
         hub.start()
-        ha = None if args.no_ha else start_home_assistant(broker, Path(tmp) / "ha")
+        ha = (
+            None
+            if args.no_ha
+            else start_home_assistant(broker, Path(tmp) / "ha", stock=args.ha == "stock")
+        )
         echoer = subprocess.Popen(
             [sys.executable, __file__, "--echo", broker.host, str(broker.port)]
         )
@@ -364,7 +384,7 @@ def main() -> None:
             print(
                 f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
                 f"Python {platform.python_version()}; broker, hub"
-                f"{' and Home Assistant 2024.3' if with_ha else ''} on loopback"
+                f"{f' and Home Assistant 2024.3 ({args.ha})' if with_ha else ''} on loopback"
             )
             report("hub pipeline in-process (no broker)", pipeline)
             report("floor: an echo client, same broker", floor)

@@ -42,6 +42,16 @@ PINS=(
   "mutagen==1.47.0"                       # tts, imported by mobile_app through cloud
   "ha-ffmpeg==3.1.0"                      # ffmpeg, same
   "webrtc-noise-gain==1.2.3"              # assist_pipeline, same
+  # default_config's integrations (their manifests' pins), for the latency benchmark's
+  # stock Home Assistant (benchmarks/bench_latency.py --ha stock); the tests do not load them
+  "aiodhcpwatcher==0.8.2" "aiodiscover==1.6.1" "cached_ipaddress==0.3.0"   # dhcp
+  "pyudev==0.23.2" "pyserial==3.5"                                        # usb
+  "async-upnp-client==0.38.2"                                             # ssdp
+  "zeroconf==0.131.0"                                                     # zeroconf
+  "bleak==0.21.1" "bleak-retry-connector==3.4.0" "bluetooth-adapters==0.18.0"
+  "bluetooth-auto-recovery==1.3.0" "bluetooth-data-tools==1.19.0"
+  "dbus-fast==2.21.1" "habluetooth==2.4.2"                                # bluetooth
+  "ha-av==10.1.1"                                                         # stream
 )
 STAMP="$VENV/.thuisplus-installed"
 WANT="$(printf '%s\n' "${PINS[@]}")"
