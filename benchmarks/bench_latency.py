@@ -1,13 +1,17 @@
 """Live latency from a fall sensor's message to the urgent signal on MQTT: the hub, and
 beside it the same fall handled by a Home Assistant automation.
 
-    python benchmarks/bench_latency.py [--falls 200] [--gap-ms 200] [--burst 50] [--no-ha]
+    python benchmarks/bench_latency.py [--falls 200] [--gap-ms 200] [--burst 50]
+                                      [--ha stock|minimal] [--no-ha]
 
 Starts a private Mosquitto on a free loopback port, the hub (`thuisplus run`) as a
 separate process, as on a gateway, and a real Home Assistant 2024.3 (from
 `.cache/homeassistant-venv`, `make test-deps`) on the same broker with one automation: an
 MQTT trigger on `zigbee2mqtt/+/bathroom/radar`, a condition on `fall`, an `mqtt.publish`
-of the apartment on `ha-bench/fall` (its recorder on, as on a gateway). One client
+of the apartment on `ha-bench/fall` (its recorder on, as on a gateway). `--ha stock` (the
+default) adds `default_config:`, as Home Assistant's onboarding writes it: the integrations
+a fresh installation runs beside the automation (discovery, bluetooth, history, assist...);
+`--ha minimal` loads only mqtt, automation and recorder. One client
 publishes each fall once (QoS 1) and receives both answers; both latencies are measured
 on that client's clock, from just before the publish to the answer's arrival, in the
 same run. Isolated falls are

@@ -9,6 +9,12 @@ no episode of its own kind but one of a closely related kind (an ``inactivity`` 
 while someone lies on the floor after a fall without a fall sensor) is counted apart as
 *related*, neither a hit nor false.
 
+For the acute kinds the flat team is paged for (``ACUTE``) we also report how many
+episodes were *paged*: an urgent signal of the episode's own kind or of a related one
+(for a fall without a fall sensor, often ``inactivity``) within the episode, and the median
+delay to the first. That is what the team sees: someone is sent to look, whatever the
+signal's name.
+
 >>> truth = [Episode("a001", "fall", _t("2026-01-05T10:00:00+01:00"),
 ...                  _t("2026-01-05T12:00:00+01:00"))]
 >>> sig = SignalRow("a001", "fall", "urgent", _t("2026-01-05T10:05:00+01:00"))
@@ -45,6 +51,9 @@ RELATED: dict[str, frozenset[str]] = {
     "sensor_offline": frozenset({"low_battery"}),
     "low_battery": frozenset({"sensor_offline"}),
 }
+
+ACUTE = ("fall", "sos", "no_wake", "inactivity", "long_bathroom")
+"""Episodes the flat team must be paged for."""
 
 
 def _t(text: str) -> datetime:
@@ -176,11 +185,20 @@ def score(
         return e.start <= s.detected_at <= e.end
 
     first_hit: dict[int, datetime] = {}
+    first_page: dict[int, datetime] = {}
     index = {id(e): i for i, e in enumerate(episodes)}
     true_signals: Counter[str] = Counter()
     signal_count: Counter[str] = Counter()
     for s in signals:
         signal_count[s.kind] += 1
+        if s.severity == "urgent":
+            for k in (s.kind, *RELATED.get(s.kind, ())):
+                if k not in ACUTE:
+                    continue
+                for e in by_key.get((s.apartment, k), []):
+                    i = index[id(e)]
+                    if within(e, s) and (i not in first_page or s.detected_at < first_page[i]):
+                        first_page[i] = s.detected_at
         matched = [e for e in by_key.get((s.apartment, s.kind), []) if within(e, s)]
         if matched:
             true_signals[s.kind] += 1
@@ -221,6 +239,14 @@ def score(
             "signals": signal_count[kind],
             "true_signals": true_signals[kind],
         }
+        if kind in ACUTE and eps:
+            paged = [
+                (first_page[i] - episodes[i].start).total_seconds() for i in eps if i in first_page
+            ]
+            result.kinds[kind]["paged"] = len(paged)
+            result.kinds[kind]["paged_median_delay_s"] = (
+                round(statistics.median(paged), 1) if paged else None
+            )
     return result
 
 
@@ -250,6 +276,15 @@ def table(result: Score) -> str:
             f"{kind:<17} {k['episodes']:>8} {k['hits']:>5} {recall:>7} "
             f"{_delay(k['median_delay_s']):>13} {k['signals']:>8} {k['true_signals']:>5}"
         )
+    acute = [(kind, k) for kind, k in result.kinds.items() if "paged" in k]
+    if acute:
+        lines.append("")
+        lines.append("acute episodes paged by any urgent signal (its own kind or a related one):")
+        for kind, k in acute:
+            lines.append(
+                f"{kind:<17} {k['paged']:>4} of {k['episodes']:<4} "
+                f"median delay {_delay(k['paged_median_delay_s'])}"
+            )
     lines.append("")
     lines.append(
         f"apartment-months: {result.apartment_months:.1f} "

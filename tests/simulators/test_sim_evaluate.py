@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from simulators.__main__ import main
-from simulators.evaluate import evaluate_files
+from simulators.evaluate import Episode, SignalRow, _t, evaluate_files, score
 
 TRUTH = [
     {
@@ -124,6 +125,30 @@ def test_recall_delay_and_false_rates(files: tuple[Path, Path]) -> None:
     assert result.false_in_confounders == {"away: holiday": 1}
     assert result.kinds["withdrawal"]["episodes"] == 0
     assert result.kinds["withdrawal"]["recall"] is None
+    # paged: a001's fall by its fall signal (10 min), a002's by the inactivity signal (1 h)
+    assert (fall["paged"], fall["paged_median_delay_s"]) == (2, 2100.0)
+    assert (no_wake["paged"], no_wake["paged_median_delay_s"]) == (2, 3600.0)
+    assert "paged" not in result.kinds["withdrawal"]  # not an acute kind
+
+
+def test_only_urgent_signals_within_the_episode_page() -> None:
+    start = _t("2026-01-05T10:00:00+01:00")
+    truth = [Episode("a001", "fall", start, start + timedelta(hours=2))]
+
+    def sig(kind: str, severity: str, minutes: float, apt: str = "a001") -> SignalRow:
+        return SignalRow(apt, kind, severity, start + timedelta(minutes=minutes))
+
+    not_paged = [
+        sig("inactivity", "attention", 30),  # not urgent
+        sig("inactivity", "urgent", 130),  # after help came
+        sig("inactivity", "urgent", 30, apt="a002"),  # another apartment
+        sig("night_wandering", "urgent", 30),  # not a kind related to a fall
+    ]
+    fall = score(truth, not_paged, apartments=2, days=30.44).kinds["fall"]
+    assert (fall["paged"], fall["paged_median_delay_s"]) == (0, None)
+    paged = score(truth, [*not_paged, sig("long_bathroom", "urgent", 50)], 2, 30.44)
+    assert (paged.kinds["fall"]["paged"], paged.kinds["fall"]["paged_median_delay_s"]) == (1, 3000)
+    assert paged.kinds["fall"]["hits"] == 0  # found, but not as a fall
 
 
 def test_cli_prints_the_table_and_writes_json(
@@ -134,8 +159,10 @@ def test_cli_prints_the_table_and_writes_json(
     printed = capsys.readouterr().out
     assert "no_wake" in printed
     assert "false urgent" in printed
+    assert "fall                 2 of 2    median delay 35.0 min" in printed
     data = json.loads(out.read_text())
     assert data["kinds"]["fall"]["recall"] == 0.5
+    assert data["kinds"]["fall"]["paged"] == 2
     assert data["false"] == {"urgent": 1, "attention": 2, "info": 1}
     assert data["false_per_apartment_month"]["urgent"] == pytest.approx(
         1 / (2 * 30 / 30.44), abs=1e-4
