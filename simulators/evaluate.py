@@ -52,7 +52,7 @@ RELATED: dict[str, frozenset[str]] = {
     "low_battery": frozenset({"sensor_offline"}),
 }
 
-ACUTE = ("fall", "sos", "no_wake", "inactivity", "long_bathroom")
+ACUTE = frozenset({"fall", "sos", "no_wake", "inactivity", "long_bathroom"})
 """Episodes the flat team must be paged for."""
 
 
