@@ -196,7 +196,7 @@ class FallSilenceDetector(RhythmDetector):
                 and not place.endswith("+rest")
                 and max(days.values()) < s.cold_minutes / s.factor
                 and st is not None
-                and any(True for _ in self.pads_in(place, st))
+                and next(self.pads_in(place, st), None) is not None
             ):
                 return None, None
             if since is not None and not s.cold_from <= self.local(since).time() < s.cold_until:
