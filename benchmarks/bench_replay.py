@@ -4,8 +4,11 @@
 
 Without a recording it writes a synthetic one (80 apartments, motion, doors, plugs,
 heartbeats) to a temporary folder. Prints lines per second for: reading and json.loads of
-each line (the floor); the whole pipeline with the store in memory; and with the store on
-disk (WAL), as the gateway runs it. Goal: the whole pipeline within 4x of the floor.
+each line (the floor); the skeleton (the line parsed into a message, its payload kept in
+the event log on disk as the hub keeps it, and one empty call per detector: what any
+pipeline in this interpreter that keeps every event pays before it does anything); the
+whole pipeline with the store in memory; and with the store on disk (WAL), as the gateway
+runs it. Goal: the whole pipeline within 4x of the floor.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from detectors.base import registry  # noqa: E402
 from edge.config import Config  # noqa: E402
+from edge.models import Message  # noqa: E402
 from edge.pipeline import Hub  # noqa: E402
-from edge.recording import RecordingWriter, open_text  # noqa: E402
+from edge.recording import RecordingWriter, open_text, read_recording  # noqa: E402
 from edge.replay import replay  # noqa: E402
 from edge.store import Store  # noqa: E402
 
@@ -86,6 +91,35 @@ def floor(path: Path) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
+class _Empty:
+    def on_event(self, message: Message) -> tuple[()]:
+        return ()
+
+
+def skeleton(path: Path, state: Path) -> tuple[int, float]:
+    """Parse, keep the payload in the event log (as :meth:`Hub.handle` encodes and keeps
+    it), and call one empty method per registered detector; nothing else."""
+    config = Config()
+    store = Store(state, config.store)
+    calls = [_Empty().on_event for _ in registry()]
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    start = time.perf_counter()
+    n = 0
+    for item in read_recording(path):
+        n += 1
+        if isinstance(item, Message):
+            payload = item.payload
+            text = payload if isinstance(payload, str) else encode(payload)
+            received = item.received.timestamp()
+            store.add_event(item.topic, received, received, text, text.encode())
+            for call in calls:
+                call(item)
+    store.flush()
+    secs = time.perf_counter() - start
+    store.close()
+    return n, secs
+
+
 def pipeline(path: Path, state: Path | None) -> tuple[int, float]:
     config = Config()
     hub = Hub(config, Store(state, config.store))
@@ -108,6 +142,9 @@ def main() -> None:
         print(f"machine: {platform.machine()}, Python {platform.python_version()}, {rec.name}")
         print(f"{'what':<42} {'lines/s':>12} {'x floor':>8}")
         print(f"{'read + json.loads (floor)':<42} {floor_rate:>12,.0f} {1.0:>8.2f}")
+        m, secs = skeleton(rec, Path(tmp) / "skeleton.sqlite")
+        label = f"skeleton: event log + {len(registry())} empty calls"
+        print(f"{label:<42} {m / secs:>12,.0f} {floor_rate * secs / m:>8.2f}")
         for label, state in (
             ("whole pipeline, store in memory", None),
             ("whole pipeline, store on disk (WAL)", Path(tmp) / "s.sqlite"),
