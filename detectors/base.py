@@ -102,12 +102,14 @@ class Detector(ABC):
         settings: SettingsLookup,
         tz: tzinfo = UTC,
         roles: dict[str, str] | None = None,
+        residents: dict[str, int] | None = None,
     ) -> None:
         self._settings = settings
         self._cache: dict[str, DetectorSettings] = {}
         self.tz = tz
         self.roles = roles or {}
         """Device roles from the config, keyed by sensor id (``a012/bedroom/pendant``)."""
+        self._residents = residents or {}
         self.cleared: list[Resolution] = []
         """Signals whose condition cleared by itself, for the pipeline to close (it drains
         this list; the hub hands every detector the same list)."""
@@ -118,6 +120,10 @@ class Detector(ABC):
     def local(self, ts: datetime) -> datetime:
         """``ts`` in the flat's time zone, for summaries and time-of-day rules."""
         return ts.astimezone(self.tz)
+
+    def residents(self, apartment: str) -> int:
+        """How many people live in ``apartment`` by the config (1 where it does not say)."""
+        return self._residents.get(apartment, 1)
 
     def settings(self, apartment: str) -> Any:
         """This apartment's settings (the flat's, overridden per apartment), cached."""

@@ -7,20 +7,22 @@ Where the silence began says a lot: after walking into the kitchen or the hall a
 is seen again within minutes; in the armchair or in bed they may sit or sleep for hours.
 So each apartment learns, per place, the longest silence of each day (the last
 ``window_days`` days, only silences at home and alone). A place is a room, split by its
-bed or chair pad where there is one: "in the living room, chair pad occupied" (resting)
-is another place than "in the living room, chair pad empty" (standing, walking, or on the
-floor). The alarm comes when the silence exceeds ``factor`` times the longest of those
-days plus ``margin_minutes`` (at least ``min_minutes``). Places where that comes out
-above ``max_minutes`` are resting places: there a long silence is the ``inactivity``
+bed or chair pads where it has one for each resident (the config's ``residents``): "in
+the living room, chair pad occupied" (resting) is another place than "in the living
+room, chair pad empty" (standing, walking, or on the floor). In a couple's home with one
+chair pad the living room is not split: the other resident may rest in another chair.
+The alarm comes when the silence exceeds ``factor`` times the longest of those days plus
+``margin_minutes`` (at least ``min_minutes``). Places where that comes out above
+``max_minutes`` are resting places: there a long silence is the ``inactivity``
 detector's, which compares it with the time of day. While a place has fewer than
 ``learn_days`` days, the cold rule holds only for the places nobody rests in and only
 by day (from ``cold_from`` to ``cold_until``; the last movement of the evening may be in
 any room when a bedroom has no sensor): ``cold_minutes``. Those places are the hall,
-kitchen, toilet and bathroom, and a room with a bed or chair pad while its pads are empty
-once ``early_days`` days have shown only short silences there (under ``cold_minutes``
-divided by ``factor``: the resident rests on the pad, not elsewhere in the room). Without
-a pad a living room is a resting place from the start: a fall there looks like sitting
-still, and only ``inactivity`` finds it, hours later.
+kitchen, toilet and bathroom, and a room split by its pads while they are empty once
+``early_days`` days have shown only short silences there (under ``cold_minutes`` divided
+by ``factor``: the resident rests on the pad, not elsewhere in the room). Without a pad a
+living room is a resting place from the start: a fall there looks like sitting still,
+and only ``inactivity`` finds it, hours later.
 
 The last movement at the front door means out or a visitor: no alarm. Away, a visitor,
 or a quiet sensor: as for ``inactivity`` (see :mod:`detectors.rhythm`). One alarm per
@@ -126,10 +128,11 @@ class FallSilenceDetector(RhythmDetector):
         room = sil.room
         if st is None:
             return f"{room}+rest" if room in self._rest.get(apt, ()) else room
+        pads = self.split_pads(apt, room, st)
         if any(
             sensor.occupied
             or (sensor.unreadable is not None and sensor.unreadable > sensor.last_seen)
-            for sensor in self.pads_in(room, st)
+            for sensor in pads
         ):
             return f"{room}+rest"
         return room
@@ -150,7 +153,7 @@ class FallSilenceDetector(RhythmDetector):
         rooms = self._rest.setdefault(apt, set())
         room = event.room.value
         before = room in rooms
-        if any(sensor.occupied for sensor in self.pads_in(room, st)):
+        if any(sensor.occupied for sensor in self.split_pads(apt, room, st)):
             rooms.add(room)
         else:
             rooms.discard(room)
@@ -178,6 +181,14 @@ class FallSilenceDetector(RhythmDetector):
             if sid.split("/")[1] == room and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid)):
                 yield sensor
 
+    def split_pads(self, apt: str, room: str, st: ApartmentState) -> list[SensorState]:
+        """The pads that split ``room`` into resting and not: all of its pads when there
+        is one for each resident, else none. A pad tells one person's rest: in a couple's
+        home with one chair pad, an empty pad may mean the other resident's chair is the
+        one in use, and the room stays a resting place for both."""
+        pads = list(self.pads_in(room, st))
+        return pads if len(pads) >= self.residents(apt) else []
+
     def limit(
         self,
         apt: str,
@@ -196,7 +207,7 @@ class FallSilenceDetector(RhythmDetector):
                 and not place.endswith("+rest")
                 and max(days.values()) < s.cold_minutes / s.factor
                 and st is not None
-                and next(self.pads_in(place, st), None) is not None
+                and self.split_pads(apt, place, st)
             ):
                 return None, None
             if since is not None and not s.cold_from <= self.local(since).time() < s.cold_until:

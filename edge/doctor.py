@@ -179,15 +179,20 @@ GAPS = {
     "hall": "no motion sensor in the hall: no silence alarm at all (inactivity, a fall "
     "without a fall sensor, long bathroom stays)",
     "front_door": "no front-door contact: out or home is guessed from motion alone",
-    "living_fall": "living room without a chair pad or fall sensor: a fall there is found "
-    "only as inactivity, after 2-3 h, or not at all when help comes sooner",
+    "living_fall": "living room without a chair pad (one for each resident) or fall "
+    "sensor: a fall there is found only as inactivity, after 2-3 h, or not at all when help "
+    "comes sooner",
 }
 """What a missing sensor costs, for the installer (see docs/installers.md, the kit)."""
 
 
-def coverage(saved: dict[str, Any], roles: dict[str, str]) -> dict[str, list[str]]:
+def coverage(
+    saved: dict[str, Any], roles: dict[str, str], residents: dict[str, int] | None = None
+) -> dict[str, list[str]]:
     """Per gap of :data:`GAPS`, the apartments that have it, from the sensors the hub has
-    heard (``saved``: the hub's saved state) and the config's device roles.
+    heard (``saved``: the hub's saved state), the config's device roles and its count of
+    residents (1 where it does not say): a living room is watched for falls by a fall
+    sensor, or by a chair pad for each resident (as ``fall_silence`` needs).
 
     >>> from edge.models import SensorEvent
     >>> from edge.state import FlatState, StateConfig
@@ -201,6 +206,8 @@ def coverage(saved: dict[str, Any], roles: dict[str, str]) -> dict[str, list[str
     ...                             device=device, **kw))
     >>> coverage({"state": state.to_dict()}, {})
     {'hall': ['a2'], 'front_door': ['a1'], 'living_fall': ['a2']}
+    >>> coverage({"state": state.to_dict()}, {}, {"a1": 2})["living_fall"]
+    ['a1', 'a2']
     """
     falls = set(saved.get("detectors", {}).get("fall", {}).get("sensors", []))
     out: dict[str, list[str]] = {gap: [] for gap in GAPS}
@@ -210,15 +217,19 @@ def coverage(saved: dict[str, Any], roles: dict[str, str]) -> dict[str, list[str
             continue
         st = ApartmentState.from_dict(apt, data)
         has = {"hall"} if covered(st, roles) else set()
+        pads = 0
         for sid, sensor in st.sensors.items():
             room, device = sid.split("/")[1], sid.rsplit("/", 1)[-1]
             role = roles.get(sid)
             if sensor.contact is not None and is_front_door(room, role):
                 has.add("front_door")
-            if room == Room.LIVING.value and (
-                (sensor.occupied is not None and is_pad(device, role)) or sid in falls
-            ):
-                has.add("living_fall")
+            if room == Room.LIVING.value:
+                if sid in falls:
+                    has.add("living_fall")
+                elif sensor.occupied is not None and is_pad(device, role):
+                    pads += 1
+        if pads and pads >= (residents or {}).get(apt, 1):
+            has.add("living_fall")
         for gap in GAPS:
             if gap not in has:
                 out[gap].append(apt)
@@ -228,7 +239,8 @@ def coverage(saved: dict[str, Any], roles: dict[str, str]) -> dict[str, list[str
 def check_coverage(saved: dict[str, Any] | str, config: Config) -> Check:
     if isinstance(saved, str):  # (the sensors check fails for it)
         return Check("coverage", WARN, "not checked: no saved state to read")
-    gaps = coverage(saved, config.device_roles())
+    residents = {apt: conf.residents for apt, conf in config.apartments.items()}
+    gaps = coverage(saved, config.device_roles(), residents)
     n = len([a for a in saved.get("state", {}).get("apartments", {}) if a != COMMON_APARTMENT])
     if n == 0:
         return Check("coverage", WARN, "not checked: no apartment heard from yet")

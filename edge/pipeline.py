@@ -147,12 +147,14 @@ class Hub:
         self.detectors: list[Detector] = []
         self._cleared: list[Resolution] = []
         self._scheduled: list[datetime] = []
+        residents = {apt: conf.residents for apt, conf in config.apartments.items()}
         for name in names:
             cls = known[name]
             det = cls(
                 lambda apt, n=name: config.detector_settings(n, apt),  # type: ignore[misc]
                 tz=tz,
                 roles=self.roles,
+                residents=residents,
             )
             det.cleared = self._cleared  # one list: the path looks at it once per event
             det.scheduled = self._scheduled  # likewise

@@ -65,7 +65,7 @@ def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
     coverage = next(x for x in lines if x.split()[1] == "coverage")
     assert coverage.startswith("WARN  coverage   1 of 1 with no front-door contact")
     assert "no motion sensor in the hall" not in coverage
-    assert "1 of 1 with living room without a chair pad or fall sensor" in coverage
+    assert "1 of 1 with living room without a chair pad (one for each resident) or fall" in coverage
     assert any(x.startswith(("OK    disk", "WARN  disk")) for x in lines)
     assert any(x.split()[1] == "clock" for x in lines)
     assert out.returncode == (1 if any(x.startswith("FAIL") for x in lines) else 0)
@@ -123,7 +123,8 @@ def test_coverage_names_the_apartments_whose_living_room_no_sensor_watches_for_f
 ) -> None:
     """A simulated flat where about half the living rooms have a chair pad and half the
     apartments a fall radar: the doctor names exactly the apartments whose living room has
-    neither (read here from the recording's own topics), after a replay saved the state."""
+    neither (read here from the recording's own topics), and a couple's home with a chair
+    pad only for one of them, after a replay saved the state."""
     from edge.cli import main as thuisplus
     from edge.config import load_config
     from edge.doctor import check_coverage, coverage, saved_state
@@ -139,17 +140,17 @@ def test_coverage_names_the_apartments_whose_living_room_no_sensor_watches_for_f
                       "--quiet", "--no-progress"]) == 0  # fmt: skip
     topics = {m.topic for m in read_recording(rec) if isinstance(m, Message)}
     apartments = sorted({t.split("/")[1] for t in topics} - {"common"})
-    watched = {
-        t.split("/")[1]
-        for t in topics
-        if t.split("/")[2:] in (["living", "chair_pad"], ["living", "fall_radar"])
-    }
-    expected = [a for a in apartments if a not in watched]
-    assert 0 < len(expected) < len(apartments)  # the seed gives both kinds
     loaded = load_config(config)
+    couples = {a for a, conf in loaded.apartments.items() if conf.residents == 2}
+    radar = {t.split("/")[1] for t in topics if t.split("/")[2:] == ["living", "fall_radar"]}
+    pad = {t.split("/")[1] for t in topics if t.split("/")[2:] == ["living", "chair_pad"]}
+    expected = [a for a in apartments if a not in radar and (a not in pad or a in couples)]
+    assert 0 < len(expected) < len(apartments)  # the seed gives both kinds
+    assert (pad & couples) - radar  # and a couple with one chair pad
     saved = saved_state(state, loaded)
     assert isinstance(saved, dict)
-    gaps = coverage(saved, loaded.device_roles())
+    residents = {a: conf.residents for a, conf in loaded.apartments.items()}
+    gaps = coverage(saved, loaded.device_roles(), residents)
     assert gaps == {"hall": [], "front_door": [], "living_fall": expected}
     check = check_coverage(saved, loaded)
     assert check.status == "WARN"

@@ -134,9 +134,12 @@ class Collect:
 
 
 def run(
-    messages: list[Message], store: Path | None = None, until: datetime | None = None
+    messages: list[Message],
+    store: Path | None = None,
+    until: datetime | None = None,
+    config: Config | None = None,
 ) -> list[Signal]:
-    config = Config()
+    config = config or Config()
     sink = Collect()
     hub = Hub(config, Store(store, config.store), sinks=[sink])
     for m in messages:
@@ -623,5 +626,47 @@ def test_a_fall_in_a_living_room_with_a_chair_pad_while_learning(on_pad: bool) -
         fall = next(s for s in signals if s.kind.value == "fall")
         assert fall.evidence["place"] == "living"
         assert fall.evidence["rule"] == "cold"
+    else:
+        assert found == [("inactivity", timedelta(hours=3))]
+
+
+@pytest.mark.parametrize("second_pad", [False, True])
+def test_a_chair_pad_in_a_couples_home_splits_the_room_only_with_one_for_each(
+    second_pad: bool,
+) -> None:
+    """The fall above (the resident always sat on the pad), in a home the config says two
+    live in. With one chair pad, an empty pad may be the other resident resting in their
+    own chair: the living room stays a resting place, no fall, and inactivity finds it.
+    With a second chair pad, reporting empty all along, both chairs are known: empty pads
+    mean nobody rests there, and the cold rule finds the fall after 90 minutes as for a
+    resident living alone."""
+    life = PadLife(5, on_pad=True)
+    life.ordinary(5, until=10 * 60)
+    life.walk(5, 10 * 60 + 1, "living")
+    life.heartbeats(5, {h: False for h in range(24)})
+    life.door(5, 14 * 60)
+    evening(life, 5, 14 * 60 + 1)
+    if second_pad:
+        for day in range(6):
+            for hour in range(24):
+                life.send(day, hour * 60 + 58, "living/chair_pad_2", {"occupancy": False})
+    config = Config.model_validate(
+        {
+            "apartments": {
+                "a1": {
+                    "residents": 2,
+                    "devices": {
+                        "living/chair_pad": {"role": "chair_pad"},
+                        "living/chair_pad_2": {"role": "chair_pad"},
+                    },
+                }
+            }
+        }
+    )
+    signals = run(life.messages(), config=config)
+    fell = life.t(5, 10 * 60 + 1.2)
+    found = [(s.kind.value, s.detected_at - fell) for s in signals if s.severity == "urgent"]
+    if second_pad:
+        assert found == [("fall", timedelta(minutes=90))]
     else:
         assert found == [("inactivity", timedelta(hours=3))]
