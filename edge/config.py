@@ -231,6 +231,10 @@ class Config(_Section):
             if o.role
         }
 
+    def residents(self) -> dict[str, int]:
+        """Apartment -> how many live there, for the apartments the config names."""
+        return {apt: conf.residents for apt, conf in self.apartments.items()}
+
     def device_override(self, sensor_id: str) -> DeviceOverride | None:
         apartment, _, rest = sensor_id.partition("/")
         conf = self.apartments.get(apartment)

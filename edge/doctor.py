@@ -239,8 +239,7 @@ def coverage(
 def check_coverage(saved: dict[str, Any] | str, config: Config) -> Check:
     if isinstance(saved, str):  # (the sensors check fails for it)
         return Check("coverage", WARN, "not checked: no saved state to read")
-    residents = {apt: conf.residents for apt, conf in config.apartments.items()}
-    gaps = coverage(saved, config.device_roles(), residents)
+    gaps = coverage(saved, config.device_roles(), config.residents())
     n = len([a for a in saved.get("state", {}).get("apartments", {}) if a != COMMON_APARTMENT])
     if n == 0:
         return Check("coverage", WARN, "not checked: no apartment heard from yet")

@@ -147,7 +147,7 @@ class Hub:
         self.detectors: list[Detector] = []
         self._cleared: list[Resolution] = []
         self._scheduled: list[datetime] = []
-        residents = {apt: conf.residents for apt, conf in config.apartments.items()}
+        residents = config.residents()
         for name in names:
             cls = known[name]
             det = cls(

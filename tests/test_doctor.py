@@ -149,8 +149,7 @@ def test_coverage_names_the_apartments_whose_living_room_no_sensor_watches_for_f
     assert (pad & couples) - radar  # and a couple with one chair pad
     saved = saved_state(state, loaded)
     assert isinstance(saved, dict)
-    residents = {a: conf.residents for a, conf in loaded.apartments.items()}
-    gaps = coverage(saved, loaded.device_roles(), residents)
+    gaps = coverage(saved, loaded.device_roles(), loaded.residents())
     assert gaps == {"hall": [], "front_door": [], "living_fall": expected}
     check = check_coverage(saved, loaded)
     assert check.status == "WARN"
