@@ -35,6 +35,8 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # paho's packet-by-packet lines stay out of a debug log; its errors come through
+    logging.getLogger("paho").setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 def _load(path: Path | None) -> Config | None:

@@ -14,16 +14,18 @@ edge.commands.CommandError: 'by' is missing: say which role acts, e.g. "on_call"
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+from edge.decode import Limits, LimitError, NotJson, decode_json
 from edge.register import Entry, Register, RegisterError
 from edge.store import writable
 
 logger = logging.getLogger(__name__)
 
 COMMANDS = ("ack", "discuss", "assign", "close")
+COMMAND_LIMITS = Limits(max_bytes=16_384, max_depth=4, max_keys=32, max_items=64, max_string=4_096)
+"""A command is one flat object of a few short texts."""
 
 
 class CommandError(Exception):
@@ -45,13 +47,17 @@ def _unicode(value: str, key: str) -> None:
         raise CommandError(f"'{key}' is not valid Unicode text (a lone surrogate)")
 
 
-def run_command(register: Register, name: str, raw: bytes) -> Entry:
+def run_command(
+    register: Register, name: str, raw: bytes, limits: Limits = COMMAND_LIMITS
+) -> Entry:
     """Carry out one command; raises :class:`CommandError` saying what was wrong."""
     if name not in COMMANDS:
         raise CommandError(f"unknown command {name!r}; one of {', '.join(COMMANDS)}")
     try:
-        body = json.loads(raw)
-    except ValueError as err:
+        body = decode_json(raw, limits)
+    except LimitError as err:
+        raise CommandError(err.reason) from err
+    except NotJson as err:
         raise CommandError("the payload is not JSON") from err
     if not isinstance(body, dict):
         raise CommandError("the payload must be a JSON object")

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detectors.base import DetectorSettings, all_settings_models
 from edge.clock import ClockConfig
+from edge.decode import Limits
 from edge.escalation import AlertsConfig
 from edge.state import StateConfig
 from edge.store import StoreConfig, writable
@@ -135,6 +136,26 @@ class MqttConfig(_Section):
         return user, password
 
 
+class LimitsConfig(_Section):
+    """How large a JSON text from outside may be before the hub reads it: sensor messages
+    and commands over MQTT, recording lines (edge/decode.py). A text over a limit is a dead
+    letter (reason ``limits: ...``, its first 4 KiB kept), counted on the health topic;
+    the hub carries on. The defaults are far above what Zigbee2MQTT sends for a device."""
+
+    max_bytes: int = Field(65_536, ge=1_024, le=16 * 1024 * 1024, description="Whole text.")
+    max_depth: int = Field(
+        32, ge=4, le=200, description="Objects and arrays inside one another."
+    )
+    max_keys: int = Field(1_000, ge=16, le=1_000_000, description="Object keys, all levels.")
+    max_items: int = Field(
+        10_000, ge=16, le=10_000_000, description="Values in objects and arrays, all levels."
+    )
+    max_string: int = Field(8_192, ge=64, le=16 * 1024 * 1024, description="One string.")
+
+    def limits(self) -> Limits:
+        return Limits(**self.model_dump())
+
+
 class DeviceOverride(_Section):
     """What a device's name cannot say, e.g. that a plain button is an SOS pendant."""
 
@@ -175,6 +196,7 @@ class Config(_Section):
     timezone: str = Field("Europe/Amsterdam", description="IANA time zone of the flat.")
     language: str = Field("nl", pattern="^(nl|en)$", description="Language of summaries.")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
     state: StateConfig = Field(default_factory=StateConfig)
@@ -346,12 +368,47 @@ def _not_unicode(node: Any, loc: tuple[Any, ...] = ()) -> tuple[Any, ...] | None
     return None
 
 
+CONFIG_MAX_BYTES = 1024 * 1024
+CONFIG_MAX_VALUES = 100_000
+CONFIG_MAX_DEPTH = 32
+
+
+def _too_large(data: Any) -> str | None:
+    """Why the parsed YAML is too large to check, or ``None``. The walk is iterative and
+    stops at the limit, so a YAML alias bomb (anchors that expand a billion-fold) costs
+    no more than the limit to find."""
+    todo: list[tuple[Any, int]] = [(data, 0)]
+    seen = 0
+    while todo:
+        node, depth = todo.pop()
+        seen += 1
+        if seen > CONFIG_MAX_VALUES:
+            return (
+                f"limits: more than {CONFIG_MAX_VALUES:,} values (anchors and aliases "
+                "count each time they are used)"
+            )
+        if depth > CONFIG_MAX_DEPTH:
+            return f"limits: nested over {CONFIG_MAX_DEPTH} levels deep"
+        if isinstance(node, dict):
+            todo.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            todo.extend((v, depth + 1) for v in node)
+    return None
+
+
 def load_config_text(text: str, name: str = "<config>") -> Config:
     """Validate a YAML text; raise :class:`ConfigError` with one line per problem."""
+    if len(text) > CONFIG_MAX_BYTES:
+        raise ConfigError(
+            [f"{name}: limits: {len(text):,} characters, over the {CONFIG_MAX_BYTES:,} allowed"]
+        )
     loader: _LineLoader | None = None
     try:
         loader = _LineLoader(text)
         data = loader.get_single_data()
+    except RecursionError as err:
+        # (the YAML parser recurses per level: a text nested thousands deep overflows it)
+        raise ConfigError([f"{name}: limits: nested too deep to read"]) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -365,6 +422,9 @@ def load_config_text(text: str, name: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError([f"{name}: the top level must be a mapping of keys"])
     key_lines = loader.key_lines
+    large = _too_large(data)
+    if large is not None:
+        raise ConfigError([f"{name}: {large}"])
     bad = _not_unicode(data)
     if bad is not None:  # (YAML lets a "\ud800" escape through; nothing can write it out)
         line = _line_of(data, bad, key_lines)

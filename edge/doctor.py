@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 
 from detectors.rhythm import covered
 from edge.config import Config, ConfigError
+from edge.decode import DEFAULT_LIMITS, LimitError, check, decode_json
 from edge.models import COMMON_APARTMENT, Room
 from edge.mqtt import MqttError, availability_topic, health_topic, make_client
 from edge.state import ApartmentState, is_front_door, is_pad
@@ -56,19 +57,31 @@ def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
     avail = threading.Event()
     topic = availability_topic(config)
     health = health_topic(config)
+    commands = f"{conf.base_topic}/{config.flat}/command/"
+    retained = Retained(config)
 
     def on_connect(c: mqtt.Client, u: Any, f: Any, rc: Any, p: Any) -> None:
         answer["rc"] = rc
         connected.set()
         if not rc.is_failure:
-            c.subscribe([(health, 1), (topic, 1)])
+            # (the broker sends retained messages filter by filter: the availability last,
+            # so that once it came, the retained sensor messages are all in)
+            c.subscribe(
+                [(f"{conf.zigbee_base_topic}/#", 0), (f"{commands}+", 0), (health, 1), (topic, 1)]
+            )
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic == health:
+        try:
+            name = msg.topic
+        except UnicodeDecodeError:
+            name = bytes(msg._topic).decode("utf-8", errors="replace")
+        if name == health:
             answer["health"] = msg.payload.decode("utf-8", "replace")
-            return
-        answer["availability"] = msg.payload.decode("utf-8", "replace")
-        avail.set()
+        elif name == topic:
+            answer["availability"] = msg.payload.decode("utf-8", "replace")
+            avail.set()
+        elif msg.retain:
+            retained.add(name, bytes(msg.payload), name.startswith(commands))
 
     client.on_connect = on_connect
     client.on_message = on_message
@@ -95,10 +108,50 @@ def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
             out.append(Check("hub", FAIL, f"{topic} says {state}"))
         if state == "online":
             out.append(_health_check(health, answer.get("health")))
+        out.append(retained.check())
         return out
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+class Retained:
+    """The retained messages the broker hands the hub on every start, read as the hub reads
+    them: one over the input limits is named, with the command that clears it."""
+
+    def __init__(self, config: Config) -> None:
+        from edge.commands import COMMAND_LIMITS
+
+        self._limits = config.limits.limits()
+        self._command_limits = COMMAND_LIMITS
+        self.seen = 0
+        self.refused: dict[str, str] = {}
+
+    def add(self, topic: str, payload: bytes, command: bool) -> None:
+        self.seen += 1
+        try:
+            check(payload, self._command_limits if command else self._limits)
+        except LimitError as err:
+            self.refused[topic] = err.reason
+
+    def check(self) -> Check:
+        """``retained``: FAIL naming each topic the hub would refuse, OK otherwise.
+
+        >>> from edge.config import Config
+        >>> r = Retained(Config(flat="f1"))
+        >>> r.add("zigbee2mqtt/a1/hall/motion", b"[" * 50 + b"]" * 50, False)
+        >>> print(r.check().detail)
+        1 retained message the hub refuses; clear it: mosquitto_pub -r -n -t 'zigbee2mqtt/a1/hall/motion' (limits: nested 50 levels deep, over the 32 allowed)
+        """
+        if not self.refused:
+            return Check("retained", OK, f"{self.seen} retained messages, none over the limits")
+        shown = "; ".join(
+            f"mosquitto_pub -r -n -t '{t}' ({why})" for t, why in sorted(self.refused.items())
+        )
+        count = len(self.refused)
+        what = "message" if count == 1 else "messages"
+        them = "it" if count == 1 else "each"
+        return Check("retained", FAIL, f"{count} retained {what} the hub refuses; clear {them}: {shown}")
 
 
 def _health_check(topic: str, body: str | None) -> Check:
@@ -106,7 +159,7 @@ def _health_check(topic: str, body: str | None) -> Check:
     if body is None:
         return Check("health", WARN, f"{topic}: nothing retained yet")
     try:
-        found = json.loads(body)
+        found = decode_json(body, DEFAULT_LIMITS.around(1_048_576))
         faults = dict(found.get("faults", {}))
     except (ValueError, TypeError, AttributeError):
         return Check("health", FAIL, f"{topic}: not the hub's health report")

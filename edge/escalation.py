@@ -52,6 +52,17 @@ def _default_chain() -> list[AlertStep]:
     ]
 
 
+class RestartsConfig(BaseModel):
+    """A hub that restarts after a crash more than ``max_restarts`` times within
+    ``window_minutes`` raises an urgent ``hub_fault`` (docs/faults.md). A clean stop
+    (``systemctl stop``/``restart``, an upgrade) does not count."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_restarts: int = Field(3, ge=1, le=100, description="Restarts after a crash allowed...")
+    window_minutes: float = Field(15.0, gt=0, le=24 * 60, description="...within this long.")
+
+
 class AlertsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +75,14 @@ class AlertsConfig(BaseModel):
         description="Per target, an endpoint that gets each alert as a JSON POST "
         "(e.g. the alarm centre). Live only: a replay never calls out.",
     )
+    faults_from: str = Field(
+        "team_lead",
+        pattern=r"^[a-z0-9_-]{1,32}$",
+        description="The hub's own faults (hub_fault) are paged from the chain's step with "
+        "this target on (the lead), not from its first step; a target not in the chain: "
+        "from the first step.",
+    )
+    restarts: RestartsConfig = Field(default_factory=RestartsConfig)
     max_alerts: int = Field(
         20,
         ge=1,
@@ -82,6 +101,21 @@ class AlertsConfig(BaseModel):
         if any(b.after_minutes <= a.after_minutes for a, b in itertools.pairwise(chain)):
             raise ValueError("steps must start one after the other (after_minutes increasing)")
         return chain
+
+
+def faults_opened(config: AlertsConfig, opened: datetime) -> datetime:
+    """When a hub fault opened at ``opened`` counts as opened for :func:`plan`: as far back
+    as the step that pages ``faults_from``, so its first alert goes to that step.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
+    >>> plan(AlertsConfig(), faults_opened(AlertsConfig(), t), t)[0]   # the team lead at once
+    1
+    """
+    for step in config.chain:
+        if step.target == config.faults_from:
+            return opened - timedelta(minutes=step.after_minutes)
+    return opened
 
 
 def plan(config: AlertsConfig, opened: datetime, at: datetime) -> tuple[int, datetime | None]:
@@ -228,7 +262,7 @@ class Escalator:
                 at = entry.next_alert or now
                 if self.catch_up is not None and now - at > self.catch_up:
                     at = self._fold(entry, at, now)
-                level, next_at = plan(self.config, entry.opened, at)
+                level, next_at = plan(self.config, self._opened(entry), at)
                 if entry.alerts_sent + 1 >= self.config.max_alerts:
                     if next_at is not None:
                         logger.error(
@@ -274,6 +308,11 @@ class Escalator:
         )
         self._log.append((entry.id, level, next_at, target, at))
 
+    def _opened(self, entry: Entry) -> datetime:
+        if entry.kind == "hub_fault":
+            return faults_opened(self.config, entry.opened)
+        return entry.opened
+
     def _fold(self, entry: Entry, due: datetime, now: datetime) -> datetime:
         """``entry``'s alert was due at ``due``, long before ``now``: send one alert now, at
         the step current now, instead of every repeat missed in between. Returns ``now``."""
@@ -281,7 +320,7 @@ class Escalator:
         at: datetime | None = due
         while at is not None and at <= now:
             missed += 1
-            at = plan(self.config, entry.opened, at)[1]
+            at = plan(self.config, self._opened(entry), at)[1]
         self.folded += missed - 1
         late = (now - due).total_seconds() / 60
         if missed == 1:

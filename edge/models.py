@@ -62,6 +62,9 @@ class SignalKind(StrEnum):
     MOBILITY_DECLINE = "mobility_decline"
     SENSOR_OFFLINE = "sensor_offline"
     LOW_BATTERY = "low_battery"
+    HUB_FAULT = "hub_fault"
+    """The hub itself: it restarted too often (a crash loop); raised by the hub, not by a
+    detector, for the apartment ``common``, urgent, paged from the lead's step."""
 
 
 _ZONES: dict[tzinfo, tzinfo] = {}

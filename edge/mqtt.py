@@ -33,9 +33,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import Config, MqttConfig
+from edge.decode import LimitError, decode_payload, excerpt
 from edge.models import Message, Signal
 from edge.pipeline import Hub, signal_topic
 from edge.store import WRITE_ERRORS
+from edge.systemd import Notifier
 from integrations.central import FlatDay, FlatStats, stats_topic
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,14 @@ HEALTH_EVERY_S = 30.0  # the health topic is refreshed this often, and on every 
 WINDOW_S = 5.0  # flapping sensors and quarantined clocks are judged over this window
 STORE_RETRY_S = 2.0  # while the store cannot write, try again this often
 ALERT_CATCH_UP = timedelta(minutes=2)  # an alert later than this is folded (Escalator)
+
+
+def _topic_of(msg: mqtt.MQTTMessage) -> str:
+    """The message's topic; one that is not UTF-8 with its bad bytes replaced."""
+    try:
+        return msg.topic
+    except UnicodeDecodeError:
+        return bytes(msg._topic).decode("utf-8", errors="replace")
 
 
 class MqttError(Exception):
@@ -117,6 +127,10 @@ def make_client(conf: MqttConfig, client_id: str, clean: bool = False) -> mqtt.C
             raise MqttError(f"mqtt -> tls: cannot load the certificates: {err}") from err
     client.on_socket_open = _nodelay
     client.max_queued_messages_set(0)
+    # an exception in a callback is logged by paho, never raised out of its loop (the
+    # hub's own callbacks guard themselves too: this is for what they did not foresee)
+    client.suppress_exceptions = True
+    client.enable_logger(logging.getLogger("paho"))
     return client
 
 
@@ -183,6 +197,18 @@ class LiveHub:
         self._probe = probe_topic(config)
         self._probe_sent: float | None = None
         self._lag = 0.0  # the latest probe's round trip, seconds
+        self._limits = config.limits.limits()
+        self.over_limits = 0
+        """Messages refused for being over the input limits (``limits``)."""
+        self.internal_errors = 0
+        """Messages on which the hub failed (each kept as a dead letter, traceback logged)."""
+        self.tick_errors = 0
+        self.poison: dict[str, str] = {}
+        """Topics where the broker holds a retained message the hub refuses -> why."""
+        self._refused_logged: dict[str, float] = {}
+        self._tick_logged = float("-inf")
+        self.systemd = Notifier()
+        self._crash_loop: tuple[int, float] | None = None
 
     # --- callbacks (all on this thread, inside client.loop) ---------------------------
 
@@ -214,6 +240,7 @@ class LiveHub:
         self._send_outbox()
         for ext in self.extensions:
             self._guard(ext.connected, self)
+        self._raise_crash_loop()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode, props: Any
@@ -226,32 +253,85 @@ class LiveHub:
             self._next_try = time.monotonic() + self._backoff * jitter
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """The last resort: whatever a message holds, no exception leaves this callback
+        (it would leave paho's loop, and the hub with it). One that gets this far is kept
+        as a dead letter with its traceback in the log, and counted on the health topic."""
+        try:
+            self._message(msg)
+        except Exception as err:
+            self._message_failed(msg, err)
+
+    def _message(self, msg: mqtt.MQTTMessage) -> None:
         received = datetime.now(UTC)
         raw = msg.payload
-        if msg.topic == self._probe:
+        topic = _topic_of(msg)
+        if topic == self._probe:
             if self._probe_sent is not None and raw == f"{self._probe_sent!r}".encode():
                 self._lag = time.monotonic() - self._probe_sent
                 self._probe_sent = None
             return
-        if msg.topic.startswith(self._commands):
-            if not msg.topic.endswith("/result"):
-                self._on_command(msg.topic, bytes(raw))
+        if not raw and topic in self.poison:
+            # an empty retained message clears what the broker held on this topic
+            logger.info("The retained message on %s was cleared", topic)
+            del self.poison[topic]
+            return
+        if topic.startswith(self._commands):
+            if not topic.endswith("/result"):
+                self._on_command(topic, bytes(raw), msg.retain)
                 self._changed()
             return
-        self._rates[msg.topic] += 1
+        self._rates[topic] += 1
         try:
-            payload: Any = json.loads(raw)
-        except ValueError:
-            payload = raw.decode("utf-8", errors="replace")
+            payload: Any = decode_payload(raw, self._limits)
+        except LimitError as err:
+            self._refused(topic, raw, err.reason, msg.retain)
+            return
         try:
-            self.hub.handle(Message(received, msg.topic, payload, "mqtt"))
+            self.hub.handle(Message(received, topic, payload, "mqtt"))
             self.hub.store.flush()
         except Exception:
             # the hub keeps running: the message is kept with the reason
-            logger.exception("Failed to handle a message on %s", msg.topic)
-            self.hub.reject("mqtt", msg.topic, payload, "internal: the hub failed on this message")
+            logger.exception("Failed to handle a message on %s", topic)
+            self.internal_errors += 1
+            self.hub.reject("mqtt", topic, payload, "internal: the hub failed on this message")
         self._note_clock()
         self._changed()
+
+    def _refused(self, topic: str, raw: bytes, reason: str, retained: bool) -> None:
+        """A message over the input limits: a dead letter (its start kept), counted; a
+        retained one is named in the hub's health, with how to clear it, since the broker
+        hands it to the hub again on every start."""
+        self.over_limits += 1
+        self.hub.reject("mqtt", topic, excerpt(raw), reason)
+        if retained:
+            self._poisoned(topic, reason)
+        elif self._refused_logged.get(topic, 0.0) + WINDOW_S <= time.monotonic():
+            self._refused_logged[topic] = time.monotonic()
+            logger.warning("Refused a message on %s: %s (kept as a dead letter)", topic, reason)
+
+    def _poisoned(self, topic: str, reason: str) -> None:
+        if topic not in self.poison:
+            logger.error(
+                "The broker holds a retained message on %s that the hub refuses (%s); "
+                "it comes again on every start: clear it with "
+                "mosquitto_pub -r -n -t '%s' (with the broker's account and TLS options)",
+                topic,
+                reason,
+                topic,
+            )
+        self.poison[topic] = reason
+
+    def _message_failed(self, msg: mqtt.MQTTMessage, err: Exception) -> None:
+        self.internal_errors += 1
+        topic = _topic_of(msg)
+        try:
+            logger.error("The hub failed on a message on %s; it carries on", topic, exc_info=err)
+            reason = f"internal: {type(err).__name__} while handling this message (see the log)"
+            self.hub.reject("mqtt", topic, excerpt(bytes(msg.payload)), reason)
+            if msg.retain:
+                self._poisoned(topic, reason)
+        except Exception:  # (the store or the log itself failing: say so, carry on)
+            logger.critical("Could not keep a message that failed on %s", topic, exc_info=True)
 
     def _changed(self) -> None:
         for ext in self.extensions:
@@ -331,7 +411,7 @@ class LiveHub:
     def _command(self, name: str) -> str:
         return f"{self.config.mqtt.base_topic}/{self.config.flat}/command/{name}"
 
-    def _on_command(self, topic: str, raw: bytes) -> None:
+    def _on_command(self, topic: str, raw: bytes, retained: bool = False) -> None:
         """``.../command/ack|discuss|assign|close`` with a JSON object; answered on
         ``.../command/result``. A bad command is answered and kept as a dead letter."""
         from edge.commands import CommandError, run_command
@@ -344,7 +424,11 @@ class LiveHub:
             if name == "close":
                 self.hub.apply_feedback()
         except CommandError as err:
-            self.hub.reject("mqtt", topic, raw.decode("utf-8", "replace"), f"command: {err}")
+            if str(err).startswith("limits:"):
+                self.over_limits += 1
+                if retained:
+                    self._poisoned(topic, str(err))
+            self.hub.reject("mqtt", topic, excerpt(raw), f"command: {err}")
             reply = {"ok": False, "command": name, "error": str(err)}
         except WRITE_ERRORS as err:
             self.hub.store.failed(err, "a command")
@@ -427,11 +511,26 @@ class LiveHub:
             )
         else:
             faults.pop("store", None)
+        if self.poison:
+            shown_topics = ", ".join(sorted(self.poison)[:5])
+            faults["retained"] = (
+                f"the broker holds {len(self.poison)} retained message(s) the hub refuses, "
+                f"on {shown_topics}: clear each with mosquitto_pub -r -n -t <topic>"
+            )
+        else:
+            faults.pop("retained", None)
         for name in sorted(self._active - set(faults)):
             logger.warning("Health: recovered from the %s fault", name)
         self._active = set(faults)
         self.faults = faults
-        shown = (*sorted(faults), len(self.hub.unsaved), store.dropped > 0)
+        shown = (
+            *sorted(faults),
+            len(self.hub.unsaved),
+            store.dropped > 0,
+            # (a refused message shows on the health topic at the next tick, not an hour on)
+            self.over_limits,
+            self.internal_errors,
+        )
         if self.connected and (shown != self._shown or wall >= self._next_health):
             self._next_health = wall + HEALTH_EVERY_S
             self._publish_health()
@@ -523,7 +622,11 @@ class LiveHub:
                 "alerts_not_in_register": self.hub.escalator.held,
                 "quarantined": self.hub.clock.quarantined,
                 "reanchors": self.hub.clock.reanchors,
+                "over_limits": self.over_limits,
+                "internal_errors": self.internal_errors,
+                "tick_errors": self.tick_errors,
             },
+            "retained": [{"topic": t, "reason": r} for t, r in sorted(self.poison.items())],
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
@@ -564,8 +667,12 @@ class LiveHub:
         started = time.monotonic()
         ever = False
         self._note_clock()
+        self._count_start()
+        self.systemd.ready()
+        clean = False
         try:
             while not self._stopping:
+                self.systemd.ping(time.monotonic())
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     break
                 if not self.connected and time.monotonic() >= self._next_try:
@@ -603,11 +710,80 @@ class LiveHub:
                         time.sleep(min(self.tick_s, 0.05))
                 else:
                     time.sleep(self.tick_s)
-                self._tick()
+                try:
+                    self._tick()
+                except Exception as err:
+                    self._tick_failed(err)
+            clean = True
         finally:
-            self._shutdown()
+            self._shutdown(clean)
 
-    def _shutdown(self) -> None:
+    def _count_start(self) -> None:
+        """Note this start in the store; after more restarts following a crash than
+        ``alerts.restarts`` allows, the hub pages the lead (``hub_fault``) once it reaches
+        the broker: a crash loop is an alarm that is down most of the time."""
+        conf = self.config.alerts.restarts
+        try:
+            starts = self.hub.store.note_start(time.time(), conf.window_minutes * 60)
+        except Exception:  # (counting starts must never stop the hub from starting)
+            logger.exception("Could not note the hub's start")
+            return
+        restarts = sum(1 for _, unclean in starts if unclean)
+        if restarts > conf.max_restarts:
+            logger.error(
+                "The hub restarted %d times after a crash within %.0f minutes: it pages the "
+                "lead (hub_fault) once it reaches the broker; see the log before each start",
+                restarts,
+                conf.window_minutes,
+            )
+            self._crash_loop = (restarts, starts[0][0])
+
+    def _raise_crash_loop(self) -> None:
+        if self._crash_loop is None:
+            return
+        restarts, since = self._crash_loop
+        self._crash_loop = None
+        wall = datetime.now(UTC)
+        at = max(wall, self.hub.clock.now or wall)
+        minutes = self.config.alerts.restarts.window_minutes
+        summary = {
+            "nl": f"De hub is {restarts} keer herstart na een storing in {minutes:.0f} "
+            "minuten: het alarm viel telkens weg. Laat de installateur het logboek bekijken.",
+            "en": f"The hub restarted {restarts} times after a fault within {minutes:.0f} "
+            "minutes: the alarm was down each time. Have the installer read its log.",
+        }
+        evidence: dict[str, object] = {
+            "restarts": restarts,
+            "window_minutes": minutes,
+            "first_start": datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            self.hub.raise_hub_fault(at, summary, evidence)
+            self.hub.store.flush()
+        except Exception:
+            logger.exception("Could not raise the hub's crash-loop fault")
+
+    def _tick_failed(self, err: Exception) -> None:
+        """Time-driven work failed (a detector's deadline, an extension, the store): the
+        loop goes on, messages are still handled; logged with its traceback at most once a
+        minute, counted and named on the health topic."""
+        self.tick_errors += 1
+        self.faults["tick"] = (
+            f"{self.tick_errors} failures of the hub's timed work, the latest "
+            f"{type(err).__name__}: see the log"
+        )
+        wall = time.monotonic()
+        if wall - self._tick_logged >= 60.0:
+            self._tick_logged = wall
+            logger.error("The hub's timed work failed; it carries on", exc_info=err)
+
+    def _shutdown(self, clean: bool = False) -> None:
+        self.systemd.stopping()
+        if clean:
+            try:
+                self.hub.store.note_stop()
+            except Exception:
+                logger.exception("Could not note the hub's clean stop")
         self.hub.close()
         if self.connected:
             info = self.client.publish(self._avail, "offline", qos=1, retain=True)

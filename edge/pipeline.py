@@ -24,9 +24,10 @@ from detectors.rhythm import share_silence
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
+from edge.decode import decode_json
 from edge.escalation import AlertSink, Escalator
 from edge.features import DailyFeatures, DayFeatures
-from edge.models import Message, Signal, signal_id
+from edge.models import COMMON_APARTMENT, Domain, Message, Severity, Signal, SignalKind, signal_id
 from edge.normalise import normalise
 from edge.register import Outcome, Register
 from edge.state import FlatState
@@ -234,11 +235,12 @@ class Hub:
         if not rows:
             return
         self._replaying = True
+        limits = self.config.limits.limits().around()
         try:
             for topic, received, text in rows:
                 try:
-                    payload = json.loads(text)
-                except ValueError:
+                    payload = decode_json(text, limits)
+                except ValueError:  # (NotJson, LimitError: the normaliser says why)
                     payload = text
                 when = datetime.fromtimestamp(received, UTC)
                 self.handle(Message(when, topic, payload, "event log"))
@@ -313,6 +315,26 @@ class Hub:
         if closed:
             self._recompute_due()
         return len(closed)
+
+    def raise_hub_fault(
+        self, at: datetime, summary: dict[str, str], evidence: dict[str, object]
+    ) -> Signal | None:
+        """The hub's own urgent fault (a crash loop): a ``hub_fault`` signal for the flat's
+        ``common`` apartment, in the register and paged like any urgent signal, from the
+        step of ``alerts.faults_from`` on. Live only (the hub's starts are wall time)."""
+        cand = Candidate(
+            kind=SignalKind.HUB_FAULT,
+            domain=Domain.HOUSING,
+            severity=Severity.URGENT,
+            apartment=COMMON_APARTMENT,
+            start=at,
+            detected_at=at,
+            summary=summary,
+            evidence=evidence,
+        )
+        sig = self._route(cand, "hub")
+        self._recompute_due()
+        return sig
 
     # --- the path ----------------------------------------------------------------------
 

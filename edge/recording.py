@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from edge.decode import DEFAULT_LIMITS, Limits, LimitError, NotJson, decode_json, excerpt
 from edge.models import Message, shared_zone
 
 logger = logging.getLogger(__name__)
@@ -48,15 +49,24 @@ def open_text(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8", errors="replace")
 
 
-def parse_line(line: str, source: str) -> Message | BadLine:
-    """Turn one recording line into a :class:`Message`, or say why it cannot be one."""
+LINE_LIMITS = DEFAULT_LIMITS.around()
+"""A recording line carries one payload within the input limits, with its ``ts`` and topic."""
+
+
+def parse_line(line: str, source: str, limits: Limits = LINE_LIMITS) -> Message | BadLine:
+    """Turn one recording line into a :class:`Message`, or say why it cannot be one.
+
+    The line is read inside the input limits (:mod:`edge.decode`), as a live message is:
+
+    >>> parse_line('{"ts": "x", "payload": ' + "[" * 100 + "]" * 100 + "}", "r:7").reason
+    'limits: nested 101 levels deep, over the 33 allowed'
+    """
     try:
-        obj = json.loads(line)
-    except ValueError as err:
-        msg = getattr(err, "msg", str(err))
-        col = getattr(err, "colno", None)
-        where = f"column {col}: " if col is not None else ""
-        return BadLine(source, f"line is not JSON: {where}{msg}", line)
+        obj = decode_json(line, limits)
+    except LimitError as err:
+        return BadLine(source, err.reason, excerpt(line))
+    except NotJson as err:
+        return BadLine(source, f"line is not JSON: {err.reason}", line)
     if not isinstance(obj, dict):
         return BadLine(source, "line is not a JSON object", line)
     ts = obj.get("ts")
@@ -76,18 +86,47 @@ def parse_line(line: str, source: str) -> Message | BadLine:
     return Message(shared_zone(received), topic, obj["payload"], source)
 
 
-def iter_lines(stream: Iterable[str], name: str) -> Iterator[Message | BadLine]:
-    """Messages and bad lines of one open recording, in file order; blank lines are skipped."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
+def iter_lines(
+    stream: Iterable[str], name: str, limits: Limits = LINE_LIMITS
+) -> Iterator[Message | BadLine]:
+    """Messages and bad lines of one open recording, in file order; blank lines are skipped.
+
+    From an open file a line is read at most ``limits.max_bytes`` at a time: a line of a
+    gigabyte (a file that is not a recording, or one made to hurt) is one bad line, read
+    past in pieces, never held in memory whole.
+    """
+    if not hasattr(stream, "readline"):
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                yield parse_line(line, f"{name}:{number}", limits)
+        return
+    readline = stream.readline
+    most = limits.max_bytes + 1
+    number = 0
+    while True:
+        line = readline(most)
+        if not line:
+            return
+        number += 1
+        if len(line) == most and not line.endswith("\n"):
+            size = len(line)
+            while True:  # (the rest of the over-long line, in pieces)
+                piece = readline(1 << 16)
+                size += len(piece)
+                if not piece or piece.endswith("\n"):
+                    break
+            reason = f"limits: a line of {size:,} characters, over the {limits.max_bytes:,} allowed"
+            yield BadLine(f"{name}:{number}", reason, excerpt(line))
             continue
-        yield parse_line(line, f"{name}:{number}")
+        if line.strip():
+            yield parse_line(line, f"{name}:{number}", limits)
 
 
-def read_recording(path: Path) -> Iterator[Message | BadLine]:
-    """Messages and bad lines of a recording file (``.jsonl`` or ``.jsonl.gz``)."""
+def read_recording(path: Path, limits: Limits = LINE_LIMITS) -> Iterator[Message | BadLine]:
+    """Messages and bad lines of a recording file (``.jsonl`` or ``.jsonl.gz``); ``limits``
+    are those of one line (see :meth:`edge.decode.Limits.around`)."""
     with open_text(path) as stream:
-        yield from iter_lines(stream, path.name)
+        yield from iter_lines(stream, path.name, limits)
 
 
 def format_line(received: datetime, topic: str, payload: Any) -> str:

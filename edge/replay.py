@@ -45,9 +45,10 @@ def replay(
     started = time.monotonic()
     next_report = started + every_s
     handle = hub.handle
+    limits = hub.config.limits.limits().around()
     for path in paths:
         try:
-            for item in read_recording(path):
+            for item in read_recording(path, limits):
                 lines += 1
                 if isinstance(item, Message):
                     handle(item)

@@ -305,6 +305,47 @@ class Store:
                 f"the store was written by a newer version (schema {row[0]} > {SCHEMA_VERSION})"
             )
 
+    # --- the hub's own starts (crash loops, docs/faults.md) -----------------------------
+
+    def note_start(self, wall: float, keep_s: float) -> list[tuple[float, bool]]:
+        """Record that the hub starts at ``wall`` (seconds since the epoch); returns the
+        starts kept from the last ``keep_s`` seconds, this one last, each with whether the
+        run before it ended without a clean stop (a crash, a kill, the watchdog).
+
+        >>> s = Store(None, StoreConfig())
+        >>> s.note_start(100.0, 60.0)
+        [(100.0, False)]
+        >>> s.note_start(110.0, 60.0)   # (no note_stop: the first run did not stop cleanly)
+        [(100.0, False), (110.0, True)]
+        >>> s.note_stop(); s.note_start(120.0, 60.0)[-1]
+        (120.0, False)
+        """
+        rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('starts', 'running')"))
+        try:
+            starts = [(float(t), bool(u)) for t, u in json.loads(rows.get("starts", "[]"))]
+        except (ValueError, TypeError):
+            starts = []  # (a damaged note: start counting again)
+        unclean = rows.get("running") == "1"
+        starts = [(t, u) for t, u in starts if wall - keep_s < t <= wall][-100:]
+        starts.append((wall, unclean))
+        try:
+            with self.transaction():
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [("starts", json.dumps(starts)), ("running", "1")],
+                )
+        except WRITE_ERRORS as err:
+            self.failed(err, "the note of the hub's start")
+        return starts
+
+    def note_stop(self) -> None:
+        """The hub stops cleanly: its next start is not counted as a restart after a crash."""
+        try:
+            with self.transaction():
+                self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('running', '0')")
+        except WRITE_ERRORS as err:
+            self.failed(err, "the note of the hub's stop")
+
     # --- events ------------------------------------------------------------------------
 
     def is_repeat(self, topic: str, payload_text: str, received: float) -> bool:
@@ -446,7 +487,9 @@ class Store:
         reason: str,
         stored: datetime | None = None,
     ) -> None:
-        text = payload if isinstance(payload, str) or payload is None else _dumps(payload)
+        text = payload if isinstance(payload, str) or payload is None else _dead_text(payload)
+        if text is not None and len(text) > DEAD_LETTER_KEEP:
+            text = f"{text[:DEAD_LETTER_KEEP]}... ({len(text):,} characters in all; the rest not kept)"
         self._pending_dead.append(
             (
                 stored.timestamp() if stored else None,
@@ -651,6 +694,19 @@ def writable(text: str | None) -> str | None:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+DEAD_LETTER_KEEP = 80_000
+"""At most this much of a dead letter's payload is kept (the input limits refuse larger
+messages before they get here; this bounds what any other caller hands over)."""
+
+
+def _dead_text(value: Any) -> str:
+    """A rejected payload as text, whatever it is: JSON where it can be, else its repr."""
+    try:
+        return _dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)[:DEAD_LETTER_KEEP]
 
 
 def reason_kind(reason: str) -> str:

@@ -103,10 +103,18 @@ class Publisher:
 class HubProcess:
     """``thuisplus run`` as a subprocess, as systemd would run it."""
 
-    def __init__(self, broker: Broker, workdir: Path, config: str = "", dev: bool = True) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        workdir: Path,
+        config: str = "",
+        dev: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """``dev``: the test broker is plain and anonymous, so run with ``--allow-insecure``
-        (a production configuration refuses it)."""
+        (a production configuration refuses it). ``env``: added to the environment."""
         self.dev = dev
+        self.env = env or {}
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "flat.yaml"
@@ -117,7 +125,7 @@ class HubProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self._log = self.log.open("ab")
         self.proc = subprocess.Popen(
             [

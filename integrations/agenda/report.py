@@ -142,6 +142,7 @@ KINDS = {
         "mobility_decline": "minder mobiel",
         "sensor_offline": "sensor stil",
         "low_battery": "batterij bijna leeg",
+        "hub_fault": "storing van de hub",
     },
     "en": {
         "fall": "fall",
@@ -157,6 +158,7 @@ KINDS = {
         "mobility_decline": "less mobile",
         "sensor_offline": "sensor silent",
         "low_battery": "battery low",
+        "hub_fault": "hub fault",
     },
 }
 WEEKDAYS = {

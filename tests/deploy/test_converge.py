@@ -212,7 +212,13 @@ def test_systemd_unit(deploy_gateway: Gateway) -> None:
     ) in lines
     for directive in (
         "User=thuisplus",
-        "Restart=on-failure",
+        # a crash restarts the hub, a hang is caught by the watchdog, and systemd never
+        # stops trying (the hub pages the lead itself when it restarts too often)
+        "Type=notify",
+        "NotifyAccess=main",
+        "WatchdogSec=30s",
+        "Restart=always",
+        "StartLimitIntervalSec=0",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "ProtectHome=yes",
