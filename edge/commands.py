@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from edge.decode import Limits, LimitError, NotJson, decode_json
+from edge.decode import LimitError, Limits, NotJson, decode_json
 from edge.register import Entry, Register, RegisterError
 from edge.store import writable
 

@@ -143,9 +143,7 @@ class LimitsConfig(_Section):
     the hub carries on. The defaults are far above what Zigbee2MQTT sends for a device."""
 
     max_bytes: int = Field(65_536, ge=1_024, le=16 * 1024 * 1024, description="Whole text.")
-    max_depth: int = Field(
-        32, ge=4, le=200, description="Objects and arrays inside one another."
-    )
+    max_depth: int = Field(32, ge=4, le=200, description="Objects and arrays inside one another.")
     max_keys: int = Field(1_000, ge=16, le=1_000_000, description="Object keys, all levels.")
     max_items: int = Field(
         10_000, ge=16, le=10_000_000, description="Values in objects and arrays, all levels."

@@ -10,7 +10,6 @@ fails.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import subprocess
@@ -140,8 +139,11 @@ class Retained:
         >>> from edge.config import Config
         >>> r = Retained(Config(flat="f1"))
         >>> r.add("zigbee2mqtt/a1/hall/motion", b"[" * 50 + b"]" * 50, False)
-        >>> print(r.check().detail)
-        1 retained message the hub refuses; clear it: mosquitto_pub -r -n -t 'zigbee2mqtt/a1/hall/motion' (limits: nested 50 levels deep, over the 32 allowed)
+        >>> found = r.check()
+        >>> found.status, "mosquitto_pub -r -n -t 'zigbee2mqtt/a1/hall/motion'" in found.detail
+        ('FAIL', True)
+        >>> r.refused["zigbee2mqtt/a1/hall/motion"]
+        'limits: nested 50 levels deep, over the 32 allowed'
         """
         if not self.refused:
             return Check("retained", OK, f"{self.seen} retained messages, none over the limits")
@@ -151,7 +153,9 @@ class Retained:
         count = len(self.refused)
         what = "message" if count == 1 else "messages"
         them = "it" if count == 1 else "each"
-        return Check("retained", FAIL, f"{count} retained {what} the hub refuses; clear {them}: {shown}")
+        return Check(
+            "retained", FAIL, f"{count} retained {what} the hub refuses; clear {them}: {shown}"
+        )
 
 
 def _health_check(topic: str, body: str | None) -> Check:

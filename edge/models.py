@@ -67,6 +67,11 @@ class SignalKind(StrEnum):
     detector, for the apartment ``common``, urgent, paged from the lead's step."""
 
 
+HUB_KINDS = frozenset({SignalKind.HUB_FAULT})
+"""Kinds about the hub itself, not a resident's situation: no simulator or recording has
+them, and replay never raises them."""
+
+
 _ZONES: dict[tzinfo, tzinfo] = {}
 _ZONES_MAX = 64
 

@@ -263,7 +263,7 @@ class LiveHub:
 
     def _message(self, msg: mqtt.MQTTMessage) -> None:
         received = datetime.now(UTC)
-        raw = msg.payload
+        raw = bytes(msg.payload)
         topic = _topic_of(msg)
         if topic == self._probe:
             if self._probe_sent is not None and raw == f"{self._probe_sent!r}".encode():
@@ -277,7 +277,7 @@ class LiveHub:
             return
         if topic.startswith(self._commands):
             if not topic.endswith("/result"):
-                self._on_command(topic, bytes(raw), msg.retain)
+                self._on_command(topic, raw, msg.retain)
                 self._changed()
             return
         self._rates[topic] += 1

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from edge.decode import DEFAULT_LIMITS, Limits, LimitError, NotJson, decode_json, excerpt
+from edge.decode import DEFAULT_LIMITS, LimitError, Limits, NotJson, decode_json, excerpt
 from edge.models import Message, shared_zone
 
 logger = logging.getLogger(__name__)

@@ -320,7 +320,9 @@ class Store:
         >>> s.note_stop(); s.note_start(120.0, 60.0)[-1]
         (120.0, False)
         """
-        rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('starts', 'running')"))
+        rows = dict(
+            self.db.execute("SELECT key, value FROM meta WHERE key IN ('starts', 'running')")
+        )
         try:
             starts = [(float(t), bool(u)) for t, u in json.loads(rows.get("starts", "[]"))]
         except (ValueError, TypeError):
@@ -489,7 +491,9 @@ class Store:
     ) -> None:
         text = payload if isinstance(payload, str) or payload is None else _dead_text(payload)
         if text is not None and len(text) > DEAD_LETTER_KEEP:
-            text = f"{text[:DEAD_LETTER_KEEP]}... ({len(text):,} characters in all; the rest not kept)"
+            text = (
+                f"{text[:DEAD_LETTER_KEEP]}... ({len(text):,} characters in all; the rest not kept)"
+            )
         self._pending_dead.append(
             (
                 stored.timestamp() if stored else None,

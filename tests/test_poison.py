@@ -219,11 +219,160 @@ def doctor(hub: HubProcess) -> str:
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "doctor", "--config", str(config)]
-        + ["--state-dir", str(hub.state), "--no-service"],
+        [
+            *(sys.executable, "-m", "edge.cli", "doctor", "--config", str(config)),
+            *("--state-dir", str(hub.state), "--no-service"),
+        ],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
     return done.stdout + done.stderr
+
+
+# --- crash loops and the watchdog ---------------------------------------------------------
+
+
+def test_a_crash_loop_pages_the_lead_and_clean_restarts_do_not(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Killed four times (as a crash or the watchdog would), the hub's fifth start raises
+    one urgent ``hub_fault``, paged to the team lead first; five clean stops raise none."""
+    watch = Collector(broker, "thuisplus/#")
+    hub = HubProcess(broker, tmp_path / "hub")
+    calm = HubProcess(broker, tmp_path / "calm", "mqtt:\n  client_id: calm-hub\n")
+    try:
+        for _ in range(5):  # clean stops (systemctl restart, upgrades) do not count
+            start(calm, watch)
+            assert calm.stop() == 0
+        start(calm, watch)
+        time.sleep(1.0)
+        assert not [p for p in watch.payloads() if p["kind"] == "hub_fault"]
+        assert calm.stop() == 0
+
+        for _ in range(4):
+            start(hub, watch)
+            assert hub.stop(signal.SIGKILL) == -signal.SIGKILL
+            assert not [p for p in watch.payloads() if p["kind"] == "hub_fault"]
+        start(hub, watch)
+        wait_for(
+            lambda: any(p["kind"] == "hub_fault" for p in watch.payloads()),
+            15,
+            lambda: f"the hub_fault signal; the log:\n{hub.output()[-3000:]}",
+        )
+        fault = next(p for p in watch.payloads() if p["kind"] == "hub_fault")
+        assert fault["severity"] == "urgent"
+        assert fault["apartment"] == "common"
+        assert fault["evidence"]["restarts"] == 4
+        assert "4 keer herstart" in fault["summary"]
+        lead = f"thuisplus/{FLAT}/alert/team_lead"
+        wait_for(lambda: watch.last(lead) is not None, 10, "the alert to the team lead")
+        assert watch.last(f"thuisplus/{FLAT}/alert/on_call") is None
+        assert "restarted 4 times after a crash" in hub.output()
+        assert hub.stop() == 0
+    finally:
+        for h in (hub, calm):
+            if h.proc is not None and h.proc.poll() is None:
+                h.stop(signal.SIGKILL)
+        watch.close()
+
+
+def test_the_hub_tells_systemd_it_is_ready_and_alive(broker: Broker, tmp_path: Path) -> None:
+    """``Type=notify`` and ``WatchdogSec``: the hub sends READY=1, then WATCHDOG=1 from its
+    loop (a third of the watchdog's time), and STOPPING=1, on a real notify socket."""
+    import socket
+    import threading
+
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(0.2)
+    got: list[bytes] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                got.append(sock.recv(4096))
+            except TimeoutError:
+                continue
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    watch = Collector(broker, "thuisplus/#")
+    hub = HubProcess(
+        broker, tmp_path / "hub", env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "600000"}
+    )
+    try:
+        start(hub, watch)
+        wait_for(lambda: got.count(b"WATCHDOG=1") >= 5, 10, lambda: f"5 pings: {got}")
+        assert got[0].startswith(b"READY=1")
+        assert hub.stop() == 0
+        wait_for(lambda: b"STOPPING=1" in got, 5, lambda: f"STOPPING=1: {got}")
+    finally:
+        done.set()
+        reader.join(5)
+        sock.close()
+        if hub.proc is not None and hub.proc.poll() is None:
+            hub.stop(signal.SIGKILL)
+        watch.close()
+
+
+def test_the_last_resort_guards_keep_the_loop_turning(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failures the hub did not foresee (no real input causes them now, so they are made
+    here with a patch): a message on which decoding itself fails is a dead letter with the
+    traceback logged; timed work that fails is a ``tick`` fault; the loop turns on and the
+    next fall comes out."""
+    import threading
+
+    import edge.mqtt
+    from edge.config import load_config_text
+    from edge.mqtt import LiveHub
+    from edge.pipeline import Hub
+    from edge.store import Store
+
+    config = load_config_text(
+        f"flat: {FLAT}\nmqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
+        "  allow_insecure: true\n"
+    )
+    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store))
+    real_decode = edge.mqtt.decode_payload
+
+    def buggy_decode(raw: bytes, limits: Any) -> Any:
+        if raw == b"boom":
+            raise RuntimeError("a bug")
+        return real_decode(raw, limits)
+
+    def buggy_housekeeping() -> None:
+        raise KeyError("a bug in timed work")
+
+    monkeypatch.setattr(edge.mqtt, "decode_payload", buggy_decode)
+    monkeypatch.setattr(hub, "housekeeping", buggy_housekeeping)
+    live = LiveHub(hub, config, tick_s=0.05)
+    runner = threading.Thread(target=live.run, kwargs={"max_seconds": 30}, daemon=True)
+    watch = Collector(broker, "thuisplus/#")
+    runner.start()
+    pub = Publisher(broker)
+    try:
+        wait_for(lambda: live.connected, 10, "the live hub to connect")
+        pub.send("zigbee2mqtt/a001/hall/motion", "boom")
+        one_fall_out(pub, watch, "a012", 0)
+        assert runner.is_alive()
+        assert live.internal_errors == 1
+        wait_for(lambda: "tick" in health(watch).get("faults", {}), 10, "the tick fault")
+        assert health(watch)["counters"]["internal_errors"] == 1
+    finally:
+        live.stop()
+        runner.join(timeout=20)
+        pub.close()
+        watch.close()
+    assert not runner.is_alive()
+    letters = [(d["topic"], d["reason"], d["payload"]) for d in hub.store.dead_letters()]
+    hub.store.close()
+    assert len(letters) == 1
+    assert letters[0][0] == "zigbee2mqtt/a001/hall/motion"
+    assert letters[0][1].startswith("internal: RuntimeError")
+    assert letters[0][2] == "boom"
