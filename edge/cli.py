@@ -157,6 +157,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if st.alerts:
         alerts = ", ".join(f"{t} {n}" for t, n in st.alerts.most_common())
         print(f"  alerts for unacknowledged urgent signals (event time): {alerts}")
+    if hub.quarantine.total:
+        print(
+            f"  DETECTOR FAULTS: {hub.quarantine.total} (each quarantined where it failed; "
+            "every other detector ran on; tracebacks in the log):"
+        )
+        for q in hub.quarantine.view():
+            print(f"    {q['detector']} in {q['apartment']}: {q['error'][:150]}")
     if out is not None:
         print(f"  signals written to {out.path}")
     if args.state_dir:

@@ -511,6 +511,15 @@ class LiveHub:
             )
         else:
             faults.pop("store", None)
+        quarantine = self.hub.quarantine
+        if quarantine.pairs:
+            shown_pairs = ", ".join(f"{d} in {a}" for d, a in sorted(quarantine.pairs)[:5])
+            faults["detectors"] = (
+                f"{len(quarantine.pairs)} detector(s) quarantined after a fault ({shown_pairs}); "
+                "every other detector runs: see the log"
+            )
+        else:
+            faults.pop("detectors", None)
         if self.poison:
             shown_topics = ", ".join(sorted(self.poison)[:5])
             faults["retained"] = (
@@ -530,6 +539,7 @@ class LiveHub:
             # (a refused message shows on the health topic at the next tick, not an hour on)
             self.over_limits,
             self.internal_errors,
+            self.hub.quarantine.total,
         )
         if self.connected and (shown != self._shown or wall >= self._next_health):
             self._next_health = wall + HEALTH_EVERY_S
@@ -625,7 +635,9 @@ class LiveHub:
                 "over_limits": self.over_limits,
                 "internal_errors": self.internal_errors,
                 "tick_errors": self.tick_errors,
+                "detector_errors": self.hub.quarantine.total,
             },
+            "detectors_quarantined": self.hub.quarantine.view(),
             "retained": [{"topic": t, "reason": r} for t, r in sorted(self.poison.items())],
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

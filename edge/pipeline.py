@@ -20,14 +20,24 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from detectors.base import Candidate, Detector, EventStep, Resolution, registry
-from detectors.rhythm import share_silence
+from detectors.rhythm import SharedSilence, share_silence
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
 from edge.decode import decode_json
 from edge.escalation import AlertSink, Escalator
 from edge.features import DailyFeatures, DayFeatures
-from edge.models import COMMON_APARTMENT, Domain, Message, Severity, Signal, SignalKind, signal_id
+from edge.isolation import FLAT, Quarantine, urgent_first
+from edge.models import (
+    COMMON_APARTMENT,
+    Domain,
+    Message,
+    SensorEvent,
+    Severity,
+    Signal,
+    SignalKind,
+    signal_id,
+)
 from edge.normalise import normalise
 from edge.register import Outcome, Register
 from edge.state import FlatState
@@ -144,7 +154,8 @@ class Hub:
         self.feature_sinks = list(feature_sinks)
         self.score_sinks = list(score_sinks)
         known = registry()
-        names = list(known) if detectors is None else list(detectors)
+        # the urgent sources see each event first (a fault elsewhere cannot delay them)
+        names = urgent_first(list(known) if detectors is None else list(detectors))
         self.detectors: list[Detector] = []
         self._cleared: list[Resolution] = []
         self._scheduled: list[datetime] = []
@@ -162,6 +173,11 @@ class Hub:
             self.detectors.append(det)
         self._consent: dict[tuple[str, str], bool] = {}
         self._active: dict[str, list[EventStep]] = {}
+        self.quarantine = Quarantine()
+        """Detectors that failed, per apartment: not called there again (edge/isolation.py)."""
+        self._unshared: set[str] = set()
+        """Apartments whose silence detectors run one by one (their shared step failed)."""
+        self._saved_detectors: dict[str, object] = {}
         timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
         self._timed = [d for d in timed if not d.reports_due]
         self._reporting = [d for d in timed if d.reports_due]
@@ -207,7 +223,12 @@ class Hub:
                 self.features.load_state(saved["features"])
             for det in self.detectors:
                 if det.name in saved.get("detectors", {}):
-                    det.load_state(saved["detectors"][det.name])
+                    body = saved["detectors"][det.name]
+                    try:
+                        det.load_state(body)
+                    except Exception as err:  # (a damaged state must not stop the alarm)
+                        self.quarantine.note(det.name, "load_state (it starts afresh)", err)
+                    self._saved_detectors[det.name] = body
             self._feedback_seen = int(saved.get("feedback_seen", 0))
             if clock:
                 self.clock.now = datetime.fromisoformat(clock)
@@ -264,12 +285,25 @@ class Hub:
             {
                 "state": self.state.to_dict(),
                 "features": self.features.state_dict(),
-                "detectors": {d.name: d.state_dict() for d in self.detectors},
+                "detectors": self._detector_states(),
                 "clock": self.clock.now.isoformat() if self.clock.now else None,
                 "received": self._received,
                 "feedback_seen": self._feedback_seen,
             }
         )
+
+    def _detector_states(self) -> dict[str, object]:
+        """Each detector's state; one that cannot give it keeps its last saved one."""
+        out: dict[str, object] = {}
+        for det in self.detectors:
+            try:
+                out[det.name] = det.state_dict()
+            except Exception as err:
+                self.quarantine.note(det.name, "state_dict (its last saved state is kept)", err)
+                if det.name in self._saved_detectors:
+                    out[det.name] = self._saved_detectors[det.name]
+        self._saved_detectors = out
+        return out
 
     def close(self) -> None:
         self.save()
@@ -405,12 +439,14 @@ class Hub:
         self.features.observe(event, meant, self.state.apartments[apt])
         active = self._active.get(apt)
         if active is None:
-            active = self._active[apt] = share_silence(
-                [d for d in self.detectors if d.per_event and self._consents(apt, d.name)]
-            )
+            active = self._active[apt] = self._steps(apt)
         state = self.state
         for det in active:
-            for cand in det.on_event(event, state):
+            try:
+                found = tuple(det.on_event(event, state))
+            except Exception as err:
+                found = self._step_failed(det, event, err)
+            for cand in found:
                 sig = self._route(cand, det.name)
                 if sig is not None:
                     out.append(sig)
@@ -420,6 +456,69 @@ class Hub:
         if not self.deferred_housekeeping:
             self.housekeeping()
         return out
+
+    def _steps(self, apt: str) -> list[EventStep]:
+        """What runs for each event of ``apt``, urgent sources first, the quarantined left
+        out; the silence detectors taken together unless that once failed here."""
+        blocked = self.quarantine.blocked
+        steps: list[EventStep] = [
+            d
+            for d in self.detectors
+            if d.per_event and self._consents(apt, d.name) and not blocked(d.name, apt)
+        ]
+        return steps if apt in self._unshared else share_silence(steps)
+
+    def _step_failed(
+        self, step: EventStep, event: SensorEvent, err: Exception
+    ) -> tuple[Candidate, ...]:
+        """``step`` raised on ``event``: quarantine it for the apartment. When it was the
+        silence detectors' shared step, each of them runs on the event again by itself (the
+        one at fault is then quarantined alone) and from now on one by one here."""
+        apt = event.apartment
+        found: list[Candidate] = []
+        if isinstance(step, SharedSilence):
+            self._unshared.add(apt)
+            for det in step.detectors:
+                try:
+                    found += det.on_event(event, self.state)
+                except Exception as inner:
+                    self.quarantine.failed(det.name, apt, "on_event", inner)
+            if not any(self.quarantine.blocked(d.name, apt) for d in step.detectors):
+                # (the shared step failed where none of its detectors does alone)
+                logger.error("The shared silence step failed in %s", apt, exc_info=err)
+        else:
+            self.quarantine.failed(step.name, apt, "on_event", err)
+        self._active[apt] = self._steps(apt)
+        return tuple(found)
+
+    def _call(
+        self, det: Detector, hook: str, apartment: str, *args: object
+    ) -> tuple[Candidate, ...]:
+        """``det.<hook>(*args)``, isolated: a failure quarantines ``det`` for ``apartment``."""
+        try:
+            return tuple(getattr(det, hook)(*args))
+        except Exception as err:
+            self._quarantined(det, apartment, hook, err)
+            return ()
+
+    def _next_due_of(self, det: Detector) -> datetime | None:
+        if self.quarantine.blocked(det.name, FLAT):
+            return None
+        try:
+            return det.next_due()
+        except Exception as err:
+            self._quarantined(det, FLAT, "next_due", err)
+            return None
+
+    def _quarantined(self, det: Detector, apartment: str, hook: str, err: Exception) -> None:
+        self.quarantine.failed(det.name, apartment, hook, err)
+        if apartment == FLAT:
+            self._active.clear()
+            for timed in (self._timed, self._reporting, self._daily):
+                if det in timed:
+                    timed.remove(det)
+        else:
+            self._active.pop(apartment, None)
 
     def advance(self, now: datetime) -> list[Signal]:
         """Event time moved on to ``now`` without a message (live ticks)."""
@@ -444,9 +543,12 @@ class Hub:
                     fsink.features(day)
                 for finished in sorted({d.day for d in closed}):
                     fsink.day_closed(finished)
+            blocked = self.quarantine.blocked
             for det in self._daily:
                 for day in closed:
-                    self._offer(det, det.on_day(day, self.state), out)
+                    if not blocked(det.name, day.apartment):
+                        found = self._call(det, "on_day", day.apartment, day, self.state)
+                        self._offer(det, found, out)
             if closed and self.score_sinks:
                 self._scores(max(d.day for d in closed))
         esc = self.escalator.next_due()
@@ -456,9 +558,9 @@ class Hub:
             except WRITE_ERRORS as err:
                 self.store.failed(err, "the alert register")
         for det in self.detectors:
-            d = det.next_due()
+            d = self._next_due_of(det)
             if d is not None and d <= now:
-                self._offer(det, det.on_tick(now, self.state), out)
+                self._offer(det, self._call(det, "on_tick", FLAT, now, self.state), out)
         if self._cleared:
             self._resolve()
         self._recompute_due()
@@ -502,8 +604,9 @@ class Hub:
 
     def _offer(self, det: Detector, cands: Iterable[Candidate], out: list[Signal]) -> None:
         """Route what ``det`` raised, for the apartments that consent to it, into ``out``."""
+        blocked = self.quarantine.blocked
         for cand in cands:
-            if self._consents(cand.apartment, det.name):
+            if self._consents(cand.apartment, det.name) and not blocked(det.name, cand.apartment):
                 sig = self._route(cand, det.name)
                 if sig is not None:
                     out.append(sig)
@@ -535,8 +638,8 @@ class Hub:
         if exact:
             self._scheduled.clear()
             reported = None
-            for det in self._reporting:
-                d = det.next_due()
+            for det in list(self._reporting):
+                d = self._next_due_of(det)
                 if d is not None and (reported is None or d < reported):
                     reported = d
             self._reported = reported
@@ -555,10 +658,16 @@ class Hub:
         esc = self.escalator.next_due()
         if esc is not None and (due is None or esc < due):
             due = esc
-        for det in self._timed:
-            d = det.next_due()
-            if d is not None and (due is None or d < due):
-                due = d
+        try:
+            for det in self._timed:
+                d = det.next_due()
+                if d is not None and (due is None or d < due):
+                    due = d
+        except Exception:  # (one of them failed: again, each isolated)
+            for det in list(self._timed):
+                d = self._next_due_of(det)
+                if d is not None and (due is None or d < due):
+                    due = d
         self._due = due
 
     @property

@@ -349,8 +349,14 @@ def test_the_last_resort_guards_keep_the_loop_turning(
     def buggy_housekeeping() -> None:
         raise KeyError("a bug in timed work")
 
+    def buggy_battery(self: Any, event: Any, state: Any) -> Any:
+        raise KeyError("a detector's bug")
+
     monkeypatch.setattr(edge.mqtt, "decode_payload", buggy_decode)
     monkeypatch.setattr(hub, "housekeeping", buggy_housekeeping)
+    from detectors.battery import LowBatteryDetector
+
+    monkeypatch.setattr(LowBatteryDetector, "on_event", buggy_battery)
     live = LiveHub(hub, config, tick_s=0.05)
     runner = threading.Thread(target=live.run, kwargs={"max_seconds": 30}, daemon=True)
     watch = Collector(broker, "thuisplus/#")
@@ -364,6 +370,11 @@ def test_the_last_resort_guards_keep_the_loop_turning(
         assert live.internal_errors == 1
         wait_for(lambda: "tick" in health(watch).get("faults", {}), 10, "the tick fault")
         assert health(watch)["counters"]["internal_errors"] == 1
+        # the detector's fault: quarantined where it failed, named on the health topic
+        wait_for(lambda: "detectors" in health(watch)["faults"], 10, "the detectors fault")
+        quarantined = health(watch)["detectors_quarantined"]
+        assert {"detector": "low_battery", "apartment": "a012"}.items() <= quarantined[0].items()
+        assert health(watch)["counters"]["detector_errors"] == 1
     finally:
         live.stop()
         runner.join(timeout=20)
