@@ -36,10 +36,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edge.decode import DEFAULT_LIMITS, LimitError, check
 from edge.features import DayFeatures
 from edge.register import Register
 
 logger = logging.getLogger(__name__)
+STATS_LIMITS = DEFAULT_LIMITS.around(1_048_576)
+"""A flat's daily stats, as the aggregator reads them (a day of 300 apartments fits)."""
 
 MIN_APARTMENTS = 5
 
@@ -153,9 +156,21 @@ def run_aggregator(
         logger.info("Aggregator connected to %s:%d", host, port)
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
+        # (no exception may leave paho's loop: one bad flat's message must not stop the
+        # city's aggregator for every other flat)
+        try:
+            handle(msg)
+        except Exception:
+            logger.exception("Skipped a stats message on %s that failed", msg.topic)
+
+    def handle(msg: mqtt.MQTTMessage) -> None:
         nonlocal written
         try:
+            check(bytes(msg.payload), STATS_LIMITS)
             day = FlatDay.model_validate_json(msg.payload)
+        except LimitError as err:
+            logger.warning("Skipped a stats message on %s: %s", msg.topic, err.reason)
+            return
         except ValidationError as err:
             logger.warning(
                 "Skipped a bad stats message on %s: %s", msg.topic, err.errors()[0]["msg"]
