@@ -1,22 +1,36 @@
 """``sensor_offline``: a sensor stopped reporting. For housing, on the meeting's agenda.
 
 Two ways to notice: Zigbee2MQTT says the device is ``offline`` (its availability topic),
-or the hub has not heard from the sensor for ``after_hours`` of event time (Zigbee
-sensors report at least every hour or so, even when nothing happens). Raised once per
-sensor until it is heard from again. The signal is stamped with the time it came due,
-whatever tick noticed it, so replay and live agree.
+or the hub has not heard from the sensor for longer than that sensor's own rhythm allows,
+in event time:
+
+- a sensor that reports on its own (a check-in about hourly, as many Zigbee sensors do:
+  known once watched ``learn_hours`` with no silence over ``check_in_hours``):
+  ``after_hours`` of silence;
+- a sensor that speaks only when used (a TV plug, a fridge door, a kettle, a PIR that
+  sends only on a change), or one not yet known to check in: ``margin`` times the longest
+  silence it kept in the last ``history_days``, and at least ``event_only_hours``;
+- a sensor with Zigbee2MQTT availability (it has sent an availability message): Z2M
+  watches it and says ``offline`` itself; silence alone counts only after
+  ``availability_hours``.
+
+Raised once per sensor until it is heard from again. The signal is stamped with the time
+it came due, whatever tick noticed it, so replay and live agree.
 
 When the sensor reports again, the detector says so (:meth:`Detector.resolved`, "Sensor
 meldt zich weer om 14:32"): the hub closes the signal if nobody has acknowledged or taken
-it on yet (``auto_close``, on by default). The same goes for the device signal a silence
-detector raised early for a quiet sensor (same id): a sensor heard from again after a
-silence of :data:`MAYBE_RAISED` or more may have had one.
+it on yet (``auto_close``, on by default), unless the sensor *flaps*: one that went quiet
+``flapping_times`` times within ``history_days`` stays one open signal for housing (each
+new silence folds into it) instead of a new signal every time. The same goes for the
+device signal a silence detector raised early for a quiet sensor (same id): a sensor
+heard from again after a silence of :data:`MAYBE_RAISED` or more may have had one.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from edge.models import SensorEvent, Room
 >>> from edge.state import FlatState, StateConfig
 >>> t = datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)
->>> d = SensorOfflineDetector(lambda apt: SensorOfflineSettings(after_hours=2))
+>>> d = SensorOfflineDetector(lambda apt: SensorOfflineSettings(after_hours=2,
+...                                                                event_only_hours=2))
 >>> st = FlatState(StateConfig())
 >>> _ = list(d.on_event(SensorEvent(ts=t, received=t, apartment="a012", room=Room.HALL,
 ...                                 device="motion", battery=80), st))
@@ -55,6 +69,11 @@ logger = logging.getLogger(__name__)
 
 
 MAX_WIDEN = 3.0
+GAP_MIN = timedelta(minutes=75)
+"""Silences shorter than this are not learned (they never decide a limit; an hourly
+check-in a little late is not a silence)."""
+GAPS_KEPT = 64
+"""The latest silences kept per sensor (enough for its longest within history_days)."""
 MAYBE_RAISED = timedelta(hours=2)
 """A silence this long may have raised the early device signal of a silence detector
 (its quiet limit is at least this): when the sensor is heard again, that signal is looked
@@ -68,10 +87,55 @@ class SensorOfflineSettings(DetectorSettings):
         le=24 * 14,
         description="Silence this long (event time) means the sensor is offline.",
     )
+    event_only_hours: float = Field(
+        168.0,
+        gt=0,
+        le=24 * 60,
+        description="The least silence limit of a sensor that speaks only when used (or "
+        "is not yet known to check in by itself): a week, the signal meeting's rhythm.",
+    )
+    margin: float = Field(
+        2.0,
+        ge=1.0,
+        le=10.0,
+        description="An event-only sensor is offline after this many times its longest "
+        "silence in the last history_days.",
+    )
+    history_days: float = Field(
+        28.0, gt=0, le=365, description="How far back a sensor's own silences are learned."
+    )
+    learn_hours: float = Field(
+        24.0,
+        ge=0,
+        le=24 * 30,
+        description="A sensor is known to check in by itself once watched this long (a whole "
+        "night included) with no silence over check_in_hours.",
+    )
+    check_in_hours: float = Field(
+        2.0,
+        gt=0,
+        le=24,
+        description="The longest silence of a sensor that checks in by itself (Zigbee "
+        "sensors that do report about hourly).",
+    )
+    availability_hours: float = Field(
+        168.0,
+        gt=0,
+        le=24 * 60,
+        description="A sensor with Zigbee2MQTT availability is offline by silence alone only "
+        "after this long (Z2M reports offline itself).",
+    )
+    flapping_times: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="A sensor that went quiet this often within history_days stays one "
+        "open signal (not closed by itself when it speaks again).",
+    )
     auto_close: bool = Field(
         True,
         description="Close the signal by itself when the sensor reports again, unless "
-        "someone acknowledged or took it on already.",
+        "someone acknowledged or took it on already (or the sensor flaps).",
     )
 
 
@@ -83,16 +147,52 @@ class SensorOfflineDetector(Detector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._last: dict[str, datetime] = {}
+        self._first: dict[str, datetime] = {}
+        """sensor -> when the detector first heard it (how long it has been watched)."""
+        self._gaps: dict[str, list[tuple[datetime, float]]] = {}
+        """sensor -> its natural silences of an hour or more: (when it ended, hours)."""
+        self._longest: dict[str, float] = {}
+        """sensor -> the longest of those, hours (kept with them)."""
+        self._avail: set[str] = set()
+        """Sensors that sent a Zigbee2MQTT availability message: Z2M watches them."""
+        self._quiet: dict[str, list[datetime]] = {}
+        """sensor -> when it went quiet (raised), within history_days: flapping."""
         self._offline: set[str] = set()
-        self._queued: set[str] = set()
+        self._due: dict[str, datetime] = {}
+        """sensor -> the due of its entry in the heap (an entry with another due is stale)."""
         self._heap: list[tuple[datetime, str]] = []
         self._widen: dict[str, float] = {}
         self._since: dict[str, datetime] = {}
         """sensor -> the start of its raised signal (last heard, or the offline report)."""
 
+    def _periodic(self, sid: str, st: SensorOfflineSettings) -> bool:
+        """Known to check in by itself: watched ``learn_hours`` with no long silence."""
+        first, last = self._first.get(sid), self._last.get(sid)
+        if first is None or last is None:
+            return False
+        watched = (last - first).total_seconds() / 3600
+        return watched >= st.learn_hours and self._longest.get(sid, 0.0) <= st.check_in_hours
+
     def _after(self, sid: str) -> timedelta:
+        """How long ``sid`` may be silent: by its kind, learned (see the module doc)."""
         apt = sid.split("/", 1)[0]
-        return timedelta(hours=self.settings(apt).after_hours * self._widen.get(apt, 1.0))
+        st = self.settings(apt)
+        if sid in self._avail:
+            hours = max(st.availability_hours, st.after_hours)
+        elif self._periodic(sid, st):
+            hours = st.after_hours
+        else:
+            hours = max(st.event_only_hours, st.margin * self._longest.get(sid, 0.0))
+        return timedelta(hours=hours * self._widen.get(apt, 1.0))
+
+    def _learn_gap(self, sid: str, end: datetime, hours: float) -> None:
+        apt = sid.split("/", 1)[0]
+        horizon = end - timedelta(days=self.settings(apt).history_days)
+        gaps = [g for g in self._gaps.get(sid, ()) if g[0] >= horizon]
+        gaps.append((end, hours))
+        del gaps[:-GAPS_KEPT]
+        self._gaps[sid] = gaps
+        self._longest[sid] = max(h for _, h in gaps)
 
     def feedback(self, apartment: str, verdict: str) -> str | None:
         """A false alarm widens this apartment's silence limit by half (at most 3x):
@@ -109,29 +209,54 @@ class SensorOfflineDetector(Detector):
 
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
         sid = event.sensor_id
+        ts = event.ts
         last = self._last.get(sid)
-        newer = last is None or event.ts > last
+        newer = last is None or ts > last
         if newer:
-            self._last[sid] = event.ts
+            self._last[sid] = ts
+            if last is None:
+                self._first.setdefault(sid, ts)
+            elif ts - last >= GAP_MIN and not (
+                sid in self._offline and self._periodic(sid, self.settings(event.apartment))
+            ):
+                # (a silence it kept: natural for it, unless it was an outage of a sensor
+                # known to check in, which would teach it to be silent that long)
+                self._learn_gap(sid, ts, (ts - last).total_seconds() / 3600)
+        if event.available is not None:
+            self._avail.add(sid)
         if event.available is False:
             if sid in self._offline:
                 return ()
-            self._offline.add(sid)
-            self._since[sid] = event.ts
-            return (self._candidate(event.apartment, sid, event.ts, event.ts, "availability"),)
+            self._went_quiet(sid, ts)
+            self._since[sid] = ts
+            return (self._candidate(event.apartment, sid, ts, ts, "availability"),)
         if sid in self._offline:
             self._offline.discard(sid)
             since = self._since.pop(sid, last)
             if newer and since is not None:
-                self._back(event.apartment, sid, since, event.ts)
-        elif newer and last is not None and event.ts - last >= MAYBE_RAISED:
-            self._back(event.apartment, sid, last, event.ts)
-        if sid not in self._queued:
-            self._queued.add(sid)
-            heapq.heappush(self._heap, (self._last[sid] + self._after(sid), sid))
+                self._back(event.apartment, sid, since, ts)
+        elif newer and last is not None and ts - last >= MAYBE_RAISED:
+            self._back(event.apartment, sid, last, ts)
+        due = self._last[sid] + self._after(sid)
+        known = self._due.get(sid)
+        if known is None or due < known:
+            self._due[sid] = due
+            heapq.heappush(self._heap, (due, sid))
         return ()
 
+    def _went_quiet(self, sid: str, at: datetime) -> None:
+        self._offline.add(sid)
+        apt = sid.split("/", 1)[0]
+        horizon = at - timedelta(days=self.settings(apt).history_days)
+        self._quiet[sid] = [t for t in self._quiet.get(sid, ()) if t >= horizon] + [at]
+
+    def _flapping(self, sid: str) -> bool:
+        apt = sid.split("/", 1)[0]
+        return bool(len(self._quiet.get(sid, ())) >= self.settings(apt).flapping_times)
+
     def _back(self, apartment: str, sid: str, since: datetime, at: datetime) -> None:
+        if self._flapping(sid):
+            return  # (one open signal for housing: the next silence folds into it)
         hours = (at - since).total_seconds() / 3600
         self.resolved(
             Resolution(
@@ -157,17 +282,19 @@ class SensorOfflineDetector(Detector):
         heap = self._heap
         while heap and heap[0][0] <= now:
             due, sid = heapq.heappop(heap)
+            if self._due.get(sid) != due:
+                continue  # (a stale entry: a sooner or later one stands for it)
             real_due = self._last[sid] + self._after(sid)
-            if real_due > due:  # heard from since: look again later
+            if real_due > due:  # heard from since, or learned to be patient: later
+                self._due[sid] = real_due
                 heapq.heappush(heap, (real_due, sid))
                 continue
-            self._queued.discard(sid)
+            del self._due[sid]
             if sid not in self._offline:
-                self._offline.add(sid)
-                self._since[sid] = self._last[sid]
-                out.append(
-                    self._candidate(sid.split("/", 1)[0], sid, self._last[sid], due, "silence")
-                )
+                last = self._last[sid]
+                self._went_quiet(sid, due)
+                self._since[sid] = last
+                out.append(self._candidate(sid.split("/", 1)[0], sid, last, due, "silence"))
         return out
 
     def scores(self) -> dict[str, dict[str, float]]:
@@ -227,18 +354,33 @@ class SensorOfflineDetector(Detector):
     def state_dict(self) -> dict[str, Any]:
         return {
             "last": {k: v.isoformat() for k, v in self._last.items()},
+            "first": {k: v.isoformat() for k, v in self._first.items()},
+            "gaps": {
+                k: [[t.isoformat(), round(h, 3)] for t, h in v] for k, v in self._gaps.items()
+            },
+            "avail": sorted(self._avail),
+            "quiet": {k: [t.isoformat() for t in v] for k, v in sorted(self._quiet.items())},
             "offline": sorted(self._offline),
             "widen": dict(sorted(self._widen.items())),
             "since": {k: v.isoformat() for k, v in sorted(self._since.items())},
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
-        self._last = {k: datetime.fromisoformat(v) for k, v in data.get("last", {}).items()}
+        iso = datetime.fromisoformat
+        self._last = {k: iso(v) for k, v in data.get("last", {}).items()}
+        # (a state saved before sensors were learned: each is watched afresh from its last)
+        self._first = {k: iso(v) for k, v in data.get("first", {}).items()}
+        for k, v in self._last.items():
+            self._first.setdefault(k, v)
+        self._gaps = {
+            k: [(iso(t), float(h)) for t, h in v] for k, v in data.get("gaps", {}).items()
+        }
+        self._longest = {k: max(h for _, h in v) for k, v in self._gaps.items() if v}
+        self._avail = set(data.get("avail", []))
+        self._quiet = {k: [iso(t) for t in v] for k, v in data.get("quiet", {}).items()}
         self._offline = set(data.get("offline", []))
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
-        self._since = {k: datetime.fromisoformat(v) for k, v in data.get("since", {}).items()}
-        self._heap = [
-            (t + self._after(s), s) for s, t in self._last.items() if s not in self._offline
-        ]
+        self._since = {k: iso(v) for k, v in data.get("since", {}).items()}
+        self._due = {s: t + self._after(s) for s, t in self._last.items() if s not in self._offline}
+        self._heap = [(t, s) for s, t in self._due.items()]
         heapq.heapify(self._heap)
-        self._queued = {s for _, s in self._heap}

@@ -136,7 +136,7 @@ def heartbeats(hub: Hub, sensors: list[str], start: int, end: int) -> None:
 
 
 def test_sensor_offline_closes_when_every_folded_sensor_is_back(tmp_path: Path) -> None:
-    conf = config("detectors:\n  sensor_offline: {after_hours: 3}\n")
+    conf = config("detectors:\n  sensor_offline: {after_hours: 3, event_only_hours: 3}\n")
     hub, sink = hub_on(tmp_path / "hub.db", conf, ["sensor_offline"])
     kitchen, toilet, hall = "a1/kitchen/motion", "a1/toilet/motion", "a1/hall/motion"
     heartbeats(hub, [kitchen, toilet, hall], 0, 120)
@@ -186,7 +186,9 @@ def test_live_the_closing_goes_out_on_the_signal_topic(broker: Broker, tmp_path:
     sensor_offline; when it reports again the same signal comes out closed."""
     watch = Collector(broker, f"thuisplus/{FLAT}/signal/#")
     hub = HubProcess(
-        broker, tmp_path / "hub", "detectors:\n  sensor_offline:\n    after_hours: 0.001\n"
+        broker,
+        tmp_path / "hub",
+        "detectors:\n  sensor_offline:\n    after_hours: 0.001\n    event_only_hours: 0.001\n",
     )
     hub.start()
     try:

@@ -463,7 +463,8 @@ def test_a_broker_away_for_long_gets_every_signal_after_in_order_and_once(
     hub = HubProcess(
         broker,
         tmp_path / "hub",
-        "mqtt:\n  reconnect_max_s: 2\ndetectors:\n  sensor_offline:\n    after_hours: 0.001\n",
+        "mqtt:\n  reconnect_max_s: 2\ndetectors:\n  sensor_offline:\n"
+        "    after_hours: 0.001\n    event_only_hours: 0.001\n",
     )
     hubs.append(hub)
     start(hub, avail)

@@ -1,0 +1,91 @@
+"""``sensor_offline`` knows its sensors (issue 18): one that checks in by itself is
+offline after ``after_hours``; one that speaks only when used is judged by its own
+longest silences; Zigbee2MQTT's availability is trusted where a device has it; a
+flapping device is one open signal for housing, not one per silence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge.config import Config
+from edge.models import Message
+from edge.pipeline import Hub
+from edge.store import Store
+from tests.helpers import at, msg
+
+H = 60  # minutes
+
+
+def hub(extra: dict[str, Any] | None = None) -> Hub:
+    config = Config.model_validate({"detectors": {"sensor_offline": extra or {}}})
+    return Hub(config, Store(None, config.store), detectors=["sensor_offline"])
+
+
+def feed(h: Hub, messages: list[Message]) -> list[Any]:
+    out: list[Any] = []
+    for m in sorted(messages, key=lambda m: m.received):
+        out += h.handle(m)
+    return out
+
+
+def clock(until_min: int, sensor: str = "a9/hall/motion") -> list[Message]:
+    """A sensor elsewhere that checks in every half hour: event time moves on."""
+    return [msg(m, sensor, {"battery": 90}) for m in range(0, until_min, 30)]
+
+
+def offline(out: list[Any]) -> list[tuple[str, Any]]:
+    return [(s.evidence["sensor"], s.detected_at) for s in out if s.kind.value == "sensor_offline"]
+
+
+def test_a_sensor_that_checks_in_hourly_is_offline_after_25_hours() -> None:
+    last = 30 * H
+    checkins = [msg(m, "a1/kitchen/motion", {"battery": 90}) for m in range(0, last + 1, H)]
+    out = feed(hub(), checkins + clock(60 * H))
+    assert offline(out) == [("a1/kitchen/motion", at(last + 25 * H))]
+
+
+def test_one_watched_less_than_a_day_is_not_yet_known_to_check_in() -> None:
+    last = 12 * H
+    checkins = [msg(m, "a1/kitchen/motion", {"battery": 90}) for m in range(0, last + 1, H)]
+    out = feed(hub(), checkins + clock(60 * H))
+    assert offline(out) == []  # (a week for a sensor whose rhythm is not known yet)
+
+
+def test_an_event_only_device_is_judged_by_its_own_longest_silence() -> None:
+    """A TV plug used every evening, then away for three days, then a week unused: only
+    the silence past twice its longest (and past a week) is an outage."""
+    days = 10
+    uses = [msg(d * 24 * H + 20 * H, "a1/living/tv", {"power": 80}) for d in range(days)]
+    # three days unused (a visit to family), then used again for a few days
+    uses += [msg((days + 3 + d) * 24 * H + 20 * H, "a1/living/tv", {"power": 80}) for d in range(3)]
+    last_use = (days + 5) * 24 * H + 20 * H
+    out = feed(hub(), uses + clock(last_use + 9 * 24 * H))
+    # its longest silence: 4 days (96 h); twice that, 192 h, is past the week's floor
+    assert offline(out) == [("a1/living/tv", at(last_use + 192 * H))]
+
+
+def test_availability_is_trusted_where_the_device_has_it() -> None:
+    z2m = [msg(0, "a1/kitchen/fridge/availability", {"state": "online"})]
+    z2m += [msg(5, "a1/kitchen/fridge", {"contact": True})]
+    z2m += [msg(100 * H, "a1/kitchen/fridge/availability", {"state": "offline"})]
+    out = feed(hub(), z2m + clock(120 * H))
+    # 100 h of silence said nothing (Z2M watched it); its offline report raised it at once
+    assert offline(out) == [("a1/kitchen/fridge", at(100 * H))]
+
+
+def test_a_flapping_device_is_one_open_signal_not_one_per_silence() -> None:
+    h = hub({"after_hours": 2, "event_only_hours": 2})
+    messages = clock(30 * 24 * H)
+    t = 0
+    for _ in range(6):  # speaks for a day, then silent for 5 h, six times
+        messages += [msg(t + m, "a1/hall/door", {"contact": True}) for m in range(0, 24 * H, 30)]
+        t += 24 * H + 5 * H
+    out = feed(h, messages)
+    raised = offline(out)
+    entries = [e for e in h.register.entries() if e.kind == "sensor_offline"]
+    # the first silence is raised and closed when it speaks again; from the second on it
+    # flaps: one signal stays open for housing, each later silence folds into it
+    assert len(raised) == 2
+    assert [e.status for e in sorted(entries, key=lambda e: e.opened)] == ["closed", "open"]
+    still_open = next(e for e in entries if e.status == "open")
+    assert still_open.repeats == 4
