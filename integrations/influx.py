@@ -30,10 +30,6 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write.point import Point
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.features import DayFeatures
@@ -73,7 +69,19 @@ class InfluxConfig(BaseModel):
         return value or ""
 
 
+# (influxdb_client is imported where it is used: it takes ~0.2 s to import, and the
+# configuration, which every command reads, imports this module for InfluxConfig)
+
+
+def _line_api() -> tuple[Any, Any]:
+    from influxdb_client.client.write.point import Point
+    from influxdb_client.domain.write_precision import WritePrecision
+
+    return Point, WritePrecision
+
+
 def feature_line(flat: str, day: DayFeatures, tz: str) -> str:
+    Point, WritePrecision = _line_api()
     start = datetime.combine(day.day, dtime(0), ZoneInfo(tz))
     point = Point("daily_features").tag("flat", flat).tag("apartment", day.apartment)
     for name, value in sorted(day.values.items()):
@@ -82,6 +90,7 @@ def feature_line(flat: str, day: DayFeatures, tz: str) -> str:
 
 
 def signal_line(signal: Signal) -> str:
+    Point, WritePrecision = _line_api()
     point = (
         Point("signals")
         .tag("flat", signal.flat)
@@ -97,6 +106,7 @@ def signal_line(signal: Signal) -> str:
 
 
 def health_lines(flat: str, state: FlatState, at: datetime) -> list[str]:
+    Point, WritePrecision = _line_api()
     lines = []
     for apt, st in sorted(state.apartments.items()):
         for sid, sensor in sorted(st.sensors.items()):
@@ -129,6 +139,7 @@ def score_lines(
     ...             {"sensor_offline": {"a012": {"silence_limit_h": 25.0, "x": float("nan")}}})
     ['detector_score,apartment=a012,detector=sensor_offline,flat=f1 silence_limit_h=25 1767657599']
     """
+    Point, WritePrecision = _line_api()
     end = datetime.combine(day, dtime(23, 59, 59), ZoneInfo(tz))
     lines = []
     for detector, per_apartment in sorted(scores.items()):
@@ -179,6 +190,12 @@ class InfluxWriter:
         self.sent = 0
         self.dropped = 0
         self.failures = 0
+        from influxdb_client.client.influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+        from influxdb_client.domain.write_precision import WritePrecision
+
+        self._precision = cast(WritePrecision, WritePrecision.S)  # (typed as str)
+
         self._client = InfluxDBClient(
             url=config.url,
             token=config.token(),
@@ -265,7 +282,7 @@ class InfluxWriter:
                     bucket=self.config.bucket,
                     org=self.config.org,
                     record=[line for _, line in batch],
-                    write_precision=cast(WritePrecision, WritePrecision.S),  # typed as str
+                    write_precision=self._precision,
                 )
             except Exception as err:
                 self.failures += 1
