@@ -32,6 +32,20 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str | Callable[[], 
     raise AssertionError(f"timed out after {timeout} s waiting for {said}")
 
 
+def start_online(hub: HubProcess, watch: Collector) -> int:
+    """Start ``hub`` and wait until it says it is online; returns its process id."""
+    before = len(watch.messages)
+    hub.start()
+    avail = f"thuisplus/{FLAT}/hub/availability"
+    wait_for(
+        lambda: any(t == avail and p == b"online" for t, p, _ in watch.messages[before:]),
+        15,
+        lambda: f"the hub to come online; its log:\n{hub.output()[-4000:]}",
+    )
+    assert hub.proc is not None
+    return hub.proc.pid
+
+
 class Collector:
     """A subscriber with a persistent session, as the team's alerting app would be."""
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Broker
-from tests.live import FLAT, Collector, HubProcess, Publisher, wait_for
+from tests.live import FLAT, Collector, HubProcess, Publisher, start_online, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -51,13 +51,7 @@ def healthy(watch: Collector) -> bool:
 
 
 def start(hub: HubProcess, watch: Collector) -> None:
-    before = len(watch.messages)
-    hub.start()
-    wait_for(
-        lambda: any(t == AVAIL and p == b"online" for t, p, _ in watch.messages[before:]),
-        15,
-        lambda: f"the hub to come online; its log:\n{hub.output()}",
-    )
+    start_online(hub, watch)
 
 
 def query(hub: HubProcess, sql: str) -> list[tuple[Any, ...]]:

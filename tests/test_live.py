@@ -21,7 +21,7 @@ from edge.replay import replay
 from edge.sinks import ListSink
 from edge.store import Store
 from tests.conftest import Broker
-from tests.live import FLAT, Collector, HubProcess, Publisher, wait_for
+from tests.live import FLAT, Collector, HubProcess, Publisher, start_online, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -43,16 +43,6 @@ def hub_factory(broker: Broker, tmp_path: Path):  # type: ignore[no-untyped-def]
     for h in started:
         if h.proc is not None and h.proc.poll() is None:
             h.stop()
-
-
-def start_online(hub: HubProcess, watch: Collector) -> None:
-    before = len(watch.messages)
-    hub.start()
-    wait_for(
-        lambda: any(t == AVAIL and p == b"online" for t, p, _ in watch.messages[before:]),
-        15,
-        lambda: f"the hub to come online; its log:\n{hub.output()}",
-    )
 
 
 def test_a_fall_message_in_gives_an_urgent_signal_out(broker: Broker, hub_factory) -> None:  # type: ignore[no-untyped-def]

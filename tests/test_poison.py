@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Broker
-from tests.live import FLAT, Collector, HubProcess, Publisher, wait_for
+from tests.live import FLAT, Collector, HubProcess, Publisher, start_online, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -122,15 +122,7 @@ def dead_letters(hub: HubProcess) -> list[tuple[str, str, str]]:
 
 
 def start(hub: HubProcess, watch: Collector) -> int:
-    before = len(watch.messages)
-    hub.start()
-    wait_for(
-        lambda: any(t == AVAIL and p == b"online" for t, p, _ in watch.messages[before:]),
-        15,
-        lambda: f"the hub to come online; its log:\n{hub.output()}",
-    )
-    assert hub.proc is not None
-    return hub.proc.pid
+    return start_online(hub, watch)
 
 
 def still_running(hub: HubProcess, pid: int) -> None:
