@@ -27,3 +27,15 @@ def write_recording(path: Path, messages: list[Message]) -> Path:
         for m in messages:
             w.write(m.received, m.topic, m.payload)
     return path
+
+
+def dataset_files(datasets: Path, name: str, labels: bool = False) -> tuple[str, list[Path]]:
+    """The importer's name and the files of one shared recording (``ordonezA``,
+    ``ordonezB``, ``kasteren``), with its activity labels when asked."""
+    if name == "kasteren":
+        b = datasets / "vankasteren_b"
+        found = [b / "houseB-ss.txt", b / "sensorMapB-ids.txt"]
+        return "kasteren", found + ([b / "houseB-as.txt", b / "actionMapB.txt"] if labels else [])
+    o = datasets / "ordonez"
+    found = [o / f"Ordonez{name[-1]}_Sensors.txt"]
+    return "ordonez", found + ([o / f"Ordonez{name[-1]}_ADLs.txt"] if labels else [])

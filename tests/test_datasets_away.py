@@ -20,27 +20,15 @@ from edge.pipeline import Hub
 from edge.recording import read_recording
 from edge.store import Store
 from simulators.importers import Label, import_files, write_import
+from tests.helpers import dataset_files
 
 LEAVING = ("leaving", "leave-house")
-
-
-def sources(datasets: Path, name: str) -> tuple[str, list[Path]]:
-    if name == "kasteren":
-        b = datasets / "vankasteren_b"
-        return "kasteren", [
-            b / "houseB-ss.txt",
-            b / "sensorMapB-ids.txt",
-            b / "houseB-as.txt",
-            b / "actionMapB.txt",
-        ]
-    o = datasets / "ordonez"
-    return "ordonez", [o / f"Ordonez{name[-1]}_Sensors.txt", o / f"Ordonez{name[-1]}_ADLs.txt"]
 
 
 @pytest.mark.datasets
 @pytest.mark.parametrize("name", ["ordonezA", "ordonezB", "kasteren"])
 def test_labelled_absences_read_as_away(datasets: Path, tmp_path: Path, name: str) -> None:
-    dataset, paths = sources(datasets, name)
+    dataset, paths = dataset_files(datasets, name, labels=True)
     result = import_files(dataset, paths)
     rec = tmp_path / f"{name}.jsonl.gz"
     write_import(result, rec)

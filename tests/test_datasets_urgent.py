@@ -13,6 +13,7 @@ from edge.pipeline import Hub
 from edge.replay import replay
 from edge.store import Store
 from simulators.importers import import_files, write_import
+from tests.helpers import dataset_files
 
 
 class Collect:
@@ -27,10 +28,7 @@ class Collect:
 
 
 def files(datasets: Path, name: str) -> tuple[str, list[Path]]:
-    if name == "kasteren":
-        folder = datasets / "vankasteren_b"
-        return "kasteren", [folder / "houseB-ss.txt", folder / "sensorMapB-ids.txt"]
-    return "ordonez", [datasets / "ordonez" / f"Ordonez{name[-1]}_Sensors.txt"]
+    return dataset_files(datasets, name)
 
 
 @pytest.mark.datasets
