@@ -48,8 +48,12 @@ silence.
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: 90 minutes of kitchen silence
 '11:31'
 >>> _ = [ev(m, r, occupancy=None, battery=90) for m in (40, 80) for r in (Room.KITCHEN, Room.HALL)]
->>> [(c.kind.value, c.severity.value, c.evidence["place"]) for c in d.on_tick(due, state)]
-[('fall', 'urgent', 'kitchen')]
+>>> (c,) = d.on_tick(due, state)
+>>> c.kind.value, c.severity.value, c.evidence["place"]
+('fall', 'urgent', 'kitchen')
+>>> text = c.summary["nl"]   # no baseline yet: said in words (this text reaches phones)
+>>> text[:56], "nog geen vergelijking" in text, "?" in text
+('Na 10:01 geen beweging meer in de keuken (90 min, nog ge', True, False)
 """
 
 from __future__ import annotations
@@ -236,14 +240,20 @@ class FallSilenceDetector(RhythmDetector):
             start=sil.last,
             detected_at=at,
             summary=texts(
-                "Na {since} geen beweging meer in {room} ({minutes} min, daar anders hooguit "
-                "{usual} min) en geen deur open: mogelijk gevallen, ga direct kijken.",
-                "No movement in {room} since {since} ({minutes} min, usually at most {usual} "
-                "min there) and no door opened: possibly fallen, go and check now.",
+                "Na {since} geen beweging meer in {room} ({minutes} min, {usual_nl}) en geen "
+                "deur open: mogelijk gevallen, ga direct kijken.",
+                "No movement in {room} since {since} ({minutes} min, {usual_en}) and no door "
+                "opened: possibly fallen, go and check now.",
                 room=sil.room,
                 since=hhmm(sil.last.astimezone(self.tz)),
                 minutes=f"{observed:.0f}",
-                usual=f"{usual:.0f}" if usual is not None else "?",
+                # (no baseline yet: say so, never a "?" on a phone)
+                usual_nl=f"daar anders hooguit {usual:.0f} min"
+                if usual is not None
+                else "nog geen vergelijking: de hub leert deze woning nog",
+                usual_en=f"usually at most {usual:.0f} min there"
+                if usual is not None
+                else "nothing to compare yet: the hub is still learning this home",
             ),
             evidence={
                 "source": "silence",

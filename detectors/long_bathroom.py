@@ -148,14 +148,19 @@ class LongBathroomDetector(RhythmDetector):
             start=stay.start,
             detected_at=at,
             summary=texts(
-                "Bewoner is sinds {since} in {room} ({minutes} min; anders hooguit {usual} min): "
-                "ga kijken.",
-                "Resident has been in {room} since {since} ({minutes} min; usually at most "
-                "{usual} min): go and check.",
+                "Bewoner is sinds {since} in {room} ({minutes} min; {usual_nl}): ga kijken.",
+                "Resident has been in {room} since {since} ({minutes} min; {usual_en}): "
+                "go and check.",
                 room=stay.room,
                 since=hhmm(stay.start.astimezone(self.tz)),
                 minutes=f"{took:.0f}",
-                usual=f"{usual:.0f}" if usual is not None else "?",
+                # (no baseline yet: say so, never a "?" on a phone)
+                usual_nl=f"anders hooguit {usual:.0f} min"
+                if usual is not None
+                else "nog geen vergelijking: de hub leert deze woning nog",
+                usual_en=f"usually at most {usual:.0f} min"
+                if usual is not None
+                else "nothing to compare yet: the hub is still learning this home",
             ),
             evidence={
                 "room": stay.room,

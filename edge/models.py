@@ -205,6 +205,8 @@ class Signal(BaseModel):
     summary: str
     evidence: dict[str, Any] = Field(default_factory=dict)
     summary_en: str | None = None
+    """The summary in English, beside a flat language other than English (an English
+    agenda, page or Home Assistant entity reads it)."""
     status: str | None = None
     """Only on the message that says the hub closed the signal by itself: ``closed``
     (register statuses; a raised signal carries no status)."""

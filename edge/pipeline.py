@@ -719,6 +719,8 @@ class Hub:
             start=cand.start.astimezone(tz),
             detected_at=cand.detected_at.astimezone(tz),
             summary=render(cand.summary, self._lang),
+            # (English beside the flat's Dutch: an English agenda or page reads it)
+            summary_en=render(cand.summary, "en") if self._lang != "en" else None,
             evidence={"detector": detector, **cand.evidence},
         )
         topic = signal_topic(self._out_base, flat, sig)

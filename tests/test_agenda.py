@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -117,6 +118,17 @@ def test_english_and_a_week_without_signals(store: Store) -> None:
     html = render_html(build_agenda(store, Config(), "2026-W02", "en"), datetime.now(UTC))
     assert "Signal meeting agenda" in html
     assert "Housing" in html
+    # every summary in English too (the flat speaks Dutch; its signals carry both)
+    english = build_agenda(store, Config(), "2026-W02", "en")
+    dutch = build_agenda(store, Config(), "2026-W02")
+    items = [i for items in english.by_domain.values() for i in items]
+    assert items
+    for item in items:
+        assert item.summary == item.entry.signal.summary_en
+        assert escape(item.summary).replace("&#x27;", "&#39;") in html
+    assert {i.summary for v in dutch.by_domain.values() for i in v}.isdisjoint(
+        {i.summary for i in items}
+    )
     empty = build_agenda(store, Config(), "2025-W40")
     assert empty.signal_ids == []
     assert "Geen signalen voor dit domein." in render_html(empty, datetime.now(UTC))

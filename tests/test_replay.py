@@ -195,6 +195,7 @@ def test_replay_command_prints_signals_and_summary(tmp_path: Path) -> None:
             "start",
             "detected_at",
             "summary",
+            "summary_en",  # (the flat speaks Dutch: English beside it)
             "evidence",
         }
 

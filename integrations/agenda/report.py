@@ -325,7 +325,7 @@ def build_agenda(store: Store, config: Config, week: str, lang: str | None = Non
         agenda.by_domain[e.domain].append(
             Item(
                 e,
-                sig.summary,
+                sig.summary_en if lang == "en" and sig.summary_en else sig.summary,
                 sig.evidence,
                 sig.detected_at.astimezone(tz),
                 trail,
