@@ -25,6 +25,7 @@ import numpy as np
 
 from simulators.episodes import ApartmentPlan, DeviceTrouble
 from simulators.flat import TIMEZONE, Apartment, Device, Habits
+from simulators.knobs import PLUG_KEYS, Knobs
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ RATE: dict[str, float] = {
     "wander": 1 / 25,
     "visit": 1 / 240,
     "help": 1 / 30,
+    "snack": 1 / 35,  # a night kitchen visit (``Knobs.night_kitchen``)
 }
 NO_ENTRY = frozenset({"floor", "faint"})
 SITTING = frozenset({"still", "tv", "nap", "visit"})
@@ -531,9 +533,20 @@ def _passages(
 
 
 def _detections(
-    rng: np.random.Generator, people: list[list[Seg]], w_end: float
+    rng: np.random.Generator,
+    people: list[list[Seg]],
+    w_end: float,
+    trip: float = 1.0,
+    miss: float = 0.0,
+    miss_rng: np.random.Generator | None = None,
 ) -> dict[str, np.ndarray]:
-    """Motion detections per room; a person staying in one room has no entry or exit."""
+    """Motion detections per room; a person staying in one room has no entry or exit.
+
+    ``trip`` multiplies the rates of resting activities (``Knobs.seated_trip_min``);
+    ``miss`` is the chance that the PIR misses a walk through the room (its entry and
+    exit detections together) and, independently, each other detection, drawn from
+    ``miss_rng`` so that the rest of the day stays the same.
+    """
     per_room: dict[str, list[np.ndarray]] = {}
     for segs in people:
         for i, s in enumerate(segs):
@@ -541,21 +554,28 @@ def _detections(
                 continue
             dur = s.end - s.start
             rate = RATE.get(s.act, 1 / 60)
+            if trip != 1.0 and s.act in RESTING:
+                rate *= trip
             n = int(rng.poisson(rate * dur)) if rate > 0 else 0
             parts = [s.start + rng.uniform(0.0, dur, n)]
             prev = segs[i - 1] if i > 0 else None
             nxt = segs[i + 1] if i + 1 < len(segs) else None
             same_before = prev is not None and prev.room == s.room and prev.end >= s.start - 1
             same_after = nxt is not None and nxt.room == s.room and nxt.start <= s.end + 1
+            walk: list[np.ndarray] = []  # entering and leaving: one walk through the room
             if not s.cont and s.act not in NO_ENTRY and not same_before:
-                parts.append(np.array([s.start + float(rng.uniform(0.3, 2.0))]))
+                walk.append(np.array([s.start + float(rng.uniform(0.3, 2.0))]))
             if s.act == "rise":  # pushing up out of the chair or the bed
                 parts.append(np.array([s.start + float(rng.uniform(0.5, 3.0))]))
             if s.act == "floor" and rng.random() < FALL_SEEN:  # the fall itself
                 parts.append(np.array([s.start + float(rng.uniform(0.2, 1.5))]))
             if s.act not in NO_ENTRY and s.end < w_end - 1.0 and dur > 5.0 and not same_after:
-                parts.append(np.array([s.end - float(rng.uniform(1.0, 4.0))]))
-            per_room.setdefault(s.room, []).extend(parts)
+                walk.append(np.array([s.end - float(rng.uniform(1.0, 4.0))]))
+            if miss > 0.0 and miss_rng is not None:
+                parts = [p[miss_rng.random(p.size) >= miss] for p in parts]
+                if walk and miss_rng.random() < miss:
+                    walk = []
+            per_room.setdefault(s.room, []).extend(parts + walk)
     return {room: np.sort(np.concatenate(p)) for room, p in per_room.items()}
 
 
@@ -592,10 +612,18 @@ def _union(intervals: list[tuple[float, float]], bridge: float) -> list[tuple[fl
 class DaySim:
     """Simulates one apartment over one day window; see the module docstring."""
 
-    def __init__(self, clock: Clock, seed: int, day_visit_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        seed: int,
+        day_visit_scale: float = 1.0,
+        knobs: Knobs | None = None,
+    ) -> None:
         self.clock = clock
         self.seed = seed
         self.day_visit_scale = day_visit_scale
+        self.knobs = knobs if knobs is not None else Knobs()
+        self.event_only = self.knobs.event_only_keys()
 
     def run(self, st: AptState, day: int) -> DayOut:
         apt = st.apt
@@ -621,6 +649,8 @@ class DaySim:
             )
             if wk > w0 + 60.0:
                 segs.insert(0, Seg(w0, wk, "bedroom", "sleep", cont=True))
+            if self.knobs.night_kitchen > 0.0:
+                segs = self._night_kitchen(st, day, k, segs, w0, w1)
             people.append(segs)
         guests: list[list[Seg]] = []
         if st.pending:
@@ -691,6 +721,27 @@ class DaySim:
 
         self._sensors(rng, st, day, w0, w1, people, guests, out)
         return out
+
+    def _night_kitchen(
+        self, st: AptState, day: int, k: int, segs: list[Seg], w0: float, w1: float
+    ) -> list[Seg]:
+        """Night kitchen visits (``Knobs.night_kitchen`` a night, from a generator of their
+        own): out of bed, a few minutes in the kitchen (the fridge, perhaps), back to bed."""
+        rng = np.random.default_rng([self.seed, st.apt.index, day, k, 0x1A7E])
+        nights = [s for s in segs if s.act == "sleep" and not s.cont and s.start > w0 + 6 * 3600]
+        if not nights:
+            return segs
+        lo, hi = nights[0].start + 1800.0, w1 - 1800.0
+        n = int(rng.poisson(self.knobs.night_kitchen))
+        for v in np.sort(rng.uniform(lo, hi, n)).tolist() if hi > lo else []:
+            d1, d2, d3 = (float(x) for x in rng.uniform([30, 120, 20], [90, 420, 60]))
+            s = where(segs, v)
+            if s is None or s.act != "sleep" or s.end < v + d1 + d2 + d3 + 60.0:
+                continue
+            segs = overlay(segs, v, v + d1, "bedroom", "active")
+            segs = overlay(segs, v + d1, v + d1 + d2, "kitchen", "snack")
+            segs = overlay(segs, v + d1 + d2, v + d1 + d2 + d3, "bedroom", "active")
+        return segs
 
     def _away_at(self, st: AptState, t0: float, t1: float) -> bool:
         return any(a < t1 and b > t0 for a, b, _ in st.away)
@@ -931,8 +982,22 @@ class DaySim:
                 if s.act == "floor" and s.room == apt.radar_room:
                     dev_events[radar].append((s.start + float(rng.uniform(1, 5)), {"fall": True}))
                     dev_events[radar].append((s.end + float(rng.uniform(60, 300)), {"fall": False}))
+        # knobs: plugs left unused today, PIR misses (generators of their own)
+        knobs = self.knobs
+        if knobs.plug_use_days < 1.0:
+            use = np.random.default_rng([self.seed, apt.index, day, 0x9106]).random(len(PLUG_KEYS))
+            for key, u in zip(PLUG_KEYS, use.tolist(), strict=True):
+                if u >= knobs.plug_use_days and key in dev_events:
+                    dev_events[key] = []
+        miss_rng = (
+            np.random.default_rng([self.seed, apt.index, day, 0x9155])
+            if knobs.pir_miss > 0.0
+            else None
+        )
         # motion
-        for room, times in _detections(rng, all_segs, w1).items():
+        for room, times in _detections(
+            rng, all_segs, w1, knobs.trip_factor, knobs.pir_miss, miss_rng
+        ).items():
             dev = apt.devices[f"{room}/motion"]
             dev_events[dev.key].extend(
                 (t, {"occupancy": v}) for t, v in pir_messages(times, dev.timeout_s)
@@ -950,6 +1015,14 @@ class DaySim:
     ) -> None:
         f_nut = st.plan.trend_factor("nutrition", day)
         for s in segs:
+            if s.room == "kitchen" and s.act == "snack":  # at night: the fridge, or not
+                if rng.random() < 0.6:
+                    t = float(rng.uniform(s.start + 10, max(s.start + 11, s.end - 30)))
+                    dev_events["kitchen/fridge"].append((t, {"contact": False}))
+                    dev_events["kitchen/fridge"].append(
+                        (t + float(rng.uniform(5, 30)), {"contact": True})
+                    )
+                continue
             if s.room != "kitchen" or s.act != "meal":
                 continue
             dur = s.end - s.start
@@ -990,10 +1063,13 @@ class DaySim:
             state_field = _STATE_FIELD[dev.kind]
             events.sort(key=lambda e: e[0])
             # periodic reports carry the last known state (as Zigbee2MQTT does) except PIRs
-            k0 = math.ceil((w0 - t0 - dev.phase_s) / dev.report_s)
-            k1 = math.ceil((w1 - t0 - dev.phase_s) / dev.report_s)
-            hb = t0 + dev.phase_s + dev.report_s * np.arange(k0, k1)
-            hb = hb + rng.uniform(-30.0, 30.0, hb.size)
+            if self.knobs.checkins and key not in self.event_only:
+                k0 = math.ceil((w0 - t0 - dev.phase_s) / dev.report_s)
+                k1 = math.ceil((w1 - t0 - dev.phase_s) / dev.report_s)
+                hb = t0 + dev.phase_s + dev.report_s * np.arange(k0, k1)
+                hb = hb + rng.uniform(-30.0, 30.0, hb.size)
+            else:
+                hb = np.empty(0)
             if hb.size:
                 times = np.array([e[0] for e in events]) if events else np.empty(0)
                 idx = np.searchsorted(times, hb)
@@ -1013,6 +1089,9 @@ class DaySim:
             silent = st.silent.get(key)
             if silent:
                 events = [e for e in events if not any(a <= e[0] < b for a, b in silent)]
+            if self.knobs.availability == "on":
+                self._availability(st, dev, w0, w1, events, out)
+            elif silent and self.knobs.availability == "episodes":
                 for a, b in silent:
                     if (
                         w0 <= a + AVAILABILITY_TIMEOUT_H * 3600 < w1
@@ -1044,6 +1123,40 @@ class DaySim:
                 for (t, payload), q in zip(events, lq, strict=True):
                     payload["linkquality"] = q
                     out.messages.append((t, topic, payload))
+
+    def _availability(
+        self,
+        st: AptState,
+        dev: Device,
+        w0: float,
+        w1: float,
+        events: list[tuple[float, dict[str, Any]]],
+        out: DayOut,
+    ) -> None:
+        """Zigbee2MQTT's availability feature (``Knobs.availability == "on"``): ``online``
+        for every device when the recording starts (the retained message a subscriber
+        gets), ``offline`` once a battery device has been silent for 25 h (its passive
+        timeout), ``online`` again with its next message. Mains devices (plugs, radars)
+        answer Zigbee2MQTT's pings every 10 minutes and stay online."""
+        topic = f"zigbee2mqtt/{st.apt.id}/{dev.key}/availability"
+        timeout = AVAILABILITY_TIMEOUT_H * 3600.0 if dev.battery else math.inf
+        state: tuple[float, bool] | None = st.state.get((dev.key, "availability"))
+        if state is None:
+            out.messages.append((w0, topic, {"state": "online"}))
+            state = (w0, True)
+        last, online = state
+        for t, _payload in events:
+            if online and t - last > timeout:
+                out.messages.append((last + timeout, topic, {"state": "offline"}))
+                online = False
+            if not online:
+                out.messages.append((t - 0.01, topic, {"state": "online"}))
+                online = True
+            last = max(last, t)
+        if online and last + timeout < w1:
+            out.messages.append((last + timeout, topic, {"state": "offline"}))
+            online = False
+        st.state[(dev.key, "availability")] = (last, online)
 
     def _battery(self, st: AptState, dev: Device, ts: np.ndarray) -> np.ndarray:
         days = (ts - self.clock.t0) / 86400.0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from simulators.episodes import EpisodeRates
 from simulators.flat import CHAIR_PADS, FALL_RADARS
+from simulators.knobs import AVAILABILITY_MODES, EVENT_ONLY_DEVICES, SEATED_TRIP_MIN, Knobs
 from simulators.stream import SimConfig
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,44 @@ def _rates(args: argparse.Namespace) -> EpisodeRates:
         raise SystemExit(f"--rate: {err}") from err
 
 
+# knob options: (option dest, Knobs field); an option left out keeps the world's value
+_KNOB_OPTIONS = (
+    ("pir_miss", "pir_miss"),
+    ("seated_trip_minutes", "seated_trip_min"),
+    ("event_only", "event_only"),
+    ("plug_use_days", "plug_use_days"),
+    ("checkins", "checkins"),
+    ("availability", "availability"),
+    ("episodes_from_day", "episodes_from_day"),
+    ("night_toilet_scale", "night_toilet_scale"),
+    ("night_kitchen", "night_kitchen"),
+    ("visitors", "visitor_scale"),
+    ("common_room", "common_scale"),
+)
+
+
+def _knobs(args: argparse.Namespace, base: Knobs) -> Knobs:
+    """``base`` (a world's knobs, or the defaults) with the knob options given set."""
+    from dataclasses import replace
+
+    changes: dict[str, object] = {}
+    for dest, name in _KNOB_OPTIONS:
+        value = getattr(args, dest, None)
+        if value is not None:
+            changes[name] = tuple(value) if name == "event_only" else value
+    try:
+        return replace(base, **changes)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from err
+
+
 def _sim_config(args: argparse.Namespace) -> SimConfig:
+    base = Knobs()
+    world = getattr(args, "world", None)
+    if world:
+        from simulators.worlds import WORLDS
+
+        base = WORLDS[world].knobs
     return SimConfig(
         apartments=args.apartments,
         days=args.days,
@@ -79,6 +117,7 @@ def _sim_config(args: argparse.Namespace) -> SimConfig:
         flat_name=args.flat,
         chair_pads=args.chair_pads,
         fall_radars=args.fall_radars,
+        knobs=_knobs(args, base),
     )
 
 
@@ -89,6 +128,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulators.stream import Run, write_simulation
 
     cfg = _sim_config(args)
+    if args.world:
+        from simulators.worlds import WORLDS
+
+        cfg = WORLDS[args.world].config(cfg, cfg.knobs)
     started = time.monotonic()
     show = _progress("simulate")
     if args.mqtt_host:
@@ -178,6 +221,8 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
     from simulators.evaluate import Score, table
 
     cfg = _sim_config(args)
+    if args.worlds:
+        return _eval_worlds(args, cfg)
     try:
         report = run_suite(
             cfg,
@@ -195,6 +240,51 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
         raise TypeError("the eval suite's report has no pooled table")
     print(table(pooled))
     print(f"scores: {args.out / 'score.json'}")
+    return 0
+
+
+def _eval_worlds(args: argparse.Namespace, cfg: SimConfig) -> int:
+    """``eval-suite --worlds``: the suite per world, a table per world, the worst world."""
+    from simulators.eval_suite import ReplayFailed
+    from simulators.evaluate import Score, table
+    from simulators.worlds import World, resolve, run_worlds, summary_table
+
+    try:
+        worlds = resolve(args.worlds)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(f"[{time.monotonic() - started:5.0f} s] {line}", file=sys.stderr, flush=True)
+
+    def show(name: str, world: World, wcfg: SimConfig, pooled: Score) -> None:
+        changed = ", ".join(f"{k}={v}" for k, v in wcfg.knobs.changed().items()) or "defaults"
+        rates = ", ".join(f"{k}={v}" for k, v in world.rates.items())
+        print(f"== world {name}: {world.what}")
+        print(f"   knobs: {changed}{'; rates: ' + rates if rates else ''}; days: {wcfg.days}")
+        print(table(pooled))
+        print(flush=True)
+
+    try:
+        result = run_worlds(
+            cfg,
+            worlds,
+            args.seeds,
+            args.out,
+            args.replay_cmd,
+            knobs_for=lambda w: _knobs(args, w.knobs),
+            progress=progress,
+            table=show,
+            workers=args.workers,
+        )
+    except ReplayFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print("== worlds side by side")
+    print(summary_table(result["worlds"]))
+    print(f"scores: {args.out / 'worlds.json'} (and {args.out}/<world>/score.json)")
     return 0
 
 
@@ -236,6 +326,7 @@ def _sim_options(p: argparse.ArgumentParser, days: int, apartments: int) -> None
         default=FALL_RADARS,
         help="share of apartments with a fall radar (default %(default)s)",
     )
+    _knob_options(p)
     p.add_argument(
         "--workers",
         type=int,
@@ -245,11 +336,104 @@ def _sim_options(p: argparse.ArgumentParser, days: int, apartments: int) -> None
     )
 
 
+def _number(low: float, high: float | None = None) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or (high is not None and value > high):
+            top = "" if high is None else f" and {high:g}"
+            raise argparse.ArgumentTypeError(f"{text} is not between {low:g}{top}")
+        return value
+
+    return parse
+
+
+def _knob_options(p: argparse.ArgumentParser) -> None:
+    """The world's modelling assumptions (docs/simulator.md, "Worlds"); left out: the
+    default, or the chosen world's value."""
+    g = p.add_argument_group("world knobs (docs/simulator.md; default: the standard world)")
+    g.add_argument(
+        "--pir-miss",
+        type=_number(0.0, 1.0),
+        help="chance a PIR misses a walk through its room and each other movement "
+        "(0-0.2; default 0)",
+    )
+    g.add_argument(
+        "--seated-trip-minutes",
+        type=_number(0.1),
+        help="mean minutes between PIR trips of a seated resident; TV, naps, sleep scale "
+        f"along (3-120; default {SEATED_TRIP_MIN:g})",
+    )
+    g.add_argument(
+        "--event-only",
+        nargs="*",
+        choices=sorted(EVENT_ONLY_DEVICES),
+        help="devices that report only when used, no periodic reports (default none)",
+    )
+    g.add_argument(
+        "--plug-use-days",
+        type=_number(0.0, 1.0),
+        help="share of days the kettle and TV plugs are used at all (0.25-1; default 1)",
+    )
+    g.add_argument(
+        "--no-checkins",
+        dest="checkins",
+        action="store_const",
+        const=False,
+        help="no device sends its periodic (hourly-ish) report",
+    )
+    g.add_argument(
+        "--availability",
+        choices=AVAILABILITY_MODES,
+        help="Zigbee2MQTT <device>/availability topics: only around sensor troubles "
+        "(episodes, the default), never (off), or the availability feature on (on)",
+    )
+    g.add_argument(
+        "--episodes-from-day",
+        type=int,
+        help="no labelled episode starts before this day (0 = the first; week 4 = 21; default 1)",
+    )
+    g.add_argument(
+        "--night-toilet-scale",
+        type=_number(0.0),
+        help="multiplies each resident's night toilet visits (0.3-1.8 a night; 0.5-3; default 1)",
+    )
+    g.add_argument(
+        "--night-kitchen",
+        type=_number(0.0),
+        help="mean night kitchen visits a night (0-2; default 0)",
+    )
+    g.add_argument(
+        "--visitors",
+        type=_number(0.0),
+        help="multiplies each resident's day visits a week (0.3-4; 0-3; default 1)",
+    )
+    g.add_argument(
+        "--common-room",
+        type=_number(0.0),
+        help="multiplies each resident's chance of the common room's morning coffee "
+        "(0.05-0.6; 0-2; default 1)",
+    )
+
+
+def _world_names() -> list[str]:
+    from simulators.worlds import WORLD_ORDER
+
+    return list(WORLD_ORDER)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``simulate``, ``import``, ``evaluate`` and ``eval-suite`` to a CLI."""
     p = subparsers.add_parser("simulate", help="simulate a flat: recording + ground truth")
     _sim_options(p, days=28, apartments=80)
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
+    p.add_argument(
+        "--world",
+        choices=_world_names(),
+        help="a named world (simulators/worlds.py); knob options given change it further",
+    )
     p.add_argument("--out", type=Path, help="output folder")
     p.add_argument("--mqtt-host", help="publish live to this broker instead of writing")
     p.add_argument("--mqtt-port", type=int, default=1883)
@@ -292,6 +476,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("eval-suite", help="simulate -> replay -> evaluate over seeds")
     _sim_options(p, days=120, apartments=80)
     p.add_argument("--seeds", type=int, nargs="+", default=[11, 22, 33])
+    p.add_argument(
+        "--worlds",
+        nargs="+",
+        metavar="NAME",
+        help=f"run the suite per world ({', '.join(_world_names())}, or all) into "
+        "OUT/<world>/, a table per world and the worst world per goal metric",
+    )
     p.add_argument("--out", type=Path, default=Path("out/eval"))
     p.add_argument(
         "--replay-cmd",

@@ -134,8 +134,16 @@ def _count(rng: np.random.Generator, rate: float, days: int) -> int:
     return int(rng.poisson(rate * days / 365.0))
 
 
-def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) -> ApartmentPlan:
-    """Draw one apartment's episodes over ``days`` days."""
+def plan_apartment(
+    apt: Apartment, days: int, rates: EpisodeRates, seed: int, episodes_from: int = 1
+) -> ApartmentPlan:
+    """Draw one apartment's episodes over ``days`` days.
+
+    No labelled episode starts before day ``episodes_from`` (1: only the first day is
+    calm); the confounders (holidays, hospital stays, guests overnight) are ordinary life
+    and keep their days. A ``low_battery`` episode starts three weeks before the battery
+    dies, so its death comes at least 21 days after ``episodes_from``.
+    """
     rng = np.random.default_rng([seed, apt.index, 0xE915])
     plan = ApartmentPlan()
     busy = np.zeros(days + 2, dtype=bool)
@@ -165,8 +173,9 @@ def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) ->
             continue
         if kind == "fall" and not apt.single and apt.radar_room is None:
             continue
+        first = 1 if kind == "visitor_overnight" else episodes_from
         for _ in range(_count(rng, rate, days)):
-            day = free_day(1, 1)
+            day = free_day(first, 1)
             if day is None:
                 continue
             busy[day : day + 2] = True
@@ -187,16 +196,20 @@ def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) ->
                 if hi <= 14:
                     continue
                 # four weeks of ordinary life first when there is room: a baseline to judge by
-                start = int(rng.integers(28 if hi > 35 else 14, hi))
+                lo = max(28 if hi > 35 else 14, episodes_from)
+                if lo >= hi:
+                    continue
+                start = int(rng.integers(lo, hi))
                 if trend_busy[start : start + length].any():
                     continue
                 trend_busy[start : start + length] = True
                 plan.trends.append(Trend(kind, start, rates.trend_ramp_days, rates.trend_hold_days))
         for _ in range(_count(rng, rates.night_wandering, days)):
             hi = days - 3
-            if hi <= 7:
+            lo = max(7, episodes_from)
+            if hi <= lo:
                 continue
-            start = int(rng.integers(7, hi))
+            start = int(rng.integers(lo, hi))
             if any(abs(start - s0) < n0 + 7 for s0, n0 in plan.wandering):
                 continue  # one restless period at a time, with ordinary nights between
             plan.wandering.append((start, rates.wandering_days))
@@ -207,7 +220,7 @@ def plan_apartment(apt: Apartment, days: int, rates: EpisodeRates, seed: int) ->
     troubles = (("sensor_offline", rates.sensor_offline), ("low_battery", rates.low_battery))
     for kind, rate in troubles:
         for _ in range(_count(rng, rate, days)):
-            lo = 25 if kind == "low_battery" else 2
+            lo = max(25, episodes_from + 21) if kind == "low_battery" else max(2, episodes_from)
             if days - 2 <= lo:
                 continue
             device = str(rng.choice(battery_devices))

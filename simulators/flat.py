@@ -15,10 +15,12 @@ the same flat. Apartment ids are ``a001``..``aNNN``; the shared spaces are ``com
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from simulators.knobs import Knobs
 
 logger = logging.getLogger(__name__)
 
@@ -162,10 +164,13 @@ def build_flat(
     name: str = "sim-flat",
     chair_pads: float = CHAIR_PADS,
     fall_radars: float = FALL_RADARS,
+    knobs: Knobs | None = None,
 ) -> Flat:
     """Draw a flat of ``n_apartments`` apartments (about one in six a couple); about
     ``chair_pads`` of them with a chair pad, ``fall_radars`` with a fall radar (other
-    shares draw another flat from the same seed: the devices are drawn in turn)."""
+    shares draw another flat from the same seed: the devices are drawn in turn). The
+    ``knobs``' habit scales (night toilet, visitors, common room) change the drawn habits
+    afterwards, so the flat and its devices stay the same."""
     rng = np.random.default_rng([seed, 0xF1A7])
     apartments: list[Apartment] = []
     for i in range(n_apartments):
@@ -207,7 +212,22 @@ def build_flat(
         "hall/motion": _device(rng, "hall/motion", "pir"),
         "entrance/door": _device(rng, "entrance/door", "contact"),
     }
+    if knobs is not None:
+        for apt in apartments:
+            apt.residents = [_scaled(h, knobs) for h in apt.residents]
     return Flat(name=name, apartments=apartments, common_devices=common)
+
+
+def _scaled(h: Habits, knobs: Knobs) -> Habits:
+    """A resident's habits under a world's scales (the same object when none is set)."""
+    changes: dict[str, Any] = {}
+    if knobs.night_toilet_scale != 1.0:
+        changes["night_toilet"] = h.night_toilet * knobs.night_toilet_scale
+    if knobs.visitor_scale != 1.0:
+        changes["visitors_per_week"] = h.visitors_per_week * knobs.visitor_scale
+    if knobs.common_scale != 1.0:
+        changes["p_common"] = min(1.0, h.p_common * knobs.common_scale)
+    return replace(h, **changes) if changes else h
 
 
 ROLE_BY_KIND = {"bed_pad": "bed_pad", "chair_pad": "chair_pad", "sos": "sos_button"}

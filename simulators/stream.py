@@ -56,6 +56,7 @@ from simulators.flat import (
     build_flat,
     flat_config,
 )
+from simulators.knobs import Knobs
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class SimConfig:
     flat_name: str = "sim-flat"
     chair_pads: float = CHAIR_PADS
     fall_radars: float = FALL_RADARS
+    knobs: Knobs = field(default_factory=Knobs)
 
 
 @dataclass(slots=True)
@@ -98,11 +100,12 @@ class Run:
     def __post_init__(self) -> None:
         cfg = self.cfg
         self.flat = build_flat(
-            cfg.apartments, cfg.seed, cfg.flat_name, cfg.chair_pads, cfg.fall_radars
+            cfg.apartments, cfg.seed, cfg.flat_name, cfg.chair_pads, cfg.fall_radars, cfg.knobs
         )
         self.clock = Clock(cfg.start, cfg.days)
         self.plans = {
-            a.id: plan_apartment(a, cfg.days, cfg.rates, cfg.seed) for a in self.flat.apartments
+            a.id: plan_apartment(a, cfg.days, cfg.rates, cfg.seed, cfg.knobs.episodes_from_day)
+            for a in self.flat.apartments
         }
 
     def truth_lines(self) -> list[dict[str, Any]]:
@@ -224,14 +227,19 @@ class Producer:
     ) -> None:
         self.cfg = cfg
         self.flat = build_flat(
-            cfg.apartments, cfg.seed, cfg.flat_name, cfg.chair_pads, cfg.fall_radars
+            cfg.apartments, cfg.seed, cfg.flat_name, cfg.chair_pads, cfg.fall_radars, cfg.knobs
         )
         self.clock = Clock(cfg.start, cfg.days)
-        self.sim = DaySim(self.clock, cfg.seed)
+        self.sim = DaySim(self.clock, cfg.seed, knobs=cfg.knobs)
         chosen = range(cfg.apartments) if indices is None else indices
         apts = [self.flat.apartments[i] for i in chosen]
         self.states = [
-            init_state(a, plan_apartment(a, cfg.days, cfg.rates, cfg.seed), self.clock, cfg.seed)
+            init_state(
+                a,
+                plan_apartment(a, cfg.days, cfg.rates, cfg.seed, cfg.knobs.episodes_from_day),
+                self.clock,
+                cfg.seed,
+            )
             for a in apts
         ]
         self.formatted = formatted
@@ -282,7 +290,7 @@ def _merged_days(
     """Merge the producers' days with the common spaces, in receive order."""
     cfg, clock = run.cfg, run.clock
     common = _common_state(run.flat)
-    sim = DaySim(clock, cfg.seed)
+    sim = DaySim(clock, cfg.seed, knobs=cfg.knobs)
     buffer: list[Any] = []
     fmt = LineFormatter()
     for day, parts in enumerate(producers):

@@ -1,0 +1,108 @@
+"""The simulator's modelling assumptions as explicit knobs (docs/simulator.md, "Worlds").
+
+Every knob's default is the simulator's behaviour before the knobs existed, so
+``Knobs()`` gives the same bytes for the same seed. A knob that is off draws nothing
+from the generators: the ordinary stream does not move. The knobs that only take
+messages away or change what a device reports (``pir_miss``, ``plug_use_days``,
+``checkins``, ``event_only``, ``availability``) draw from generators of their own, so the
+residents' days stay the same as in the default world; the ones that change what
+residents do (``seated_trip_min``, the night and social habits, ``episodes_from_day``)
+give other days.
+
+>>> Knobs().is_default()
+True
+>>> Knobs(pir_miss=0.15).is_default()
+False
+>>> Knobs(event_only=("tv",)).event_only_keys()
+frozenset({'living/tv'})
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+
+logger = logging.getLogger(__name__)
+
+EVENT_ONLY_DEVICES = {"tv": "living/tv", "kettle": "kitchen/kettle", "fridge": "kitchen/fridge"}
+"""Devices that may report only when used: short name -> ``<room>/<device>``."""
+PLUG_KEYS = ("kitchen/kettle", "living/tv")
+AVAILABILITY_MODES = ("episodes", "off", "on")
+SEATED_TRIP_MIN = 15.0
+"""Minutes between PIR trips of a seated resident by default (``RATE["still"]`` = 1/900 s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Knobs:
+    """What a world assumes about sensors, devices and residents (defaults: today's)."""
+
+    pir_miss: float = 0.0
+    """Chance that a PIR misses a walk through its room (entry and exit unseen) and each
+    other movement it would have seen."""
+    seated_trip_min: float = SEATED_TRIP_MIN
+    """Mean minutes between PIR trips of a seated resident; watching TV, napping, sleeping
+    and visiting keep their ratio to it (by default 18, 40, 240 and 4 minutes)."""
+    event_only: tuple[str, ...] = ()
+    """Short names (``EVENT_ONLY_DEVICES``) of devices that send no periodic reports."""
+    plug_use_days: float = 1.0
+    """Share of days on which the kettle and TV plugs are used at all."""
+    checkins: bool = True
+    """Every device's periodic report (every 50-67 min); off: messages only on change."""
+    availability: str = "episodes"
+    """``episodes``: Zigbee2MQTT availability only around sensor troubles (offline after
+    25 h of silence, online when back); ``off``: never; ``on``: as Zigbee2MQTT's
+    availability feature, ``online`` for every device at the start, ``offline`` after the
+    device's own silence passes the timeout (25 h battery, 10 min mains), ``online`` again
+    with its next message."""
+    episodes_from_day: int = 1
+    """No labelled episode starts before this day (0 is the first day)."""
+    night_toilet_scale: float = 1.0
+    """Multiplies every resident's night toilet visits (0.3-1.8 a night by default)."""
+    night_kitchen: float = 0.0
+    """Mean night kitchen visits per night (out of bed, to the kitchen, back)."""
+    visitor_scale: float = 1.0
+    """Multiplies every resident's day visits per week (0.3-4 by default)."""
+    common_scale: float = 1.0
+    """Multiplies every resident's chance of the common room's coffee (0.05-0.6)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.pir_miss <= 1.0:
+            raise ValueError(f"pir_miss {self.pir_miss} is not between 0 and 1")
+        if not 0.0 <= self.plug_use_days <= 1.0:
+            raise ValueError(f"plug_use_days {self.plug_use_days} is not between 0 and 1")
+        if self.seated_trip_min <= 0:
+            raise ValueError("seated_trip_min must be positive")
+        if self.availability not in AVAILABILITY_MODES:
+            raise ValueError(
+                f"availability {self.availability!r}: one of {', '.join(AVAILABILITY_MODES)}"
+            )
+        unknown = [d for d in self.event_only if d not in EVENT_ONLY_DEVICES]
+        if unknown:
+            raise ValueError(
+                f"event-only device {unknown[0]!r}: one of {', '.join(EVENT_ONLY_DEVICES)}"
+            )
+        if self.episodes_from_day < 1:
+            raise ValueError("episodes_from_day must be at least 1 (day 0 is always calm)")
+        for name in ("night_toilet_scale", "night_kitchen", "visitor_scale", "common_scale"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+
+    def is_default(self) -> bool:
+        return self == Knobs()
+
+    def event_only_keys(self) -> frozenset[str]:
+        return frozenset(EVENT_ONLY_DEVICES[d] for d in self.event_only)
+
+    @property
+    def trip_factor(self) -> float:
+        """Factor on the PIR rates of resting activities (1.0 by default)."""
+        return SEATED_TRIP_MIN / self.seated_trip_min
+
+    def changed(self) -> dict[str, object]:
+        """The knobs that differ from the default, by name."""
+        base = Knobs()
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(base, f.name)
+        }

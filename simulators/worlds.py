@@ -1,0 +1,289 @@
+"""Named worlds: sets of the simulator's knobs (``simulators.knobs``) to measure the hub on.
+
+``thuisplus eval-suite --worlds NAME [NAME ...]`` (or ``--worlds all``) runs the suite
+(simulate -> replay -> evaluate, over the seeds) once per world and ends with the worst
+world per goal metric. The table is here, in one place; docs/simulator.md gives each
+knob's range and its source.
+
+>>> sorted(WORLDS) == sorted(WORLD_ORDER)
+True
+>>> WORLDS["default"].knobs.is_default()
+True
+>>> WORLDS["long"].days_for(14), WORLDS["long"].days_for(120)
+(56, 120)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from simulators.episodes import TREND_KINDS, EpisodeRates
+from simulators.eval_suite import run_suite
+from simulators.evaluate import ACUTE, Score, load_signals, load_truth
+from simulators.knobs import Knobs
+from simulators.stream import SimConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    name: str
+    what: str
+    knobs: Knobs = field(default_factory=Knobs)
+    min_days: int = 0
+    """The world needs at least this many days (``long``: eight weeks)."""
+    rates: dict[str, float] = field(default_factory=dict)
+    """Episode rate overrides (``--rate``), e.g. more guests staying the night."""
+
+    def days_for(self, days: int) -> int:
+        return max(days, self.min_days)
+
+    def config(self, base: SimConfig, knobs: Knobs | None = None) -> SimConfig:
+        """``base`` in this world (``knobs``: the world's knobs with the user's own set)."""
+        rates: EpisodeRates = base.rates.with_overrides(self.rates) if self.rates else base.rates
+        return replace(
+            base,
+            days=self.days_for(base.days),
+            rates=rates,
+            knobs=knobs if knobs is not None else self.knobs,
+        )
+
+
+WORLD_LIST = (
+    World("default", "the simulator as it was: every modelling assumption at its default"),
+    World(
+        "leaky-pir",
+        "PIRs miss 15 % of walks and movements; a seated or lying resident trips one "
+        "once an hour (75 min) instead of every 15 min",
+        Knobs(pir_miss=0.15, seated_trip_min=75.0),
+    ),
+    World(
+        "event-only",
+        "no periodic check-ins from any device; TV, kettle and fridge report only when "
+        "used, the plugs on 35 % of days; no availability topics",
+        Knobs(
+            checkins=False,
+            event_only=("tv", "kettle", "fridge"),
+            plug_use_days=0.35,
+            availability="off",
+        ),
+    ),
+    World(
+        "availability",
+        "Zigbee2MQTT's availability feature on: online at the start, offline after 25 h "
+        "of a battery device's silence, online with its next message",
+        Knobs(availability="on"),
+    ),
+    World(
+        "long",
+        "at least 8 weeks, no episode before week 4 (day 21): a baseline for the trends",
+        Knobs(episodes_from_day=21),
+        min_days=56,
+    ),
+    World(
+        "busy-nights",
+        "night toilet visits 2.5x each resident's own rate, one night kitchen visit a "
+        "night on average",
+        Knobs(night_toilet_scale=2.5, night_kitchen=1.0),
+    ),
+    World(
+        "social",
+        "3x the day visits, 2x the common-room coffee, 4 guests staying the night a year",
+        Knobs(visitor_scale=3.0, common_scale=2.0),
+        rates={"visitor_overnight": 4.0},
+    ),
+    World(
+        "mixed",
+        "a bit of everything: 8 % PIR misses, seated trips every 40 min, TV and kettle "
+        "report only when used (on 60 % of days), availability on, 1.5x night toilet, "
+        "0.3 night kitchen visits, 1.5x visitors and common room",
+        Knobs(
+            pir_miss=0.08,
+            seated_trip_min=40.0,
+            event_only=("tv", "kettle"),
+            plug_use_days=0.6,
+            availability="on",
+            night_toilet_scale=1.5,
+            night_kitchen=0.3,
+            visitor_scale=1.5,
+            common_scale=1.5,
+        ),
+    ),
+)
+WORLDS: dict[str, World] = {w.name: w for w in WORLD_LIST}
+WORLD_ORDER = tuple(w.name for w in WORLD_LIST)
+
+
+def resolve(names: list[str]) -> list[World]:
+    """World names (``all`` for every one) -> worlds, in the order given, without repeats."""
+    out: list[World] = []
+    for name in names:
+        chosen = WORLD_LIST if name == "all" else (WORLDS.get(name),)
+        for w in chosen:
+            if w is None:
+                raise ValueError(f"unknown world {name!r}; one of all, {', '.join(WORLD_ORDER)}")
+            if w not in out:
+                out.append(w)
+    return out
+
+
+# the goal metrics of the worst-world summary: (key, label, worse when higher)
+METRICS: tuple[tuple[str, str, bool], ...] = (
+    ("acute_paged", "acute episodes paged (share)", False),
+    ("fall_sensor_latency_s", "fall with a fall sensor: median latency (s)", True),
+    ("trends_found", "slow trends found (share)", False),
+    ("false_urgent", "false urgent per apartment-month", True),
+    ("false_attention", "false attention per apartment-month", True),
+    ("false_sensor_offline", "sensor_offline false per apartment-month", True),
+)
+
+
+def goal_metrics(pooled: Score, folders: list[Path]) -> dict[str, Any]:
+    """The summary's metrics of one world (its pooled score and its seeds' folders)."""
+    acute = [k for kind, k in pooled.kinds.items() if kind in ACUTE and k["episodes"]]
+    episodes = sum(k["episodes"] for k in acute)
+    trends = [k for kind, k in pooled.kinds.items() if kind in TREND_KINDS and k["episodes"]]
+    n_trends = sum(k["episodes"] for k in trends)
+    months = pooled.apartment_months
+    delays, with_sensor = _fall_sensor_delays(folders)
+    return {
+        "acute_paged": round(sum(k.get("paged", 0) for k in acute) / episodes, 4)
+        if episodes
+        else None,
+        "acute_episodes": episodes,
+        "fall_sensor_latency_s": round(statistics.median(delays), 1) if delays else None,
+        "falls_with_sensor": with_sensor,
+        "falls_with_sensor_found": len(delays),
+        "trends_found": round(sum(k["hits"] for k in trends) / n_trends, 4) if n_trends else None,
+        "trend_episodes": n_trends,
+        "false_urgent": round(pooled.per_apartment_month("urgent"), 4),
+        "false_attention": round(pooled.per_apartment_month("attention"), 4),
+        "false_sensor_offline": round(pooled.false_by_kind["sensor_offline"] / months, 4)
+        if months > 0
+        else 0.0,
+        "apartment_months": round(months, 1),
+    }
+
+
+def _fall_sensor_delays(folders: list[Path]) -> tuple[list[float], int]:
+    """Seconds from each fall a fall sensor saw to its first ``fall`` signal, and how many
+    such falls there were (the truth's note says whether a sensor saw it)."""
+    delays: list[float] = []
+    count = 0
+    for folder in folders:
+        falls = [
+            e
+            for e in load_truth(folder / "truth.jsonl")
+            if e.kind == "fall" and e.note == "fall radar reports it"
+        ]
+        count += len(falls)
+        path = folder / "signals.jsonl"
+        signals = load_signals(path)[0] if path.exists() else []
+        for e in falls:
+            hits = [
+                (s.detected_at - e.start).total_seconds()
+                for s in signals
+                if s.apartment == e.apartment and s.kind == "fall"
+                if e.start <= s.detected_at <= e.end
+            ]
+            if hits:
+                delays.append(min(hits))
+    return delays, count
+
+
+def worst(per_world: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per metric, the worst value over the worlds and which world (``None``: no data)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, _label, higher_worse in METRICS:
+        values = [(m[key], name) for name, m in per_world.items() if m.get(key) is not None]
+        if not values:
+            out[key] = {"value": None, "world": None}
+            continue
+        value, name = (max if higher_worse else min)(values, key=lambda v: v[0])
+        out[key] = {"value": value, "world": name}
+    return out
+
+
+def _show(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key == "fall_sensor_latency_s":
+        return f"{value / 60:.1f} min"
+    if key in ("acute_paged", "trends_found"):
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def summary_table(per_world: dict[str, dict[str, Any]]) -> str:
+    """Every world's goal metrics side by side, then the worst world per metric."""
+    names = list(per_world)
+    width = max(9, *(len(n) for n in names))
+    lines = [f"{'metric':<44} " + " ".join(f"{n:>{width}}" for n in names)]
+    for key, label, _ in METRICS:
+        lines.append(
+            f"{label:<44} "
+            + " ".join(f"{_show(key, per_world[n].get(key)):>{width}}" for n in names)
+        )
+    lines.append("")
+    lines.append("worst world per goal metric:")
+    for key, label, _ in METRICS:
+        w = worst(per_world)[key]
+        where = w["world"] or "-"
+        lines.append(f"{label:<44} {_show(key, w['value']):>10}  {where}")
+    return "\n".join(lines)
+
+
+def run_worlds(
+    base: SimConfig,
+    worlds: list[World],
+    seeds: list[int],
+    out: Path,
+    replay: str,
+    knobs_for: Callable[[World], Knobs] | None = None,
+    progress: Callable[[str], None] | None = None,
+    table: Callable[[str, World, SimConfig, Score], None] | None = None,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """The suite once per world into ``out/<world>/``; ``out/worlds.json`` has it all.
+
+    ``knobs_for`` gives a world's knobs (the world's own with the user's options on top);
+    ``table`` is called with each world's pooled score as soon as it is done.
+    """
+    per_world: dict[str, dict[str, Any]] = {}
+    for n, world in enumerate(worlds, start=1):
+        cfg = world.config(base, knobs_for(world) if knobs_for else None)
+        if progress:
+            progress(
+                f"world {n}/{len(worlds)} {world.name}: {cfg.apartments} apartments x "
+                f"{cfg.days} days x {len(seeds)} seed(s); {world.what}"
+            )
+
+        def tagged(line: str, name: str = world.name) -> None:
+            if progress:
+                progress(f"  {name}: {line}")
+
+        report = run_suite(cfg, seeds, out / world.name, replay, progress=tagged, workers=workers)
+        pooled = report["table"]
+        if not isinstance(pooled, Score):
+            raise TypeError("the eval suite's report has no pooled table")
+        metrics = goal_metrics(pooled, [out / world.name / f"seed-{s}" for s in seeds])
+        metrics["knobs"] = {k: _plain(v) for k, v in cfg.knobs.changed().items()}
+        metrics["days"] = cfg.days
+        per_world[world.name] = metrics
+        if table:
+            table(world.name, world, cfg, pooled)
+    result = {"seeds": seeds, "worlds": per_world, "worst": worst(per_world)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "worlds.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
