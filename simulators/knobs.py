@@ -5,9 +5,9 @@ Every knob's default is the simulator's behaviour before the knobs existed, so
 from the generators: the ordinary stream does not move. The knobs that only take
 messages away or change what a device reports (``pir_miss``, ``plug_use_days``,
 ``checkins``, ``event_only``, ``availability``) draw from generators of their own, so the
-residents' days stay the same as in the default world; the ones that change what
-residents do (``seated_trip_min``, the night and social habits, ``episodes_from_day``)
-give other days.
+residents' days stay those of the default world (the transport's random repeats and late
+arrivals fall on other messages); the ones that change what residents do
+(``seated_trip_min``, the night and social habits, ``episodes_from_day``) give other days.
 
 >>> Knobs().is_default()
 True
