@@ -137,7 +137,7 @@ def resolve(names: list[str]) -> list[World]:
 # the goal metrics of the worst-world summary: (key, label, worse when higher)
 METRICS: tuple[tuple[str, str, bool], ...] = (
     ("acute_paged", "acute episodes paged (share)", False),
-    ("fall_sensor_latency_s", "fall with a fall sensor: median latency (s)", True),
+    ("fall_sensor_latency_s", "fall with a fall sensor: median latency", True),
     ("trends_found", "slow trends found (share)", False),
     ("false_urgent", "false urgent per apartment-month", True),
     ("false_attention", "false attention per apartment-month", True),
