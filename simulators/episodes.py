@@ -197,8 +197,10 @@ def plan_apartment(
                     continue
                 # four weeks of ordinary life first when there is room: a baseline to judge by
                 lo = max(28 if hi > 35 else 14, episodes_from)
-                if lo >= hi:
-                    continue
+                if lo >= hi:  # (only with a late episodes_from) its ramp at least, if it fits
+                    if lo + rates.trend_ramp_days > days:
+                        continue
+                    hi = lo + 1
                 start = int(rng.integers(lo, hi))
                 if trend_busy[start : start + length].any():
                     continue

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from simulators.behaviour import Clock
-from simulators.episodes import EpisodeRates
+from simulators.episodes import TREND_KINDS, EpisodeRates
 from simulators.knobs import Knobs
 from simulators.stream import Run, SimConfig, generate, write_simulation
 from simulators.worlds import WORLD_ORDER, WORLDS, resolve, worst
@@ -225,11 +225,16 @@ def test_episodes_from_week_four() -> None:
     assert any(t.start < day21 for t in before.truth if t.kind != "normal")
 
 
-def test_long_world_is_eight_weeks() -> None:
+def test_long_world_is_eight_weeks_with_trends_after_a_baseline() -> None:
     world = WORLDS["long"]
     cfg = world.config(SimConfig(days=14))
     assert cfg.days == 56
     assert cfg.knobs.episodes_from_day == 21
+    trends = EpisodeRates().scaled(0.0).with_overrides({k: 20.0 for k in TREND_KINDS})
+    run = Run(replace(cfg, apartments=6, seed=3, rates=trends))
+    plans = [p.trends for p in run.plans.values()]
+    assert any(plans)
+    assert all(t.start_day >= 21 for p in plans for t in p)
 
 
 def _night(msgs: list[tuple[float, str, Any]], room: str) -> int:
