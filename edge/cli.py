@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -469,19 +469,36 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from edge.doctor import FAIL, run_checks
+    from edge.doctor import FAIL, config_failed, report, run_checks
 
-    config = _load(args.config)
-    if config is None:
-        print("FAIL  config     the configuration has the problems above")
-        return EXIT_FAILED
-    state_dir = args.state_dir or _default_state_dir()
-    checks = run_checks(config, state_dir, args.silent_hours, service=not args.no_service)
-    for check in checks:
-        print(check.line())
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        checks = [config_failed(args.config, err.lines)]
+    else:
+        state_dir = args.state_dir or _default_state_dir()
+        checks = run_checks(
+            config, state_dir, args.silent_hours, service=not args.no_service, source=args.config
+        )
     failed = [c for c in checks if c.status == FAIL]
-    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    if args.json:
+        doc = report(checks, datetime.now(UTC), _version())
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+        print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _version() -> str:
+    """The installed release (``thuisplus --version``), or ``unknown`` from a bare tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("thuisplus")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -495,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default: warning",
     )
+    parser.add_argument("--version", action="version", version=f"thuisplus {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("replay", help="replay recordings in event time, as fast as possible")
@@ -619,6 +637,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a sensor silent for longer is reported (default: 25)",
     )
     p.add_argument("--no-service", action="store_true", help="do not ask systemd")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the checks as one JSON document (for monitoring); the exit code is the same",
+    )
     p.set_defaults(func=cmd_doctor)
 
     for module in ("simulators.cli",):

@@ -5,7 +5,8 @@ the hub's availability on the broker; the clock's synchronisation (chrony or sys
 the state folder's free disk; every sensor heard from recently (from the hub's saved
 state); what each apartment's sensors leave unwatched (:func:`coverage`); the systemd
 service. Each check says OK, WARN or FAIL and why; the exit code is 1 when any check
-fails.
+fails. :func:`report` is the same as one JSON document (``thuisplus doctor --json``), each
+check with its structured ``data`` (the full lists that the text line shortens).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,14 +35,76 @@ logger = logging.getLogger(__name__)
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
 
+REPORT_SCHEMA = 1
+"""The version of :func:`report`'s document: raised only when a key changes meaning or
+goes away (new keys may be added without it); see docs/installers.md."""
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
     status: str
     detail: str
+    data: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Structured facts behind ``detail`` (plain JSON values), for ``--json``."""
 
     def line(self) -> str:
         return f"{self.status:<4}  {self.name:<10} {self.detail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "detail": self.detail, "data": self.data}
+
+
+def check_config(config: Config, source: Path | None) -> Check:
+    """``config``: OK only for a file actually read; WARN when none was given and the
+    doctor checks with the defaults (a gateway's hub runs with /etc/thuisplus/flat.yaml).
+    (A file that cannot be read or is not valid is :func:`config_failed`.)"""
+    data: dict[str, Any] = {
+        "file": None if source is None else str(source),
+        "flat": config.flat,
+        "apartments": len(config.apartments),
+    }
+    if source is None:
+        conf = config.mqtt
+        return Check(
+            "config",
+            WARN,
+            f"no --config given: checked with the defaults (flat {config.flat}, broker "
+            f"{conf.host}:{conf.port}, no apartments)",
+            data,
+        )
+    return Check(
+        "config", OK, f"flat {config.flat}, {len(config.apartments)} apartments from {source}", data
+    )
+
+
+def config_failed(source: Path | None, problems: list[str]) -> Check:
+    """``config``: FAIL, the file missing, unreadable or not valid; one line per problem."""
+    return Check(
+        "config",
+        FAIL,
+        "; ".join(problems) or "the configuration cannot be used",
+        {"file": None if source is None else str(source), "problems": list(problems)},
+    )
+
+
+def report(checks: list[Check], at: datetime, version: str) -> dict[str, Any]:
+    """The doctor's verdict as one JSON-ready document (``thuisplus doctor --json``).
+
+    >>> doc = report([Check("disk", OK, "plenty"), Check("sensors", FAIL, "none")],
+    ...              datetime(2026, 1, 5, 9, 0, tzinfo=UTC), "0.1.0")
+    >>> doc["ok"], doc["at"], doc["counts"], [c["name"] for c in doc["checks"]]
+    (False, '2026-01-05T09:00:00+00:00', {'OK': 1, 'WARN': 0, 'FAIL': 1}, ['disk', 'sensors'])
+    """
+    counts = {status: sum(c.status == status for c in checks) for status in (OK, WARN, FAIL)}
+    return {
+        "schema": REPORT_SCHEMA,
+        "ok": counts[FAIL] == 0,
+        "at": at.astimezone(UTC).isoformat(timespec="seconds"),
+        "version": version,
+        "counts": counts,
+        "checks": [c.as_dict() for c in checks],
+    }
 
 
 def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
@@ -50,7 +113,7 @@ def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
     try:
         client = make_client(conf, f"{conf.client_id}-doctor", clean=True)
     except (MqttError, ConfigError) as err:
-        return [Check("broker", FAIL, str(err))]
+        return [Check("broker", FAIL, str(err), {"host": conf.host, "port": conf.port})]
     answer: dict[str, Any] = {}
     connected = threading.Event()
     avail = threading.Event()
@@ -85,26 +148,30 @@ def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
     client.on_connect = on_connect
     client.on_message = on_message
     where = f"{conf.host}:{conf.port}{' (TLS)' if conf.tls.enabled else ''}"
+    data = {"host": conf.host, "port": conf.port, "tls": conf.tls.enabled}
     try:
         client.connect(conf.host, conf.port, keepalive=10)
     except OSError as err:
-        return [Check("broker", FAIL, f"cannot reach {where}: {err}")]
+        return [Check("broker", FAIL, f"cannot reach {where}: {err}", data)]
     client.loop_start()
     try:
         if not connected.wait(timeout):
-            return [Check("broker", FAIL, f"{where} did not answer within {timeout:.0f} s")]
+            return [Check("broker", FAIL, f"{where} did not answer within {timeout:.0f} s", data)]
         rc = answer["rc"]
         if rc.is_failure:
-            return [Check("broker", FAIL, f"{where} refused the hub's credentials: {rc}")]
-        out = [Check("broker", OK, f"{where} accepts the hub's credentials")]
+            return [Check("broker", FAIL, f"{where} refused the hub's credentials: {rc}", data)]
+        out = [Check("broker", OK, f"{where} accepts the hub's credentials", data)]
         avail.wait(2.0)
         state = answer.get("availability")
+        said = {"topic": topic, "availability": state}
         if state == "online":
-            out.append(Check("hub", OK, f"{topic} says online"))
+            out.append(Check("hub", OK, f"{topic} says online", said))
         elif state is None:
-            out.append(Check("hub", FAIL, f"{topic}: nothing retained (the hub never ran here)"))
+            out.append(
+                Check("hub", FAIL, f"{topic}: nothing retained (the hub never ran here)", said)
+            )
         else:
-            out.append(Check("hub", FAIL, f"{topic} says {state}"))
+            out.append(Check("hub", FAIL, f"{topic} says {state}", said))
         if state == "online":
             out.append(_health_check(health, answer.get("health")))
         out.append(retained.check())
@@ -145,16 +212,25 @@ class Retained:
         >>> r.refused["zigbee2mqtt/a1/hall/motion"]
         'limits: nested 50 levels deep, over the 32 allowed'
         """
+        data: dict[str, Any] = {
+            "seen": self.seen,
+            "refused": [
+                {"topic": t, "reason": why, "clear": f"mosquitto_pub -r -n -t '{t}'"}
+                for t, why in sorted(self.refused.items())
+            ],
+        }
         if not self.refused:
-            return Check("retained", OK, f"{self.seen} retained messages, none over the limits")
-        shown = "; ".join(
-            f"mosquitto_pub -r -n -t '{t}' ({why})" for t, why in sorted(self.refused.items())
-        )
+            msg = f"{self.seen} retained messages, none over the limits"
+            return Check("retained", OK, msg, data)
+        shown = "; ".join(f"{r['clear']} ({r['reason']})" for r in data["refused"])
         count = len(self.refused)
         what = "message" if count == 1 else "messages"
         them = "it" if count == 1 else "each"
         return Check(
-            "retained", FAIL, f"{count} retained {what} the hub refuses; clear {them}: {shown}"
+            "retained",
+            FAIL,
+            f"{count} retained {what} the hub refuses; clear {them}: {shown}",
+            data,
         )
 
 
@@ -168,8 +244,9 @@ def _health_check(topic: str, body: str | None) -> Check:
     except (ValueError, TypeError, AttributeError):
         return Check("health", FAIL, f"{topic}: not the hub's health report")
     if not faults:
-        return Check("health", OK, "the hub reports no faults")
-    return Check("health", FAIL, "; ".join(f"{k}: {v}" for k, v in sorted(faults.items())))
+        return Check("health", OK, "the hub reports no faults", {"faults": {}})
+    detail = "; ".join(f"{k}: {v}" for k, v in sorted(faults.items()))
+    return Check("health", FAIL, detail, {"faults": faults})
 
 
 def check_clock() -> Check:
@@ -212,9 +289,10 @@ def check_disk(state_dir: Path, min_free_mb: int = 500) -> Check:
     free_mb = usage.free // 2**20
     pct = 100 * usage.free / usage.total
     detail = f"{free_mb:,} MB free ({pct:.0f}%) for {state_dir}"
+    data = {"path": str(state_dir), "free_mb": free_mb, "free_pct": round(pct, 1)}
     if free_mb < min_free_mb:
-        return Check("disk", FAIL, detail)
-    return Check("disk", WARN if pct < 10 else OK, detail)
+        return Check("disk", FAIL, detail, data)
+    return Check("disk", WARN if pct < 10 else OK, detail, data)
 
 
 def saved_state(state_dir: Path, config: Config) -> dict[str, Any] | str:
@@ -303,45 +381,89 @@ def check_coverage(saved: dict[str, Any] | str, config: Config) -> Check:
     found = [
         f"{len(apts)} of {n} with {GAPS[gap]} ({_some(apts)})" for gap, apts in gaps.items() if apts
     ]
+    data = {"apartments": n, "gaps": gaps}
     if not found:
-        return Check("coverage", OK, f"{n} apartments: hall, front door and living room watched")
-    return Check("coverage", WARN, "; ".join(found))
+        msg = f"{n} apartments: hall, front door and living room watched"
+        return Check("coverage", OK, msg, data)
+    return Check("coverage", WARN, "; ".join(found), data)
 
 
 def _some(items: list[str], shown: int = 8) -> str:
-    return ", ".join(items[:shown]) + (" ..." if len(items) > shown else "")
+    """The first ``shown`` of ``items``, and how many more.
+
+    >>> _some(["a1", "a2", "a3"], 2)
+    'a1, a2 and 1 more'
+    """
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def check_sensors(
     saved: dict[str, Any] | str, config: Config, now: datetime, silent_hours: float
 ) -> Check:
+    """``sensors``: every sensor heard from within ``silent_hours``; the silent ones are
+    summarised per apartment (the full list is in ``data``), as are configured apartments
+    the hub never heard from.
+
+    >>> from edge.config import Config
+    >>> seen = {"last_seen": "2026-01-05T07:00:00+00:00"}
+    >>> saved = {"state": {"apartments": {
+    ...     "a1": {"sensors": {"a1/hall/motion": seen, "a1/bedroom/bed": seen}},
+    ...     "a2": {"sensors": {"a2/hall/motion": seen}}}}}
+    >>> c = check_sensors(saved, Config(), datetime(2026, 1, 6, 12, 0, tzinfo=UTC), 25)
+    >>> c.status
+    'FAIL'
+    >>> print(c.detail)
+    3 silent for over 25 h in 2 apartments: a1 (2: bedroom/bed, hall/motion), a2/hall/motion
+    >>> c.data["silent"]
+    {'a1': ['a1/bedroom/bed', 'a1/hall/motion'], 'a2': ['a2/hall/motion']}
+    """
     if isinstance(saved, str):
         return Check("sensors", FAIL, saved)
     apartments = saved.get("state", {}).get("apartments", {})
     if not apartments:
-        return Check("sensors", FAIL, "no sensor seen yet")
+        return Check("sensors", FAIL, "no sensor seen yet", {"sensors": 0, "apartments": 0})
     limit = timedelta(hours=silent_hours)
-    silent = []
+    silent: dict[str, list[str]] = {}
     count = 0
-    for st in apartments.values():
+    for apt, st in sorted(apartments.items()):
         for sid, sensor in sorted(st.get("sensors", {}).items()):
             count += 1
             last = datetime.fromisoformat(sensor["last_seen"])
             if now - last > limit or not sensor.get("available", True):
-                silent.append(sid)
+                silent.setdefault(apt, []).append(sid)
     expected = sorted(set(config.apartments) - set(apartments))
+    data: dict[str, Any] = {
+        "sensors": count,
+        "apartments": len(apartments),
+        "silent_hours": silent_hours,
+        "silent": silent,
+        "never_seen": expected,
+    }
     problems = []
     if silent:
-        problems.append(f"{len(silent)} silent for over {silent_hours:g} h: {_some(silent)}")
+        n = sum(len(s) for s in silent.values())
+        where = "" if len(silent) == 1 else f" in {len(silent)} apartments"
+        per = [_silent_in(apt, sids) for apt, sids in silent.items()]
+        problems.append(f"{n} silent for over {silent_hours:g} h{where}: {_some(per)}")
     if expected:
-        problems.append(f"configured but never seen: {', '.join(expected)}")
+        problems.append(f"configured but never seen: {_some(expected)}")
     if problems:
-        return Check("sensors", FAIL, "; ".join(problems))
+        return Check("sensors", FAIL, "; ".join(problems), data)
     return Check(
         "sensors",
         OK,
         f"{count} sensors in {len(apartments)} apartments heard from within {silent_hours:g} h",
+        data,
     )
+
+
+def _silent_in(apartment: str, sensors: list[str]) -> str:
+    """One apartment's silent sensors, without repeating the apartment in each id."""
+    if len(sensors) == 1:
+        return sensors[0]
+    short = [s.removeprefix(f"{apartment}/") for s in sensors]
+    return f"{apartment} ({len(short)}: {_some(short, 4)})"
 
 
 def check_service(name: str = "thuisplus") -> Check:
@@ -352,9 +474,10 @@ def check_service(name: str = "thuisplus") -> Check:
         [systemctl, "is-active", name], capture_output=True, text=True, check=False, timeout=10
     )
     state = proc.stdout.strip() or proc.stderr.strip()
+    data = {"unit": f"{name}.service", "state": state or None}
     if state == "active":
-        return Check("service", OK, f"{name}.service is active")
-    return Check("service", FAIL, f"{name}.service is {state or 'unknown'}")
+        return Check("service", OK, f"{name}.service is active", data)
+    return Check("service", FAIL, f"{name}.service is {state or 'unknown'}", data)
 
 
 def run_checks(
@@ -363,8 +486,10 @@ def run_checks(
     silent_hours: float = 25.0,
     service: bool = True,
     now: datetime | None = None,
+    source: Path | None = None,
 ) -> list[Check]:
-    checks = [Check("config", OK, f"flat {config.flat}, {len(config.apartments)} apartments")]
+    """Every check, in the order printed; ``source``: the file ``config`` was read from."""
+    checks = [check_config(config, source)]
     checks += check_broker(config)
     checks.append(check_clock())
     checks.append(check_disk(state_dir))

@@ -273,7 +273,7 @@ def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
         (["signals", "--state-dir", "nowhere", "list"], 2, "no store here"),
         (["dead-letters", "--state-dir", "nowhere"], 2, "no store here"),
         (["agenda", "--week", "soon", "--state-dir", "nowhere"], 2, "no store here"),
-        (["doctor", "--config", "bad.yaml"], 1, "the configuration has the problems above"),
+        (["doctor", "--config", "bad.yaml"], 1, "FAIL  config     bad.yaml:1: flat: String"),
         (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
         (["--log-level", "loud", "replay", "x"], 2, "invalid choice: 'loud'"),
     ],

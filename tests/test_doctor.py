@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -97,12 +98,30 @@ def test_silent_sensors_are_named(broker: Broker, tmp_path: Path) -> None:
             "zigbee2mqtt/a001/hall/motion",
             {"occupancy": True, "last_seen": "2026-01-05T07:00:00+01:00"},
         )
+        pub.send(
+            "zigbee2mqtt/a001/bedroom/bed",
+            {"occupancy": False, "last_seen": "2026-01-05T07:01:00+01:00"},
+        )
         pub.close()
     finally:
         hub.stop()
     out = doctor(hub.config, hub.state, "--silent-hours", "1")
-    assert "1 silent for over 1 h: a001/hall/motion" in out.stdout
+    assert "2 silent for over 1 h: a001 (2: bedroom/bed, hall/motion)" in out.stdout
     assert "configured but never seen: a002" in out.stdout
+    assert out.returncode == 1
+
+    # the same as one JSON document, with the full lists, and the same exit code
+    js = doctor(hub.config, hub.state, "--silent-hours", "1", "--json")
+    assert js.returncode == 1
+    doc = json.loads(js.stdout)
+    assert doc["ok"] is False
+    assert doc["schema"] == 1
+    sensors = next(c for c in doc["checks"] if c["name"] == "sensors")
+    assert sensors["status"] == "FAIL"
+    assert sensors["data"]["silent"] == {"a001": ["a001/bedroom/bed", "a001/hall/motion"]}
+    assert sensors["data"]["never_seen"] == ["a002"]
+    assert doc["counts"]["FAIL"] == sum(c["status"] == "FAIL" for c in doc["checks"])
+    assert next(c["name"] for c in doc["checks"]) == "config"
 
 
 def test_a_production_config_refuses_a_plain_anonymous_broker(
@@ -155,3 +174,39 @@ def test_coverage_names_the_apartments_whose_living_room_no_sensor_watches_for_f
     assert check.status == "WARN"
     assert check.detail.startswith(f"{len(expected)} of {len(apartments)} with living room")
     assert ", ".join(expected) in check.detail
+
+
+def test_config_is_ok_only_when_a_file_was_read(tmp_path: Path) -> None:
+    """Without --config the doctor checks the defaults and says so (WARN, not OK); a file
+    that is not valid is the one FAIL, named with its problem, in text and in JSON."""
+    out = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "doctor", "--no-service", "--state-dir", "s"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert out.stdout.splitlines()[0].startswith("WARN  config     no --config given"), out.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("flat: demo\nmqtt:\n  port: 0\n")
+    js = doctor(bad, tmp_path / "state", "--json")
+    assert js.returncode == 1
+    (check,) = json.loads(js.stdout)["checks"]
+    assert check["name"] == "config"
+    assert check["status"] == "FAIL"
+    assert check["data"]["problems"]
+    assert all("mqtt -> port" in p for p in check["data"]["problems"])
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    out = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert out.stdout.strip() == f"thuisplus {version('thuisplus')}"
