@@ -27,9 +27,17 @@ midnight, the finished day of every apartment seen that day is handed to the sin
 | ``transitions`` | such walks seen |
 | ``night_roaming_minutes`` | minutes 00:00-06:00 with activity in hall, kitchen, living room, |
 | | front door or balcony (not bed, toilet or bathroom) |
-| ``sensors_silent`` | the apartment's sensors silent at some time of the day for more than 6 |
-| | hours and longer than their own reporting rhythm allows (down, dead |
-| | battery): the trend detectors leave such days out |
+| ``sensors_silent`` | the apartment's sensors *down* at some time of the day: reported |
+| | offline, or a sensor that checks in by itself silent for more than 6 hours |
+| | (see below); the rooms they are in are :attr:`DayFeatures.silent_rooms` |
+
+**Down, or just not used.** A sensor that checks in by itself (heard at least every
+:data:`CHECK_IN_GAP` for :data:`LEARN_CHECK_IN`) and then falls silent for more than
+:data:`SILENT_AFTER` is down: its readings that day are missing. A sensor that reports only
+when used (a kettle or TV plug, a fridge door, a PIR without heartbeat) says nothing by
+its silence: a kettle not used that day is a zero reading, not a missing one. Neither
+Zigbee2MQTT's ``offline`` nor the silence of one device makes the other rooms' readings
+missing: the trend detectors each look only at the rooms their features come from.
 
 >>> from datetime import datetime, timedelta
 >>> from zoneinfo import ZoneInfo
@@ -46,7 +54,7 @@ midnight, the finished day of every apartment seen that day is handed to the sin
 >>> days[0].apartment, days[0].day.isoformat(), days[0].values["night_toilet_visits"]
 ('a1', '2026-01-05', 1.0)
 >>> days[0].values["night_roaming_minutes"], days[0].values["sensors_silent"]
-(0.0, 1.0)
+(0.0, 0.0)
 """
 
 from __future__ import annotations
@@ -81,6 +89,10 @@ FEATURES = (
     "night_roaming_minutes",
     "sensors_silent",
 )
+CHECK_IN_GAP = timedelta(hours=3)
+"""A sensor never silent longer than this (for :data:`LEARN_CHECK_IN`) checks in by itself."""
+LEARN_CHECK_IN = timedelta(hours=48)
+"""How long a sensor must keep that rhythm before its silence counts as down."""
 _NIGHT_END = time(6, 0)
 _VISIT_GAP = timedelta(minutes=10)
 _TOILETS = frozenset({Room.TOILET, Room.BATHROOM})
@@ -90,8 +102,8 @@ _WALK_MAX = timedelta(seconds=120)
 _WALK_NAMES = frozenset(r.value for r in _WALK_ROOMS)
 _ACTIVE_W = StateConfig().active_power_w
 SILENT_AFTER = timedelta(hours=6)
-"""A sensor not heard from this long is down (sensors that report at least hourly), unless
-its own rhythm has longer silences (:attr:`DailyFeatures.quiet_limit`)."""
+"""A sensor that checks in by itself, not heard from this long, is down (unless the hub's
+learned rhythm for it, :attr:`DailyFeatures.quiet_limit`, allows longer silences)."""
 FORGET_AFTER = timedelta(days=14)
 """A sensor not heard from this long was taken away: it no longer makes days 'down'."""
 UP_FOR_GOOD = timedelta(minutes=45)
@@ -107,6 +119,9 @@ class DayFeatures:
     apartment: str
     day: date
     values: dict[str, float]
+    silent_rooms: frozenset[str] = frozenset()
+    """The rooms with a sensor down that day (``sensors_silent`` counts the sensors): a
+    trend detector leaves the day out only when one of its own rooms is among them."""
 
 
 @dataclass
@@ -147,6 +162,10 @@ class _Apartment:
     room: str | None = None
     plugs_on: set[str] = field(default_factory=set)
     heard: dict[str, datetime] = field(default_factory=dict)
+    regular: dict[str, datetime] = field(default_factory=dict)
+    """Per sensor: heard at least every :data:`CHECK_IN_GAP` since then."""
+    rooms: dict[str, str] = field(default_factory=dict)
+    """Per sensor: its room."""
     beds: set[str] = field(default_factory=set)
     """Bed pads seen: the night is measured on the pad when there is exactly one."""
     in_bed: bool = False
@@ -179,10 +198,10 @@ class DailyFeatures:
         self._common: set[int] = set()  # minutes of the day with movement in the common room
         self.quiet_limit: Callable[[str, str], timedelta | None] | None = None
         """(apartment, sensor id) -> how long that sensor may be silent by its own learned
-        reporting rhythm (the hub's :meth:`edge.state.SensorState.quiet_limit`). A sensor that
-        only reports when something happens (no heartbeat) is silent all night as a rule;
-        it counts as down only when silent for longer than that, and never sooner than
-        :data:`SILENT_AFTER`."""
+        reporting rhythm (the hub's :meth:`edge.state.SensorState.quiet_limit`): a sensor
+        that checks in by itself counts as down only when silent longer than that, and
+        never sooner than :data:`SILENT_AFTER`. A sensor that reports only when something
+        happens (no heartbeat) is never down by its silence alone."""
 
     def next_due(self) -> datetime | None:
         return self._next
@@ -202,15 +221,8 @@ class DailyFeatures:
             apt = self._apts[event.apartment] = _Apartment()
         ts = event.ts
         sid = event.sensor_id
-        heard = apt.heard.get(sid)
-        if (
-            heard is not None
-            and ts - heard > SILENT_AFTER
-            and self._down(event.apartment, sid, ts - heard)
-        ):
-            day.silent.add(sid)
-        if heard is None or ts > heard:
-            apt.heard[sid] = ts
+        self._heard(day, apt, event.apartment, sid, ts)
+        apt.rooms[sid] = event.room.value
         if event.available is False:
             day.silent.add(sid)
         if state.presence != day.presence:
@@ -341,8 +353,33 @@ class DailyFeatures:
         day.visitor_minutes += max(0.0, (end - day.visitor_since).total_seconds() / 60)
         day.visitor_since = day.visitor_until = None
 
-    def _down(self, apartment: str, sid: str, silence: timedelta) -> bool:
-        """A silence of more than :data:`SILENT_AFTER`: longer than the sensor's own rhythm?"""
+    def _heard(self, day: _Day, apt: _Apartment, apartment: str, sid: str, ts: datetime) -> None:
+        """A message of ``sid``: was it down before (a sensor that checks in, silent too
+        long)? Its check-in rhythm starts afresh after any silence over :data:`CHECK_IN_GAP`."""
+        heard = apt.heard.get(sid)
+        if heard is None:
+            apt.heard[sid] = apt.regular[sid] = ts
+            return
+        if ts <= heard:
+            return
+        if self._down(apt, apartment, sid, heard, ts):
+            day.silent.add(sid)
+        if ts - heard > CHECK_IN_GAP:
+            apt.regular[sid] = ts
+        apt.heard[sid] = ts
+
+    def _down(
+        self, apt: _Apartment, apartment: str, sid: str, heard: datetime, at: datetime
+    ) -> bool:
+        """Silent from ``heard`` to ``at``: down? Only a sensor that checks in by itself
+        (regular for :data:`LEARN_CHECK_IN` before it fell silent), silent more than
+        :data:`SILENT_AFTER` and longer than the hub's learned rhythm for it allows."""
+        silence = at - heard
+        if silence <= SILENT_AFTER:
+            return False
+        since = apt.regular.get(sid, heard)
+        if heard - since < LEARN_CHECK_IN:
+            return False  # reports when used (or not known yet): silence is no reading
         limit = self.quiet_limit(apartment, sid) if self.quiet_limit is not None else None
         return limit is None or silence > limit
 
@@ -390,8 +427,12 @@ class DailyFeatures:
             for sid, t in list(heard.items()):
                 if midnight - t > FORGET_AFTER:
                     del heard[sid]  # gone for weeks: taken away, not down
-                elif midnight - t > SILENT_AFTER and self._down(apt, sid, midnight - t):
+                    if carry is not None:
+                        carry.regular.pop(sid, None)
+                        carry.rooms.pop(sid, None)
+                elif carry is not None and self._down(carry, apt, sid, t, midnight):
                     silent.add(sid)
+            rooms = carry.rooms if carry is not None else {}
             walks = sorted(d.walks)
             values: dict[str, float] = {
                 "messages": float(d.messages),
@@ -412,7 +453,8 @@ class DailyFeatures:
                 "night_roaming_minutes": float(len(d.roaming)),
                 "sensors_silent": float(len(silent)),
             }
-            out.append(DayFeatures(apt, self._day, values))
+            silent_rooms = frozenset(rooms.get(sid, _room_of(sid)) for sid in silent)
+            out.append(DayFeatures(apt, self._day, values, silent_rooms))
         self._days = carried
         self._common = set()
         self._day = midnight.date()
@@ -444,6 +486,8 @@ class DailyFeatures:
                     "room": a.room,
                     "plugs_on": sorted(a.plugs_on),
                     "heard": {k: v.isoformat() for k, v in sorted(a.heard.items())},
+                    "regular": {k: v.isoformat() for k, v in sorted(a.regular.items())},
+                    "rooms": dict(sorted(a.rooms.items())),
                     "beds": sorted(a.beds),
                     "in_bed": a.in_bed,
                     "night": iso(a.night),
@@ -531,6 +575,8 @@ class DailyFeatures:
                 room=a.get("room"),
                 plugs_on=set(a.get("plugs_on", ())),
                 heard={k: datetime.fromisoformat(v) for k, v in a.get("heard", {}).items()},
+                regular={k: datetime.fromisoformat(v) for k, v in a.get("regular", {}).items()},
+                rooms={k: str(v) for k, v in a.get("rooms", {}).items()},
                 beds=set(a.get("beds", ())),
                 in_bed=bool(a.get("in_bed", False)),
                 night=dt(a.get("night")),
@@ -541,6 +587,12 @@ class DailyFeatures:
             )
             for apt, a in data.get("carry", {}).items()
         }
+
+
+def _room_of(sid: str) -> str:
+    """The room in a sensor id ``<apartment>/<room>/<device>`` (``other`` if none)."""
+    parts = sid.split("/")
+    return parts[1] if len(parts) >= 3 else Room.OTHER.value
 
 
 def _median(values: list[float]) -> float:

@@ -86,15 +86,22 @@ def test_features_survive_a_restart(tmp_path: Path) -> None:
     assert [d.values for d in halves.days] == [d.values for d in whole.days]
 
 
-def test_a_sensor_is_down_by_its_own_rhythm_not_by_a_fixed_six_hours(tmp_path: Path) -> None:
+def test_a_sensor_that_checks_in_is_down_when_silent_one_used_only_when_needed_is_not(
+    tmp_path: Path,
+) -> None:
     """The kitchen sensor reports only when someone is there (no heartbeat): six times a
-    day and silent 10.5 hours every night, which is its rhythm, not an outage. The hall
-    sensor reports every half hour: 6.5 silent hours on day 12 are an outage."""
+    day and silent 10.5 hours every night, and the kettle only on days it is used (every
+    third day): their silences are no outage, from the first day on. The hall sensor
+    checks in every half hour: 6.5 silent hours on day 12 are an outage, of the hall
+    only."""
     lines = []
     for day in range(14):
         start = day * 24 * 60  # 06:00 local
         for minute in (60, 120, 390, 420, 720, 870):  # 07:00 ... 20:30
             lines.append(msg(start + minute, "a1/kitchen/motion", {"occupancy": True}))
+        if day % 3 == 0:
+            lines.append(msg(start + 61, "a1/kitchen/kettle", {"power": 2000.0}))
+            lines.append(msg(start + 64, "a1/kitchen/kettle", {"power": 0.0}))
         for minute in range(0, 24 * 60, 30):
             if day == 12 and 60 <= minute < 7 * 60 + 30:
                 continue  # the hall sensor is down from 07:00 to 13:30
@@ -108,17 +115,39 @@ def test_a_sensor_is_down_by_its_own_rhythm_not_by_a_fixed_six_hours(tmp_path: P
     )
     first = min(d.day for d in days.days)
     silent = {(d.day - first).days: d.values["sensors_silent"] for d in days.days}
-    # the first days: the kitchen's rhythm is not known yet, its night counts as down
-    assert silent[1] == 1.0
-    # once it is known, its nights are not outages; the hall's hours on day 12 are
-    assert {n: v for n, v in silent.items() if n >= 8} == {
-        8: 0.0,
-        9: 0.0,
-        10: 0.0,
-        11: 0.0,
-        12: 1.0,
-        13: 0.0,
-    }
+    assert {n: v for n, v in silent.items() if n != 12} == dict.fromkeys(
+        (n for n in silent if n != 12), 0.0
+    )
+    assert silent[12] == 1.0
+    (outage,) = [d for d in days.days if (d.day - first).days == 12]
+    assert outage.silent_rooms == frozenset({"hall"})
+    uses = [d.values["appliance_uses"] for d in sorted(days.days, key=lambda d: d.day)]
+    assert uses[:6] == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]  # an unused kettle reads zero
+
+
+def test_a_sensor_that_checked_in_and_fell_silent_is_down_until_heard_again(
+    tmp_path: Path,
+) -> None:
+    """A bathroom sensor checks in hourly for three days, then nothing for two days (a
+    dead battery): those days and the day it is back have the bathroom down; the kitchen,
+    used only when needed, never."""
+    lines = []
+    for hour in range(8 * 24):
+        if not 3 * 24 <= hour < 5 * 24 + 6:
+            lines.append(msg(hour * 60 + 5, "a1/bathroom/motion", {"occupancy": False}))
+        if hour % 24 in (2, 7, 12):
+            lines.append(msg(hour * 60 + 20, "a1/kitchen/motion", {"occupancy": True}))
+    config = Config()
+    days = Days()
+    replay(
+        [write_recording(tmp_path / "r.jsonl", lines)],  # type: ignore[arg-type]
+        Hub(config, Store(None, config.store), feature_sinks=[days]),
+    )
+    first = min(d.day for d in days.days)
+    rooms = {(d.day - first).days: d.silent_rooms for d in days.days}
+    down = {n for n, r in rooms.items() if r}
+    assert down == {3, 4, 5}  # T0 is 06:00: silent from 06:00 on day 3 to 12:00 on day 5
+    assert all(r == frozenset({"bathroom"}) for r in rooms.values() if r)
 
 
 def owl_night(pad: str | None) -> list[object]:
