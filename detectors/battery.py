@@ -1,7 +1,10 @@
 """``low_battery``: a sensor's battery runs low. For housing, on the meeting's agenda.
 
 Raised once per sensor when the level drops below ``threshold_pct``; raised again only
-after the level rose to ``rearm_pct`` (a new battery) and dropped once more.
+after the level rose to ``rearm_pct`` (a new battery) and dropped once more. A device that
+reports no level, only Zigbee2MQTT's ``battery_low``, raises it when that turns true, and
+again only after it said false for ``rearm_hours`` (a flag that flickers near the limit
+is one signal, not one a day).
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from edge.models import SensorEvent, Room
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
@@ -41,6 +45,10 @@ class LowBatterySettings(DetectorSettings):
         50.0, gt=0, le=100, description="At or above this again: the battery was replaced."
     )
 
+    rearm_hours: float = Field(
+        24.0, gt=0, le=24 * 90, description="battery_low false this long: a new battery."
+    )
+
     @model_validator(mode="after")
     def _order(self) -> LowBatterySettings:
         if self.rearm_pct <= self.threshold_pct:
@@ -56,11 +64,13 @@ class LowBatteryDetector(Detector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._low: set[str] = set()
+        self._ok_since: dict[str, datetime] = {}
+        """battery_low devices said false again since: the first false after the low."""
 
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
         level = event.battery
         if level is None:
-            return ()
+            return () if event.battery_low is None else self._flag(event)
         sid = event.sensor_id
         s = self.settings(event.apartment)
         if sid in self._low:
@@ -92,8 +102,48 @@ class LowBatteryDetector(Detector):
             ),
         )
 
+    def _flag(self, event: SensorEvent) -> Iterable[Candidate]:
+        """A device with only ``battery_low``: raised when it turns true; re-armed after it
+        has said false for ``rearm_hours`` since the first false."""
+        sid = event.sensor_id
+        if sid in self._low:
+            if event.battery_low:
+                self._ok_since.pop(sid, None)
+                return ()
+            first = self._ok_since.setdefault(sid, event.ts)
+            hours = self.settings(event.apartment).rearm_hours
+            if (event.ts - first).total_seconds() >= hours * 3600:
+                self._low.discard(sid)
+                del self._ok_since[sid]
+            return ()
+        if not event.battery_low:
+            return ()
+        self._low.add(sid)
+        return (
+            Candidate(
+                kind=SignalKind.LOW_BATTERY,
+                domain=Domain.HOUSING,
+                severity=Severity.ATTENTION,
+                apartment=event.apartment,
+                start=event.ts,
+                detected_at=event.ts,
+                summary=texts(
+                    "Batterij van sensor '{device}' in {room} is bijna leeg (de sensor meldt "
+                    "zelf 'batterij laag'): vervangen.",
+                    "Battery of sensor '{device}' in {room} is almost empty (the sensor itself "
+                    "reports 'battery low'): replace it.",
+                    room=event.room.value,
+                    device=event.device,
+                ),
+                evidence={"sensor": sid, "battery_low": True},
+                key=sid,
+            ),
+        )
+
     def state_dict(self) -> dict[str, Any]:
-        return {"low": sorted(self._low)}
+        ok = {k: v.isoformat() for k, v in sorted(self._ok_since.items())}
+        return {"low": sorted(self._low), "ok_since": ok}
 
     def load_state(self, data: dict[str, Any]) -> None:
         self._low = set(data.get("low", []))
+        self._ok_since = {k: datetime.fromisoformat(v) for k, v in data.get("ok_since", {}).items()}

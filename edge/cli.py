@@ -308,6 +308,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(line)
         print(f"{args.file}: {len(err.lines)} problem(s)")
         return EXIT_FAILED
+    for line in config.warnings():
+        print(f"WARN {line}")
     print(f"{args.file}: OK (flat {config.flat}, {len(config.apartments)} apartments configured)")
     return EXIT_OK
 

@@ -29,6 +29,7 @@ from detectors.base import DetectorSettings, all_settings_models
 from edge.clock import ClockConfig
 from edge.decode import Limits
 from edge.escalation import AlertsConfig
+from edge.naming import DUTCH_ROOM_NAMES, ROOM_NAMES, DeviceNames, looks_like_sos, room_of
 from edge.state import StateConfig
 from edge.store import StoreConfig, writable
 from integrations.homeassistant.config import HomeAssistantConfig
@@ -175,6 +176,29 @@ class DeviceOverride(_Section):
 DEVICE_ROLES = frozenset({"sos_button", "bed_pad", "chair_pad", "front_door"})
 
 
+class DeviceEntry(DeviceOverride):
+    """A Zigbee2MQTT device by its own name (``devices:``, keyed by friendly name or IEEE
+    address): where it is, for a device not named ``<apartment>/<room>/<device>``."""
+
+    apartment: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Apartment id.")
+    room: str = Field(description="A room in English or Dutch (bathroom, badkamer, ...).")
+    device: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The device part of its sensor id (default: from its role or its name).",
+    )
+
+    @field_validator("room")
+    @classmethod
+    def _known_room(cls, value: str) -> str:
+        room = room_of(value)
+        if room is None:
+            raise ValueError(
+                f"unknown room {value[:40]!r} (one of {ROOM_NAMES}; or in Dutch {DUTCH_ROOM_NAMES})"
+            )
+        return room.value
+
+
 class ApartmentConfig(_Section):
     residents: int = Field(1, ge=0, le=6, description="How many residents live here.")
     consent: dict[str, bool] = Field(
@@ -187,6 +211,20 @@ class ApartmentConfig(_Section):
     devices: dict[str, DeviceOverride] = Field(
         default_factory=dict, description="Keyed by '<room>/<device>'."
     )
+
+    @field_validator("devices")
+    @classmethod
+    def _device_keys(cls, value: dict[str, DeviceOverride]) -> dict[str, DeviceOverride]:
+        for key in value:
+            room, _, device = key.partition("/")
+            if not device:
+                raise ValueError(f"{key[:60]!r}: a device is keyed by '<room>/<device>'")
+            if room_of(room) is None:
+                raise ValueError(
+                    f"{key[:60]!r}: unknown room {room[:40]!r} (one of {ROOM_NAMES}; or in "
+                    f"Dutch {DUTCH_ROOM_NAMES})"
+                )
+        return value
 
 
 class Config(_Section):
@@ -205,6 +243,10 @@ class Config(_Section):
         default_factory=dict, description="Flat-wide detector settings, keyed by detector."
     )
     apartments: dict[str, ApartmentConfig] = Field(default_factory=dict)
+    devices: dict[str, DeviceEntry] = Field(
+        default_factory=dict,
+        description="Zigbee2MQTT devices by friendly name or IEEE address -> apartment, room.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -243,22 +285,70 @@ class Config(_Section):
         return all_settings_models()[detector].model_validate(values)
 
     def device_roles(self) -> dict[str, str]:
-        """Sensor id (``apartment/room/device``) -> its role, where the config gives one."""
-        return {
-            f"{apt}/{dev}": o.role
+        """Sensor id (``apartment/room/device``) -> its role, where the config gives one
+        (under an apartment's ``devices``, or in the flat's ``devices:`` map)."""
+        roles = {
+            _sensor_id(apt, dev): o.role
             for apt, conf in self.apartments.items()
             for dev, o in conf.devices.items()
             if o.role
         }
+        roles.update(self.device_names().roles())
+        return roles
+
+    def ignored_sensors(self) -> set[str]:
+        """Sensor ids whose messages the config says to drop."""
+        ignored = {
+            _sensor_id(apt, dev)
+            for apt, conf in self.apartments.items()
+            for dev, o in conf.devices.items()
+            if o.ignore
+        }
+        return ignored | self.device_names().ignored
+
+    def warnings(self) -> list[str]:
+        """What is valid but probably not meant: a device named like an alarm button with
+        no role ``sos_button`` (its plain presses raise no SOS)."""
+        named = [
+            f"devices -> {key}"
+            for key, e in self.devices.items()
+            if looks_like_sos(key) and e.role != "sos_button"
+        ]
+        named += [
+            f"apartments -> {apt} -> devices -> {dev}"
+            for apt, conf in self.apartments.items()
+            for dev, o in conf.devices.items()
+            if looks_like_sos(dev) and o.role != "sos_button"
+        ]
+        return [
+            f"{where}: named like an alarm button but has no role sos_button: only an "
+            "'sos' or 'emergency' action from it raises an SOS (add role: sos_button)"
+            for where in named
+        ]
+
+    def device_names(self) -> DeviceNames:
+        """A fresh :class:`~edge.naming.DeviceNames` with this config's ``devices:`` map."""
+        return DeviceNames(self.devices)
 
     def residents(self) -> dict[str, int]:
         """Apartment -> how many live there, for the apartments the config names."""
         return {apt: conf.residents for apt, conf in self.apartments.items()}
 
     def device_override(self, sensor_id: str) -> DeviceOverride | None:
-        apartment, _, rest = sensor_id.partition("/")
+        apartment = sensor_id.partition("/")[0]
         conf = self.apartments.get(apartment)
-        return conf.devices.get(rest) if conf else None
+        if conf is None:
+            return None
+        found = (o for k, o in conf.devices.items() if _sensor_id(apartment, k) == sensor_id)
+        return next(found, None)
+
+
+def _sensor_id(apartment: str, room_device: str) -> str:
+    """``apartment`` + an apartment's ``devices`` key (``<room>/<device>``, the room in
+    English or Dutch) as the sensor id events carry."""
+    room_name, _, device = room_device.partition("/")
+    room = room_of(room_name)
+    return f"{apartment}/{room.value if room else room_name}/{device}"
 
 
 _DEFAULT_APARTMENT = ApartmentConfig()

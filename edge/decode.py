@@ -84,6 +84,16 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
+BRIDGE_LIMITS = Limits(
+    max_bytes=16 * 1024 * 1024,
+    max_depth=32,
+    max_keys=4_000_000,
+    max_items=8_000_000,
+    max_string=65_536,
+)
+"""Zigbee2MQTT's ``bridge/devices`` and ``bridge/groups``: every device of the flat with
+its full definition (a few kilobytes each: some megabytes for 300 apartments' devices)."""
+
 
 class LimitError(ValueError):
     """A text over one of the limits; ``reason`` (also ``str()``) starts ``limits:``."""

@@ -27,6 +27,7 @@ from edge.config import Config, ConfigError
 from edge.decode import DEFAULT_LIMITS, LimitError, check, decode_json
 from edge.models import COMMON_APARTMENT, Room
 from edge.mqtt import MqttError, availability_topic, health_topic, make_client
+from edge.naming import unroled_sos
 from edge.state import ApartmentState, is_front_door, is_pad
 from edge.store import Store, StoreError
 
@@ -466,6 +467,32 @@ def _silent_in(apartment: str, sensors: list[str]) -> str:
     return f"{apartment} ({len(short)}: {_some(short, 4)})"
 
 
+def check_alarm_buttons(saved: dict[str, Any] | str, config: Config) -> Check:
+    """``buttons``: the sensors heard from that are named like an alarm button (noodknop,
+    sos, pendant, ...) but have no role ``sos_button``: a plain press of one raises no SOS.
+
+    >>> from edge.config import Config
+    >>> seen = {"state": {"apartments": {"a1": {"sensors": {"a1/hall/noodknop": {}}}}}}
+    >>> check_alarm_buttons(seen, Config()).detail[:52]
+    '1 named like an alarm button without role sos_button'
+    """
+    if isinstance(saved, str):
+        return Check("buttons", WARN, "not checked: no saved state to read")
+    apartments = saved.get("state", {}).get("apartments", {})
+    seen = [sid for st in apartments.values() for sid in st.get("sensors", {})]
+    found = unroled_sos(seen, config.device_roles())
+    data = {"unroled": found}
+    if not found:
+        return Check("buttons", OK, "every button named like an alarm button has its role", data)
+    return Check(
+        "buttons",
+        WARN,
+        f"{len(found)} named like an alarm button without role sos_button (a plain press "
+        f"raises no SOS; set the role under devices: in the config): {_some(found)}",
+        data,
+    )
+
+
 def check_service(name: str = "thuisplus") -> Check:
     systemctl = shutil.which("systemctl")
     if not systemctl:
@@ -496,6 +523,7 @@ def run_checks(
     saved = saved_state(state_dir, config)
     checks.append(check_sensors(saved, config, now or datetime.now(UTC), silent_hours))
     checks.append(check_coverage(saved, config))
+    checks.append(check_alarm_buttons(saved, config))
     if service:
         checks.append(check_service())
     return checks

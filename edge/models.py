@@ -145,6 +145,8 @@ class SensorEvent(BaseModel):
     power: float | None = None
     vibration: bool | None = None
     battery: float | None = Field(default=None, ge=0, le=100)
+    battery_low: bool | None = None
+    """Zigbee2MQTT's ``battery_low`` (devices that report no level, only "low")."""
     linkquality: int | None = Field(default=None, ge=0, le=255)
     tamper: bool | None = None
     available: bool | None = None

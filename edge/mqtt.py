@@ -33,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import Config, MqttConfig
-from edge.decode import LimitError, decode_payload, excerpt
+from edge.decode import BRIDGE_LIMITS, LimitError, decode_payload, excerpt
 from edge.models import Message, Signal
 from edge.pipeline import Hub, signal_topic
 from edge.store import WRITE_ERRORS
@@ -198,6 +198,8 @@ class LiveHub:
         self._probe_sent: float | None = None
         self._lag = 0.0  # the latest probe's round trip, seconds
         self._limits = config.limits.limits()
+        base = config.mqtt.zigbee_base_topic
+        self._bridge_lists = {f"{base}/bridge/devices", f"{base}/bridge/groups"}
         self.over_limits = 0
         """Messages refused for being over the input limits (``limits``)."""
         self.internal_errors = 0
@@ -282,7 +284,8 @@ class LiveHub:
             return
         self._rates[topic] += 1
         try:
-            payload: Any = decode_payload(raw, self._limits)
+            limits = BRIDGE_LIMITS if topic in self._bridge_lists else self._limits
+            payload: Any = decode_payload(raw, limits)
         except LimitError as err:
             self._refused(topic, raw, err.reason, msg.retain)
             return

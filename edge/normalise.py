@@ -10,6 +10,7 @@ carries the reason and the caller keeps the message as a dead letter. When only 
 fields are bad, the good ones still make an event and the bad ones are reported.
 
 Extensions beyond INTERFACES section 2 (device quirks seen in Zigbee2MQTT):
+``battery_low`` (devices that report no level, e.g. Tuya door contacts) as ``battery_low``;
 ``presence`` (mmWave radars) is read as ``occupancy``; ``fall_down_status`` (Tuya fall
 radars: ``"fall"``/``"none"``) as ``fall``; ``last_seen`` (ISO 8601 with offset, or epoch
 milliseconds) is the event time, on availability payloads too (a simulator publishing
@@ -31,19 +32,16 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from edge.models import Message, Room, SensorEvent, shared_zone
+from edge.naming import DeviceNames, Place
 
 logger = logging.getLogger(__name__)
 
-_ROOMS = {r.value: r for r in Room}
-_ROOM_LIST = ", ".join(r.value for r in Room)
-_APARTMENT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _COMMAND_SUFFIXES = ("/set", "/get")
 
 
@@ -162,6 +160,11 @@ def _battery(value: Any) -> dict[str, Any]:
     return {"battery": _number("battery", value, 0.0, 100.0)}
 
 
+@converter("battery_low")
+def _battery_low(value: Any) -> dict[str, Any]:
+    return {"battery_low": _bool("battery_low", value)}
+
+
 @converter("linkquality")
 def _linkquality(value: Any) -> dict[str, Any]:
     return {"linkquality": int(_number("linkquality", value, 0.0, 255.0))}
@@ -201,6 +204,9 @@ class Topic:
     room: Room
     device: str
     availability: bool
+    attribute: str | None = None
+    """Zigbee2MQTT's ``output: attribute``: the payload is this one field's value."""
+    role: str | None = None
 
     @property
     def sensor_id(self) -> str:
@@ -219,36 +225,52 @@ class Result:
 
 IGNORED = Result(ignored=True)
 _BASE_FIELDS = 6  # ts, received, apartment, room, device, sensor_id
+_CONVENTION = DeviceNames()
 
 
-def parse_topic(topic: str, base: str = "zigbee2mqtt") -> Topic | Result:
-    """Split a sensor topic, or return why it is not one (``ignored`` for bridge topics)."""
+def parse_topic(
+    topic: str, base: str = "zigbee2mqtt", names: DeviceNames | None = None
+) -> Topic | Result:
+    """Split a sensor topic, or return why it is not one (``ignored`` for bridge topics).
+
+    The device part is a Zigbee2MQTT friendly name, placed by ``names`` (the config's
+    ``devices:`` map, what Zigbee2MQTT says, or ``<apartment>/<room>/<device>``); a last
+    part ``availability`` is its availability, one that is a payload field (``occupancy``,
+    ``battery``, ...) is one attribute of it (Zigbee2MQTT's ``output: attribute``).
+
+    >>> parse_topic("zigbee2mqtt/a012/woonkamer/motion/occupancy").attribute
+    'occupancy'
+    >>> parse_topic("zigbee2mqtt/Sensor 7").reason[:66]
+    'topic: expected zigbee2mqtt/<apartment>/<room>/<device>, a device '
+    """
     prefix = base + "/"
     if not topic.startswith(prefix):
         return Result(reason=f"topic: not under {prefix}")
     rest = topic[len(prefix) :]
     if rest.startswith("bridge/") or rest == "bridge" or rest.endswith(_COMMAND_SUFFIXES):
         return IGNORED
-    parts = rest.split("/")
-    availability = len(parts) > 3 and parts[-1] == "availability"
-    if availability:
-        parts = parts[:-1]
-    if len(parts) < 3 or not all(parts):
-        return Result(reason=f"topic: expected {base}/<apartment>/<room>/<device>")
-    apartment, room_name = parts[0], parts[1]
-    device = "/".join(parts[2:])
-    if not _APARTMENT.match(apartment):
+    names = names or _CONVENTION
+    head, sep, last = rest.rpartition("/")
+    if sep and (last == "availability" or last in CONVERTERS or last == "last_seen"):
+        place = names.place(head)
+        if isinstance(place, Place):
+            if last == "availability":
+                return _topic_at(place, availability=True)
+            return _topic_at(place, attribute=last)
+    place = names.place(rest)
+    if isinstance(place, Place):
+        return _topic_at(place)
+    if place == "not <apartment>/<room>/<device>":
         return Result(
-            reason=f"topic: apartment id {_show(apartment)} is not 1-32 of A-Z a-z 0-9 _ -"
+            reason=f"topic: expected {base}/<apartment>/<room>/<device>, a device mapped under "
+            "devices: in the config, or one described as <apartment>/<room> in Zigbee2MQTT "
+            f"({_show(rest)} is none of these)"
         )
-    room = _ROOMS.get(room_name)
-    if room is None:
-        return Result(reason=f"topic: unknown room {room_name!r} (one of {_ROOM_LIST})")
-    if len(device) > 64:
-        return Result(reason="topic: device name longer than 64 characters")
-    if not device.isprintable():
-        return Result(reason="topic: device name has control characters")
-    return Topic(apartment, room, device, availability)
+    return Result(reason=f"topic: {place}")
+
+
+def _topic_at(place: Place, availability: bool = False, attribute: str | None = None) -> Topic:
+    return Topic(place.apartment, place.room, place.device, availability, attribute, place.role)
 
 
 def _availability(value: Any) -> bool:
@@ -261,28 +283,33 @@ def _availability(value: Any) -> bool:
     raise Reject(f"availability: expected 'online' or 'offline', got {_show(value)}")
 
 
-_TOPICS: dict[tuple[str, str], tuple[Topic | Result, str]] = {}
+_TOPICS: dict[tuple[str, str, int, int], tuple[Topic | Result, str]] = {}
 _TOPIC_CACHE_MAX = 50_000
 
 
-def _topic(topic: str, base: str) -> tuple[Topic | Result, str]:
-    """:func:`parse_topic`, remembered: a flat has a few thousand topics, seen again and again."""
-    key = (topic, base)
+def _topic(topic: str, base: str, names: DeviceNames | None) -> tuple[Topic | Result, str]:
+    """:func:`parse_topic`, remembered: a flat has a few thousand topics, seen again and
+    again (per ``names`` and what it knew: a new ``bridge/devices`` places anew)."""
+    key = (topic, base, id(names), names.version if names is not None else 0)
     found = _TOPICS.get(key)
     if found is None:
         if len(_TOPICS) >= _TOPIC_CACHE_MAX:
             _TOPICS.clear()  # a flood of made-up topics must not grow memory without bound
-        where = parse_topic(topic, base)
+        where = parse_topic(topic, base, names)
         found = _TOPICS[key] = (where, where.sensor_id if isinstance(where, Topic) else "")
     return found
 
 
-def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
+def normalise(
+    message: Message, base: str = "zigbee2mqtt", names: DeviceNames | None = None
+) -> Result:
     """Turn one message into an event, a reason to reject it, or ``ignored``."""
-    where, sensor_id = _topic(message.topic, base)
+    where, sensor_id = _topic(message.topic, base, names)
     if isinstance(where, Result):
         return where
     payload = message.payload
+    if where.attribute is not None:
+        payload = {where.attribute: _attribute_value(payload)}
     received = message.received
     if where.availability:
         try:
@@ -331,3 +358,18 @@ def normalise(message: Message, base: str = "zigbee2mqtt") -> Result:
     if problems and len(fields) == _BASE_FIELDS:
         return Result(reason=f"payload: no usable field ({'; '.join(problems)})")
     return Result(event=SensorEvent.trusted(fields), problems=problems)
+
+
+def _attribute_value(value: Any) -> Any:
+    """One attribute's payload (``output: attribute``): JSON where it parses (``true``,
+    ``87``), else the text (``single``, ``ON``); numbers sent as text are read as numbers."""
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            return low == "true"
+        try:
+            number = float(low)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() and "." not in low else number
+    return value

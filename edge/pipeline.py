@@ -14,10 +14,10 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from detectors.base import Candidate, Detector, EventStep, Resolution, registry
 from detectors.rhythm import SharedSilence, share_silence
@@ -38,6 +38,7 @@ from edge.models import (
     SignalKind,
     signal_id,
 )
+from edge.naming import unroled_sos
 from edge.normalise import normalise
 from edge.register import Outcome, Register
 from edge.state import FlatState
@@ -140,13 +141,11 @@ class Hub:
         self.escalator.sinks.extend(alert_sinks)
         self.escalator.sinks.append(_AlertCounter(self.stats))
         self.clock = ClockGuard(config.clock)
+        self.names = config.device_names()
+        """Where each Zigbee2MQTT device is (the config's map, bridge/devices, its name)."""
         self.roles = config.device_roles()
-        self.ignored_devices = {
-            f"{apt}/{dev}"
-            for apt, conf in config.apartments.items()
-            for dev, o in conf.devices.items()
-            if o.ignore
-        }
+        self.ignored_devices = config.ignored_sensors()
+        self._buttons_seen: set[str] = set()
         self.state = FlatState(config.state, self.roles)
         tz = self._tz = config.tz
         self.features = DailyFeatures(tz, config.state.active_power_w, self.roles)
@@ -186,6 +185,10 @@ class Hub:
         :meth:`_recompute_due`)."""
         self._daily = [d for d in self.detectors if type(d).on_day is not Detector.on_day]
         self._base = config.mqtt.zigbee_base_topic
+        self._bridge = {
+            f"{self._base}/bridge/devices": self.names.learn_devices,
+            f"{self._base}/bridge/groups": self.names.learn_groups,
+        }
         self._out_base = config.mqtt.base_topic
         self._lang = config.language
         self._due: datetime | None = None
@@ -221,6 +224,8 @@ class Hub:
                 self.state.load(saved["state"])
             if "features" in saved:
                 self.features.load_state(saved["features"])
+            if "names" in saved:
+                self.names.load_state(saved["names"])
             for det in self.detectors:
                 if det.name in saved.get("detectors", {}):
                     body = saved["detectors"][det.name]
@@ -285,6 +290,7 @@ class Hub:
             {
                 "state": self.state.to_dict(),
                 "features": self.features.state_dict(),
+                "names": self.names.state_dict(),
                 "detectors": self._detector_states(),
                 "clock": self.clock.now.isoformat() if self.clock.now else None,
                 "received": self._received,
@@ -389,7 +395,11 @@ class Hub:
         if not message.topic.isascii() and writable(message.topic) != message.topic:
             self.reject(message.source, message.topic, message.payload, _NOT_UNICODE % "topic")
             return []
-        result = normalise(message, self._base)
+        learn = self._bridge.get(message.topic)
+        if learn is not None:
+            self._learn_names(message, learn)
+            return []
+        result = normalise(message, self._base, self.names)
         if result.ignored:
             stats.ignored += 1
             return []
@@ -434,6 +444,8 @@ class Hub:
         now = self.clock.now
         due = self._due
         out = self._timers(now) if due is not None and now is not None and due <= now else []
+        if event.action is not None and event.sensor_id not in self._buttons_seen:
+            self._button_pressed(event)
         meant = self.state.apply(event)
         apt = event.apartment
         self.features.observe(event, meant, self.state.apartments[apt])
@@ -456,6 +468,36 @@ class Hub:
         if not self.deferred_housekeeping:
             self.housekeeping()
         return out
+
+    def _button_pressed(self, event: SensorEvent) -> None:
+        """The first press of each button: one named like an alarm button without the role
+        ``sos_button`` is said in the log (a plain press of it raises no SOS)."""
+        self._buttons_seen.add(event.sensor_id)
+        if unroled_sos([event.sensor_id], self.roles):
+            logger.warning(
+                "%s is named like an alarm button but has no role sos_button: a plain press "
+                "raises no SOS (set it under devices: in the config; thuisplus doctor lists "
+                "such buttons)",
+                event.sensor_id,
+            )
+
+    def _learn_names(self, message: Message, learn: Callable[[Any], list[str]]) -> None:
+        """Zigbee2MQTT's device or group list: where its devices are (edge/naming.py)."""
+        self.stats.ignored += 1
+        problems = learn(message.payload)
+        if problems:
+            shown = "; ".join(problems[:5]) + (
+                f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+            )
+            size = len(message.payload) if isinstance(message.payload, list) else 0
+            self.store.add_dead_letter(
+                message.source,
+                message.topic,
+                f"({size} entries; the list itself is not kept)",
+                f"partial: used the rest ({shown})",
+                self.clock.now,
+            )
+        self.roles.update(self.names.roles())
 
     def _steps(self, apt: str) -> list[EventStep]:
         """What runs for each event of ``apt``, urgent sources first, the quarantined left
