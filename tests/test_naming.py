@@ -286,3 +286,13 @@ def test_live_a_large_retained_bridge_devices_places_a_renamed_sos_button(
         pub.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
         pub.close()
         watch.close()
+
+
+def test_the_ansible_role_accepts_the_rooms_the_hub_accepts() -> None:
+    import yaml
+
+    from edge.naming import ROOM_ALIASES
+
+    role = Path(__file__).parents[1] / "deploy/ansible/roles/zigbee2mqtt/defaults/main.yml"
+    rooms = yaml.safe_load(role.read_text())["zigbee2mqtt_rooms"]
+    assert sorted(rooms) == sorted([r.value for r in Room] + list(ROOM_ALIASES))
