@@ -52,13 +52,15 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from detectors.base import Candidate, Detector, DetectorSettings, Resolution, register
+from detectors.devices import UseModel
 from detectors.text import hhmm, texts
 from edge.models import Domain, SensorEvent, Severity, SignalKind
 
@@ -98,8 +100,24 @@ class SensorOfflineSettings(DetectorSettings):
         2.0,
         ge=1.0,
         le=10.0,
-        description="An event-only sensor is offline after this many times its longest "
-        "silence in the last history_days.",
+        description="An event-only sensor is offline after this many times the longest "
+        "unused run its own use shows or makes likely (or, not known yet, its longest "
+        "silence in the last history_days).",
+    )
+    use_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="An event-only sensor is judged by its silence only once it spoke on "
+        "this many days within history_days (before that its use is not known: an SOS "
+        "pendant that speaks only when pressed is never judged by silence).",
+    )
+    unused_chance: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="The event-only limit: the run of unused active days its own daily use "
+        "rate makes this unlikely (times margin).",
     )
     history_days: float = Field(
         28.0, gt=0, le=365, description="How far back a sensor's own silences are learned."
@@ -141,6 +159,8 @@ class SensorOfflineSettings(DetectorSettings):
 
 @register
 class SensorOfflineDetector(Detector):
+    # (over 250 lines: one detector's whole device-health state with its persistence;
+    # the device model's bookkeeping is in detectors.devices, the signal's text below)
     name = "sensor_offline"
     settings_model = SensorOfflineSettings
 
@@ -164,6 +184,14 @@ class SensorOfflineDetector(Detector):
         self._widen: dict[str, float] = {}
         self._since: dict[str, datetime] = {}
         """sensor -> the start of its raised signal (last heard, or the offline report)."""
+        self._use = UseModel()
+        """The apartments' active days and the event-only sensors' use (the device model)."""
+        self._stateful: set[str] = set()
+        """Sensors that sent a message other than an event (a button's action, a fall):
+        a state, a report. One that never did speaks only when something happens."""
+        self._unjudged: set[str] = set()
+        """Silent sensors whose use is not known: silence cannot judge them."""
+        self._activity: dict[str, datetime] = {}
 
     def _periodic(self, sid: str, st: SensorOfflineSettings) -> bool:
         """Known to check in by itself: watched ``learn_hours`` with no long silence."""
@@ -173,17 +201,49 @@ class SensorOfflineDetector(Detector):
         watched = (last - first).total_seconds() / 3600
         return watched >= st.learn_hours and self._longest.get(sid, 0.0) <= st.check_in_hours
 
+    def _by_use(self, sid: str, st: SensorOfflineSettings) -> bool:
+        """Shown to speak only when used (a silence over check_in_hours, or never anything
+        but events): judged by its use in active days (:meth:`_use_due`)."""
+        if self._periodic(sid, st):
+            return False
+        return sid not in self._stateful or self._longest.get(sid, 0.0) > st.check_in_hours
+
     def _after(self, sid: str) -> timedelta:
-        """How long ``sid`` may be silent: by its kind, learned (see the module doc)."""
+        """How long ``sid`` may be silent at least: by its kind, learned (module doc)."""
         apt = sid.split("/", 1)[0]
         st = self.settings(apt)
         if sid in self._avail:
             hours = max(st.availability_hours, st.after_hours)
         elif self._periodic(sid, st):
             hours = st.after_hours
+        elif self._by_use(sid, st):
+            hours = st.event_only_hours
         else:
             hours = max(st.event_only_hours, st.margin * self._longest.get(sid, 0.0))
         return timedelta(hours=hours * self._widen.get(apt, 1.0))
+
+    def _day(self, ts: datetime) -> int:
+        return self.local(ts).date().toordinal()
+
+    def _use_due(self, sid: str, now: datetime) -> datetime | None:
+        """When an event-only sensor silent at ``now`` is offline: ``now`` once its silence
+        counts enough active days (its own limit, at least event_only_hours in days),
+        else the midnight it might; ``None``: its use is not known, silence cannot judge."""
+        apt = sid.split("/", 1)[0]
+        st = self.settings(apt)
+        last = self._day(self._last[sid])
+        limit = self._use.limit_days(
+            apt, sid, last, math.ceil(st.history_days), st.unused_chance, st.margin, st.use_days
+        )
+        if limit is None:
+            return None
+        need = max(limit, st.event_only_hours / 24) * self._widen.get(apt, 1.0)
+        today = self._day(now)
+        silent = self._use.silent_days(apt, last, today)
+        if silent >= need:
+            return now
+        day = date.fromordinal(today + max(1, math.ceil(need - silent)))
+        return datetime.combine(day, time(0), tzinfo=self.tz)
 
     def _learn_gap(self, sid: str, end: datetime, hours: float) -> None:
         apt = sid.split("/", 1)[0]
@@ -207,9 +267,25 @@ class SensorOfflineDetector(Detector):
         base = self.settings(apartment).after_hours
         return f"silence limit {base * before:.0f} h -> {base * after:.0f} h"
 
+    def _note_use(self, event: SensorEvent, state: FlatState) -> None:
+        """The apartment's active days (its state's last activity) and the sensor's use."""
+        apt = event.apartment
+        st = state.apartments.get(apt)
+        act = st.last_activity if st is not None else None
+        if act is not None and self._activity.get(apt) != act:
+            self._activity[apt] = act
+            self._use.active(apt, self._day(act))
+        if event.available is None:
+            keep = math.ceil(self.settings(apt).history_days) + 1
+            self._use.used(apt, event.sensor_id, self._day(event.ts), keep)
+            if event.action is None and event.fall is None:
+                self._stateful.add(event.sensor_id)
+
     def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
         sid = event.sensor_id
         ts = event.ts
+        self._note_use(event, state)
+        self._unjudged.discard(sid)
         last = self._last.get(sid)
         newer = last is None or ts > last
         if newer:
@@ -229,7 +305,7 @@ class SensorOfflineDetector(Detector):
                 return ()
             self._went_quiet(sid, ts)
             self._since[sid] = ts
-            return (self._candidate(event.apartment, sid, ts, ts, "availability"),)
+            return (silence_candidate(event.apartment, sid, ts, ts, "availability", self.tz),)
         if sid in self._offline:
             self._offline.discard(sid)
             since = self._since.pop(sid, last)
@@ -277,6 +353,11 @@ class SensorOfflineDetector(Detector):
     def next_due(self) -> datetime | None:
         return self._heap[0][0] if self._heap else None
 
+    def not_judged(self, apartment: str) -> list[str]:
+        """The apartment's silent sensors its silence cannot judge: no check-ins and too
+        little use known (doctor and coverage can name them)."""
+        return sorted(s for s in self._unjudged if s.split("/", 1)[0] == apartment)
+
     def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
         out: list[Candidate] = []
         heap = self._heap
@@ -289,12 +370,23 @@ class SensorOfflineDetector(Detector):
                 self._due[sid] = real_due
                 heapq.heappush(heap, (real_due, sid))
                 continue
+            if sid not in self._offline and self._by_use(sid, self.settings(sid.split("/")[0])):
+                when = self._use_due(sid, due)
+                if when is None:  # (its use is not known: until it speaks again)
+                    del self._due[sid]
+                    self._unjudged.add(sid)
+                    continue
+                if when > due:
+                    self._due[sid] = when
+                    heapq.heappush(heap, (when, sid))
+                    continue
             del self._due[sid]
             if sid not in self._offline:
                 last = self._last[sid]
                 self._went_quiet(sid, due)
                 self._since[sid] = last
-                out.append(self._candidate(sid.split("/", 1)[0], sid, last, due, "silence"))
+                apt = sid.split("/", 1)[0]
+                out.append(silence_candidate(apt, sid, last, due, "silence", self.tz))
         return out
 
     def scores(self) -> dict[str, dict[str, float]]:
@@ -324,33 +416,6 @@ class SensorOfflineDetector(Detector):
                 row["offline_sensors"] += 1
         return dict(sorted(out.items()))
 
-    def _candidate(
-        self, apartment: str, sid: str, since: datetime, at: datetime, how: str
-    ) -> Candidate:
-        _, room, device = sid.split("/", 2)
-        return Candidate(
-            kind=SignalKind.SENSOR_OFFLINE,
-            domain=Domain.HOUSING,
-            severity=Severity.ATTENTION,
-            apartment=apartment,
-            start=since,
-            detected_at=at,
-            summary=texts(
-                "Sensor '{device}' in {room} geeft sinds {time} geen signaal meer: controleren.",
-                "Sensor '{device}' in {room} has been silent since {time}: check it.",
-                room=room,
-                device=device,
-                time=f"{self.local(since):%d-%m %H:%M}",
-            ),
-            evidence={
-                "sensor": sid,
-                "last_seen": since.isoformat(),
-                "how": how,
-                "silent_hours": round((at - since).total_seconds() / 3600, 1),
-            },
-            key=sid,
-        )
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "last": {k: v.isoformat() for k, v in self._last.items()},
@@ -363,6 +428,9 @@ class SensorOfflineDetector(Detector):
             "offline": sorted(self._offline),
             "widen": dict(sorted(self._widen.items())),
             "since": {k: v.isoformat() for k, v in sorted(self._since.items())},
+            "use": self._use.to_dict(),
+            "stateful": sorted(self._stateful),
+            "unjudged": sorted(self._unjudged),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -381,6 +449,44 @@ class SensorOfflineDetector(Detector):
         self._offline = set(data.get("offline", []))
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
         self._since = {k: iso(v) for k, v in data.get("since", {}).items()}
-        self._due = {s: t + self._after(s) for s, t in self._last.items() if s not in self._offline}
+        self._use = UseModel()
+        self._use.load(data.get("use", {}))
+        # (a state saved before the device model: every sensor known had sent a state)
+        self._stateful = set(data.get("stateful", self._last))
+        self._unjudged = set(data.get("unjudged", []))
+        self._due = {
+            s: t + self._after(s)
+            for s, t in self._last.items()
+            if s not in self._offline and s not in self._unjudged
+        }
         self._heap = [(t, s) for s, t in self._due.items()]
         heapq.heapify(self._heap)
+
+
+def silence_candidate(
+    apartment: str, sid: str, since: datetime, at: datetime, how: str, tz: tzinfo
+) -> Candidate:
+    """The housing signal for ``sid``, silent since ``since``, found at ``at``."""
+    _, room, device = sid.split("/", 2)
+    return Candidate(
+        kind=SignalKind.SENSOR_OFFLINE,
+        domain=Domain.HOUSING,
+        severity=Severity.ATTENTION,
+        apartment=apartment,
+        start=since,
+        detected_at=at,
+        summary=texts(
+            "Sensor '{device}' in {room} geeft sinds {time} geen signaal meer: controleren.",
+            "Sensor '{device}' in {room} has been silent since {time}: check it.",
+            room=room,
+            device=device,
+            time=f"{since.astimezone(tz):%d-%m %H:%M}",
+        ),
+        evidence={
+            "sensor": sid,
+            "last_seen": since.isoformat(),
+            "how": how,
+            "silent_hours": round((at - since).total_seconds() / 3600, 1),
+        },
+        key=sid,
+    )

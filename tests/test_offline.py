@@ -1,6 +1,6 @@
 """``sensor_offline`` knows its sensors (issue 18): one that checks in by itself is
 offline after ``after_hours``; one that speaks only when used is judged by its own
-longest silences; Zigbee2MQTT's availability is trusted where a device has it; a
+use on the days the resident is home; Zigbee2MQTT's availability is trusted where a device has it; a
 flapping device is one open signal for housing, not one per silence."""
 
 from __future__ import annotations
@@ -51,17 +51,44 @@ def test_one_watched_less_than_a_day_is_not_yet_known_to_check_in() -> None:
     assert offline(out) == []  # (a week for a sensor whose rhythm is not known yet)
 
 
-def test_an_event_only_device_is_judged_by_its_own_longest_silence() -> None:
-    """A TV plug used every evening, then away for three days, then a week unused: only
-    the silence past twice its longest (and past a week) is an outage."""
+def home(days: range, apt: str = "a1") -> list[Message]:
+    """The resident at home: the hall motion sees them every morning of ``days``."""
+    return [
+        msg(d * 24 * H + 9 * H + m, f"{apt}/hall/motion", {"occupancy": True})
+        for d in days
+        for m in (0, 40)
+    ]
+
+
+def test_an_event_only_device_is_judged_by_its_use_on_days_at_home() -> None:
+    """A TV plug used every evening, then three days away (not counted: nobody home), used
+    again, then unused while the resident is home: an outage once its silence is past a
+    week of days at home (its own use rate would allow far less; the floor holds)."""
     days = 10
     uses = [msg(d * 24 * H + 20 * H, "a1/living/tv", {"power": 80}) for d in range(days)]
-    # three days unused (a visit to family), then used again for a few days
     uses += [msg((days + 3 + d) * 24 * H + 20 * H, "a1/living/tv", {"power": 80}) for d in range(3)]
-    last_use = (days + 5) * 24 * H + 20 * H
-    out = feed(hub(), uses + clock(last_use + 9 * 24 * H))
-    # its longest silence: 4 days (96 h); twice that, 192 h, is past the week's floor
-    assert offline(out) == [("a1/living/tv", at(last_use + 192 * H))]
+    last_day = days + 5
+    at_home = home(range(days)) + home(range(days + 3, last_day + 12))
+    out = feed(hub(), uses + at_home + clock((last_day + 12) * 24 * H))
+    raised = offline(out)
+    assert [s for s, _ in raised] == ["a1/living/tv"]
+    (when,) = [t for _, t in raised]
+    silent_days = (when - at(last_day * 24 * H)).total_seconds() / 86400
+    assert 7 <= silent_days <= 9  # a week of days at home unused, judged at a midnight
+    assert when.astimezone(Config().tz).hour == 0
+
+
+def test_an_event_only_device_is_not_judged_while_nobody_is_home() -> None:
+    uses = [msg(d * 24 * H + 20 * H, "a1/living/tv", {"power": 80}) for d in range(10)]
+    out = feed(hub(), uses + home(range(10)) + clock(30 * 24 * H))
+    assert offline(out) == []  # 20 days unused, and nobody home to use it
+
+
+def test_an_event_only_device_with_too_little_use_is_not_judged_by_silence() -> None:
+    """An alarm pendant pressed twice: its use is not known; silence cannot judge it."""
+    presses = [msg(d * 24 * H + 12 * H, "a1/living/pendant", {"action": "single"}) for d in (1, 4)]
+    out = feed(hub(), presses + home(range(40)) + clock(40 * 24 * H))
+    assert offline(out) == []
 
 
 def test_availability_is_trusted_where_the_device_has_it() -> None:
