@@ -429,7 +429,8 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     total = len(agenda.signal_ids)
     print(
         f"Agenda for {agenda.flat}, {args.week}: {total} signal(s), "
-        f"{len(agenda.apartments)} apartment(s) with pictures; written to {args.out}"
+        f"{sum(map(len, agenda.decide.values()))} to decide, {agenda.urgent.count} urgent "
+        f"page(s), {len(agenda.devices)} device line(s); written to {args.out}"
     )
     return EXIT_OK
 

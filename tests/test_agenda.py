@@ -4,11 +4,14 @@ default, escaped text, and a real browser that shows it."""
 from __future__ import annotations
 
 import base64
+import gzip
+import io
+import json
+import re
 import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from edge.pipeline import Hub
 from edge.register import Register
 from edge.replay import replay
 from edge.store import Store
+from integrations.agenda import pictures
 from integrations.agenda.report import build_agenda, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,27 +89,100 @@ def check(html: str) -> Checker:
     return c
 
 
-def test_agenda_has_every_signal_of_the_week_with_pictures(store: Store) -> None:
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+PYTHONISH = re.compile(r"\bNone\b|\[\'|\{\'|\bTrue\b|\bFalse\b|\?\s*(min|uur|h)\b")
+
+
+class Cells(HTMLParser):
+    """The text of every element with class ``evidence`` (what the meeting reads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.cells: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth:
+            self.depth += tag not in VOID
+        elif "evidence" in (dict(attrs).get("class") or "").split():
+            self.depth = 1
+            self.cells.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.cells[-1] += data
+
+
+def evidence_cells(html: str) -> list[str]:
+    c = Cells()
+    c.feed(html)
+    return c.cells
+
+
+def assert_readable(html: str) -> list[str]:
+    """No evidence cell holds None, an ISO timestamp, a Python list or dict, or a '?'."""
+    cells = evidence_cells(html)
+    for cell in cells:
+        assert cell.strip(), "an empty evidence cell"
+        assert not ISO.search(cell), cell
+        assert not PYTHONISH.search(cell), cell
+    return cells
+
+
+def test_agenda_has_every_signal_of_the_week_for_deciding(store: Store) -> None:
     config = Config()
     agenda = build_agenda(store, config, "2026-W02")
     html = render_html(agenda, datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
     c = check(html)
-    ids = {e.id for e in Register(store).entries()}
-    assert len(ids) == 4
-    assert {f"signal-{i}" for i in ids} <= c.ids
-    assert {"apartment-a001", "apartment-a002"} <= c.ids  # (a003 has no signal this week)
-    assert len(c.images) == 4  # a heatmap and a trend line for each apartment with a signal
-    for src in c.images:
-        assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    entries = {e.id: e for e in Register(store).entries()}
+    assert len(entries) == 4
+    assert sorted(agenda.signal_ids) == sorted(entries)
+    # the two urgent pages: in the week's summary, one line each, not as signals to decide
+    urgent = {i for i, e in entries.items() if e.severity == "urgent"}
+    assert {item.entry.id for item, _ in agenda.urgent.lines} == urgent
+    assert {f"signal-{i}" for i in urgent} <= c.ids
+    assert all(items == [] for items in agenda.decide.values())
+    assert "2 urgente meldingen: 1 alarmknop, 1 val." in html
+    # the flat-level part: response times of the two urgent alerts, 4 and 12 minutes
+    assert agenda.response_minutes == [12.0, 4.0]
+    assert "Bevestigd: 2, na mediaan 8 min (langzaamst 12 min)." in html
+    assert agenda.urgent.unacknowledged == []
+    # device problems: one line per device for housing, with how often it went quiet
+    lines = {line.device: line for line in agenda.devices}
+    assert set(lines) == {"'motion' in de gang", "'motion' in het toilet"}
+    assert lines["'motion' in het toilet"].quiet_times == 1
+    assert lines["'motion' in de gang"].problems == "batterij bijna leeg"
+    assert {"device-1", "device-2"} <= c.ids
     assert "Agenda signaaloverleg" in html
     assert "Zorg" in html
     assert "Wonen" in html
-    # the flat-level part: response times of the two urgent alerts, 4 and 12 minutes
-    assert agenda.response_minutes == [12.0, 4.0]
-    assert "mediaan 8 min" in html
     assert agenda.open_counts == {"care": 2, "housing": 2}  # not closed yet
     assert "wijkverpleegkundige" in html
+    cells = assert_readable(html)
+    assert "Alarmknop 'pendant' in de woonkamer ingedrukt." in " ".join(cells)
+    assert "a002" in html
+    assert "a001" in html
+
+
+def test_an_unacknowledged_page_comes_first(tmp_path: Path) -> None:
+    config = Config()
+    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store))
+    replay([DEMO], hub)
+    agenda = build_agenda(hub.store, config, "2026-W02")
+    assert {i.entry.kind for i in agenda.urgent.unacknowledged} == {"sos", "fall"}
+    html = render_html(agenda, datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
+    check(html)
+    assert "Nog niet bevestigd: 2. Bespreek deze eerst." in html
+    assert html.index("Nog niet bevestigd") < html.index('id="devices"')
+    # 20 alerts each, folded into one history line per signal, in local time
+    item = agenda.urgent.unacknowledged[0]
+    assert len(item.history) == 2
+    assert "20 keer" in item.history[1]
+    assert not any(ISO.search(line) for line in item.history)
 
 
 def test_heatmap_counts_are_real_activity(store: Store) -> None:
@@ -118,20 +195,23 @@ def test_english_and_a_week_without_signals(store: Store) -> None:
     html = render_html(build_agenda(store, Config(), "2026-W02", "en"), datetime.now(UTC))
     assert "Signal meeting agenda" in html
     assert "Housing" in html
-    # every summary in English too (the flat speaks Dutch; its signals carry both)
+    # every text in English too (the flat speaks Dutch; its signals carry both)
     english = build_agenda(store, Config(), "2026-W02", "en")
     dutch = build_agenda(store, Config(), "2026-W02")
-    items = [i for items in english.by_domain.values() for i in items]
+    items = [i for i, _ in english.urgent.lines]
     assert items
     for item in items:
         assert item.summary == item.entry.signal.summary_en
-        assert escape(item.summary).replace("&#x27;", "&#39;") in html
-    assert {i.summary for v in dutch.by_domain.values() for i in v}.isdisjoint(
-        {i.summary for i in items}
+    assert "Acknowledged: 2, after a median 8 min (slowest 12 min)." in html
+    assert "Alarm button 'pendant' in the living room pressed." in " ".join(assert_readable(html))
+    assert {s for i, _ in dutch.urgent.lines for s in i.sentences}.isdisjoint(
+        {s for i in items for s in i.sentences}
     )
+    for word in ("Bevestigd", "niet bevestigd", "gepiept", "dagen open"):
+        assert word not in html, word
     empty = build_agenda(store, Config(), "2025-W40")
     assert empty.signal_ids == []
-    assert "Geen signalen voor dit domein." in render_html(empty, datetime.now(UTC))
+    assert "Geen open signalen voor dit domein." in render_html(empty, datetime.now(UTC))
 
 
 def test_text_from_the_store_is_escaped(tmp_path: Path) -> None:
@@ -234,3 +314,69 @@ def test_a_real_browser_shows_the_page(store: Store, tmp_path: Path) -> None:
     assert pixels.shape[0] >= 2000
     assert pixels.shape[1] >= 1000
     assert pixels.std() > 0.05  # not a blank page: text, tables and pictures
+
+
+@pytest.fixture(scope="module")
+def trend_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Config, str]:
+    """A simulated resident who walks ever more slowly, 90 days, through the whole hub."""
+    from edge.config import load_config
+    from simulators.__main__ import main as simulate_main
+
+    out = tmp_path_factory.mktemp("trend-agenda")
+    args = ["simulate", "--apartments", "2", "--days", "90", "--seed", "1", "--out", str(out)]
+    for rate in ["mobility_decline=30", "night_toilet=0", "withdrawal=0", "nutrition=0"]:
+        args += ["--rate", rate]
+    args += ["--rate", "night_wandering=0"]
+    assert simulate_main(args) == 0
+    # the meeting looks at the hub as it is in that week: replay the first 45 days only
+    cut = out / "first-45-days.jsonl"
+    with gzip.open(out / "recording.jsonl.gz", "rt") as src, cut.open("w") as dst:
+        first = None
+        for line in src:
+            ts = datetime.fromisoformat(json.loads(line)["ts"])
+            first = first or ts
+            if ts - first > timedelta(days=45):
+                break
+            dst.write(line)
+    config = load_config(out / "flat.yaml")
+    hub = Hub(config, Store(out / "state.sqlite", config.store))
+    replay([cut], hub)
+    hub.close()
+    trend = next(e for e in hub.register.entries() if e.kind == "mobility_decline")
+    year, week, _ = trend.opened.astimezone(config.tz).isocalendar()
+    return hub.store, config, f"{year}-W{week:02d}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_slow_signal_has_its_picture(
+    trend_store: tuple[Store, Config, str], lang: str
+) -> None:
+    store, config, week = trend_store
+    agenda = build_agenda(store, config, week, lang)
+    slow = agenda.slow_items
+    assert [i.entry.kind for i in slow] == ["mobility_decline"]
+    html = render_html(agenda, datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+    c = check(html)
+    for item in slow:
+        assert f"signal-{item.entry.id}" in c.ids
+        for src in (item.picture, item.heatmap):
+            assert src is not None
+            assert src.startswith("data:image/png;base64,")
+            assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+            assert src in c.images
+        assert item.sentences
+        assert item.since
+        assert item.changed
+        assert item.sure is not None  # how sure the hub is, against its own limit
+    cells = assert_readable(html)
+    assert len(cells) >= len(slow)
+    # the picture: the resident's own walking speed over 12 weeks, not a blank canvas
+    # over the resident's own days, weeks of them: the baseline band has its days
+    saved = store.load_state()
+    item = slow[0]
+    days = pictures.detector_days(saved, "mobility_decline", item.entry.apartment)
+    last = (agenda.end - timedelta(days=1)).date().toordinal()
+    assert sum(last - pictures.TREND_DAYS < d <= last for d in days) >= 28
+    pixels = mpimg.imread(io.BytesIO(base64.b64decode(slow[0].picture.split(",", 1)[1])))  # type: ignore[union-attr]
+    assert pixels.std() > 0.05

@@ -1,10 +1,15 @@
 """The weekly signal-meeting agenda: one self-contained HTML page from the hub's store.
 
-Signals are grouped by domain (zorg, welzijn, wonen), each with its summary, evidence,
-status and audit; per apartment an activity heatmap (hours x days, the four weeks up to
-the meeting) and the daily activity line behind the signal. A flat-level part shows open
-signals per domain, how fast urgent alerts were acknowledged, and common-room activity
-(aggregate only: no resident is identified there). Dutch by default, English on request.
+Built for deciding: first the open signals to decide on, by domain (zorg, welzijn,
+wonen), each with its evidence in words, how sure the hub is, since when, what changed
+since last week, what was decided before and empty fields for this meeting's decision;
+for a slow trend the resident's own daily feature with the usual band and the window
+that raised it, and the apartment's activity heatmap beside it. Then the week's urgent
+alerts as a summary (how many, response times, which are still unacknowledged; every
+alert in one folded line), device problems as one line per device for housing, and the
+signals closed this week. A flat-level part shows open signals per domain and
+common-room activity (aggregate only). Dutch by default, English on request; every text
+from the catalogue (edge/catalogue.py), every time local.
 
 >>> parse_week("2026-W05")
 (2026, 5)
@@ -16,9 +21,6 @@ integrations.agenda.report.AgendaError: week must look like 2026-W05, not '2026-
 
 from __future__ import annotations
 
-import base64
-import io
-import logging
 import re
 import statistics
 from collections import Counter
@@ -28,184 +30,90 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
-
+from detectors.base import registry
 from edge.config import Config
+from edge.i18n import duration, has, number, text
 from edge.register import Entry, Register
 from edge.store import Store
-
-logger = logging.getLogger(__name__)
+from integrations.agenda import pictures
+from integrations.agenda.evidence import Context, device, raw, sentences
+from integrations.agenda.history import history_lines, history_verb
 
 DOMAINS = ("care", "welfare", "housing")
-EPOCH = date(1970, 1, 1)
-
-TEXT: dict[str, dict[str, str]] = {
-    "nl": {
-        "title": "Agenda signaaloverleg",
-        "week": "week",
-        "flat": "Flat",
-        "generated": "Gemaakt op",
-        "care": "Zorg",
-        "welfare": "Welzijn",
-        "housing": "Wonen",
-        "overview": "Overzicht van de flat",
-        "open_per_domain": "Open signalen per domein",
-        "response": "Reactietijd op urgente meldingen (deze week)",
-        "response_none": "Geen urgente meldingen deze week.",
-        "acknowledged": "bevestigd",
-        "median": "mediaan",
-        "slowest": "langzaamst",
-        "unacknowledged": "nog niet bevestigd",
-        "minutes": "min",
-        "common": "Activiteit in de gemeenschappelijke ruimte (uren met beweging per dag)",
-        "common_none": "Geen sensor in de gemeenschappelijke ruimte gezien.",
-        "signals": "Signalen",
-        "no_signals": "Geen signalen voor dit domein.",
-        "apartment": "Appartement",
-        "status": "Status",
-        "detected": "Gemeld",
-        "evidence": "Onderbouwing",
-        "history": "Verloop",
-        "assigned": "Toegewezen aan",
-        "verdict": "Oordeel",
-        "resolved": "Vanzelf opgelost",
-        "repeats": "herhalingen",
-        "heatmap": "Activiteit per uur, laatste vier weken",
-        "trend": "Activiteit per dag",
-        "hour": "uur",
-        "day": "dag",
-        "events": "meldingen",
-        "open": "open",
-        "discussed": "besproken",
-        "assigned_s": "toegewezen",
-        "closed": "gesloten",
-        "apartments": "Appartementen met signalen",
-    },
-    "en": {
-        "title": "Signal meeting agenda",
-        "week": "week",
-        "flat": "Flat",
-        "generated": "Generated on",
-        "care": "Care",
-        "welfare": "Welfare",
-        "housing": "Housing",
-        "overview": "Flat overview",
-        "open_per_domain": "Open signals per domain",
-        "response": "Response time to urgent alerts (this week)",
-        "response_none": "No urgent alerts this week.",
-        "acknowledged": "acknowledged",
-        "median": "median",
-        "slowest": "slowest",
-        "unacknowledged": "not yet acknowledged",
-        "minutes": "min",
-        "common": "Activity in the common room (hours with motion per day)",
-        "common_none": "No common-room sensor seen.",
-        "signals": "Signals",
-        "no_signals": "No signals for this domain.",
-        "apartment": "Apartment",
-        "status": "Status",
-        "detected": "Detected",
-        "evidence": "Evidence",
-        "history": "History",
-        "assigned": "Assigned to",
-        "verdict": "Verdict",
-        "resolved": "Resolved by itself",
-        "repeats": "repeats",
-        "heatmap": "Activity per hour, last four weeks",
-        "trend": "Activity per day",
-        "hour": "hour",
-        "day": "day",
-        "events": "events",
-        "open": "open",
-        "discussed": "discussed",
-        "assigned_s": "assigned",
-        "closed": "closed",
-        "apartments": "Apartments with signals",
-    },
+DEVICE_KINDS = frozenset({"sensor_offline", "low_battery"})
+TREND_KINDS = frozenset(pictures.TREND_FEATURES)
+SURE_SETTING = {
+    "withdrawal": "min_z",
+    "nutrition": "min_z",
+    "night_toilet": "min_z",
+    "mobility_decline": "min_z",
+    "night_wandering": "min_nights",
 }
-KINDS = {
-    "nl": {
-        "fall": "val",
-        "sos": "alarmknop",
-        "no_wake": "niet opgestaan",
-        "inactivity": "geen beweging",
-        "long_bathroom": "lang in de badkamer",
-        "night_wandering": "nachtelijk dwalen",
-        "door_open": "voordeur open",
-        "withdrawal": "terugtrekking (eenzaamheid)",
-        "nutrition": "minder eten (voeding)",
-        "night_toilet": "vaker 's nachts naar het toilet",
-        "mobility_decline": "minder mobiel",
-        "sensor_offline": "sensor stil",
-        "low_battery": "batterij bijna leeg",
-        "hub_fault": "storing van de hub",
-    },
-    "en": {
-        "fall": "fall",
-        "sos": "alarm button",
-        "no_wake": "not up",
-        "inactivity": "no movement",
-        "long_bathroom": "long in the bathroom",
-        "night_wandering": "night wandering",
-        "door_open": "front door open",
-        "withdrawal": "withdrawal (loneliness)",
-        "nutrition": "eating less (nutrition)",
-        "night_toilet": "more night toilet visits",
-        "mobility_decline": "less mobile",
-        "sensor_offline": "sensor silent",
-        "low_battery": "battery low",
-        "hub_fault": "hub fault",
-    },
-}
-WEEKDAYS = {
-    "nl": ("ma", "di", "wo", "do", "vr", "za", "zo"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-STATUS_KEYS = {
-    "open": "open",
-    "acknowledged": "acknowledged",
-    "discussed": "discussed",
-    "assigned": "assigned_s",
-    "closed": "closed",
-}
+"""The setting each slow trend's ``score`` is measured against (how sure the hub is)."""
 
 
 class AgendaError(Exception):
     """The agenda cannot be made as asked (a bad week, no store...)."""
 
 
-def parse_week(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d{4})-W(\d{2})", text)
+def parse_week(value: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d{4})-W(\d{2})", value)
     if not m:
-        raise AgendaError(f"week must look like 2026-W05, not {text!r}")
+        raise AgendaError(f"week must look like 2026-W05, not {value!r}")
     year, week = int(m.group(1)), int(m.group(2))
     try:
         date.fromisocalendar(year, week, 1)
     except ValueError as err:
-        raise AgendaError(f"{text}: there is no such week") from err
+        raise AgendaError(f"{value}: there is no such week") from err
     return year, week
 
 
 @dataclass
 class Item:
+    """One signal as the meeting reads it (every text in the agenda's language)."""
+
     entry: Entry
+    kind: str
     summary: str
-    evidence: dict[str, Any]
+    sentences: list[str]
+    raw: str
     detected: datetime
-    trail: list[dict[str, Any]]
+    since: str
+    changed: str
+    history: list[str]
+    earlier: list[str] = field(default_factory=list)
+    sure: str | None = None
     resolved: str | None = None
-    """Why the hub closed it by itself (its condition cleared), in the agenda's language."""
+    picture: str | None = None
+    heatmap: str | None = None
+
+
+@dataclass
+class Urgent:
+    count: int = 0
+    kinds: str = ""
+    response_minutes: list[float] = field(default_factory=list)
+    unacknowledged: list[Item] = field(default_factory=list)
+    lines: list[tuple[Item, str]] = field(default_factory=list)
+
+
+@dataclass
+class DeviceLine:
+    apartment: str
+    device: str
+    problems: str
+    open_since: str | None
+    quiet_times: int
+    ids: list[str]
+    resolved: str | None = None
+    """All closed: the hub's own reason for the last closing, when it closed it."""
 
 
 @dataclass
 class ApartmentView:
     apartment: str
     heatmap: str  # data URI of a PNG
-    trend: str
 
 
 @dataclass
@@ -216,157 +124,277 @@ class Agenda:
     start: datetime
     end: datetime
     lang: str
-    by_domain: dict[str, list[Item]] = field(default_factory=dict)
+    decide: dict[str, list[Item]] = field(default_factory=dict)
+    urgent: Urgent = field(default_factory=Urgent)
+    devices: list[DeviceLine] = field(default_factory=list)
+    closed: list[Item] = field(default_factory=list)
     open_counts: dict[str, int] = field(default_factory=dict)
-    response_minutes: list[float] = field(default_factory=list)
-    unacknowledged: int = 0
     common_hours: list[tuple[str, int]] = field(default_factory=list)
     apartments: list[ApartmentView] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
 
     @property
     def signal_ids(self) -> list[str]:
-        return [i.entry.id for items in self.by_domain.values() for i in items]
+        return list(self.ids)
+
+    @property
+    def response_minutes(self) -> list[float]:
+        return self.urgent.response_minutes
+
+    @property
+    def slow_items(self) -> list[Item]:
+        return [i for items in self.decide.values() for i in items if i.entry.kind in TREND_KINDS]
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+@dataclass
+class _Build:
+    """What building an agenda needs at hand."""
 
+    store: Store
+    config: Config
+    register: Register
+    agenda: Agenda
+    tz: tzinfo
+    saved: dict[str, Any]
+    heatmaps: dict[str, str] = field(default_factory=dict)
 
-ACTIVITY_SQL = """
-SELECT e.ts FROM events e JOIN topics t ON t.id = e.topic_id
-WHERE t.topic >= ? AND t.topic < ? AND e.ts >= ? AND e.ts < ?
-  AND json_valid(e.payload) AND (
-       json_extract(e.payload, '$.occupancy') = 1
-    OR json_extract(e.payload, '$.presence') = 1
-    OR json_extract(e.payload, '$.contact') = 0
-    OR json_extract(e.payload, '$.vibration') = 1
-    OR json_extract(e.payload, '$.power') > 5
-    OR coalesce(json_extract(e.payload, '$.action'), '') != '')
-"""
-
-
-def activity_grid(
-    store: Store,
-    base: str,
-    apartment: str,
-    start: datetime,
-    days: int,
-    tz: tzinfo,
-    room: str | None = None,
-) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Activity events per (day, hour) in local time, ``days`` days from ``start``."""
-    prefix = f"{base}/{apartment}/" + (f"{room}/" if room else "")
-    end = start + timedelta(days=days)
-    grid = np.zeros((days, 24), dtype=np.int64)
-    rows = store.db.execute(
-        ACTIVITY_SQL, (prefix, prefix + "\uffff", start.timestamp(), end.timestamp())
-    )
-    first = start.astimezone(tz).date()
-    for (ts,) in rows:
-        local = datetime.fromtimestamp(ts, tz)
-        day = (local.date() - first).days
-        if 0 <= day < days:
-            grid[day, local.hour] += 1
-    return grid
-
-
-def _heatmap(grid: np.ndarray[Any, Any], first: date, t: dict[str, str]) -> str:
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    image = ax.imshow(grid, aspect="auto", cmap="YlGnBu", interpolation="nearest")
-    ax.set_xticks(range(0, 24, 3))
-    ax.set_xlabel(t["hour"])
-    labels = [(first + timedelta(days=d)).strftime("%d-%m") for d in range(grid.shape[0])]
-    ax.set_yticks(range(0, grid.shape[0], 7), labels[::7])
-    ax.set_ylabel(t["day"])
-    ax.set_title(t["heatmap"])
-    fig.colorbar(image, ax=ax, label=t["events"])
-    return _png(fig)
-
-
-def _trend(daily: np.ndarray[Any, Any], first: date, marks: list[date], t: dict[str, str]) -> str:
-    fig, ax = plt.subplots(figsize=(7.5, 2.6))
-    days = np.array([first + timedelta(days=d) for d in range(len(daily))], dtype="datetime64[D]")
-    ax.plot(days, daily, marker="o", markersize=3, color="#1f5f8b")
-    for mark in marks:
-        # matplotlib's date axis counts days since its epoch, 1970-01-01
-        ax.axvline(float((mark - EPOCH).days), color="#c0392b", linestyle="--", linewidth=1)
-    ax.set_ylabel(t["events"])
-    ax.set_title(t["trend"])
-    ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    return _png(fig)
+    def t(self, key: str, **values: Any) -> str:
+        return text(key, self.agenda.lang, **values)
 
 
 def build_agenda(store: Store, config: Config, week: str, lang: str | None = None) -> Agenda:
     """Collect what the meeting of ``week`` (``2026-W05``) discusses."""
-    year, number = parse_week(week)
+    year, number_ = parse_week(week)
     lang = lang or config.language
     tz = config.tz
-    start = datetime.combine(date.fromisocalendar(year, number, 1), datetime.min.time(), tz)
+    start = datetime.combine(date.fromisocalendar(year, number_, 1), datetime.min.time(), tz)
     end = start + timedelta(days=7)
     register = Register(store)
-    agenda = Agenda(config.flat, year, number, start, end, lang)
-    t = TEXT[lang]
-    entries = [
-        e
-        for e in register.entries()
-        if e.opened < end
-        and (e.status != "closed" or e.last_detected >= start or _closed_in(register, e, start))
-    ]
-    for domain in DOMAINS:
-        agenda.by_domain[domain] = []
-    for e in entries:
-        sig = e.signal
+    agenda = Agenda(config.flat, year, number_, start, end, lang)
+    b = _Build(store, config, register, agenda, tz, store.load_state())
+    agenda.decide = {d: [] for d in DOMAINS}
+    devices: list[Entry] = []
+    for e in register.entries():
+        if e.opened >= end:
+            continue
         trail = register.audit_trail(e.id)
-        auto = next((a["details"] for a in trail if a["details"].get("auto")), None)
-        agenda.by_domain[e.domain].append(
-            Item(
-                e,
-                sig.summary_en if lang == "en" and sig.summary_en else sig.summary,
-                sig.evidence,
-                sig.detected_at.astimezone(tz),
-                trail,
-                None if auto is None else auto.get("reason_en" if lang == "en" else "reason"),
-            )
-        )
+        closed_at = _closed_at(trail)
+        if e.kind in DEVICE_KINDS:
+            devices.append(e)
+            if e.status != "closed" or (closed_at and closed_at >= start):
+                agenda.ids.append(e.id)
+            continue
+        if e.severity == "urgent":
+            _add_urgent(b, e, trail)
+            continue
         if e.status != "closed":
+            agenda.decide[e.domain].append(_item(b, e, trail, pictures_too=True))
+            agenda.ids.append(e.id)
+        elif (closed_at and closed_at >= start) or e.last_detected >= start:
+            agenda.closed.append(_item(b, e, trail))
+            agenda.ids.append(e.id)
+    for e in register.entries():
+        if e.status != "closed" and e.opened < end:
             agenda.open_counts[e.domain] = agenda.open_counts.get(e.domain, 0) + 1
-        if e.severity == "urgent" and start <= e.opened < end:
-            acked = next(
-                (a for a in register.audit_trail(e.id) if a["action"] == "acknowledged"), None
-            )
-            if acked is None:
-                agenda.unacknowledged += 1
-            else:
-                waited = datetime.fromisoformat(acked["at"]) - e.opened
-                agenda.response_minutes.append(max(0.0, waited.total_seconds() / 60))
-    base = config.mqtt.zigbee_base_topic
-    common = activity_grid(store, base, "common", start, 7, tz, room="common_room")
-    if common.sum() > 0:
-        names = WEEKDAYS[lang]
-        agenda.common_hours = [
-            (f"{names[d]} {(start + timedelta(days=d)):%d-%m}", int((common[d] > 0).sum()))
-            for d in range(7)
-        ]
-    history_start = end - timedelta(days=28)
-    first = history_start.astimezone(tz).date()
-    for apt in sorted({e.apartment for e in entries if e.apartment != "common"}):
-        grid = activity_grid(store, base, apt, history_start, 28, tz)
-        marks = [e.opened.astimezone(tz).date() for e in entries if e.apartment == apt]
-        agenda.apartments.append(
-            ApartmentView(apt, _heatmap(grid, first, t), _trend(grid.sum(axis=1), first, marks, t))
-        )
+    agenda.devices = _device_lines(b, devices)
+    _finish_urgent(b)
+    _common_room(b)
+    agenda.apartments = [ApartmentView(a, h) for a, h in sorted(b.heatmaps.items())]
     return agenda
 
 
-def _closed_in(register: Register, entry: Entry, start: datetime) -> bool:
-    return any(
-        a["action"] == "closed" and datetime.fromisoformat(a["at"]) >= start
-        for a in register.audit_trail(entry.id)
+def _closed_at(trail: list[dict[str, Any]]) -> datetime | None:
+    for step in trail:
+        if step["action"] == "closed":
+            return datetime.fromisoformat(step["at"])
+    return None
+
+
+def _local_day(ts: datetime, b: _Build) -> str:
+    local = ts.astimezone(b.tz)
+    return f"{b.t(f'weekday.{local.weekday()}')} {local:%d-%m-%Y}"
+
+
+def _item(b: _Build, e: Entry, trail: list[dict[str, Any]], pictures_too: bool = False) -> Item:
+    sig = e.signal
+    lang = b.agenda.lang
+    detected = sig.detected_at.astimezone(b.tz)
+    ctx = Context(lang, b.tz, detected.date())
+    auto = next((s["details"] for s in trail if s["details"].get("auto")), None)
+    open_days = max(0, (b.agenda.end - e.opened).days)  # event time: up to the week's end
+    open_for = duration(open_days * 24 * 60, lang) if open_days else b.t("unit.days", n=0)
+    item = Item(
+        entry=e,
+        kind=b.t(f"kind.{e.kind}") if has(f"kind.{e.kind}") else e.kind,
+        summary=sig.summary_en if lang == "en" and sig.summary_en else sig.summary,
+        sentences=sentences(e.kind, sig.evidence, ctx),
+        raw=raw(sig.evidence),
+        detected=detected,
+        since=b.t("agenda.since_value", date=_local_day(e.opened, b), weeks=open_for),
+        changed=_changed(b, e, trail),
+        history=history_lines(trail, b.tz, lang),
+        earlier=_earlier(b, trail),
+        sure=_sure(b, e, sig.evidence),
+        resolved=None if auto is None else auto.get("reason_en" if lang == "en" else "reason"),
     )
+    if pictures_too:
+        item.heatmap = _heatmap(b, e.apartment)
+        if e.kind in TREND_KINDS:
+            item.picture = _trend(b, e, sig.evidence)
+    return item
+
+
+def _changed(b: _Build, e: Entry, trail: list[dict[str, Any]]) -> str:
+    start, end = b.agenda.start, b.agenda.end
+    if start <= e.opened < end:
+        return b.t("agenda.changed.new")
+    repeats = sum(
+        1
+        for s in trail
+        if s["action"] == "repeat" and start <= datetime.fromisoformat(s["at"]) < end
+    )
+    if repeats:
+        return b.t("agenda.changed.repeats", n=repeats)
+    return b.t("agenda.changed.none")
+
+
+def _earlier(b: _Build, trail: list[dict[str, Any]]) -> list[str]:
+    """Decisions recorded with ``thuisplus signals discuss|assign|close``, in words."""
+    out = []
+    for step in trail:
+        d, action = step["details"], step["action"]
+        if step["actor"] == "hub" or action not in ("discussed", "assigned", "closed"):
+            continue
+        when = _local_day(datetime.fromisoformat(step["at"]), b)
+        parts = [history_verb(action, d, b.agenda.lang)]
+        if d.get("verdict") and has(f"verdict.{d['verdict']}"):
+            parts.append(b.t("agenda.verdict", verdict=b.t(f"verdict.{d['verdict']}")))
+        if d.get("notes"):
+            parts.append(b.t("agenda.notes", notes=str(d["notes"])))
+        out.append(f"{when}, {step['actor']}: " + "; ".join(parts))
+    return out
+
+
+def _sure(b: _Build, e: Entry, evidence: dict[str, Any]) -> str | None:
+    setting = SURE_SETTING.get(e.kind)
+    score = evidence.get("score")
+    detector = str(evidence.get("detector", e.kind))
+    if setting is None or not isinstance(score, int | float):
+        return None
+    try:
+        limit = float(getattr(b.config.detector_settings(detector, e.apartment), setting))
+    except (KeyError, AttributeError, ValueError):
+        return None
+    if limit <= 0:
+        return None
+    ratio = abs(float(score)) / limit
+    level = "sure.high" if ratio >= 2 else "sure.mid" if ratio >= 1.3 else "sure.low"
+    return b.t("sure.ratio", level=b.t(level), ratio=number(ratio, b.agenda.lang))
+
+
+def _heatmap(b: _Build, apartment: str) -> str | None:
+    if apartment == "common":
+        return None
+    if apartment not in b.heatmaps:
+        start = b.agenda.end - timedelta(days=28)
+        base = b.config.mqtt.zigbee_base_topic
+        grid = pictures.activity_with_gaps(b.store, base, apartment, start, 28, b.tz)
+        first = start.astimezone(b.tz).date()
+        b.heatmaps[apartment] = pictures.heatmap(grid, apartment, first, b.agenda.lang)
+    return b.heatmaps[apartment]
+
+
+def _trend(b: _Build, e: Entry, evidence: dict[str, Any]) -> str:
+    detector = str(evidence.get("detector", e.kind))
+    cls = registry().get(detector)
+    features: tuple[str, ...] = tuple(getattr(cls, "features", ()))
+    last = (b.agenda.end - timedelta(days=1)).date()
+    first = last - timedelta(days=pictures.TREND_DAYS - 1)
+    days = pictures.detector_days(b.saved, detector, e.apartment)
+    series = pictures.trend_series(days, features, e.kind, first, last)
+    return pictures.trend_picture(e.kind, e.apartment, evidence, series, first, b.agenda.lang)
+
+
+def _add_urgent(b: _Build, e: Entry, trail: list[dict[str, Any]]) -> None:
+    start, end = b.agenda.start, b.agenda.end
+    this_week = start <= e.opened < end
+    if not this_week and e.status != "open":
+        return
+    item = _item(b, e, trail)
+    b.agenda.ids.append(e.id)
+    acked = next((s for s in trail if s["action"] == "acknowledged"), None)
+    if acked is None:
+        if e.status == "open":
+            b.agenda.urgent.unacknowledged.append(item)
+        state = b.t("agenda.not_acked")
+    else:
+        waited = max(0.0, (datetime.fromisoformat(acked["at"]) - e.opened).total_seconds() / 60)
+        b.agenda.urgent.response_minutes.append(waited)
+        state = b.t("agenda.acked_after", wait=duration(waited, b.agenda.lang))
+    if this_week:
+        b.agenda.urgent.lines.append((item, state))
+
+
+def _finish_urgent(b: _Build) -> None:
+    u = b.agenda.urgent
+    u.count = len(u.lines)
+    counts = Counter(item.kind for item, _ in u.lines)
+    u.kinds = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
+
+
+def _device_lines(b: _Build, entries: list[Entry]) -> list[DeviceLine]:
+    """One line per device with an open problem, or one this week."""
+    start, end = b.agenda.start, b.agenda.end
+    since = end - timedelta(days=28)
+    by_sensor: dict[str, list[Entry]] = {}
+    for e in entries:
+        sensor = str(e.signal.evidence.get("sensor", f"{e.apartment}/other/{e.kind}"))
+        by_sensor.setdefault(sensor, []).append(e)
+    lines = []
+    for sensor, es in sorted(by_sensor.items()):
+        open_ = [e for e in es if e.status != "closed"]
+        if not open_ and all(e.last_detected < start for e in es):
+            continue
+        quiet = sum(
+            1 + e.repeats for e in es if e.kind == "sensor_offline" and e.last_detected >= since
+        )
+        ctx = Context(b.agenda.lang, b.tz, None)
+        resolved = None if open_ else _auto_reason(b, max(es, key=lambda e: e.last_detected))
+        lines.append(
+            DeviceLine(
+                apartment=es[0].apartment,
+                device=device(sensor, ctx) or sensor,
+                problems=", ".join(sorted({b.t(f"kind.{e.kind}") for e in es})),
+                open_since=_local_day(min(e.opened for e in open_), b) if open_ else None,
+                quiet_times=quiet,
+                ids=[e.id for e in es],
+                resolved=resolved,
+            )
+        )
+    return lines
+
+
+def _auto_reason(b: _Build, e: Entry) -> str | None:
+    trail = b.register.audit_trail(e.id)
+    auto = next((s["details"] for s in trail if s["details"].get("auto")), None)
+    if auto is None:
+        return None
+    reason = auto.get("reason_en" if b.agenda.lang == "en" else "reason")
+    return str(reason) if reason else None
+
+
+def _common_room(b: _Build) -> None:
+    start = b.agenda.start
+    base = b.config.mqtt.zigbee_base_topic
+    common = pictures.activity_grid(b.store, base, "common", start, 7, b.tz, room="common_room")
+    if common.sum() > 0:
+        b.agenda.common_hours = [
+            (
+                f"{b.t(f'weekday.{d}')} {(start + timedelta(days=d)):%d-%m}",
+                int((common[d] > 0).sum()),
+            )
+            for d in range(7)
+        ]
 
 
 _ENV = jinja2.Environment(
@@ -377,25 +405,28 @@ _ENV = jinja2.Environment(
 
 
 def render_html(agenda: Agenda, generated: datetime) -> str:
-    t = TEXT[agenda.lang]
+    lang = agenda.lang
+    u = agenda.urgent
     response = None
-    if agenda.response_minutes:
-        response = {
-            "count": len(agenda.response_minutes),
-            "median": statistics.median(agenda.response_minutes),
-            "slowest": max(agenda.response_minutes),
-        }
-    counts = Counter(agenda.open_counts)
+    if u.response_minutes:
+        response = text(
+            "agenda.response",
+            lang,
+            n=len(u.response_minutes),
+            median=duration(statistics.median(u.response_minutes), lang),
+            slowest=duration(max(u.response_minutes), lang),
+        )
+
+    def t(key: str, **values: Any) -> str:
+        return text(key, lang, **values)
+
     return _ENV.get_template("agenda.html.j2").render(
         a=agenda,
         t=t,
         domains=DOMAINS,
-        counts=counts,
+        counts=Counter(agenda.open_counts),
         response=response,
-        status_text={k: t[v] for k, v in STATUS_KEYS.items()},
-        kinds=KINDS[agenda.lang],
-        generated=generated.strftime("%Y-%m-%d %H:%M"),
-        tz=agenda.start.tzinfo,
+        generated=generated.astimezone(agenda.start.tzinfo).strftime("%d-%m-%Y %H:%M"),
     )
 
 
