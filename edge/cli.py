@@ -432,6 +432,16 @@ def cmd_agenda(args: argparse.Namespace) -> int:
         f"{sum(map(len, agenda.decide.values()))} to decide, {agenda.urgent.count} urgent "
         f"page(s), {len(agenda.devices)} device line(s); written to {args.out}"
     )
+    if args.pdf is not None:
+        from integrations.agenda.pdf import PdfError, html_to_pdf
+
+        pdf = args.out.with_suffix(".pdf") if args.pdf == "" else Path(args.pdf)
+        try:
+            html_to_pdf(args.out, pdf)
+        except PdfError as err:
+            print(err, file=sys.stderr)
+            return EXIT_USAGE
+        print(f"PDF (A4) written to {pdf}")
     return EXIT_OK
 
 
@@ -604,6 +614,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agenda", help="the weekly signal-meeting agenda as one HTML page")
     p.add_argument("--week", required=True, help="ISO week, e.g. 2026-W05")
     p.add_argument("--out", type=Path, default=Path("agenda.html"))
+    p.add_argument(
+        "--pdf",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="also print it to an A4 PDF through headless Chromium (default: OUT with .pdf)",
+    )
     p.add_argument("--lang", choices=["nl", "en"], help="default: the config's language (nl)")
     p.add_argument(
         "--state-dir",

@@ -7,13 +7,15 @@ import base64
 import gzip
 import io
 import json
+import os
 import re
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image as mpimg
 import pytest
@@ -25,6 +27,7 @@ from edge.register import Register
 from edge.replay import replay
 from edge.store import Store
 from integrations.agenda import pictures
+from integrations.agenda.pdf import browser, headless_args
 from integrations.agenda.report import build_agenda, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -279,41 +282,129 @@ def test_agenda_command(store: Store, tmp_path: Path) -> None:
     assert "week must look like 2026-W05" in bad.stderr
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("table")]
+    .filter((t) => t.getBoundingClientRect().right > width + 1).length;
+  const cells = [...document.querySelectorAll(".evidence")].map((c) => c.textContent);
+  const slow = [...document.querySelectorAll("article.signal")]
+    .filter((a) => TRENDS.includes(a.dataset.kind))
+    .map((a) => { const i = a.querySelector("img.trend"); return !!i && i.naturalWidth > 0; });
+  const pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify({ width, wide, cells, slow });
+  document.body.appendChild(pre);
+});
+</script>"""
+A4_PX = 703
+"""A4's width less the print margins (12 mm a side), in CSS pixels (96 per inch)."""
 
 
-def test_a_real_browser_shows_the_page(store: Store, tmp_path: Path) -> None:
-    browser = chromium()
-    if browser is None:
+def in_browser(
+    page: Path, width: int, tmp: Path, shot: Path | None = None, probe: bool = True
+) -> dict[str, Any]:
+    """Render ``page`` in headless Chromium ``width`` pixels wide; what the probe saw."""
+    exe = browser()
+    if exe is None:
         pytest.skip("chromium is not installed: `make test` installs it")
-    page = tmp_path / "agenda.html"
-    page.write_text(render_html(build_agenda(store, Config(), "2026-W02"), datetime.now(UTC)))
-    shot = tmp_path / "shot.png"
-    subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1200,2400",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    pixels = mpimg.imread(shot)
-    assert pixels.shape[0] >= 2000
-    assert pixels.shape[1] >= 1000
-    assert pixels.std() > 0.05  # not a blank page: text, tables and pictures
+    run = [*headless_args(exe, tmp / "profile"), f"--window-size={width},2400"]
+    if shot is not None:
+        done = subprocess.run([*run, f"--screenshot={shot}", page.as_uri()], capture_output=True,
+                              timeout=120, check=True)  # fmt: skip
+        assert done.returncode == 0
+    if not probe:
+        return {}
+    out = subprocess.run([*run, "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    m = re.search(r'<pre id="probe">(.*?)</pre>', out.stdout, re.S)
+    assert m, "the probe did not run in the browser"
+    return dict(json.loads(unescape(m.group(1))))
+
+
+def with_probe(html: str, print_layout: bool = False) -> str:
+    trends = json.dumps(sorted(pictures.TREND_FEATURES))
+    if print_layout:  # the print stylesheet on screen, at the printed page's width
+        assert "@media print {" in html
+        html = html.replace("@media print {", "@media all {")
+    return html.replace("</body>", PROBE.replace("TRENDS", trends) + "</body>")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_real_browser_shows_words_pictures_and_a_printable_page(
+    trend_store: tuple[Store, Config, str], store: Store, tmp_path: Path, lang: str
+) -> None:
+    """Headless Chromium renders agendas (a slow trend; urgent pages and devices) in
+    Dutch and English: no evidence holds None, an ISO time or a Python list, every slow
+    signal shows its picture, and printed on A4 no table is wider than the page."""
+    shots = ROOT / "out"
+    shots.mkdir(exist_ok=True)
+    trend, config, week = trend_store
+    for name, agenda in (
+        ("trend", build_agenda(trend, config, week, lang)),
+        ("urgent", build_agenda(store, Config(), "2026-W02", lang)),
+    ):
+        html = render_html(agenda, datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+        plain, page = tmp_path / f"{name}-plain.html", tmp_path / f"{name}.html"
+        plain.write_text(html)
+        page.write_text(with_probe(html))
+        shot = shots / f"agenda-{name}-{lang}.png"
+        seen = in_browser(page, 1200, tmp_path)
+        in_browser(plain, 1200, tmp_path, shot, probe=False)
+        assert seen["cells"], "no evidence in the page"
+        for cell in seen["cells"]:
+            assert cell.strip()
+            assert not ISO.search(cell), cell
+            assert not PYTHONISH.search(cell), cell
+        assert len(seen["slow"]) == len(agenda.slow_items)
+        assert all(seen["slow"]), "a slow signal without its picture"
+        pixels = mpimg.imread(shot)
+        assert pixels.shape[1] >= 1000
+        assert pixels.std() > 0.05  # not a blank page: text, tables and pictures
+        printed = tmp_path / f"{name}-print.html"
+        printed.write_text(with_probe(html, print_layout=True))
+        seen = in_browser(printed, A4_PX, tmp_path)
+        assert seen["width"] <= A4_PX
+        assert seen["wide"] == 0, "a table wider than the printed page"
+
+
+def test_the_agenda_prints_to_a_pdf(store: Store, tmp_path: Path) -> None:
+    if browser() is None:
+        pytest.skip("chromium is not installed: `make test` installs it")
+    out = tmp_path / "agenda.html"
+    state = Path(str(store.path)).parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "agenda", "--week", "2026-W02", "--out", str(out),
+         "--state-dir", str(state), "--pdf"],
+        capture_output=True, text=True, check=False, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    pdf = out.with_suffix(".pdf")
+    assert f"PDF (A4) written to {pdf}" in proc.stdout
+    body = pdf.read_bytes()
+    assert body.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type\s*/Page\b", body))
+    assert pages >= 3  # page breaks per part: to decide, urgent pages, devices
+    # A4 portrait on every page: 595 x 842 points
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", body)
+    assert len(boxes) == pages
+    for w, h in boxes:
+        assert abs(float(w) - 595.3) < 1
+        assert abs(float(h) - 841.9) < 1
+
+
+def test_no_browser_is_a_clear_error(store: Store, tmp_path: Path) -> None:
+    state = Path(str(store.path)).parent
+    env = {**os.environ, "THUISPLUS_CHROMIUM": "no-such-browser"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "agenda", "--week", "2026-W02",
+         "--out", str(tmp_path / "a.html"), "--state-dir", str(state), "--pdf"],
+        capture_output=True, text=True, check=False, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--pdf needs headless Chromium" in proc.stderr
+    assert (tmp_path / "a.html").is_file()  # the HTML is written all the same
 
 
 @pytest.fixture(scope="module")
