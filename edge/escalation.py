@@ -22,7 +22,7 @@ import itertools
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -41,6 +41,12 @@ class AlertStep(BaseModel):
     after_minutes: float = Field(ge=0, le=24 * 60, description="Starts this long after the signal.")
     repeat_minutes: float | None = Field(
         5.0, gt=0, le=24 * 60, description="Repeat while this step is current (null: once)."
+    )
+    push: Literal["critical", "normal"] = Field(
+        "critical",
+        description="How a phone push of this step comes through (Home Assistant): critical "
+        "breaks through Do Not Disturb where the phone allows it (an iOS critical alert, an "
+        "Android alarm channel); normal is an ordinary high-priority push.",
     )
 
 
@@ -137,6 +143,16 @@ def plan(config: AlertsConfig, opened: datetime, at: datetime) -> tuple[int, dat
 class AlertSink(Protocol):
     def alert(
         self, signal: Signal, target: str, level: int, attempt: int, at: datetime
+    ) -> None: ...
+
+
+@runtime_checkable
+class StepAlertSink(Protocol):
+    """An alert sink that wants the whole step of the chain (its ``push`` choice, say),
+    not only its target: the escalator calls ``alert_step`` instead of ``alert``."""
+
+    def alert_step(
+        self, signal: Signal, step: AlertStep, level: int, attempt: int, at: datetime
     ) -> None: ...
 
 
@@ -274,10 +290,14 @@ class Escalator:
                             self.config.max_alerts,
                         )
                     next_at = None
-                target = self.config.chain[level].target
+                step = self.config.chain[level]
+                target = step.target
                 signal = entry.signal
                 for sink in self.sinks:
-                    sink.alert(signal, target, level, entry.alerts_sent + 1, at)
+                    if isinstance(sink, StepAlertSink):
+                        sink.alert_step(signal, step, level, entry.alerts_sent + 1, at)
+                    else:
+                        sink.alert(signal, target, level, entry.alerts_sent + 1, at)
                 self._record(entry, level, next_at, target, at)
                 sent += 1
                 logger.info(
