@@ -70,6 +70,14 @@ class HomeAssistantConfig(BaseModel):
     persistent_notifications: bool = Field(
         True, description="Also show each urgent signal as a persistent notification."
     )
+    android_channel: str = Field(
+        "alarm_stream",
+        pattern=r"^[A-Za-z0-9_ -]{1,64}$",
+        description="The Android notification channel of a critical push (a chain step "
+        "with push: critical). The companion app plays alarm_stream on the alarm stream; "
+        "another name makes a channel of its own whose sound and Do Not Disturb override "
+        "are set on the phone.",
+    )
     timeout_s: float = Field(10.0, gt=0, le=120, description="Per request to Home Assistant.")
     retries: int = Field(
         3, ge=1, le=10, description="Tries per call before it is dropped (alerts repeat)."

@@ -48,13 +48,26 @@ logger = logging.getLogger(__name__)
 ACK_BY = "home_assistant"
 NONE = "None"  # Home Assistant's MQTT entities read this payload as "unknown"
 CHANGED_EVERY_S = 1.0
+REFRESH_EVERY_S = 30.0  # at least this often: a change made outside the broker shows
+HANDLED = ("acknowledged", "discussed", "assigned")  # someone has it; not closed yet
 _TOPIC_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # as the hub's topic convention allows
 
 
-class OpenSignalsListener(Protocol):
-    """Told, after every refresh, which urgent signals are still open (not acknowledged)."""
+@dataclass(frozen=True)
+class UrgentState:
+    """An urgent signal not closed yet, as the register has it now."""
 
-    def resolved(self, open_urgent: set[str]) -> None: ...
+    id: str
+    status: str  # open | acknowledged | discussed | assigned
+    taken_by: str | None = None
+    """Who took it on (the role that moved it on from ``open``); ``None`` while open."""
+
+
+class OpenSignalsListener(Protocol):
+    """Told, after every refresh, which urgent signals are not closed yet and who took each
+    on: a signal missing from ``urgent`` is closed (or was never urgent)."""
+
+    def urgent(self, urgent: Mapping[str, UrgentState]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -65,12 +78,19 @@ class ApartmentView:
     presence: str  # home | away | unknown
     last_activity: datetime | None
     open: tuple[Entry, ...]  # signals with status "open", oldest first
+    handled: tuple[Entry, ...] = ()  # acknowledged, discussed or assigned: not closed yet
+    taken_by: tuple[tuple[str, str], ...] = ()  # (signal id, role) for those handled
 
     @property
     def urgent_id(self) -> str | None:
         """The newest open urgent signal: what the acknowledge button acknowledges."""
         urgent = [e.id for e in self.open if e.severity == "urgent"]
         return urgent[-1] if urgent else None
+
+    @property
+    def unresolved(self) -> tuple[Entry, ...]:
+        """Every signal not closed yet, oldest first: what needs attention."""
+        return tuple(sorted(self.open + self.handled, key=lambda e: (e.opened, e.id)))
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,13 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
+def _texts(entry: Entry) -> dict[str, str]:
+    """The signal's text: ``summary`` in the flat's language, ``summary_en`` in English
+    (the same text in an English flat)."""
+    signal = entry.signal
+    return {"summary": signal.summary, "summary_en": signal.summary_en or signal.summary}
+
+
 def _open_attributes(view: ApartmentView) -> dict[str, Any]:
     return {
         "signals": [
@@ -126,11 +153,38 @@ def _open_attributes(view: ApartmentView) -> dict[str, Any]:
                 "severity": e.severity,
                 "domain": e.domain,
                 "since": e.opened.isoformat(),
+                **_texts(e),
             }
             for e in view.open
         ],
         "kinds": sorted({e.kind for e in view.open}),
         "ids": [e.id for e in view.open],
+    }
+
+
+def _attention_attributes(view: ApartmentView) -> dict[str, Any]:
+    """Every signal not closed yet, with its text and who took it on; ``summary`` and
+    ``summary_en`` at the top are the newest one's (for automations and cards)."""
+    taken = dict(view.taken_by)
+    signals = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "severity": e.severity,
+            "status": e.status,
+            "since": e.opened.isoformat(),
+            "taken_by": taken.get(e.id),
+            **_texts(e),
+        }
+        for e in view.unresolved
+    ]
+    newest = signals[-1] if signals else {}
+    return {
+        "summary": newest.get("summary"),
+        "summary_en": newest.get("summary_en"),
+        "signal": newest.get("id"),
+        "status": newest.get("status"),
+        "signals": signals,
     }
 
 
@@ -153,7 +207,8 @@ ENTITIES: tuple[HaEntityDescription, ...] = (
         key="needs_attention",
         component="binary_sensor",
         names={"nl": "Aandacht nodig", "en": "Needs attention"},
-        value_fn=lambda v: "ON" if v.open else "OFF",
+        value_fn=lambda v: "ON" if v.unresolved else "OFF",
+        attributes_fn=_attention_attributes,
         static={"device_class": "problem"},
     ),
     HaEntityDescription(
@@ -188,6 +243,20 @@ ENTITIES: tuple[HaEntityDescription, ...] = (
         config_fn=_ack_config,
     ),
 )
+
+
+def taken_by(trail: list[dict[str, Any]]) -> str:
+    """Who took a signal on, from its audit trail: the role that moved it on from ``open``
+    (an acknowledgement, usually); ``""`` when the trail does not say.
+
+    >>> taken_by([{"actor": "hub", "action": "alerted", "details": {}},
+    ...           {"actor": "on_call", "action": "acknowledged", "details": {"from": "open"}}])
+    'on_call'
+    """
+    for line in trail:
+        if line["details"].get("from") == "open" and line["action"] != "closed":
+            return str(line["actor"])
+    return ""
 
 
 def entity_config(
@@ -247,6 +316,7 @@ class Discovery:
         self._configured = set(config.apartments) - {COMMON_APARTMENT}
         self._views: dict[str, ApartmentView] = {}
         self._published: dict[str, str] = {}
+        self._taken_by: dict[str, str] = {}  # signal id -> role, read once from the audit
         self.publishes = 0
 
     # --- LiveExtension hooks ------------------------------------------------------------
@@ -272,7 +342,10 @@ class Discovery:
         self.tick(live)
 
     def tick(self, live: LiveHub) -> None:
-        if self._dirty and time.monotonic() - self._refreshed >= CHANGED_EVERY_S:
+        # also every REFRESH_EVERY_S: `thuisplus signals ack|close` on the command line
+        # changes the register without a message through the broker
+        since = time.monotonic() - self._refreshed
+        if (self._dirty and since >= CHANGED_EVERY_S) or since >= REFRESH_EVERY_S:
             self.refresh(live)
 
     # --- the work -----------------------------------------------------------------------
@@ -290,19 +363,33 @@ class Discovery:
 
     def views(self, live: LiveHub) -> dict[str, ApartmentView]:
         """Every apartment seen (in events, the register or the config), as it is now."""
+        register = live.hub.register
         open_by_apt: dict[str, list[Entry]] = {}
-        for entry in live.hub.register.entries(status="open"):
+        for entry in register.entries(status="open"):
             open_by_apt.setdefault(entry.apartment, []).append(entry)
-        apartments = self._configured | set(live.hub.state.apartments) | set(open_by_apt)
+        handled_by_apt: dict[str, list[Entry]] = {}
+        for status in HANDLED:
+            for entry in register.entries(status=status):
+                handled_by_apt.setdefault(entry.apartment, []).append(entry)
+        handled_ids = {e.id for es in handled_by_apt.values() for e in es}
+        for sid in set(self._taken_by) - handled_ids:
+            del self._taken_by[sid]  # closed: forget
+        for sid in sorted(handled_ids - set(self._taken_by)):
+            self._taken_by[sid] = taken_by(register.audit_trail(sid))
+        apartments = self._configured | set(live.hub.state.apartments)
+        apartments |= set(open_by_apt) | set(handled_by_apt)
         apartments.discard(COMMON_APARTMENT)
         out = {}
         for apt in sorted(a for a in apartments if _TOPIC_SAFE.match(a)):
             st = live.hub.state.apartments.get(apt)
+            handled = sorted(handled_by_apt.get(apt, ()), key=lambda e: (e.opened, e.id))
             out[apt] = ApartmentView(
                 apartment=apt,
                 presence=st.presence if st else "unknown",
                 last_activity=st.last_activity if st else None,
                 open=tuple(open_by_apt.get(apt, ())),
+                handled=tuple(handled),
+                taken_by=tuple((e.id, self._taken_by[e.id]) for e in handled),
             )
         return out
 
@@ -312,9 +399,14 @@ class Discovery:
         self._dirty = False
         views = self.views(live)
         if self.listeners:
-            urgent = {e.id for v in views.values() for e in v.open if e.severity == "urgent"}
+            urgent: dict[str, UrgentState] = {}
+            for view in views.values():
+                taken = dict(view.taken_by)
+                for e in view.unresolved:
+                    if e.severity == "urgent":
+                        urgent[e.id] = UrgentState(e.id, e.status, taken.get(e.id))
             for listener in self.listeners:
-                listener.resolved(urgent)
+                listener.urgent(urgent)
         if not live.connected:
             return
         for apt, view in views.items():

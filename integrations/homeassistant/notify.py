@@ -10,8 +10,13 @@ dropped (and logged) rather than held: the hub never stalls for Home Assistant.
 
 The push is actionable: the companion app shows an action ``THUISPLUS_ACK_<signal id>``;
 an automation on ``mobile_app_notification_action`` turns it into the hub's ack command
-(docs/homeassistant.md). The persistent notification (``thuisplus_<signal id>``) is
-dismissed once the signal is no longer open.
+(docs/homeassistant.md). Each push carries the tag ``thuisplus_<signal id>``. A step of the
+chain with ``push: critical`` (the default) sends a push that breaks through Do Not Disturb
+where the phone allows it (an iOS critical alert, Android's alarm channel).
+
+Once someone takes the signal on (acknowledges it), the pushes on the other phones are
+cleared (``clear_notification`` with the tag) and those phones get a short "<who> gaat";
+the persistent notification stays, saying who took it, until the signal is closed.
 
 >>> from datetime import datetime, timezone
 >>> from edge.models import Domain, Severity, SignalKind
@@ -20,8 +25,14 @@ dismissed once the signal is no longer open.
 ...            domain=Domain.CARE, severity=Severity.URGENT, start=t, detected_at=t,
 ...            summary="Mogelijke val in de badkamer van a012")
 >>> data = push_data(s, "nl")
->>> data["title"], data["data"]["actions"][0]["action"]
-('Urgent: a012', 'THUISPLUS_ACK_6296b8dd')
+>>> data["title"], data["data"]["actions"][0]["action"], data["data"]["tag"]
+('Urgent: a012', 'THUISPLUS_ACK_6296b8dd', 'thuisplus_6296b8dd')
+>>> data["data"]["push"]["interruption-level"], data["data"]["channel"]
+('critical', 'alarm_stream')
+>>> "push" in push_data(s, "nl", push="normal")["data"]
+False
+>>> info_data(s, "on_call", "nl")["message"]
+'on_call gaat'
 """
 
 from __future__ import annotations
@@ -29,10 +40,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from homeassistant_api import Client
 from homeassistant_api.errors import HomeassistantAPIError
@@ -40,15 +51,38 @@ from homeassistant_api.errors import HomeassistantAPIError
 from edge.models import Signal
 from integrations.homeassistant.config import HomeAssistantConfig, HomeAssistantError
 
+if TYPE_CHECKING:
+    from edge.escalation import AlertStep
+    from integrations.homeassistant.discovery import UrgentState
+
 __all__ = ["HomeAssistantError", "Notifier"]
 
 logger = logging.getLogger(__name__)
 
 ACTION_PREFIX = "THUISPLUS_ACK_"
+CLEAR = "clear_notification"  # the companion app's command: remove the push with this tag
+Push = Literal["critical", "normal"]
 _TEXTS = {
-    "nl": {"title": "Urgent: {apartment}", "ack": "Ik ga", "signal": "Signaal"},
-    "en": {"title": "Urgent: {apartment}", "ack": "On my way", "signal": "Signal"},
+    "nl": {
+        "title": "Urgent: {apartment}",
+        "ack": "Ik ga",
+        "signal": "Signaal",
+        "taken_title": "Bevestigd: {apartment}",
+        "going": "{who} gaat",
+        "taken": "Bevestigd door {who}",
+        "someone": "iemand",
+    },
+    "en": {
+        "title": "Urgent: {apartment}",
+        "ack": "On my way",
+        "signal": "Signal",
+        "taken_title": "Acknowledged: {apartment}",
+        "going": "{who} is on the way",
+        "taken": "Acknowledged by {who}",
+        "someone": "someone",
+    },
 }
+CRITICAL_IOS = {"sound": {"name": "default", "critical": 1, "volume": 1.0}}
 
 
 class ServiceCaller(Protocol):
@@ -61,30 +95,76 @@ def notification_id(signal_id: str) -> str:
     return f"thuisplus_{signal_id}"
 
 
-def push_data(signal: Signal, language: str) -> dict[str, Any]:
+def push_data(
+    signal: Signal, language: str, push: Push = "critical", channel: str = "alarm_stream"
+) -> dict[str, Any]:
     """The notify service data: the summary, an action to acknowledge, a tag per signal
-    (a repeat replaces the earlier notification on the phone instead of stacking)."""
+    (a repeat replaces the earlier notification on the phone instead of stacking; the
+    acknowledgement clears it). Android gets it at once (``ttl: 0``, ``priority: high``).
+
+    ``critical`` adds what breaks through Do Not Disturb where the phone allows it: for
+    iOS a critical alert (``push.sound.critical``, ``push.interruption-level``; the app
+    needs the critical-alerts permission), for Android the notification ``channel`` (the
+    companion app plays ``alarm_stream`` on the alarm stream) at ``importance: high``.
+    Each platform ignores the other's keys."""
     texts = _TEXTS.get(language, _TEXTS["nl"])
+    data: dict[str, Any] = {
+        "tag": notification_id(signal.id),
+        "group": "thuisplus",
+        "priority": "high",
+        "ttl": 0,
+        "actions": [{"action": f"{ACTION_PREFIX}{signal.id}", "title": texts["ack"]}],
+    }
+    if push == "critical":
+        data["push"] = {**CRITICAL_IOS, "interruption-level": "critical"}
+        data["channel"] = channel
+        data["importance"] = "high"
     return {
         "title": texts["title"].format(apartment=signal.apartment),
         "message": signal.summary,
+        "data": data,
+    }
+
+
+def clear_data(signal_id: str) -> dict[str, Any]:
+    """Removes the signal's push from a phone (the companion app's ``clear_notification``)."""
+    return {"message": CLEAR, "data": {"tag": notification_id(signal_id)}}
+
+
+def _who(who: str, texts: dict[str, str]) -> str:
+    return who or texts["someone"]
+
+
+def info_data(signal: Signal, who: str, language: str) -> dict[str, Any]:
+    """The short push to the others once ``who`` (a role) took the signal on: an ordinary
+    one, under its own tag so it does not replace or get cleared with the urgent one."""
+    texts = _TEXTS.get(language, _TEXTS["nl"])
+    return {
+        "title": texts["taken_title"].format(apartment=signal.apartment),
+        "message": texts["going"].format(who=_who(who, texts)),
         "data": {
-            "tag": notification_id(signal.id),
+            "tag": f"{notification_id(signal.id)}_info",
             "group": "thuisplus",
             "priority": "high",
             "ttl": 0,
-            "actions": [{"action": f"{ACTION_PREFIX}{signal.id}", "title": texts["ack"]}],
         },
     }
 
 
-def persistent_data(signal: Signal, language: str) -> dict[str, Any]:
+def persistent_data(signal: Signal, language: str, taken_by: str | None = None) -> dict[str, Any]:
+    """Home Assistant's "needs attention" notification; once someone took the signal on it
+    says who (it stays until the signal is closed)."""
     texts = _TEXTS.get(language, _TEXTS["nl"])
+    message = (
+        f"{signal.summary}\n\n{texts['signal']} {signal.id} "
+        f"({signal.kind.value}, {signal.detected_at:%Y-%m-%d %H:%M})"
+    )
+    if taken_by is not None:
+        message += f"\n\n{texts['taken'].format(who=_who(taken_by, texts))}"
     return {
         "notification_id": notification_id(signal.id),
         "title": texts["title"].format(apartment=signal.apartment),
-        "message": f"{signal.summary}\n\n{texts['signal']} {signal.id} "
-        f"({signal.kind.value}, {signal.detected_at:%Y-%m-%d %H:%M})",
+        "message": message,
     }
 
 
@@ -140,7 +220,11 @@ class Notifier:
         self._queue: queue.Queue[_Call] = queue.Queue(maxsize=config.queue_size)
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._persistent: set[str] = set()  # hub thread only
+        # hub thread only: what this notifier sent for urgent signals not closed yet
+        self._signals: dict[str, Signal] = {}  # alerted, by id
+        self._pushed: dict[str, dict[str, str]] = {}  # id -> target -> service, still shown
+        self._taken: dict[str, str] = {}  # id -> who took it on (handled once)
+        self._persistent: set[str] = set()
         self.sent = 0
         self.failed = 0  # calls dropped after their retries
         self.dropped = 0  # calls dropped because the queue was full
@@ -159,25 +243,79 @@ class Notifier:
 
     # --- AlertSink (hub thread) ------------------------------------------------------------
 
-    def alert(self, signal: Signal, target: str, level: int, attempt: int, at: datetime) -> None:
-        if signal.severity.value != "urgent":
+    def alert_step(
+        self, signal: Signal, step: AlertStep, level: int, attempt: int, at: datetime
+    ) -> None:
+        """The escalator's call (a ``StepAlertSink``): the step says critical or normal."""
+        self.alert(signal, step.target, level, attempt, at, push=step.push)
+
+    def alert(
+        self,
+        signal: Signal,
+        target: str,
+        level: int,
+        attempt: int,
+        at: datetime,
+        push: Push = "critical",
+    ) -> None:
+        if signal.severity.value != "urgent" or signal.id in self._taken:
             return
         service = self.config.notify.get(target)
         if service is not None:
-            domain, name = service.split(".", 1)
-            self._submit(_Call(domain, name, push_data(signal, self.language), signal.id))
+            self._signals[signal.id] = signal
+            self._pushed.setdefault(signal.id, {})[target] = service
+            data = push_data(signal, self.language, push, self.config.android_channel)
+            self._notify(service, data, signal.id)
         if self.config.persistent_notifications:
             # again at every alert: cheap, and one lost while Home Assistant was down returns
+            self._signals[signal.id] = signal
             self._persistent.add(signal.id)
             data = persistent_data(signal, self.language)
             self._submit(_Call("persistent_notification", "create", data, signal.id))
 
-    def resolved(self, open_urgent: set[str]) -> None:
-        """Dismiss the persistent notifications of signals no longer open (acknowledged)."""
-        for sid in sorted(self._persistent - open_urgent):
-            self._persistent.discard(sid)
-            data = {"notification_id": notification_id(sid)}
-            self._submit(_Call("persistent_notification", "dismiss", data, sid))
+    def urgent(self, urgent: Mapping[str, UrgentState]) -> None:
+        """After every refresh of the register (an ``OpenSignalsListener``): ``urgent`` is
+        every urgent signal not closed yet.
+
+        A signal someone took on (acknowledged, or discussed or assigned straight away):
+        its push is cleared on every other phone that got it, which gets "<who> gaat"
+        instead; its persistent notification now says who. A closed signal: whatever is
+        still shown of it goes (the pushes, the persistent notification)."""
+        for sid in sorted(set(self._signals) - set(urgent)):
+            for service in self._pushed.pop(sid, {}).values():
+                self._notify(service, clear_data(sid), sid)
+            if sid in self._persistent:
+                self._persistent.discard(sid)
+                data = {"notification_id": notification_id(sid)}
+                self._submit(_Call("persistent_notification", "dismiss", data, sid))
+            self._signals.pop(sid, None)
+            self._taken.pop(sid, None)
+        for sid in sorted(set(self._signals) & set(urgent)):
+            state = urgent[sid]
+            if state.status == "open" or sid in self._taken:
+                continue
+            who = state.taken_by or ""
+            self._taken[sid] = who
+            signal = self._signals[sid]
+            shown = self._pushed.get(sid, {})
+            others = sorted(t for t in shown if t != who)  # who goes keeps theirs till closed
+            for target in others:
+                service = shown.pop(target)
+                self._notify(service, clear_data(sid), sid)
+                self._notify(service, info_data(signal, who, self.language), sid)
+            if sid in self._persistent:
+                data = persistent_data(signal, self.language, taken_by=who)
+                self._submit(_Call("persistent_notification", "create", data, sid))
+            logger.info(
+                "Home Assistant: %s taken on by %s; its push cleared on %d other phone(s)",
+                sid,
+                who or "?",
+                len(others),
+            )
+
+    def _notify(self, service: str, data: dict[str, Any], what: str) -> None:
+        domain, name = service.split(".", 1)
+        self._submit(_Call(domain, name, data, what))
 
     def _submit(self, call: _Call) -> None:
         try:

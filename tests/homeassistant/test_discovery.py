@@ -90,6 +90,7 @@ def test_discovery_configs_states_and_the_acknowledge_button(running) -> None:  
         "qos": 1,
         "device_class": "problem",
         "state_topic": f"{STATE}/needs_attention",
+        "json_attributes_topic": f"{STATE}/needs_attention/attributes",
     }
     assert watch.json(topics["open_signals"]) == {
         "name": "Open signalen",
@@ -123,6 +124,13 @@ def test_discovery_configs_states_and_the_acknowledge_button(running) -> None:  
     wait_for(lambda: watch.last(f"{STATE}/last_activity") is not None, 10, "last activity")
     assert datetime.fromisoformat((watch.last(f"{STATE}/last_activity") or b"").decode()) == seen
     assert watch.last(f"{STATE}/needs_attention") == b"OFF"
+    assert watch.json(f"{STATE}/needs_attention/attributes") == {
+        "summary": None,
+        "summary_en": None,
+        "signal": None,
+        "status": None,
+        "signals": [],
+    }
     assert watch.last(f"{STATE}/open_signals") == b"0"
     assert watch.last(f"{STATE}/acknowledge") == b"offline"
     assert watch.last(f"{STATE}/presence") == b"home"  # motion inside: someone is home
@@ -146,6 +154,14 @@ def test_discovery_configs_states_and_the_acknowledge_button(running) -> None:  
     assert attrs["kinds"] == ["fall"]
     assert attrs["signals"][0]["severity"] == "urgent"
     assert watch.last(f"{STATE}/open_signals") == b"1"
+    # the signal's text, in the flat's language and in English, for automations
+    raised = watch.json(f"thuisplus/{FLAT}/signal/a012/fall")
+    assert raised["summary"] != raised["summary_en"]
+    texts = {"summary": raised["summary"], "summary_en": raised["summary_en"]}
+    assert {k: attrs["signals"][0][k] for k in texts} == texts
+    attention = watch.json(f"{STATE}/needs_attention/attributes")
+    assert (attention["signal"], attention["status"]) == (sid, "open")
+    assert {k: attention[k] for k in texts} == texts
     assert watch.last(f"{STATE}/acknowledge") == b"online"
     wait_for(lambda: sid in watch.json(topics["acknowledge"])["payload_press"], 10, "armed")
     button = watch.json(topics["acknowledge"])
@@ -158,9 +174,19 @@ def test_discovery_configs_states_and_the_acknowledge_button(running) -> None:  
     assert json.loads(watch.last(result) or b"{}")["status"] == "acknowledged"
     # one refresh publishes the entities in order; the button's state comes last
     wait_for(lambda: watch.last(f"{STATE}/acknowledge") == b"offline", 10, "button off")
-    assert watch.last(f"{STATE}/needs_attention") == b"OFF"
     assert watch.last(f"{STATE}/open_signals") == b"0"
     assert "acknowledged by home_assistant" in hub.output()
+    # acknowledged is not resolved: the apartment needs attention until the signal is closed
+    assert watch.last(f"{STATE}/needs_attention") == b"ON"
+    attention = watch.json(f"{STATE}/needs_attention/attributes")
+    assert (attention["status"], attention["signals"][0]["taken_by"]) == (
+        "acknowledged",
+        "home_assistant",
+    )
+    close = {"signal": sid, "by": "coordinator", "verdict": "confirmed"}
+    pub.send(f"thuisplus/{FLAT}/command/close", close)
+    wait_for(lambda: watch.last(f"{STATE}/needs_attention") == b"OFF", 10, "closed: off")
+    assert watch.json(f"{STATE}/needs_attention/attributes")["signals"] == []
 
     # all of it is retained: Home Assistant starting later finds it
     late = Collector(running[0].broker, f"{PREFIX}/#", client_id="test-ha-late")

@@ -1,7 +1,9 @@
 """The whole way with a real Home Assistant: a fall message into a live ``thuisplus run``
-gives a push through a notify service, a persistent notification and the apartment's
-entities in Home Assistant; pressing the acknowledge button in Home Assistant acknowledges
-the signal in the hub's register, and the persistent notification goes away."""
+gives a push through a notify service (critical: Home Assistant takes its data), a
+persistent notification and the apartment's entities in Home Assistant; pressing the
+acknowledge button in Home Assistant acknowledges the signal in the hub's register, the
+push is cleared on the phone (``clear_notification`` through the same notify service) with
+"home_assistant gaat" after it, and "needs attention" stays until the signal is closed."""
 
 from __future__ import annotations
 
@@ -97,9 +99,14 @@ def test_a_fall_reaches_home_assistant_and_is_acknowledged_there(
         assert now["sensor.thuisplus_a012_last_activity"]["attributes"]["device_class"] == (
             "timestamp"
         )
-        assert now["binary_sensor.thuisplus_a012_needs_attention"]["attributes"][
-            "friendly_name"
-        ] == ("a012 Aandacht nodig")
+        attention = now["binary_sensor.thuisplus_a012_needs_attention"]["attributes"]
+        assert attention["friendly_name"] == "a012 Aandacht nodig"
+        # the signal's text is an attribute: automations and cards can show it
+        assert (attention["summary"], attention["summary_en"]) == (
+            signal["summary"],
+            signal["summary_en"],
+        )
+        assert (attention["signal"], attention["status"]) == (sid, "open")
         button = "button.thuisplus_a012_acknowledge"
         wait_for(
             lambda: states().get(button, {}).get("state") not in (None, "unavailable"),
@@ -117,12 +124,42 @@ def test_a_fall_reaches_home_assistant_and_is_acknowledged_there(
             "signal": sid,
             "status": "acknowledged",
         }
+        wait_for(lambda: states()[button]["state"] == "unavailable", 10, "the button disarmed")
+
+        # the phone's push is cleared through the notify service, then who goes
+        def phone() -> list[str]:
+            return ha.notify_file.read_text().splitlines()
+
+        wait_for(
+            lambda: "home_assistant gaat" in phone(),
+            15,
+            lambda: f"the clear and the info push; notify file: {phone()}\nHA:\n{ha.output()}",
+        )
+        lines = phone()
+        assert lines.index("clear_notification") < lines.index("home_assistant gaat")
+        assert lines.index(signal["summary"]) < lines.index("clear_notification")
+
+        # acknowledged is not resolved: "needs attention" and its notification stay on
+        def taken() -> bool:
+            note = ha.persistent_notifications().get(notification, {})
+            return "Bevestigd door home_assistant" in note.get("message", "")
+
+        wait_for(taken, 15, lambda: f"the notification updated: {ha.persistent_notifications()}")
+        attention = states()["binary_sensor.thuisplus_a012_needs_attention"]
+        assert attention["state"] == "on"
+        assert attention["attributes"]["status"] == "acknowledged"
+        assert attention["attributes"]["signals"][0]["taken_by"] == "home_assistant"
+
+        # closed: now it goes
+        pub.send(
+            f"thuisplus/{FLAT}/command/close",
+            {"signal": sid, "by": "coordinator", "verdict": "confirmed"},
+        )
         wait_for(
             lambda: states()["binary_sensor.thuisplus_a012_needs_attention"]["state"] == "off",
             10,
-            "needs attention off",
+            "needs attention off once closed",
         )
-        wait_for(lambda: states()[button]["state"] == "unavailable", 10, "the button disarmed")
         wait_for(
             lambda: notification not in ha.persistent_notifications(),
             15,
@@ -159,5 +196,6 @@ def test_a_fall_reaches_home_assistant_and_is_acknowledged_there(
         text=True,
         check=True,
     ).stdout
-    assert " acknowledged" in shown_cli.splitlines()[0]
+    assert " closed" in shown_cli.splitlines()[0]
+    assert "acknowledged" in shown_cli
     assert "home_assistant" in shown_cli
