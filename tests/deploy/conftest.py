@@ -51,6 +51,10 @@ TREE_PACKAGES = (
     "netbase",
 )
 SUITE = "bookworm"
+# The central peer of the gateways' VPN in the test: a real key's public half (X25519,
+# base64, as `wg pubkey` prints it), and an endpoint that is never dialled in the chroot.
+WIREGUARD_CENTRAL_KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+WIREGUARD_CENTRAL_ENDPOINT = "vpn.invalid:51820"
 RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
     r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
@@ -370,6 +374,11 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
             "0x00158d0001a2b3c6": "common/common_room/motion",
         },
         "thuisplus_config_extra": {"apartments": {"a012": {"residents": 1}}},
+        # the VPN's central peer instead of the group_vars' CHANGE-ME placeholders, and
+        # the gateways' public keys written outside the repository
+        "wireguard_central_public_key": WIREGUARD_CENTRAL_KEY,
+        "wireguard_central_endpoint": WIREGUARD_CENTRAL_ENDPOINT,
+        "wireguard_fetch_dir": str(work / "fetched"),
     }
     extra_vars = _write_yaml(work / "test-vars.yml", test_vars)
 
@@ -396,6 +405,7 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
                 "/etc/mosquitto/conf.d/thuisplus.conf",
                 "/srv/homeassistant",
                 "/var/lib/homeassistant",
+                "/etc/wireguard",
             )
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
 import subprocess
 import time
@@ -11,7 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FLAT, REPO, Gateway, free_port, tool
+from .conftest import (
+    FLAT,
+    HOST,
+    REPO,
+    WIREGUARD_CENTRAL_ENDPOINT,
+    WIREGUARD_CENTRAL_KEY,
+    Gateway,
+    free_port,
+    tool,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -71,6 +81,7 @@ def test_a_run_shows_and_repairs_hand_edits(deploy_gateway: Gateway) -> None:
     assert "TASK [thuisplus : " in run.output
     assert "TASK [base : " not in run.output
     assert "TASK [mosquitto : " not in run.output
+    assert "TASK [wireguard : " not in run.output
 
 
 def _owner(gateway: Gateway, inside: str) -> tuple[str, str, int]:
@@ -306,6 +317,149 @@ def test_zigbee2mqtt_config(deploy_gateway: Gateway) -> None:
         "a012/entrance/front_door",
         "common/common_room/motion",
     ]
+
+
+# --- the VPN: wg0 to the central peer ---------------------------------------------------
+
+
+def _shown_public_keys(run_output: str) -> list[str]:
+    """The public keys the run's debug task printed for the installer."""
+    marker = f"WireGuard public key of {HOST} (10.80.0.21/24): "
+    return [
+        line.split(marker, 1)[1].strip().strip("'\"")
+        for line in run_output.splitlines()
+        if marker in line
+    ]
+
+
+def test_wireguard_tunnel_config(deploy_gateway: Gateway) -> None:
+    assert _owner(deploy_gateway, "/etc/wireguard") == ("root", "root", 0o700)
+    assert _owner(deploy_gateway, "/etc/wireguard/wg0.conf") == ("root", "root", 0o600)
+    lines = deploy_gateway.path("/etc/wireguard/wg0.conf").read_text().splitlines()
+    for line in (
+        "[Interface]",
+        "Address = 10.80.0.21/24",
+        "PostUp = wg set %i private-key /etc/wireguard/wg0.key",
+        "[Peer]",
+        f"PublicKey = {WIREGUARD_CENTRAL_KEY}",
+        f"Endpoint = {WIREGUARD_CENTRAL_ENDPOINT}",
+        # only the VPN's subnet goes into the tunnel, not the gateway's other traffic
+        "AllowedIPs = 10.80.0.0/24",
+        "PersistentKeepalive = 25",
+    ):
+        assert line in lines, line
+    assert not [line for line in lines if line.startswith("PrivateKey")]
+    # wg-quick accepts it: strip parses the file as wg-quick@wg0 does
+    stripped = deploy_gateway.chroot("/usr/bin/wg-quick", "strip", "wg0")
+    assert stripped.returncode == 0, stripped.stderr
+    assert f"PublicKey = {WIREGUARD_CENTRAL_KEY}" in stripped.stdout.splitlines()
+    wants = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/wg-quick@wg0.service")
+    assert wants.is_symlink()
+    assert deploy_gateway.path(str(wants.readlink())).is_file()
+
+
+def test_wireguard_private_key_made_on_the_gateway_once(deploy_gateway: Gateway) -> None:
+    key_file = "/etc/wireguard/wg0.key"
+    assert _owner(deploy_gateway, key_file) == ("root", "root", 0o600)
+    private = deploy_gateway.path(key_file).read_text().strip()
+    assert len(private) == 44
+    assert private.endswith("=")
+    derived = deploy_gateway.chroot("/bin/sh", "-c", f"wg pubkey < {key_file}")
+    assert derived.returncode == 0, derived.stderr
+    public = derived.stdout.strip()
+    assert public != private
+    # shown by the first and the second run alike (the second kept the key), and written
+    # on the controller for the central peer
+    assert _shown_public_keys(deploy_gateway.runs["first"].output) == [public]
+    assert _shown_public_keys(deploy_gateway.runs["second"].output) == [public]
+    fetched = deploy_gateway.work / "fetched" / f"{HOST}.pub"
+    assert fetched.read_text() == public + "\n"
+    # the private key is nowhere but on the gateway: not in any run's output, not in a
+    # file of the repository that git could commit (tracked or untracked, deploy/ansible's
+    # ignored ones too), not on the controller's side
+    for run in deploy_gateway.runs.values():
+        assert private not in run.output
+    found = subprocess.run(
+        ["git", "grep", "-lF", "--untracked", private],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert found.returncode == 1, found.stdout + found.stderr
+    ignored = subprocess.run(
+        ["grep", "-rlF", private, str(REPO / "deploy")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert ignored.returncode == 1, ignored.stdout + ignored.stderr
+    assert private not in fetched.read_text()
+
+
+def test_wireguard_reload_keeps_the_key_and_the_central_peer(deploy_gateway: Gateway) -> None:
+    """wg-quick's own reload (wg syncconf of the stripped wg0.conf) would clear the private
+    key, which wg0.conf leaves to PostUp; the unit's reload is the role's script, which
+    passes the key from its file. Run in the tree with a `wg` that records what syncconf
+    gets (there is no wg0 interface in a chroot)."""
+    dropin = "/etc/systemd/system/wg-quick@wg0.service.d/thuisplus-reload.conf"
+    lines = deploy_gateway.path(dropin).read_text().splitlines()
+    assert lines[-2:] == ["ExecReload=", "ExecReload=/usr/local/sbin/thuisplus-wg-reload %i"]
+    assert _owner(deploy_gateway, "/usr/local/sbin/thuisplus-wg-reload") == ("root", "root", 0o755)
+    stub = deploy_gateway.path("/tmp/wg-stub/wg")
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    stub.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = syncconf ]; then\n'
+        '  echo "$2" > /tmp/wg-synced; cat "$3" >> /tmp/wg-synced; exit 0\n'
+        "fi\n"
+        'exec /usr/bin/wg "$@"\n'
+    )
+    stub.chmod(0o755)
+    synced = deploy_gateway.path("/tmp/wg-synced")
+    try:
+        # bash's <(...) needs /proc: a private mount namespace with its own /proc
+        reloaded = subprocess.run(
+            [
+                *("unshare", "--mount", "--pid", "--fork"),
+                f"--mount-proc={deploy_gateway.path('/proc')}",
+                *("chroot", str(deploy_gateway.tree)),
+                *("/usr/bin/env", "PATH=/tmp/wg-stub:/usr/sbin:/usr/bin:/sbin:/bin"),
+                *("/usr/local/sbin/thuisplus-wg-reload", "wg0"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert reloaded.returncode == 0, reloaded.stderr
+        got = synced.read_text().splitlines()
+    finally:
+        shutil.rmtree(stub.parent, ignore_errors=True)
+        synced.unlink(missing_ok=True)
+    private = deploy_gateway.path("/etc/wireguard/wg0.key").read_text().strip()
+    assert got[0] == "wg0"
+    assert got[1:3] == ["[Interface]", f"PrivateKey = {private}"]
+    assert got.count("[Interface]") == 1
+    assert "[Peer]" in got
+    assert f"PublicKey = {WIREGUARD_CENTRAL_KEY}" in got
+    assert "AllowedIPs = 10.80.0.0/24" in got
+    assert not [line for line in got if line.startswith(("Address", "PostUp"))]
+    analyze = tool("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (run scripts/install-deploy-test-deps.sh)")
+    verify = subprocess.run(
+        # Debian's unit names man pages as its documentation; the test machine has no man
+        [analyze, "verify", "--man=no", f"--root={deploy_gateway.tree}", "wg-quick@wg0.service"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert "thuisplus-reload" not in verify.stderr, verify.stderr
 
 
 # --- the broker, with the host's mosquitto on the rendered configuration -----------------

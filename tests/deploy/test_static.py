@@ -274,3 +274,168 @@ def test_zigbee2mqtt_keeps_the_network_key_it_generated(tmp_path: Path) -> None:
     second = _run("ansible-playbook", *args, str(play))
     assert second.returncode == 0, second.stdout + second.stderr
     assert "changed=0" in second.stdout
+
+
+# --- the wireguard role: the fleet's VPN -------------------------------------------------
+
+
+def _wireguard_filters() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "wireguard_net_filter", ROLES / "wireguard/filter_plugins/wireguard_net.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def wireguard_public_key() -> str:
+    """A real WireGuard public key (X25519, base64), as `wg pubkey` prints one."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    raw = X25519PrivateKey.generate().public_key().public_bytes_raw()
+    return base64.b64encode(raw).decode()
+
+
+def test_inventory_reaches_every_gateway_on_its_own_vpn_address() -> None:
+    import ipaddress
+
+    hostvars = _inventory()["_meta"]["hostvars"]
+    gateways = sorted(h for h in hostvars if h.startswith("gw-"))
+    assert len(gateways) == 20
+    subnet = ipaddress.ip_network(hostvars[gateways[0]]["wireguard_subnet"])
+    addresses = set()
+    for host in gateways:
+        interface = ipaddress.ip_interface(hostvars[host]["wireguard_address"])
+        assert interface.network == subnet, host
+        # .1 is the central peer, .2-.9 installers and central services
+        assert int(interface.ip) - int(subnet.network_address) >= 10, host
+        assert hostvars[host]["ansible_host"] == str(interface.ip), host
+        addresses.add(interface.ip)
+    assert len(addresses) == 20
+    # the address plan: 10 x area number (in hosts.yml's order) + the gateway's number
+    assert hostvars["gw-prins-alexander-01"]["ansible_host"] == "10.80.0.11"
+    assert hostvars["gw-ijsselmonde-01"]["ansible_host"] == "10.80.0.21"
+    assert hostvars["gw-rozenburg-01"]["ansible_host"] == "10.80.0.121"
+
+
+def test_wireguard_filters_name_what_is_wrong() -> None:
+    net = _wireguard_filters()
+    good = wireguard_public_key()
+    assert net.wireguard_key_problem(good) == ""
+    assert "placeholder" in net.wireguard_key_problem("CHANGE-ME: the central peer's key")
+    assert "empty" in net.wireguard_key_problem("")
+    assert "not a WireGuard key" in net.wireguard_key_problem(good[:-2] + "==")
+    assert net.wireguard_endpoint_problem("vpn.example.org:51820") == ""
+    assert net.wireguard_endpoint_problem("192.0.2.7:51820") == ""
+    assert net.wireguard_endpoint_problem("[2001:db8::1]:51820") == ""
+    assert "placeholder" in net.wireguard_endpoint_problem("CHANGE-ME.example.org:51820")
+    assert "host:port" in net.wireguard_endpoint_problem("vpn.example.org")
+    assert "host:port" in net.wireguard_endpoint_problem("vpn.example.org:70000")
+    assert net.wireguard_address_problem("10.80.0.21/24", "10.80.0.0/24") == ""
+    assert "no prefix" in net.wireguard_address_problem("10.80.0.21", "10.80.0.0/24")
+    assert "not in" in net.wireguard_address_problem("10.81.0.21/24", "10.80.0.0/24")
+    assert "not in" in net.wireguard_address_problem("10.80.0.21/16", "10.80.0.0/24")
+    assert "broadcast" in net.wireguard_address_problem("10.80.0.255/24", "10.80.0.0/24")
+    assert "wider than" in net.wireguard_address_problem("10.80.0.21/0", "0.0.0.0/0")
+    assert "not a network" in net.wireguard_address_problem("10.80.0.21/24", "10.80.0.21/24")
+
+
+def _wireguard_play(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """The role's checks, then its template rendered into tmp_path, for the inventory's
+    gw-ijsselmonde-01 (its group_vars with the CHANGE-ME placeholders) on this machine."""
+    play = tmp_path / "wireguard.yml"
+    play.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Check and render the VPN as the wireguard role does.",
+                    "hosts": "gw-ijsselmonde-01",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Check.",
+                            "ansible.builtin.include_role": {
+                                "name": "wireguard",
+                                "tasks_from": "validate.yml",
+                                "public": True,
+                            },
+                        },
+                        {
+                            "name": "Render.",
+                            "ansible.builtin.template": {
+                                "src": str(ROLES / "wireguard/templates/wg.conf.j2"),
+                                "dest": str(tmp_path / "wg0.conf"),
+                                "mode": "0600",
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    return _run(
+        "ansible-playbook",
+        "-i",
+        "inventory/hosts.yml",
+        "-e",
+        "ansible_connection=local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        *extra,
+        str(play),
+    )
+
+
+def test_wireguard_refuses_the_placeholder_central_peer(tmp_path: Path) -> None:
+    result = _wireguard_play(tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "The VPN (wireguard_enabled) cannot be set up" in output
+    assert "wireguard_central_public_key is still the placeholder" in output
+    assert "wireguard_central_endpoint is still the placeholder" in output
+    assert not (tmp_path / "wg0.conf").exists()
+
+
+def test_wireguard_refuses_an_address_outside_the_vpn(tmp_path: Path) -> None:
+    result = _wireguard_play(
+        tmp_path,
+        "-e",
+        f"wireguard_central_public_key={wireguard_public_key()}",
+        "-e",
+        "wireguard_central_endpoint=vpn.example.org:51820",
+        "-e",
+        "wireguard_address=192.168.1.21/24",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "wireguard_address 192.168.1.21/24 is not in wireguard_subnet 10.80.0.0/24" in output
+
+
+def test_wireguard_config_renders_for_a_gateway(tmp_path: Path) -> None:
+    key = wireguard_public_key()
+    result = _wireguard_play(
+        tmp_path,
+        "-e",
+        f"wireguard_central_public_key={key}",
+        "-e",
+        "wireguard_central_endpoint=vpn.example.org:51820",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = (tmp_path / "wg0.conf").read_text().splitlines()
+    settings = [line for line in lines if line and not line.startswith("#")]
+    assert settings == [
+        "[Interface]",
+        "Address = 10.80.0.21/24",
+        "PostUp = wg set %i private-key /etc/wireguard/wg0.key",
+        "[Peer]",
+        f"PublicKey = {key}",
+        "Endpoint = vpn.example.org:51820",
+        "AllowedIPs = 10.80.0.0/24",
+        "PersistentKeepalive = 25",
+    ]
