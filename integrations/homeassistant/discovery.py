@@ -361,28 +361,38 @@ class Discovery:
 
         return on_result
 
-    def views(self, live: LiveHub) -> dict[str, ApartmentView]:
-        """Every apartment seen (in events, the register or the config), as it is now."""
+    def _unresolved(self, live: LiveHub) -> tuple[list[Entry], list[Entry]]:
+        """The register's signals not closed, of every apartment (``common`` too): those
+        still ``open`` and those someone took on (whose role is then read once)."""
         register = live.hub.register
-        open_by_apt: dict[str, list[Entry]] = {}
-        for entry in register.entries(status="open"):
-            open_by_apt.setdefault(entry.apartment, []).append(entry)
-        handled_by_apt: dict[str, list[Entry]] = {}
-        for status in HANDLED:
-            for entry in register.entries(status=status):
-                handled_by_apt.setdefault(entry.apartment, []).append(entry)
-        handled_ids = {e.id for es in handled_by_apt.values() for e in es}
+        opened = register.entries(status="open")
+        handled = [e for status in HANDLED for e in register.entries(status=status)]
+        handled.sort(key=lambda e: (e.opened, e.id))
+        handled_ids = {e.id for e in handled}
         for sid in set(self._taken_by) - handled_ids:
             del self._taken_by[sid]  # closed: forget
         for sid in sorted(handled_ids - set(self._taken_by)):
             self._taken_by[sid] = taken_by(register.audit_trail(sid))
+        return opened, handled
+
+    def views(
+        self, live: LiveHub, unresolved: tuple[list[Entry], list[Entry]] | None = None
+    ) -> dict[str, ApartmentView]:
+        """Every apartment seen (in events, the register or the config), as it is now."""
+        opened, handled_all = unresolved or self._unresolved(live)
+        open_by_apt: dict[str, list[Entry]] = {}
+        for entry in opened:
+            open_by_apt.setdefault(entry.apartment, []).append(entry)
+        handled_by_apt: dict[str, list[Entry]] = {}
+        for entry in handled_all:
+            handled_by_apt.setdefault(entry.apartment, []).append(entry)
         apartments = self._configured | set(live.hub.state.apartments)
         apartments |= set(open_by_apt) | set(handled_by_apt)
         apartments.discard(COMMON_APARTMENT)
         out = {}
         for apt in sorted(a for a in apartments if _TOPIC_SAFE.match(a)):
             st = live.hub.state.apartments.get(apt)
-            handled = sorted(handled_by_apt.get(apt, ()), key=lambda e: (e.opened, e.id))
+            handled = handled_by_apt.get(apt, [])
             out[apt] = ApartmentView(
                 apartment=apt,
                 presence=st.presence if st else "unknown",
@@ -397,14 +407,16 @@ class Discovery:
         """Publish what changed since the last refresh (everything after a connect)."""
         self._refreshed = time.monotonic()
         self._dirty = False
-        views = self.views(live)
+        opened, handled = unresolved = self._unresolved(live)
+        views = self.views(live, unresolved)
         if self.listeners:
-            urgent: dict[str, UrgentState] = {}
-            for view in views.values():
-                taken = dict(view.taken_by)
-                for e in view.unresolved:
-                    if e.severity == "urgent":
-                        urgent[e.id] = UrgentState(e.id, e.status, taken.get(e.id))
+            # every apartment's, common too (a fall in the common room, the hub's own fault):
+            # a signal missing here is closed, and its notifications go
+            urgent = {
+                e.id: UrgentState(e.id, e.status, self._taken_by.get(e.id))
+                for e in opened + handled
+                if e.severity == "urgent"
+            }
             for listener in self.listeners:
                 listener.urgent(urgent)
         if not live.connected:

@@ -413,3 +413,33 @@ def test_the_registers_acknowledgement_reaches_the_other_phones(
 
     register.close("f1", "confirmed", by="coordinator")
     assert ENTITIES[0].value_fn(discovery.views(live)["a012"]) == "OFF"
+
+
+def test_a_common_room_signal_is_not_cleared_while_open() -> None:
+    """``common`` (the shared spaces, the hub's own fault) has no device in Home Assistant,
+    but its urgent signals are paged like any other: a refresh must not take them for
+    closed and clear the push just sent."""
+    register = Register(Store(None, StoreConfig()))
+    signal = fall().model_copy(update={"id": "c1", "apartment": "common"})
+    register.raise_signal(signal)
+    config = load_config_text(
+        "flat: f1\nhomeassistant:\n  enabled: true\n  url: http://127.0.0.1:1\n"
+        "  notify: {on_call: notify.team_phone}\n"
+    )
+    notifier, rec = recording()
+    discovery = Discovery(config, [notifier])
+    live = _live(register)
+    try:
+        notifier.alert(signal, "on_call", 0, 1, T)
+        discovery.refresh(live)
+        assert "common" not in discovery.views(live)
+        assert notifier.wait_idle(10)
+        assert [d["message"] for d in rec.to("team_phone")] == ["Mogelijke val"]
+        assert rec.persistent("dismiss") == []
+        register.close("c1", "confirmed", by="coordinator")
+        discovery.refresh(live)
+        assert notifier.wait_idle(10)
+    finally:
+        notifier.close()
+    assert rec.to("team_phone")[-1]["message"] == "clear_notification"
+    assert rec.persistent("dismiss") == [{"notification_id": "thuisplus_c1"}]
