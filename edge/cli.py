@@ -445,6 +445,56 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from edge.backup import BackupError, make_backup
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    conf = config.backup
+    state_dir = args.state_dir or _default_state_dir()
+    try:
+        summary = make_backup(
+            state_dir,
+            args.out or conf.dir,
+            args.recipient or conf.recipients,
+            args.include if args.include is not None else conf.include,
+            config.flat,
+            _version(),
+            keep=args.keep or conf.keep,
+        )
+    except BackupError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"Backup written to {summary.path}: the store and {summary.files - 1} file(s), "
+        f"{summary.bytes / 1e6:.1f} MB before compression, encrypted to "
+        f"{len(args.recipient or conf.recipients)} key(s)"
+    )
+    for line in summary.skipped:
+        print(f"  skipped {line}")
+    for old in summary.removed:
+        print(f"  removed the old backup {old.name}")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from edge.backup import BackupError, restore
+
+    state_dir = args.state_dir or _default_state_dir()
+    try:
+        done = restore(args.backup, args.identity, state_dir, args.root, force=args.force)
+    except BackupError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"Restored {done['backup']} (made {done['created'][:16]}): the store into "
+        f"{state_dir}, {done['files']} file(s) under {args.root}; check it with "
+        f"'thuisplus doctor --state-dir {state_dir}', then start the hub"
+    )
+    return EXIT_OK
+
+
 def cmd_aggregate(args: argparse.Namespace) -> int:
     from integrations.central import run_aggregator
     from integrations.influx import InfluxWriter
@@ -641,6 +691,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", type=Path, help="where the history buffer is kept")
     p.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("backup", help="write an encrypted backup of this gateway (age)")
+    p.add_argument("--config", type=Path, help="the hub's configuration (backup: section)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+    p.add_argument("--out", type=Path, help="where to write it (default: backup.dir)")
+    p.add_argument(
+        "--recipient", action="append", help="an age public key (default: backup.recipients)"
+    )
+    p.add_argument(
+        "--include", action="append", type=Path, help="a file or folder to save beside the store"
+    )
+    p.add_argument("--keep", type=int, help="backups kept (default: backup.keep)")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore an encrypted backup (store, then the files)")
+    p.add_argument("backup", type=Path, help="the .tar.age file")
+    p.add_argument("--identity", type=Path, required=True, help="the age private key file")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+    p.add_argument("--root", type=Path, default=Path("/"), help="where the files go (default: /)")
+    p.add_argument("--force", action="store_true", help="replace a store that is there")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser(
         "doctor", help="check this gateway: broker, clock, disk, sensors, coverage, service"

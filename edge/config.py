@@ -67,6 +67,45 @@ class TlsConfig(_Section):
         return self
 
 
+_AGE_RECIPIENT = re.compile(r"^(age1[0-9a-z]{58}|ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( .*)?)$")
+
+
+class BackupConfig(_Section):
+    """Encrypted backups of the gateway (``thuisplus backup``, edge/backup.py)."""
+
+    recipients: list[str] = Field(
+        default_factory=list,
+        description="age public keys (age1...) the backups are encrypted to; the private "
+        "keys stay off the gateway, with whoever restores.",
+    )
+    dir: Path = Field(Path("/var/backups/thuisplus"), description="Where backups are written.")
+    keep: int = Field(14, ge=1, le=1000, description="How many backups are kept (newest).")
+    include: list[Path] = Field(
+        default_factory=lambda: [
+            Path("/opt/zigbee2mqtt/data"),
+            Path("/etc/mosquitto"),
+            Path("/etc/thuisplus"),
+        ],
+        description="Files and folders saved beside the store: Zigbee2MQTT's data (network "
+        "key, device database), Mosquitto's accounts and ACL, the hub's config.",
+    )
+    max_age_hours: float = Field(
+        36.0, gt=0, description="doctor warns when the newest backup is older than this."
+    )
+
+    @field_validator("recipients")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        for r in value:
+            if not _AGE_RECIPIENT.match(r):
+                shown = r if r.startswith(("age1", "ssh-")) else "a secret?"
+                raise ValueError(
+                    f"{shown[:20]}...: not an age public key (age1... from age-keygen -y) "
+                    "or an ssh public key"
+                )
+        return value
+
+
 class MqttConfig(_Section):
     """Broker connection. The password comes from the environment variable
     ``THUISPLUS_MQTT_PASSWORD`` or from ``password_file`` (e.g. ``/run/secrets/mqtt``),
@@ -239,6 +278,7 @@ class Config(_Section):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    backup: BackupConfig = Field(default_factory=BackupConfig)
     detectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Flat-wide detector settings, keyed by detector."
     )

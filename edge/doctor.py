@@ -507,6 +507,32 @@ def check_service(name: str = "thuisplus") -> Check:
     return Check("service", FAIL, f"{name}.service is {state or 'unknown'}", data)
 
 
+def check_backup(config: Config, state_dir: Path, now: datetime) -> list[Check]:
+    """The newest backup's age (WARN when none is configured or it is too old) and, on a
+    restored store, that it is intact (``restore``; edge/backup.py)."""
+    from edge.backup import backups, check_restored
+
+    conf = config.backup
+    out: list[Check] = []
+    restored = check_restored(state_dir)
+    if restored is not None:
+        ok, detail = restored
+        out.append(Check("restore", OK if ok else FAIL, detail))
+    if not conf.recipients:
+        out.append(Check("backup", WARN, "no backups: set backup.recipients (age public keys)"))
+        return out
+    found = backups(conf.dir, config.flat)
+    if not found:
+        out.append(Check("backup", WARN, f"no backup in {conf.dir} yet", {"dir": str(conf.dir)}))
+        return out
+    newest = found[-1]
+    age_h = (now.timestamp() - newest.stat().st_mtime) / 3600
+    data = {"newest": newest.name, "age_hours": round(age_h, 1), "count": len(found)}
+    status = OK if age_h <= conf.max_age_hours else WARN
+    out.append(Check("backup", status, f"newest {newest.name}, {age_h:.0f} h old", data))
+    return out
+
+
 def run_checks(
     config: Config,
     state_dir: Path,
@@ -524,6 +550,7 @@ def run_checks(
     checks.append(check_sensors(saved, config, now or datetime.now(UTC), silent_hours))
     checks.append(check_coverage(saved, config))
     checks.append(check_alarm_buttons(saved, config))
+    checks += check_backup(config, state_dir, now or datetime.now(UTC))
     if service:
         checks.append(check_service())
     return checks

@@ -10,6 +10,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 # the agenda test looks at the page in a real headless browser
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
+# the backup tests encrypt and decrypt with the real age tool
+command -v age >/dev/null 2>&1 || need+=(age)
 
 if ((${#need[@]} == 0)); then
   exit 0

@@ -439,3 +439,60 @@ def test_wireguard_config_renders_for_a_gateway(tmp_path: Path) -> None:
         "AllowedIPs = 10.80.0.0/24",
         "PersistentKeepalive = 25",
     ]
+
+
+def test_backups_are_configured_and_scheduled_with_recipients(tmp_path: Path) -> None:
+    """The thuisplus role with backup recipients: flat.yaml gets the backup section the
+    hub reads, and the daily timer and its service render (edge/backup.py)."""
+    from edge.config import load_config
+
+    role = ROLES / "thuisplus"
+    key = "age1" + "q" * 58
+    tasks: list[dict[str, Any]] = [
+        {"name": f"Read {part}.", "ansible.builtin.include_vars": str(role / part / "main.yml")}
+        for part in ("defaults", "vars")
+    ]
+    for src, dest in (("flat.yaml.j2", "flat.yaml"),
+                      ("thuisplus-backup.service.j2", "backup.service"),
+                      ("thuisplus-backup.timer.j2", "backup.timer")):  # fmt: skip
+        tasks.append(
+            {
+                "name": f"Render {dest}.",
+                "ansible.builtin.template": {
+                    "src": str(role / "templates" / src),
+                    "dest": str(tmp_path / dest),
+                    "mode": "0600",
+                },
+            }
+        )
+    play = tmp_path / "backup.yml"
+    play.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Render the backup.",
+                    "hosts": "gw-ijsselmonde-01",
+                    "gather_facts": False,
+                    "tasks": tasks,
+                }
+            ]
+        )
+    )
+    result = _run(
+        "ansible-playbook", "-i", "inventory/hosts.yml", "-e", "ansible_connection=local",
+        "-e", f"ansible_python_interpreter={sys.executable}", "-e", "thuisplus_flat=ijs-01",
+        "-e", json.dumps({"thuisplus_backup_recipients": [key], "thuisplus_backup_keep": 7}),
+        str(play),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = load_config(tmp_path / "flat.yaml")
+    assert config.backup.recipients == [key]
+    assert config.backup.keep == 7
+    assert str(config.backup.dir) == "/var/backups/thuisplus"
+    service = (tmp_path / "backup.service").read_text()
+    assert (
+        "thuisplus backup --config /etc/thuisplus/flat.yaml --state-dir /var/lib/thuisplus"
+        in service
+    )
+    assert "ReadWritePaths=/var/backups/thuisplus" in service
+    assert "OnCalendar=*-*-* 03:15:00" in (tmp_path / "backup.timer").read_text()
