@@ -1,7 +1,9 @@
 """The device model (issue 18): whether a sensor's silence says anything about the sensor.
 
-Used by device health (``sensor_offline``): a sensor without check-ins is silent for hours
-whenever nobody uses it, so its silence is judged by its use:
+Used by device health (``sensor_offline``) and by the silence detectors' doubt
+(:func:`detectors.rhythm.sensor_doubt`): a sensor without check-ins is silent for hours
+whenever nobody uses it, so its silence is judged by its use, and it may delay a care
+alarm but not hold it back for good (:func:`checks_in`).
 
 - :class:`UseModel`: for a sensor without check-ins, its *use rate*: on how many of the
   apartment's active days (days with movement: the resident home, its other sensors
@@ -26,10 +28,51 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from edge.state import SensorState
+
+CHECK_IN_S = 2 * 3600.0
+"""The longest silence of a sensor that checks in (as ``sensor_offline``'s check_in_hours)."""
+OUTAGE_S = 24 * 3600.0
+"""A silence over a day in a checking-in sensor's record: an outage, not its rhythm."""
+KNOWN_S = 12 * 3600.0
+"""Known to check in once its kept silences cover half a day (a night in it: a PIR that
+reports only movement is silent for hours every night)."""
 RUNS_KEPT = 64
 KEEP_DAYS = 400
 """Active days kept per apartment (a silence is counted in them)."""
+
+
+def checks_in(sensor: SensorState) -> bool:
+    """Known to check in by itself: the hub state's record of its silences covers half a
+    day, none over two hours but at most one outage of over a day. Only then is its
+    silence of hours a sign that it died; for one that speaks only when used, silence is
+    just what a still resident looks like.
+
+    >>> from datetime import datetime, timezone
+    >>> from edge.state import SensorState
+    >>> t = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> checks_in(SensorState(last_seen=t, gaps=[3600.0] * 14))   # hourly for 14 h
+    True
+    >>> checks_in(SensorState(last_seen=t, gaps=[3600.0] * 8))    # not watched half a day
+    False
+    >>> checks_in(SensorState(last_seen=t, gaps=[900.0] * 40 + [9 * 3600.0]))  # a night unseen
+    False
+    >>> checks_in(SensorState(last_seen=t, gaps=[3600.0] * 20 + [40 * 3600.0]))  # one outage
+    True
+    """
+    gaps = sensor.gaps
+    if sum(gaps) < KNOWN_S:
+        return False
+    outages = 0
+    for g in gaps:
+        if g > OUTAGE_S:
+            outages += 1
+        elif g > CHECK_IN_S:
+            return False
+    return outages <= 1
 
 
 class UseModel:

@@ -55,6 +55,7 @@ import numpy as np
 from pydantic import Field
 
 from detectors.base import Candidate, Detector, DetectorSettings, EventStep
+from detectors.devices import checks_in
 from detectors.text import texts
 from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_front_door, is_pad
@@ -228,6 +229,15 @@ class RhythmSettings(DetectorSettings):
         le=240,
         description="An alarm held back by a quiet sensor is looked at again this often.",
     )
+    doubt_factor: float = Field(
+        2.0,
+        ge=1.0,
+        le=10.0,
+        description="A quiet sensor not known to check in by itself holds a care alarm "
+        "back until the silence is this many times as long as when the alarm was first "
+        "held; then it is raised, marked uncertain (such doubt delays an alarm, it does "
+        "not silence it). One that checks in and went quiet holds it back (it died).",
+    )
 
 
 class RhythmDetector(Detector):
@@ -250,6 +260,8 @@ class RhythmDetector(Detector):
         self._heap: list[tuple[datetime, str]] = []
         self._widen: dict[str, float] = {}
         self._devices: set[str] = set()
+        self._held: dict[str, tuple[datetime, datetime]] = {}
+        """apt -> (the silence's start, when its alarm was first held back)."""
         self._exact: set[str] = set()
         """Apartments whose scheduled due is exact (not :meth:`soonest`'s bound)."""
 
@@ -367,6 +379,12 @@ class RhythmDetector(Detector):
         if s.needs_hall_motion and not covered(st, self.roles):
             return []  # a silence here may be someone in a room no sensor sees
         hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles)
+        if (
+            hold
+            and not any(checks_in(st.sensors[sid]) and _could_hide(sid, sil.room) for sid in quiet)
+            and self._doubted_long_enough(apt, sil, due, s.doubt_factor)
+        ):
+            hold = wait = False  # (quiet only by use, long enough: raised, quiet ones named)
         if wait and not hold:
             self._set_due(apt, due + timedelta(minutes=WAIT_MINUTES))
             return []
@@ -393,6 +411,16 @@ class RhythmDetector(Detector):
             cand.evidence["uncertain"] = quiet
         return [cand]
 
+    def _doubted_long_enough(self, apt: str, sil: Silence, due: datetime, factor: float) -> bool:
+        """Whether a hold for quiet sensors has lasted long enough: the silence is now
+        ``factor`` times as long as when its alarm was first held back."""
+        held = self._held.get(apt)
+        if held is None or held[0] != sil.last:
+            self._held[apt] = (sil.last, due)
+            return factor <= 1.0
+        first = held[1]
+        return due - sil.last >= (first - sil.last) * factor
+
     def feedback(self, apartment: str, verdict: str) -> str | None:
         """A false alarm widens this apartment's margin by a quarter (up to ``max_widen``)."""
         if verdict != "false_alarm":
@@ -410,6 +438,7 @@ class RhythmDetector(Detector):
             "due": {k: v.isoformat() for k, v in sorted(self._due.items())},
             "widen": dict(sorted(self._widen.items())),
             "devices": sorted(self._devices),
+            "held": {k: [a.isoformat(), b.isoformat()] for k, (a, b) in sorted(self._held.items())},
             "exact": sorted(self._exact),
         }
 
@@ -418,6 +447,10 @@ class RhythmDetector(Detector):
         self._due = {k: datetime.fromisoformat(v) for k, v in data.get("due", {}).items()}
         self._widen = {k: float(v) for k, v in data.get("widen", {}).items()}
         self._devices = set(data.get("devices", []))
+        self._held = {
+            k: (datetime.fromisoformat(a), datetime.fromisoformat(b))
+            for k, (a, b) in data.get("held", {}).items()
+        }
         self._exact = set(data.get("exact", []))
         self._heap = [(v, k) for k, v in self._due.items()]
         heapq.heapify(self._heap)

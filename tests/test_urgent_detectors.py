@@ -670,3 +670,39 @@ def test_a_chair_pad_in_a_couples_home_splits_the_room_only_with_one_for_each(
         assert found == [("fall", timedelta(minutes=90))]
     else:
         assert found == [("inactivity", timedelta(hours=3))]
+
+
+class EventOnlyLife(Life):
+    """The same resident with sensors that speak only when used: no check-ins at all."""
+
+    def heartbeats(self, day: int, bed: dict[int, bool]) -> None:
+        pass
+
+
+@pytest.mark.parametrize("factor", [2.0, 10.0])
+def test_a_sensor_quiet_only_by_use_delays_the_alarm_but_does_not_silence_it(
+    factor: float,
+) -> None:
+    """Still in the chair from 10:15, nobody comes until 20:00, and no sensor checks in:
+    the quiet living-room PIR may be the reason nothing is seen, so the alarm waits, but
+    only until the silence has doubled (``doubt_factor``); then it is raised, the quiet
+    sensor named. A sensor that checks in and went quiet holds it back (the test above)."""
+    life = EventOnlyLife(DAYS)
+    still_from(life, DAYS, 10 * 60 + 15, 20 * 60)
+    names = ("inactivity", "fall_silence", "long_bathroom")
+    conf = Config.model_validate({"detectors": {n: {"doubt_factor": factor} for n in names}})
+    signals = [s for s in run(life.messages(), config=conf) if s.detected_at >= life.t(DAYS, 0)]
+    held = [s for s in signals if s.kind.value == "sensor_offline"]
+    assert [s.evidence["sensor"] for s in held] == ["a1/living/motion"]
+    alarms = [s for s in signals if s.severity == "urgent"]
+    if factor >= 10:  # (a silence of 20 h: help comes first)
+        assert alarms == []
+        return
+    (alarm,) = alarms
+    assert alarm.kind.value == "inactivity"
+    assert alarm.evidence["uncertain"] == ["a1/living/motion"]
+    first_held = held[0].detected_at
+    last_move = datetime.fromisoformat(alarm.evidence["window"][0])
+    doubled = last_move + (first_held - last_move) * factor
+    assert doubled <= alarm.detected_at <= doubled + timedelta(minutes=31)
+    assert alarm.detected_at < life.t(DAYS, 20 * 60)  # before help came
