@@ -230,13 +230,13 @@ class RhythmSettings(DetectorSettings):
         description="An alarm held back by a quiet sensor is looked at again this often.",
     )
     doubt_factor: float = Field(
-        2.0,
+        1.0,
         ge=1.0,
         le=10.0,
         description="A quiet sensor not known to check in by itself holds a care alarm "
         "back until the silence is this many times as long as when the alarm was first "
         "held; then it is raised, marked uncertain (such doubt delays an alarm, it does "
-        "not silence it). One that checks in and went quiet holds it back (it died).",
+        "not silence it; 1: no delay). One that checks in and went quiet holds it back.",
     )
 
 
