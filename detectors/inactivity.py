@@ -58,6 +58,7 @@ from pydantic import Field
 from detectors.base import Candidate, register
 from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
 from detectors.text import hhmm, texts
+from edge.i18n import duration
 from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_pad
 
@@ -282,12 +283,12 @@ class InactivityDetector(RhythmDetector):
                 "{usual_en}: go and check.",
                 room=sil.room,
                 since=hhmm(sil.last.astimezone(self.tz)),
-                hours=_span(observed, "uur"),
-                hours_en=_span(observed, "h"),
-                usual_nl=f"normaal op dit uur hooguit {_span(base, 'uur')}"
+                hours=duration(observed, "nl"),
+                hours_en=duration(observed, "en"),
+                usual_nl=f"normaal op dit uur hooguit {duration(base, 'nl')}"
                 if base is not None
                 else "nog geen vast ritme bekend",
-                usual_en=f"usually at most {_span(base, 'h')} at this hour"
+                usual_en=f"usually at most {duration(base, 'en')} at this hour"
                 if base is not None
                 else "no rhythm learned yet",
             ),
@@ -339,8 +340,3 @@ class InactivityDetector(RhythmDetector):
         }
         self._thr = {}
         self._to_bed = set(data.get("to_bed", []))
-
-
-def _span(minutes: float, hours_word: str) -> str:
-    """``45 min`` or ``2.5 uur`` / ``2.5 h``: what reads best to a care worker."""
-    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} {hours_word}"

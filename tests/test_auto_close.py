@@ -151,13 +151,13 @@ def test_sensor_offline_closes_when_every_folded_sensor_is_back(tmp_path: Path) 
     assert closed.status == "closed"
     trail = hub.register.audit_trail(entry.id)
     assert [a["action"] for a in trail] == ["raised", "repeat", "cleared", "cleared", "closed"]
-    assert trail[-1]["details"]["reason"] == "Sensor meldt zich weer om 15:30 (8.5 uur stil)."
+    assert trail[-1]["details"]["reason"] == "Sensor meldt zich weer om 15:30 (8,5 uur stil)."
     assert trail[-1]["details"]["reason_en"] == "Sensor reports again at 15:30 (silent 8.5 h)."
     assert [s.status for s, _ in sink.closings] == ["closed"]
     # the agenda shows it as resolved by itself, with the reason, in both languages
     store = hub.store
     html_nl = render_html(build_agenda(store, conf, "2026-W02"), datetime.now(UTC))
-    assert "Vanzelf opgelost: Sensor meldt zich weer om 15:30 (8.5 uur stil)." in html_nl
+    assert "Vanzelf opgelost: Sensor meldt zich weer om 15:30 (8,5 uur stil)." in html_nl
     html_en = render_html(build_agenda(store, conf, "2026-W02", "en"), datetime.now(UTC))
     assert "Resolved by itself: Sensor reports again at 15:30 (silent 8.5 h)." in html_en
 

@@ -9,6 +9,7 @@ over five weeks as a slow decline does."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -130,6 +131,8 @@ def test_the_trend_is_found_once_within_its_episode(name: str, seed: int) -> Non
     assert c.summary["nl"]
     assert c.summary["en"]
     assert c.summary["nl"] != c.summary["en"]
+    assert not re.search(r"\d\.\d", c.summary["nl"]), c.summary["nl"]  # Dutch: 2,5 not 2.5
+    assert not re.search(r"\d,\d", c.summary["en"]), c.summary["en"]
     assert det.scores()["a001"].keys() == {"baseline", "observed", "score"}
 
 

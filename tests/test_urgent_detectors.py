@@ -4,6 +4,7 @@ looks like it (out, a visitor, a sensor that died), and a restart in the middle.
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -219,6 +220,7 @@ def test_inactivity_when_the_living_room_goes_still(trained: Path, tmp_path: Pat
     assert sig.evidence["observed_minutes"] >= sig.evidence["threshold_minutes"]
     assert sig.summary.startswith("Sinds ")
     assert "geen beweging" in sig.summary
+    assert re.search(r"\(\d uur( \d+ min)?,", sig.summary), sig.summary  # "(3 uur 10 min, ..."
     assert "uncertain" not in sig.evidence
 
 
