@@ -48,7 +48,7 @@ class _Numbers(string.Formatter):
         self.lang = lang
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        out = super().format_field(value, format_spec)
+        out: str = super().format_field(value, format_spec)
         if self.lang == "nl" and isinstance(value, float):
             # 1,234.5 -> 1.234,5: swap the separators, as Dutch writes them
             out = out.translate(_DUTCH_SEPARATORS)
