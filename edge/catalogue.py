@@ -228,6 +228,12 @@ EVIDENCE: T = {
         "en": "The hub restarted {n} times after a fault within {window}, the first time at "
         "{first}.",
     },
+    "ev.hub_fault.alarm_path": {
+        "nl": "Het alarmpad naar {channel} gaf geen antwoord: {missed} hartslagen op rij "
+        "gemist, sinds {since}.",
+        "en": "The alarm path to {channel} did not answer: {missed} heartbeats missed in a "
+        "row, since {since}.",
+    },
     "ev.trend.window": {
         "nl": "Vergeleken: {first} t/m {last} tegen de {baseline} dagen daarvoor.",
         "en": "Compared: {first} to {last} against the {baseline} days before.",

@@ -26,6 +26,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edge.heartbeat import HeartbeatConfig
 from edge.models import Signal
 from edge.register import Entry, Register
 from edge.store import WRITE_ERRORS
@@ -89,6 +90,11 @@ class AlertsConfig(BaseModel):
         "from the first step.",
     )
     restarts: RestartsConfig = Field(default_factory=RestartsConfig)
+    heartbeat: HeartbeatConfig = Field(
+        default_factory=HeartbeatConfig,
+        description="The live hub proves the alarm path (the broker, each webhook, Home "
+        "Assistant) this often; a channel that stops answering pages the lead (hub_fault).",
+    )
     max_alerts: int = Field(
         20,
         ge=1,

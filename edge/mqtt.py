@@ -34,6 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import Config, MqttConfig
 from edge.decode import BRIDGE_LIMITS, LimitError, decode_payload, excerpt
+from edge.heartbeat import Beat, Heartbeat
 from edge.models import Message, Signal
 from edge.pipeline import Hub, signal_topic
 from edge.store import WRITE_ERRORS
@@ -134,6 +135,21 @@ def make_client(conf: MqttConfig, client_id: str, clean: bool = False) -> mqtt.C
     return client
 
 
+class _Published(Beat):
+    """A beat answered once the broker acknowledged its message (PUBACK)."""
+
+    info: mqtt.MQTTMessageInfo | None = None
+
+    def result(self) -> tuple[bool | None, str]:
+        info = self.info
+        if info is not None:
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self.fail(f"the broker refused it: {mqtt.error_string(info.rc)}")
+            elif info.is_published():
+                self.succeed()
+        return super().result()
+
+
 class LiveExtension(Protocol):
     """Something that rides along on the live hub's broker connection and loop thread
     (e.g. Home Assistant discovery). Every hook runs on the hub's one thread."""
@@ -174,6 +190,9 @@ class LiveHub:
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
         self.extensions: list[LiveExtension] = list(extensions or [])
+        self.heartbeats = Heartbeat(config.alerts.heartbeat, hub.escalator.sinks)
+        """The alarm path's heartbeat (``alerts.heartbeat``): always on, like the alarm."""
+        self.extensions.append(self.heartbeats)
         self.connected = False
         self._stopping = False
         self._inflight: dict[int, str] = {}
@@ -394,6 +413,22 @@ class LiveHub:
             json.dumps(body),
             qos=1,
         )
+
+    def heartbeat(self, at: datetime, every_minutes: float) -> Beat:
+        """The broker's beat (``edge.heartbeat``): ``<base>/<flat>/hub/heartbeat`` at QoS 1,
+        answered by the broker's PUBACK."""
+        beat = _Published("broker")
+        if not self.connected:
+            beat.fail("no connection to the broker")
+            return beat
+        body = {
+            "flat": self.config.flat,
+            "at": at.isoformat(timespec="seconds"),
+            "every_minutes": every_minutes,
+        }
+        topic = f"{self.config.mqtt.base_topic}/{self.config.flat}/hub/heartbeat"
+        beat.info = self.client.publish(topic, json.dumps(body), qos=1)
+        return beat
 
     def _stats(self, day: FlatDay) -> None:
         """The flat's day, through the outbox (the bridge carries it to the city)."""

@@ -357,11 +357,11 @@ class Hub:
         return len(closed)
 
     def raise_hub_fault(
-        self, at: datetime, summary: dict[str, str], evidence: dict[str, object]
+        self, at: datetime, summary: dict[str, str], evidence: dict[str, object], key: str = ""
     ) -> Signal | None:
-        """The hub's own urgent fault (a crash loop): a ``hub_fault`` signal for the flat's
-        ``common`` apartment, in the register and paged like any urgent signal, from the
-        step of ``alerts.faults_from`` on. Live only (the hub's starts are wall time)."""
+        """The hub's own urgent fault (a crash loop, an alarm path down): a ``hub_fault``
+        signal for the flat's ``common`` apartment, in the register and paged like any
+        urgent signal, from the step of ``alerts.faults_from`` on. Live only (wall time)."""
         cand = Candidate(
             kind=SignalKind.HUB_FAULT,
             domain=Domain.HOUSING,
@@ -371,6 +371,7 @@ class Hub:
             detected_at=at,
             summary=summary,
             evidence=evidence,
+            key=key,
         )
         sig = self._route(cand, "hub")
         self._recompute_due()

@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edge.heartbeat import Beat
 from edge.models import Signal
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,9 @@ class WebhookSink:
     def __init__(self, flat: str, hooks: dict[str, WebhookConfig], queue_size: int = 100) -> None:
         self.flat = flat
         self.hooks = hooks
-        self._queue: queue.Queue[tuple[WebhookConfig, bytes, str] | None] = queue.Queue(queue_size)
+        self._queue: queue.Queue[tuple[WebhookConfig, bytes, str, Beat | None] | None] = (
+            queue.Queue(queue_size)
+        )
         self.delivered = 0
         self.failed = 0
         self._thread = threading.Thread(target=self._work, name="webhooks", daemon=True)
@@ -90,35 +93,69 @@ class WebhookSink:
             self.failed += 1
             logger.error("Webhook queue full: alert for %s to %s dropped", signal.id, target)
             return
-        self._queue.put_nowait((hook, body, signal.id))
+        self._queue.put_nowait((hook, body, signal.id, None))
+
+    def heartbeat(self, at: datetime, every_minutes: float) -> list[Beat]:
+        """A beat to every endpoint (``edge.heartbeat``): a POST with ``"heartbeat": true``
+        and no signal, answered by a 2xx. A receiver can expect the next one within
+        ``every_minutes`` and treat its absence as the hub being down."""
+        beats = []
+        for target, hook in sorted(self.hooks.items()):
+            beat = Beat(f"webhook:{target}")
+            beats.append(beat)
+            body = json.dumps(
+                {
+                    "flat": self.flat,
+                    "target": target,
+                    "heartbeat": True,
+                    "at": at.isoformat(timespec="seconds"),
+                    "every_minutes": every_minutes,
+                }
+            ).encode()
+            try:
+                self._queue.put_nowait((hook, body, "heartbeat", beat))
+            except queue.Full:
+                beat.fail("the hub's webhook queue is full (the endpoint is slow or down)")
+        return beats
 
     def _work(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            hook, body, sid = item
-            if self._post(hook, body, sid):
+            hook, body, sid, beat = item
+            if beat is not None:
+                problem = self._post(hook, body, sid, attempts=1)
+                if problem is None:
+                    beat.succeed()
+                else:
+                    beat.fail(problem)
+            elif self._post(hook, body, sid) is None:
                 self.delivered += 1
             else:
                 self.failed += 1
 
-    def _post(self, hook: WebhookConfig, body: bytes, sid: str) -> bool:
+    def _post(
+        self, hook: WebhookConfig, body: bytes, sid: str, attempts: int | None = None
+    ) -> str | None:
+        """POST ``body``; ``None`` once delivered, else what went wrong the last time."""
+        attempts = attempts or hook.attempts
         headers = {"Content-Type": "application/json", "User-Agent": "thuisplus-hub"}
         try:
             token = hook.token()
-        except OSError:
+        except OSError as err:
             logger.exception("Webhook token for %s cannot be read", hook.url)
-            return False
+            return f"the token cannot be read: {err}"
         if token:
             headers["Authorization"] = f"Bearer {token}"
         wait = 0.5
-        for attempt in range(1, hook.attempts + 1):
+        problem = ""
+        for attempt in range(1, attempts + 1):
             request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")  # noqa: S310  (http(s) only, checked)
             try:
                 with urllib.request.urlopen(request, timeout=hook.timeout_s) as response:  # noqa: S310  (http(s) only, checked)
                     if 200 <= response.status < 300:
-                        return True
+                        return None
                     problem = f"HTTP {response.status}"
             except urllib.error.HTTPError as err:
                 problem = f"HTTP {err.code}"
@@ -129,14 +166,15 @@ class WebhookSink:
                 hook.url,
                 sid,
                 attempt,
-                hook.attempts,
+                attempts,
                 problem,
             )
-            if attempt < hook.attempts:
+            if attempt < attempts:
                 time.sleep(wait)
                 wait *= 2
-        logger.error("Webhook %s: alert for %s not delivered", hook.url, sid)
-        return False
+        what = "the heartbeat" if sid == "heartbeat" else f"alert for {sid}"
+        logger.error("Webhook %s: %s not delivered", hook.url, what)
+        return f"{hook.url}: {problem}"
 
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (up to ``timeout``), then stop the worker."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from edge.heartbeat import channel_name
 from edge.i18n import duration, has, number, text
 
 Renderer = Callable[[dict[str, Any], "Context"], list[str]]
@@ -262,6 +263,26 @@ def low_battery(ev: dict[str, Any], ctx: Context) -> list[str]:
 
 
 def hub_fault(ev: dict[str, Any], ctx: Context) -> list[str]:
+    """A crash loop, or an alarm path down (``edge.heartbeat``).
+
+    >>> from zoneinfo import ZoneInfo
+    >>> from datetime import date
+    >>> ev = {"fault": "alarm_path", "channel": "webhook:alarm_centre", "missed": 2,
+    ...       "since": "2026-01-07T05:31:00+00:00", "reason": "HTTP 503"}
+    >>> for lang in ("nl", "en"):  # doctest: +NORMALIZE_WHITESPACE
+    ...     print(hub_fault(ev, Context(lang, ZoneInfo("Europe/Amsterdam"), date(2026, 1, 7)))[0])
+    Het alarmpad naar het eindpunt (webhook) van alarm_centre gaf geen antwoord: 2 hartslagen
+    op rij gemist, sinds 06:31.
+    The alarm path to the endpoint (webhook) of alarm_centre did not answer: 2 heartbeats
+    missed in a row, since 06:31.
+    """
+    if ev.get("fault") == "alarm_path":  # edge.heartbeat
+        channel, missed = ev.get("channel"), ev.get("missed")
+        since = when(ev.get("since"), ctx)
+        if not isinstance(channel, str) or not isinstance(missed, int) or since is None:
+            return []
+        name = channel_name(channel, ctx.lang)
+        return [ctx.t("ev.hub_fault.alarm_path", channel=name, missed=missed, since=since)]
     n = ev.get("restarts")
     window = minutes(ev.get("window_minutes"), ctx)
     first = when(ev.get("first_start"), ctx)

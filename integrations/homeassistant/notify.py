@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from homeassistant_api import Client
 from homeassistant_api.errors import HomeassistantAPIError
 
+from edge.heartbeat import Beat
 from edge.models import Signal
 from integrations.homeassistant.config import HomeAssistantConfig, HomeAssistantError
 
@@ -87,6 +88,10 @@ CRITICAL_IOS = {"sound": {"name": "default", "critical": 1, "volume": 1.0}}
 
 class ServiceCaller(Protocol):
     def __call__(self, domain: str, service: str, data: dict[str, Any]) -> None: ...
+
+    def probe(self, services: list[str]) -> None:
+        """Raise :class:`HomeAssistantError` unless Home Assistant answers and has each
+        ``domain.service`` (the heartbeat: nothing reaches a phone)."""
 
     def close(self) -> None: ...
 
@@ -181,6 +186,25 @@ class RestCaller:
         except (HomeassistantAPIError, OSError, ValueError, TypeError) as err:
             raise HomeAssistantError(f"{domain}.{service}: {err}") from err
 
+    def probe(self, services: list[str]) -> None:
+        missing = []
+        try:
+            found: dict[str, set[str]] = {}
+            for full in sorted(set(services)):
+                domain, name = full.split(".", 1)
+                if domain not in found:
+                    got = self.client.get_domain(domain)
+                    found[domain] = set(got.services) if got is not None else set()
+                if name not in found[domain]:
+                    missing.append(full)
+        except (HomeassistantAPIError, OSError, ValueError, TypeError) as err:
+            raise HomeAssistantError(f"the API does not answer: {err}") from err
+        if missing:
+            raise HomeAssistantError(
+                f"no such service {', '.join(missing)} (is the phone's companion app still "
+                "registered?)"
+            )
+
     def close(self) -> None:
         self.client.__exit__(None, None, None)  # closes its HTTP session
 
@@ -195,6 +219,7 @@ class _Call:
     service: str
     data: dict[str, Any]
     what: str  # for the log: which signal, which call
+    beat: Beat | None = None  # a heartbeat: probe, do not call
 
 
 _STOP = _Call("", "", {}, "stop")
@@ -313,6 +338,16 @@ class Notifier:
                 len(others),
             )
 
+    def heartbeat(self, at: datetime, every_minutes: float) -> list[Beat]:
+        """The heartbeat (``edge.heartbeat``): Home Assistant answers with the hub's token
+        and has every notify service the chain pages through. Reaches no phone."""
+        beat = Beat("homeassistant")
+        try:
+            self._queue.put_nowait(_Call("", "", {}, "heartbeat", beat))
+        except queue.Full:
+            beat.fail(f"{self._queue.qsize()} calls wait for Home Assistant (down or slow)")
+        return [beat]
+
     def _notify(self, service: str, data: dict[str, Any], what: str) -> None:
         domain, name = service.split(".", 1)
         self._submit(_Call(domain, name, data, what))
@@ -344,11 +379,24 @@ class Notifier:
                     return
                 if caller is None:
                     caller = self._connect()
-                self._deliver(caller, call)
-            except Exception:
+                if call.beat is not None:
+                    self._probe(caller, call.beat)
+                else:
+                    self._deliver(caller, call)
+            except Exception as err:
+                if call.beat is not None:
+                    call.beat.fail(f"{type(err).__name__}: {err}")
                 logger.exception("Home Assistant: %s.%s failed", call.domain, call.service)
             finally:
                 self._queue.task_done()
+
+    def _probe(self, caller: ServiceCaller, beat: Beat) -> None:
+        try:
+            caller.probe(sorted(set(self.config.notify.values())))
+        except HomeAssistantError as err:
+            beat.fail(str(err))
+        else:
+            beat.succeed()
 
     def _deliver(self, caller: ServiceCaller, call: _Call) -> None:
         tries = self.config.retries

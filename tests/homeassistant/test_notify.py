@@ -66,6 +66,9 @@ class Recorder:
     def __call__(self, domain: str, service: str, data: dict[str, Any]) -> None:
         self.calls.append((domain, service, data))
 
+    def probe(self, services: list[str]) -> None:
+        self.calls.append(("probe", ",".join(services), {}))
+
     def close(self) -> None:
         pass
 
@@ -147,6 +150,36 @@ def test_a_wrong_token_is_refused(home_assistant: HomeAssistant) -> None:
         with pytest.raises(HomeAssistantError, match=r"persistent_notification\.create"):
             call("persistent_notification", "create", {"message": "x", "notification_id": "t"})
     assert "t" not in home_assistant.persistent_notifications()
+
+
+@pytest.mark.homeassistant
+@pytest.mark.timeout(900)  # may install Home Assistant first
+def test_the_heartbeat_proves_home_assistant_and_its_notify_services(
+    home_assistant: HomeAssistant,
+) -> None:
+    ha = home_assistant
+    before = ha.notify_file.read_text() if ha.notify_file.exists() else ""
+
+    def beat(token: str, notify: dict[str, str]) -> tuple[bool | None, str]:
+        conf = HomeAssistantConfig(url=ha.url, notify=notify, retries=1)
+        notifier = Notifier(conf, "nl", lambda: rest_caller(ha.url, token, 5.0))
+        try:
+            (b,) = notifier.heartbeat(T, 5.0)
+            assert b.channel == "homeassistant"
+            assert notifier.wait_idle(30)
+            return b.result()
+        finally:
+            notifier.close()
+
+    assert beat(ha.token, {"on_call": "notify.team_phone"}) == (True, "")
+    ok, reason = beat(ha.token, {"on_call": "notify.team_phone", "team_lead": "notify.gone"})
+    assert ok is False
+    assert "no such service notify.gone" in reason
+    ok, reason = beat("not-a-token", {"on_call": "notify.team_phone"})
+    assert ok is False
+    assert reason.startswith("the API does not answer")
+    after = ha.notify_file.read_text() if ha.notify_file.exists() else ""
+    assert after == before  # a beat reaches no phone
 
 
 def test_the_token_never_lives_in_the_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
