@@ -190,10 +190,11 @@ def register(cls: type[Detector]) -> type[Detector]:
 
 
 def registry() -> dict[str, type[Detector]]:
-    """All registered detectors by name (importing the built-in ones first)."""
+    """All registered detectors by name, in the order of their names (whatever imported
+    them first), the built-in ones discovered and imported first."""
     import detectors.builtin  # noqa: F401  (registers them)
 
-    return dict(_REGISTRY)
+    return dict(sorted(_REGISTRY.items()))
 
 
 def all_settings_models() -> dict[str, type[DetectorSettings]]:

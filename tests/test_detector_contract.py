@@ -227,3 +227,30 @@ def _documented_score_fields() -> dict[str, set[str]]:
         if m:
             out[m.group(1)] = set(re.findall(r"`(\w+)`", m.group(2)))
     return out
+
+
+def test_detectors_are_discovered_and_each_module_bears_its_detectors_name() -> None:
+    import pkgutil
+
+    import detectors
+    from detectors.builtin import HELPERS, MODULES
+
+    on_disk = {m.name for m in pkgutil.iter_modules(detectors.__path__)} - HELPERS
+    assert set(MODULES) == on_disk
+    for key, cls in registry().items():
+        if cls.__module__.startswith("detectors."):
+            assert cls.__module__ == f"detectors.{key}", key
+    assert list(registry()) == sorted(registry())  # one order, whatever imported first
+
+
+def test_a_detector_registered_under_another_name_than_its_module_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from detectors import base, builtin
+
+    class Misnamed:
+        __module__ = "detectors.fall"
+
+    monkeypatch.setitem(base._REGISTRY, "falls", Misnamed)  # type: ignore[arg-type]
+    with pytest.raises(ImportError, match=r"detectors\.fall registers the detector 'falls'"):
+        builtin._discover()

@@ -13,7 +13,7 @@ import pytest
 
 import detectors.base
 from detectors.base import Candidate, Detector, DetectorSettings, registry
-from detectors.battery import LowBatteryDetector as LowBattery
+from detectors.low_battery import LowBatteryDetector as LowBattery
 from edge.config import Config
 from edge.models import SensorEvent
 from edge.pipeline import Hub

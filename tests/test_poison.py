@@ -346,7 +346,7 @@ def test_the_last_resort_guards_keep_the_loop_turning(
 
     monkeypatch.setattr(edge.mqtt, "decode_payload", buggy_decode)
     monkeypatch.setattr(hub, "housekeeping", buggy_housekeeping)
-    from detectors.battery import LowBatteryDetector
+    from detectors.low_battery import LowBatteryDetector
 
     monkeypatch.setattr(LowBatteryDetector, "on_event", buggy_battery)
     live = LiveHub(hub, config, tick_s=0.05)
