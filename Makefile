@@ -34,11 +34,12 @@ demo-small: install
 	$(BIN)/thuisplus replay edge/data/demo.jsonl --signals-out $(OUT)/demo-small/signals.jsonl \
 		--state-dir $(OUT)/demo-small/state
 
-## eval: simulate -> replay -> evaluate over the standard seeds; prints the pooled table.
-## EVAL_ARGS: further simulator options, e.g. EVAL_ARGS="--chair-pads 1" (the recommended kit)
+## eval: simulate -> replay -> evaluate over the standard seeds, with the standard kit
+## (default world) and without it (no-kit) beside; prints each table, the goals, the worst
+## world. EVAL_ARGS: further options, e.g. EVAL_ARGS="--worlds all" (docs/evaluation.md)
 EVAL_ARGS ?=
 eval: install
-	$(BIN)/thuisplus eval-suite --seeds 11 22 33 --apartments 80 --days 120 --out $(OUT)/eval $(EVAL_ARGS) \
+	$(BIN)/thuisplus eval-suite --worlds default no-kit --seeds 11 22 33 --apartments 80 --days 120 --out $(OUT)/eval $(EVAL_ARGS) \
 		--replay-cmd "$(BIN)/thuisplus replay {recording} --config {config} --signals-out {signals} --quiet --no-progress"
 
 ## test-deps: what the tests start or run for themselves (Mosquitto, VictoriaMetrics,

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulators.episodes import ApartmentPlan, DeviceTrouble
-from simulators.flat import TIMEZONE, Apartment, Device, Habits
+from simulators.flat import TIMEZONE, Apartment, Device, Habits, chair_pad_key
 from simulators.knobs import PLUG_KEYS, Knobs
 
 logger = logging.getLogger(__name__)
@@ -918,7 +918,8 @@ class DaySim:
                     dev_events[pad].append((a + float(rng.uniform(5, 30)), {"occupancy": True}))
                 if b < w1 - 1.0:
                     dev_events[pad].append((b + float(rng.uniform(0.5, 4)), {"occupancy": False}))
-            if k == 0 and apt.has_chair_pad:
+            chair = chair_pad_key(k)
+            if apt.has_chair_pad and chair in apt.devices:
                 for a, b in _union(
                     [
                         (s.start, s.end)
@@ -927,12 +928,8 @@ class DaySim:
                     ],
                     1.0,
                 ):
-                    dev_events["living/chair_pad"].append(
-                        (a + float(rng.uniform(3, 15)), {"occupancy": True})
-                    )
-                    dev_events["living/chair_pad"].append(
-                        (b - float(rng.uniform(1, 5)), {"occupancy": False})
-                    )
+                    dev_events[chair].append((a + float(rng.uniform(3, 15)), {"occupancy": True}))
+                    dev_events[chair].append((b - float(rng.uniform(1, 5)), {"occupancy": False}))
             self._kitchen(rng, segs, dev_events, apt.residents[k], day, st)
             if k == 0:
                 tv = _union([(s.start, s.end) for s in segs if s.act == "tv"], 900.0)

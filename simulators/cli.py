@@ -81,6 +81,7 @@ _KNOB_OPTIONS = (
     ("night_kitchen", "night_kitchen"),
     ("visitors", "visitor_scale"),
     ("common_room", "common_scale"),
+    ("kit", "kit"),
 )
 
 
@@ -105,7 +106,9 @@ def _sim_config(args: argparse.Namespace) -> SimConfig:
     if world:
         from simulators.worlds import WORLDS
 
-        base = WORLDS[world].knobs
+        base = WORLDS[world].fitted
+    elif getattr(args, "worlds", None) is None and getattr(args, "seeds", None) is not None:
+        base = Knobs(kit=True)  # eval-suite measures the standard kit unless --no-kit
     return SimConfig(
         apartments=args.apartments,
         days=args.days,
@@ -274,7 +277,7 @@ def _eval_worlds(args: argparse.Namespace, cfg: SimConfig) -> int:
             args.seeds,
             args.out,
             args.replay_cmd,
-            knobs_for=lambda w: _knobs(args, w.knobs),
+            knobs_for=lambda w: _knobs(args, w.fitted),
             progress=progress,
             table=show,
             workers=args.workers,
@@ -415,6 +418,21 @@ def _knob_options(p: argparse.ArgumentParser) -> None:
         type=_number(0.0),
         help="multiplies each resident's chance of the common room's morning coffee "
         "(0.05-0.6; 0-2; default 1)",
+    )
+    g.add_argument(
+        "--kit",
+        dest="kit",
+        action="store_const",
+        const=True,
+        help="the standard kit: a chair pad for each resident in every apartment (default: "
+        "on for eval-suite and for every named world but no-kit, off for a plain simulate)",
+    )
+    g.add_argument(
+        "--no-kit",
+        dest="kit",
+        action="store_const",
+        const=False,
+        help="without the kit: about --chair-pads of the apartments have one chair pad",
     )
 
 

@@ -215,7 +215,26 @@ def build_flat(
     if knobs is not None:
         for apt in apartments:
             apt.residents = [_scaled(h, knobs) for h in apt.residents]
+        if knobs.kit:
+            _fit_kit(apartments, seed)
     return Flat(name=name, apartments=apartments, common_devices=common)
+
+
+def chair_pad_key(resident: int) -> str:
+    """The chair pad of the ``resident``-th resident (0: the first) of an apartment."""
+    return "living/chair_pad" if resident == 0 else f"living/chair_pad_{resident + 1}"
+
+
+def _fit_kit(apartments: list[Apartment], seed: int) -> None:
+    """The standard kit: a chair pad for each resident (drawn from a generator of its own,
+    so every other device of the flat stays as drawn)."""
+    rng = np.random.default_rng([seed, 0x4B17])
+    for apt in apartments:
+        for k in range(len(apt.residents)):
+            key = chair_pad_key(k)
+            if key not in apt.devices:
+                apt.devices[key] = _device(rng, key, "chair_pad")
+        apt.has_chair_pad = True
 
 
 def _scaled(h: Habits, knobs: Knobs) -> Habits:

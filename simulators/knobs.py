@@ -64,6 +64,11 @@ class Knobs:
     """Multiplies every resident's day visits per week (0.3-4 by default)."""
     common_scale: float = 1.0
     """Multiplies every resident's chance of the common room's coffee (0.05-0.6)."""
+    kit: bool = False
+    """The standard installation (issue 18): a chair pad for each resident in every
+    apartment (``living/chair_pad``, ``living/chair_pad_2`` for a partner), beside the
+    front-door contact, hall motion and a bed pad for each resident that every simulated
+    apartment has. Off: about 30 % of apartments have one chair pad (``--chair-pads``)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.pir_miss <= 1.0:

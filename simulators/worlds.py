@@ -7,7 +7,9 @@ knob's range and its source.
 
 >>> sorted(WORLDS) == sorted(WORLD_ORDER)
 True
->>> WORLDS["default"].knobs.is_default()
+>>> WORLDS["default"].knobs.is_default(), WORLDS["default"].fitted.kit
+(True, True)
+>>> WORLDS["no-kit"].fitted.is_default()
 True
 >>> WORLDS["long"].days_for(14), WORLDS["long"].days_for(120)
 (56, 120)
@@ -20,6 +22,7 @@ import logging
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +44,17 @@ class World:
     """The world needs at least this many days (``long``: eight weeks)."""
     rates: dict[str, float] = field(default_factory=dict)
     """Episode rate overrides (``--rate``), e.g. more guests staying the night."""
+    kit: bool = True
+    """Measured with the standard installation (``Knobs.kit``: a chair pad for each
+    resident), as issue 18 decided; ``no-kit`` is the one world without it."""
 
     def days_for(self, days: int) -> int:
         return max(days, self.min_days)
+
+    @property
+    def fitted(self) -> Knobs:
+        """The world's knobs with its kit (what it is measured with)."""
+        return replace(self.knobs, kit=self.kit)
 
     def config(self, base: SimConfig, knobs: Knobs | None = None) -> SimConfig:
         """``base`` in this world (``knobs``: the world's knobs with the user's own set)."""
@@ -52,12 +63,21 @@ class World:
             base,
             days=self.days_for(base.days),
             rates=rates,
-            knobs=knobs if knobs is not None else self.knobs,
+            knobs=knobs if knobs is not None else self.fitted,
         )
 
 
 WORLD_LIST = (
-    World("default", "the simulator as it was: every modelling assumption at its default"),
+    World(
+        "default",
+        "the simulator as it was, every modelling assumption at its default, with the "
+        "standard kit (a chair pad for each resident)",
+    ),
+    World(
+        "no-kit",
+        "the default world without the kit: about 30 % of apartments have a chair pad",
+        kit=False,
+    ),
     World(
         "leaky-pir",
         "PIRs miss 15 % of walks and movements; a seated or lying resident trips one "
@@ -138,11 +158,27 @@ def resolve(names: list[str]) -> list[World]:
 METRICS: tuple[tuple[str, str, bool], ...] = (
     ("acute_paged", "acute episodes paged (share)", False),
     ("fall_sensor_latency_s", "fall with a fall sensor: median latency", True),
+    ("fall_kit_latency_s", "fall on a chair pad or transit room: median", True),
+    ("no_wake_latency_s", "no_wake paged: median past the usual time", True),
     ("trends_found", "slow trends found (share)", False),
     ("false_urgent", "false urgent per apartment-month", True),
     ("false_attention", "false attention per apartment-month", True),
     ("false_sensor_offline", "sensor_offline false per apartment-month", True),
 )
+
+
+GOALS: dict[str, float] = {
+    "acute_paged": 1.0,
+    "fall_sensor_latency_s": 60.0,
+    "fall_kit_latency_s": 30 * 60.0,
+    "no_wake_latency_s": 60 * 60.0,
+    "trends_found": 0.8,
+    "false_urgent": 0.05,
+    "false_attention": 0.2,
+    "false_sensor_offline": 0.05,
+}
+"""Issue 18's goals, in the worst world (at most for the latencies and the false rates,
+at least for the shares)."""
 
 
 def goal_metrics(pooled: Score, folders: list[Path]) -> dict[str, Any]:
@@ -153,7 +189,12 @@ def goal_metrics(pooled: Score, folders: list[Path]) -> dict[str, Any]:
     n_trends = sum(k["episodes"] for k in trends)
     months = pooled.apartment_months
     delays, with_sensor = _fall_sensor_delays(folders)
+    kit_falls = _page_delays(folders, "fall", _seen_by_kit)
+    no_wake = _page_delays(folders, "no_wake", lambda _e, _roles: True)
     return {
+        "fall_kit_latency_s": round(statistics.median(kit_falls), 1) if kit_falls else None,
+        "falls_kit_paged": len(kit_falls),
+        "no_wake_latency_s": round(statistics.median(no_wake), 1) if no_wake else None,
         "acute_paged": round(sum(k.get("paged", 0) for k in acute) / episodes, 4)
         if episodes
         else None,
@@ -198,11 +239,72 @@ def _fall_sensor_delays(folders: list[Path]) -> tuple[list[float], int]:
     return delays, count
 
 
+TRANSIT_ROOMS = frozenset({"hall", "kitchen", "bathroom", "toilet"})
+"""Rooms people pass through: a silence there is itself a sign (issue 18's goal)."""
+
+
+def _seen_by_kit(episode: dict[str, Any], apartment: dict[str, Any]) -> bool:
+    """A fall no fall sensor saw, in a transit room or in a living room with a chair pad
+    for each resident: the falls issue 18 wants paged within 30 minutes (median)."""
+    if episode.get("fall_sensor"):
+        return False
+    room = episode.get("room")
+    if room in TRANSIT_ROOMS:
+        return True
+    devices = apartment.get("devices", {})
+    pads = sum(
+        1
+        for key, d in devices.items()
+        if key.startswith("living/") and d.get("role") == "chair_pad"
+    )
+    return room == "living" and pads >= int(apartment.get("residents", 1))
+
+
+def _page_delays(
+    folders: list[Path], kind: str, chosen: Callable[[dict[str, Any], dict[str, Any]], bool]
+) -> list[float]:
+    """Seconds from each chosen episode of ``kind`` to its first page: an urgent signal of
+    its kind or a related one within it (as the evaluator counts "paged")."""
+    import yaml
+
+    from simulators.evaluate import RELATED
+
+    out: list[float] = []
+    for folder in folders:
+        config = yaml.safe_load((folder / "flat.yaml").read_text(encoding="utf-8"))
+        apartments = config.get("apartments", {})
+        path = folder / "signals.jsonl"
+        signals = load_signals(path)[0] if path.exists() else []
+        pages = [
+            s
+            for s in signals
+            if s.severity == "urgent" and kind in {s.kind, *RELATED.get(s.kind, ())}
+        ]
+        for line in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines():
+            e = json.loads(line)
+            if e.get("kind") != kind or not chosen(e, apartments.get(e["apartment"], {})):
+                continue
+            start, end = datetime.fromisoformat(e["start"]), datetime.fromisoformat(e["end"])
+            hits = [
+                (s.detected_at - start).total_seconds()
+                for s in pages
+                if s.apartment == e["apartment"] and start <= s.detected_at <= end
+            ]
+            if hits:
+                out.append(min(hits))
+    return out
+
+
 def worst(per_world: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per metric, the worst value over the worlds and which world (``None``: no data)."""
+    """Per metric, the worst value over the worlds with the kit and which world (``None``:
+    no data); the goals hold for the standard kit, a world without it is shown beside."""
     out: dict[str, dict[str, Any]] = {}
     for key, _label, higher_worse in METRICS:
-        values = [(m[key], name) for name, m in per_world.items() if m.get(key) is not None]
+        values = [
+            (m[key], name)
+            for name, m in per_world.items()
+            if m.get(key) is not None and m.get("kit", True)  # the goals hold for the kit
+        ]
         if not values:
             out[key] = {"value": None, "world": None}
             continue
@@ -214,7 +316,7 @@ def worst(per_world: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def _show(key: str, value: Any) -> str:
     if value is None:
         return "-"
-    if key == "fall_sensor_latency_s":
+    if key.endswith("_latency_s"):
         return f"{value / 60:.1f} min"
     if key in ("acute_paged", "trends_found"):
         return f"{value:.2f}"
@@ -232,11 +334,20 @@ def summary_table(per_world: dict[str, dict[str, Any]]) -> str:
             + " ".join(f"{_show(key, per_world[n].get(key)):>{width}}" for n in names)
         )
     lines.append("")
-    lines.append("worst world per goal metric:")
-    for key, label, _ in METRICS:
+    lines.append(
+        f"{'worst world with the kit, per goal:':<44} {'worst':>10}  {'goal':>10}  met  world"
+    )
+    for key, label, higher_worse in METRICS:
         w = worst(per_world)[key]
         where = w["world"] or "-"
-        lines.append(f"{label:<44} {_show(key, w['value']):>10}  {where}")
+        goal = GOALS[key]
+        if w["value"] is None:
+            met = "-"
+        else:
+            met = "yes" if (w["value"] <= goal if higher_worse else w["value"] >= goal) else "NO"
+        lines.append(
+            f"{label:<44} {_show(key, w['value']):>10}  {_show(key, goal):>10}  {met:<3}  {where}"
+        )
     return "\n".join(lines)
 
 
@@ -276,6 +387,7 @@ def run_worlds(
         metrics = goal_metrics(pooled, [out / world.name / f"seed-{s}" for s in seeds])
         metrics["knobs"] = {k: _plain(v) for k, v in cfg.knobs.changed().items()}
         metrics["days"] = cfg.days
+        metrics["kit"] = cfg.knobs.kit
         per_world[world.name] = metrics
         if table:
             table(world.name, world, cfg, pooled)

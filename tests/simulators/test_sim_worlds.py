@@ -46,10 +46,10 @@ def test_the_default_world_gives_the_bytes_of_before(tmp_path: Path) -> None:
     assert _sha((tmp_path / "flat.yaml").read_bytes()) == GOLDEN["flat.yaml"]
 
 
-def test_the_named_default_world_is_the_default(tmp_path: Path) -> None:
+def test_the_named_no_kit_world_is_the_default(tmp_path: Path) -> None:
     from simulators.__main__ import main
 
-    argv = ["simulate", "--apartments", "10", "--days", "14", "--seed", "5", "--world", "default"]
+    argv = ["simulate", "--apartments", "10", "--days", "14", "--seed", "5", "--world", "no-kit"]
     assert main([*argv, "--out", str(tmp_path), "--workers", "1"]) == 0
     with gzip.open(tmp_path / "recording.jsonl.gz", "rb") as fh:
         assert _sha(fh.read()) == GOLDEN["recording"]
@@ -299,7 +299,8 @@ def test_knob_options_on_the_command_line(tmp_path: Path) -> None:
     assert (
         main([*argv, "--out", str(tmp_path / "b"), "--world", "leaky-pir", "--pir-miss", "0"]) == 0
     )
-    assert main([*argv, "--out", str(tmp_path / "c"), "--seated-trip-minutes", "75"]) == 0
+    # a named world comes with the kit; a plain simulate needs --kit for it
+    assert main([*argv, "--out", str(tmp_path / "c"), "--seated-trip-minutes", "75", "--kit"]) == 0
     assert (tmp_path / "b" / "recording.jsonl.gz").read_bytes() == (
         tmp_path / "c" / "recording.jsonl.gz"
     ).read_bytes()
@@ -378,17 +379,24 @@ def test_eval_suite_per_world_prints_a_table_each_and_the_worst(
     assert "== world default" in printed
     assert "== world leaky-pir" in printed
     assert printed.count("apartment-months:") == 2
-    assert "worst world per goal metric:" in printed
+    assert "worst world with the kit, per goal:" in printed
     assert "false urgent per apartment-month" in printed
     assert "world 2/2 leaky-pir" in captured.err  # progress
     saved = json.loads((tmp_path / "eval" / "worlds.json").read_text())
     assert list(saved["worlds"]) == ["default", "leaky-pir"]
-    assert saved["worlds"]["leaky-pir"]["knobs"] == {"pir_miss": 0.15, "seated_trip_min": 75.0}
+    assert saved["worlds"]["leaky-pir"]["knobs"] == {
+        "pir_miss": 0.15,
+        "seated_trip_min": 75.0,
+        "kit": True,
+    }
     # the stand-in signals every episode and one made-up SOS per seed
     for m in saved["worlds"].values():
         assert m["false_urgent"] > 0
         if m["acute_episodes"]:
             assert m["acute_paged"] == 1.0
+        # paged a minute after each start: the latencies from the truth and the signals
+        assert m["no_wake_latency_s"] in (None, 60.0)
+        assert m["fall_kit_latency_s"] in (None, 60.0)
     assert (tmp_path / "eval" / "leaky-pir" / "seed-2" / "signals.jsonl").exists()
     assert (tmp_path / "eval" / "default" / "score.json").exists()
     assert set(saved["worst"]) >= {"acute_paged", "false_urgent", "false_sensor_offline"}
@@ -424,4 +432,83 @@ def test_eval_suite_worlds_with_the_real_hub(
     printed = capsys.readouterr().out
     assert "== world event-only" in printed
     assert "== world availability" in printed
-    assert "worst world per goal metric:" in printed
+    assert "worst world with the kit, per goal:" in printed
+
+
+def test_the_kit_gives_each_resident_a_chair_pad_and_leaves_the_rest_of_the_flat() -> None:
+    from simulators.flat import build_flat, flat_config
+
+    plain = build_flat(40, 7, knobs=Knobs())
+    kit = build_flat(40, 7, knobs=Knobs(kit=True))
+    couples = [a for a in kit.apartments if len(a.residents) == 2]
+    assert couples  # about one in six
+    for before, after in zip(plain.apartments, kit.apartments, strict=True):
+        pads = sorted(k for k in after.devices if "chair_pad" in k)
+        want = ["living/chair_pad", "living/chair_pad_2"][: len(after.residents)]
+        assert pads == want
+        assert after.has_chair_pad
+        assert {k: v for k, v in after.devices.items() if k not in want} == {
+            k: v for k, v in before.devices.items() if k not in want
+        }
+    roles = flat_config(kit)["apartments"][couples[0].id]["devices"]
+    assert roles["living/chair_pad_2"] == {"role": "chair_pad"}
+    msgs = _messages(replace(SMALL, apartments=12, knobs=Knobs(kit=True)))
+    seconds = {t.split("/")[1] for _t, t, p in msgs if t.endswith("/living/chair_pad_2")}
+    firsts = {t.split("/")[1] for _t, t, p in msgs if t.endswith("/living/chair_pad")}
+    small = build_flat(12, SMALL.seed, knobs=Knobs(kit=True))
+    assert firsts == {a.id for a in small.apartments}  # every resident sits on their own pad
+    assert seconds == {a.id for a in small.apartments if len(a.residents) == 2}
+
+
+def test_the_goal_latencies_count_the_falls_the_kit_should_catch_and_no_wake(
+    tmp_path: Path,
+) -> None:
+    from simulators.worlds import _page_delays, _seen_by_kit
+
+    (tmp_path / "flat.yaml").write_text(
+        "apartments:\n"
+        "  a001: {residents: 1, devices: {living/chair_pad: {role: chair_pad}}}\n"
+        "  a002: {residents: 2, devices: {living/chair_pad: {role: chair_pad}}}\n",
+        encoding="utf-8",
+    )
+
+    def episode(apt: str, kind: str, start: str, **more: object) -> str:
+        end = start.replace("T1", "T2")  # ten hours on
+        return json.dumps({"apartment": apt, "kind": kind, "start": start, "end": end, **more})
+
+    truth = [
+        episode("a001", "fall", "2026-01-05T10:00:00+01:00", room="living", fall_sensor=False),
+        episode("a002", "fall", "2026-01-06T10:00:00+01:00", room="living", fall_sensor=False),
+        episode("a002", "fall", "2026-01-07T10:00:00+01:00", room="kitchen", fall_sensor=False),
+        episode("a001", "fall", "2026-01-08T10:00:00+01:00", room="hall", fall_sensor=True),
+        episode("a001", "no_wake", "2026-01-09T10:00:00+01:00"),
+    ]
+    (tmp_path / "truth.jsonl").write_text("\n".join(truth) + "\n", encoding="utf-8")
+
+    def signal(apt: str, kind: str, at: str, severity: str = "urgent") -> str:
+        return json.dumps(
+            {
+                "id": at,
+                "flat": "f",
+                "apartment": apt,
+                "kind": kind,
+                "domain": "care",
+                "severity": severity,
+                "start": at,
+                "detected_at": at,
+                "summary": "x",
+                "evidence": {},
+            }
+        )
+
+    signals = [
+        signal("a001", "inactivity", "2026-01-05T10:20:00+01:00"),  # related: pages the fall
+        signal("a002", "fall", "2026-01-06T10:05:00+01:00"),  # one pad for two: not counted
+        signal("a002", "door_open", "2026-01-07T10:01:00+01:00", "attention"),  # no page
+        signal("a002", "fall", "2026-01-07T10:40:00+01:00"),
+        signal("a001", "fall", "2026-01-08T10:00:30+01:00"),  # a sensor saw it
+        signal("a001", "no_wake", "2026-01-09T10:50:00+01:00"),
+    ]
+    (tmp_path / "signals.jsonl").write_text("\n".join(signals) + "\n", encoding="utf-8")
+    assert _page_delays([tmp_path], "fall", _seen_by_kit) == [1200.0, 2400.0]
+    assert _page_delays([tmp_path], "no_wake", lambda _e, _r: True) == [3000.0]
