@@ -467,6 +467,10 @@ WEB: T = {
     "web.too_long": {"nl": "Te lange tekst (hooguit {n} tekens).", "en": "Too long (at most {n})."},
     "web.notes_needed": {"nl": "Schrijf op wat besproken is.", "en": "Write what was discussed."},
     "web.bad_week": {"nl": "Geen geldige week: {reason}", "en": "Not a valid week: {reason}"},
+    "web.busy": {
+        "nl": "Niet opgeslagen: de hub kon het nu niet schrijven. Probeer het zo opnieuw.",
+        "en": "Not saved: the hub could not write it just now. Try again in a moment.",
+    },
     "web.back": {"nl": "Terug naar de signalen", "en": "Back to the signals"},
     "web.closed_recently": {"nl": "Gesloten (laatste 2 weken)", "en": "Closed (last 2 weeks)"},
     "web.none": {"nl": "Geen.", "en": "None."},

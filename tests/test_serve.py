@@ -351,6 +351,55 @@ def test_tls_with_the_gateway_certificate_and_secure_cookies(
         conn.getresponse()
 
 
+def test_an_action_waits_for_the_hub_writing_the_store(
+    flat: Flat, server: Server, cert: tuple[Path, Path, str]
+) -> None:
+    """The live hub writes the same SQLite file (WAL): while another process holds the
+    write lock, the page's action waits for it instead of failing, then lands."""
+    import sqlite3
+    import threading
+
+    c = Client(server.port, cert[0])
+    assert c.login("welzijn-bram", PASSWORDS["welzijn-bram"]) == 303
+    token = c.csrf(f"/signal/{flat.withdrawal}")
+
+    def assign_while_locked(hold_s: float) -> tuple[int, dict[str, str], str, float]:
+        hub = sqlite3.connect(flat.state / "thuisplus.sqlite", isolation_level=None,
+                              check_same_thread=False)  # fmt: skip
+        hub.execute("BEGIN IMMEDIATE")  # as the hub does while it writes a batch
+        hub.execute("UPDATE meta SET value=value WHERE key='schema'")
+        timer = threading.Timer(hold_s, lambda: hub.execute("COMMIT"))
+        timer.start()
+        started = time.monotonic()
+        status, headers, page = c.request("POST", f"/signal/{flat.withdrawal}/assign",
+                                          {"csrf": token, "to": "me"})  # fmt: skip
+        waited = time.monotonic() - started
+        timer.join()
+        hub.close()
+        return status, headers, page, waited
+
+    # held past the store's busy timeout (5 s): refused with a reason, nothing half-written
+    status, _, page, _ = assign_while_locked(5.8)
+    assert status == 503
+    assert "Niet opgeslagen: de hub kon het nu niet schrijven" in page
+    store = Store(flat.state / "thuisplus.sqlite", StoreConfig())
+    entry = Register(store).get(flat.withdrawal)
+    assert entry is not None
+    assert (entry.status, entry.assigned_domain) == ("open", None)
+    assert [a["action"] for a in Register(store).audit_trail(flat.withdrawal)] == ["raised"]
+    store.close()
+    # held briefly: the action waits for it, then lands
+    status, headers, _, waited = assign_while_locked(1.5)
+    assert (status, headers["location"]) == (303, f"/signal/{flat.withdrawal}?done=assign")
+    assert waited >= 1.0
+    store = Store(flat.state / "thuisplus.sqlite", StoreConfig())
+    entry = Register(store).get(flat.withdrawal)
+    store.close()
+    assert entry is not None
+    assert (entry.status, entry.assigned_domain, entry.assigned_role) == (
+        "assigned", "welfare", "welzijn-bram")  # fmt: skip
+
+
 def test_sessions_end_with_a_new_password_and_the_login_is_rate_limited(
     flat: Flat, cert: tuple[Path, Path, str], tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,7 +38,7 @@ from edge.register import VERDICTS, Entry, Register, RegisterError
 from edge.store import Store
 from integrations.agenda.evidence import Context, raw, sentences
 from integrations.agenda.history import history_lines
-from integrations.web.accounts import ROLES, Accounts, may
+from integrations.web.accounts import Accounts, may
 from integrations.web.config import ServeConfig
 from integrations.web.sessions import LoginLimiter, Session, Sessions
 
@@ -121,10 +121,12 @@ class Site:
     # --- sessions ------------------------------------------------------------------------
 
     def session(self, request: Request) -> tuple[Session, bool]:
-        """The request's session, or a new anonymous one (True: set its cookie)."""
+        """The request's session, or a new anonymous one (True: set its cookie). Blocks
+        on the store's lock: call it in the thread pool."""
         s = self.sessions.get(request.cookies.get(self.cookie), time.time())
         if s is not None and s.user is not None:
-            user = self.accounts.get(s.user)
+            with self.lock:
+                user = self.accounts.get(s.user)
             if user is None or user.changed != s.changed:
                 self.sessions.end(s.token)  # removed, or a new password or role since
                 s = None
@@ -280,37 +282,38 @@ def signal_view(site: Site, ident: str, s: Session, lang: str) -> dict[str, Any]
 
 
 def act(site: Site, s: Session, ident: str, action: str, form: dict[str, str]) -> Entry:
-    """Carry out ``action`` as the logged-in account, as ``thuisplus signals`` does."""
-    by = str(s.user)
+    """Carry out ``action`` as the logged-in account, as ``thuisplus signals`` does: the
+    register's own methods, in one transaction that holds the store's write lock from the
+    start (the live hub may write the file meanwhile; all of an action lands, or none)."""
     with site.lock:
         try:
             entry = site.register.find(ident)
         except RegisterError as err:
             raise Refused(404, "web.no_signal") from err
         if not may(str(s.role), action, entry.domain, entry.assigned_domain):
-            logger.warning("%s (%s) may not %s signal %s", by, s.role, action, entry.id)
-            raise Refused(
-                403,
-                "web.not_yours",
-                role=str(s.role),
-                domain=entry.domain,
-            )
+            logger.warning("%s (%s) may not %s signal %s", s.user, s.role, action, entry.id)
+            raise Refused(403, "web.not_yours", role=str(s.role), domain=entry.domain)
         notes = form.get("notes", "").strip()
         if len(notes) > MAX_NOTES:
             raise Refused(400, "web.too_long", n=MAX_NOTES)
-        reg = site.register
-        if action == "ack":
-            return reg.acknowledge(entry.id, by)
-        if action == "discuss":
-            if not notes:
-                raise Refused(400, "web.notes_needed")
-            return reg.discuss(entry.id, by, notes)
-        if action == "assign":
-            if form.get("to") == "me":
-                domain = s.role if s.role in DOMAINS else entry.domain
-                return reg.assign(entry.id, str(domain), by, by)
-            return reg.assign(entry.id, form.get("domain", ""), form.get("role", ""), by)
-        return reg.close(entry.id, form.get("verdict", ""), by, notes)
+        if action == "discuss" and not notes:
+            raise Refused(400, "web.notes_needed")
+        with site.store.transaction(immediate=True):
+            return _apply(site.register, entry, str(s.user), str(s.role), action, form, notes)
+
+
+def _apply(
+    reg: Register, entry: Entry, by: str, role: str, action: str, form: dict[str, str], notes: str
+) -> Entry:
+    if action == "ack":
+        return reg.acknowledge(entry.id, by)
+    if action == "discuss":
+        return reg.discuss(entry.id, by, notes)
+    if action == "assign":
+        if form.get("to") == "me":  # the account's own domain (the lead's: the signal's)
+            return reg.assign(entry.id, role if role in DOMAINS else entry.domain, by, by)
+        return reg.assign(entry.id, form.get("domain", ""), form.get("role", ""), by)
+    return reg.close(entry.id, form.get("verdict", ""), by, notes)
 
 
 def agenda_page(site: Site, week: str | None, lang: str) -> str:
@@ -325,16 +328,6 @@ def agenda_page(site: Site, week: str | None, lang: str) -> str:
         return render_html(agenda, now)
 
 
-def this_week(tz: Any) -> str:
-    year, number, _ = datetime.now(tz).date().isocalendar()
-    return f"{year}-W{number:02d}"
-
-
-def week_of(day: date) -> str:
-    year, number, _ = day.isocalendar()
-    return f"{year}-W{number:02d}"
-
-
 def make_app(site: Site) -> ASGIApp:
     from integrations.web.routes import routes
 
@@ -343,10 +336,5 @@ def make_app(site: Site) -> ASGIApp:
 
 
 def open_site(state_dir: Path, config: Config, serve: ServeConfig, secure: bool) -> Site:
-    from edge.store import StoreConfig
-
-    store = Store(state_dir / "thuisplus.sqlite", StoreConfig())
-    return Site(config, serve, store, secure)
-
-
-__all__ = ["ROLES", "Site", "make_app", "open_site"]
+    """The page's own connection to the hub's store in ``state_dir`` (WAL: beside the hub)."""
+    return Site(config, serve, Store(state_dir / "thuisplus.sqlite", config.store), secure)

@@ -4,6 +4,7 @@ agenda. Handlers are async; the store's work runs in Starlette's thread pool."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 
@@ -31,7 +32,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def routes(site: Site) -> list[tuple[str, Handler, list[str]]]:
     async def login_form(request: Request) -> Response:
-        s, new = site.session(request)
+        s, new = await run_in_threadpool(site.session, request)
         lang = site.lang(request, s)
         if s.user is not None:
             return RedirectResponse("/", status_code=303)
@@ -39,7 +40,7 @@ def routes(site: Site) -> list[tuple[str, Handler, list[str]]]:
         return site.with_cookie(page, s) if new else page
 
     async def login(request: Request) -> Response:
-        s, new = site.session(request)
+        s, new = await run_in_threadpool(site.session, request)
         lang = site.lang(request, s)
         try:
             form = await read_form(request, s, site)
@@ -69,7 +70,7 @@ def routes(site: Site) -> list[tuple[str, Handler, list[str]]]:
         return site.with_cookie(RedirectResponse("/", status_code=303), fresh)
 
     async def logout(request: Request) -> Response:
-        s, _ = site.session(request)
+        s, _ = await run_in_threadpool(site.session, request)
         lang = site.lang(request, s)
         try:
             await read_form(request, s, site)
@@ -83,7 +84,7 @@ def routes(site: Site) -> list[tuple[str, Handler, list[str]]]:
 
     def need_login(handler: Callable[[Request, Session, str], Awaitable[Response]]) -> Handler:
         async def wrapped(request: Request) -> Response:
-            s, new = site.session(request)
+            s, new = await run_in_threadpool(site.session, request)
             lang = site.lang(request, s)
             if s.user is None:
                 if request.method == "POST":
@@ -118,6 +119,9 @@ def routes(site: Site) -> list[tuple[str, Handler, list[str]]]:
         form = await read_form(request, s, site)
         try:
             entry = await run_in_threadpool(act, site, s, ident, name, form)
+        except sqlite3.OperationalError as err:  # locked past the busy timeout, disk full
+            logger.warning("%s on signal %s not written: %s", name, ident, err)
+            raise Refused(503, "web.busy") from err
         except RegisterError as err:
             view = await run_in_threadpool(signal_view, site, ident, s, lang)
             return site.page("signal.html.j2", s, lang, status=409, done=None,
