@@ -467,6 +467,8 @@ WEB: T = {
     "web.too_long": {"nl": "Te lange tekst (hooguit {n} tekens).", "en": "Too long (at most {n})."},
     "web.notes_needed": {"nl": "Schrijf op wat besproken is.", "en": "Write what was discussed."},
     "web.bad_week": {"nl": "Geen geldige week: {reason}", "en": "Not a valid week: {reason}"},
+    "web.prev_week": {"nl": "vorige week", "en": "previous week"},
+    "web.next_week": {"nl": "volgende week", "en": "next week"},
     "web.busy": {
         "nl": "Niet opgeslagen: de hub kon het nu niet schrijven. Probeer het zo opnieuw.",
         "en": "Not saved: the hub could not write it just now. Try again in a moment.",

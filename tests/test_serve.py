@@ -296,9 +296,13 @@ def test_the_team_works_the_register_in_a_real_browser(
         assert b.status() == 403
         assert "Met de rol welzijn mag u signalen van zorg niet" in b.text("#error")
 
-        # the live agenda of this week, on the page
+        # the live agenda of this week, on the page, with what was decided
         b.goto(base + "/agenda")
-        assert b.exists(f"#signal-{flat.nutrition}")
+        assert "zorg-anouk: toegewezen aan Zorg" in b.text(f"#signal-{flat.nutrition}")
+        assert b.exists(f"#closed #signal-{flat.night_toilet}")
+        b.click(".webnav a:nth-of-type(3)")  # volgende week
+        year, week, _ = (datetime.now(TZ) + timedelta(days=7)).isocalendar()
+        assert b.url() == f"{base}/agenda?week={year}-W{week:02d}"
     finally:
         b.close()
 

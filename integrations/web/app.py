@@ -19,7 +19,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -115,7 +116,11 @@ class Site:
         self.register = Register(self.store)
         self.accounts = Accounts(self.store)
         self.sessions = Sessions(self.serve.session_minutes * 60, self.serve.idle_minutes * 60)
-        self.limiter = LoginLimiter(self.serve.login_attempts, self.serve.login_window_minutes * 60)
+        self.limiter = LoginLimiter(
+            self.serve.login_attempts,
+            self.serve.login_attempts_per_address,
+            self.serve.login_window_minutes * 60,
+        )
         self.cookie = "__Host-thuisplus" if self.secure else "thuisplus"
 
     # --- sessions ------------------------------------------------------------------------
@@ -317,15 +322,28 @@ def _apply(
 
 
 def agenda_page(site: Site, week: str | None, lang: str) -> str:
-    from integrations.agenda.report import build_agenda, render_html
+    """The agenda of ``week`` (default: this week) from the live store, as ``thuisplus
+    agenda`` writes it, with a line on top to the register and the weeks around it."""
+    from integrations.agenda.report import build_agenda, parse_week, render_html
 
     now = datetime.now(site.config.tz)
     if not week:
         year, number, _ = now.isocalendar()
         week = f"{year}-W{number:02d}"
+    monday = date.fromisocalendar(*parse_week(week), 1)
     with site.lock:
         agenda = build_agenda(site.store, site.config, week, lang)
-        return render_html(agenda, now)
+        page = render_html(agenda, now)
+    links = [("/", text("web.register", lang))]
+    for key, day in (("web.prev_week", monday - timedelta(days=7)),
+                     ("web.next_week", monday + timedelta(days=7))):  # fmt: skip
+        y, n, _ = day.isocalendar()
+        links.append((f"/agenda?week={y}-W{n:02d}", text(key, lang)))
+    nav = " · ".join(f'<a href="{href}">{escape(label)}</a>' for href, label in links)
+    bar = (
+        f'<style>@media print {{ .webnav {{ display: none; }} }}</style><p class="webnav">{nav}</p>'
+    )
+    return page.replace("<body>", "<body>" + bar, 1)
 
 
 def make_app(site: Site) -> ASGIApp:

@@ -64,11 +64,15 @@ class ServeConfig(BaseModel):
     idle_minutes: float = Field(
         60.0, ge=5, le=24 * 60, description="A session unused this long ends earlier."
     )
-    login_attempts: int = Field(
-        5, ge=1, le=100, description="Failed logins per account (or per address) ..."
+    login_attempts: int = Field(5, ge=1, le=100, description="Failed logins for one account ...")
+    login_attempts_per_address: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="... or from one address (an office's computers may share one) ...",
     )
     login_window_minutes: float = Field(
-        15.0, ge=1, le=24 * 60, description="... within this time lock logins out for it."
+        15.0, ge=1, le=24 * 60, description="... within this time lock its logins out."
     )
 
     @model_validator(mode="after")

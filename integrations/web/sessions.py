@@ -7,13 +7,17 @@ in, the session's CSRF token, when it started and was last used. It ends after
 is removed or its password or role changes. A restart of the server ends every session.
 A login makes a new session (no token from before the login lives on).
 
-Login limits: after ``attempts`` failed logins for one account, or from one address,
-within ``window`` seconds, further logins for it are refused until the oldest failure
-leaves the window (the password is not even checked meanwhile).
+Login limits: after ``attempts`` failed logins for one account, or ``per_address`` from
+one address (higher: an office's computers may share one), within ``window`` seconds,
+further logins for it are refused until the oldest failure leaves the window (the
+password is not even checked meanwhile).
 
->>> limits = LoginLimiter(attempts=2, window_s=60)
+>>> limits = LoginLimiter(attempts=2, per_address=3, window_s=60)
 >>> limits.failed("anouk", "10.0.0.5", now=0); limits.failed("anouk", "10.0.0.6", now=1)
 >>> limits.blocked("anouk", "10.0.0.7", now=30), limits.blocked("anouk", "10.0.0.7", now=61)
+(True, False)
+>>> limits.failed("bram", "10.0.0.5", now=2); limits.failed("carla", "10.0.0.5", now=3)
+>>> limits.blocked("dirk", "10.0.0.5", now=4), limits.blocked("dirk", "10.0.0.8", now=4)
 (True, False)
 """
 
@@ -84,6 +88,7 @@ class Sessions:
 @dataclass
 class LoginLimiter:
     attempts: int
+    per_address: int
     window_s: float
     _failures: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,8 +112,8 @@ class LoginLimiter:
         with self._lock:
             if len(self._failures) > MAX_SESSIONS:  # names typed at random: keep it bounded
                 self._failures.clear()
-            for key in (f"u:{name}", f"a:{address}"):
-                self._failures.setdefault(key, deque(maxlen=self.attempts)).append(now)
+            for key, most in ((f"u:{name}", self.attempts), (f"a:{address}", self.per_address)):
+                self._failures.setdefault(key, deque(maxlen=most)).append(now)
         logger.warning("Failed login for %r from %s", name[:32], address)
 
     def succeeded(self, name: str) -> None:
