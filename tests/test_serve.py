@@ -35,7 +35,7 @@ from edge.replay import replay
 from edge.store import Store, StoreConfig
 from integrations.agenda.pdf import browser
 from integrations.web.accounts import Accounts, may
-from tests.conftest import free_port
+from tests.conftest import Broker, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "edge" / "data" / "demo.jsonl"
@@ -498,3 +498,66 @@ def test_who_may_do_what(
     role: str, action: str, domain: str, assigned: str | None, allowed: bool
 ) -> None:
     assert may(role, action, domain, assigned) is allowed
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_the_page_works_beside_the_live_hub(
+    broker: Broker, cert: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    """``thuisplus run`` on a real Mosquitto and the page on the same store: a fall sent
+    over MQTT is on the page at once, the page's acknowledgement is the register's, and a
+    verdict given on the page reaches the running hub's detector within seconds."""
+    from tests.live import FLAT, Collector, HubProcess, Publisher, start_online, wait_for
+
+    hub = HubProcess(broker, tmp_path / "hub")
+    quiet = trend(SignalKind.SENSOR_OFFLINE, Domain.HOUSING, "a012", 0, 0, "Sensor stil.")
+    quiet = quiet.model_copy(update={"flat": FLAT, "evidence": {"detector": "sensor_offline"}})
+    store = Store(hub.state / "thuisplus.sqlite", StoreConfig())
+    Register(store).raise_signal(quiet)  # a silent sensor from before this run
+    Accounts(store).add("wonen-dirk", "housing", "de lift doet het weer")
+    Accounts(store).add("lead-carla", "lead", PASSWORDS["lead-carla"])
+    store.close()
+    watch = Collector(broker, "thuisplus/#")
+    pub = Publisher(broker)
+    start_online(hub, watch)
+    page = Server(hub.state, "--cert", str(cert[0]), "--key", str(cert[1]))
+    try:
+        pub.send("zigbee2mqtt/a012/bathroom/radar", {"fall": True, "linkquality": 90})
+        wait_for(lambda: watch.payloads(), 10, "the fall's signal")
+        (fall,) = watch.payloads()
+        c = Client(page.port, cert[0])
+        assert c.login("lead-carla", PASSWORDS["lead-carla"]) == 303
+        status, _, register = c.request("GET", "/")
+        assert status == 200
+        assert f'id="row-{fall["id"]}"' in register.split('id="domain-care"')[1]
+        token = c.csrf(f"/signal/{fall['id']}")
+        status, _, _ = c.request("POST", f"/signal/{fall['id']}/ack", {"csrf": token})
+        assert status == 303
+        other = Client(page.port, cert[0])
+        assert other.login("wonen-dirk", "de lift doet het weer") == 303
+        token = other.csrf(f"/signal/{quiet.id}")
+        status, _, _ = other.request("POST", f"/signal/{quiet.id}/close",
+                                     {"csrf": token, "verdict": "false_alarm"})  # fmt: skip
+
+        def trail(ident: str) -> list[dict[str, object]]:
+            s = Store(hub.state / "thuisplus.sqlite", StoreConfig())
+            try:
+                return Register(s).audit_trail(ident)
+            finally:
+                s.close()
+
+        assert status == 303
+        wait_for(lambda: any(a["action"] == "feedback" for a in trail(quiet.id)), 15,
+                 "the running hub's feedback line")  # fmt: skip
+        (feedback,) = [a for a in trail(quiet.id) if a["action"] == "feedback"]
+        assert feedback["actor"] == "hub"
+        assert feedback["details"] == {"detector": "sensor_offline",
+                                       "change": "silence limit 25 h -> 38 h"}  # fmt: skip
+        acked = [a for a in trail(fall["id"]) if a["action"] == "acknowledged"]
+        assert [a["actor"] for a in acked] == ["lead-carla"]
+    finally:
+        page.stop()
+        pub.close()
+        watch.close()
+        assert hub.stop() == 0
