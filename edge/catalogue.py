@@ -469,6 +469,20 @@ WEB: T = {
     "web.bad_week": {"nl": "Geen geldige week: {reason}", "en": "Not a valid week: {reason}"},
     "web.prev_week": {"nl": "vorige week", "en": "previous week"},
     "web.next_week": {"nl": "volgende week", "en": "next week"},
+    "web.closed_already": {
+        "nl": "Dit signaal is al gesloten.",
+        "en": "This signal is closed already.",
+    },
+    "web.acked_already": {
+        "nl": "Dit signaal is al bevestigd.",
+        "en": "This signal is acknowledged already.",
+    },
+    "web.bad_role": {
+        "nl": "Geef een domein en een rol, zoals 'wijkverpleegkundige' (letters, cijfers, "
+        "_ . -; hooguit 64 tekens).",
+        "en": "Give a domain and a role such as 'wijkverpleegkundige' (letters, digits, "
+        "_ . -; at most 64 characters).",
+    },
     "web.busy": {
         "nl": "Niet opgeslagen: de hub kon het nu niet schrijven. Probeer het zo opnieuw.",
         "en": "Not saved: the hub could not write it just now. Try again in a moment.",

@@ -402,6 +402,20 @@ def test_an_action_waits_for_the_hub_writing_the_store(
     assert entry is not None
     assert (entry.status, entry.assigned_domain, entry.assigned_role) == (
         "assigned", "welfare", "welzijn-bram")  # fmt: skip
+    # what the register would refuse is refused in the page's words, and changes nothing
+    bad = {"csrf": token, "domain": "welfare", "role": "Mw. Jansen; DROP TABLE"}
+    status, _, page = c.request("POST", f"/signal/{flat.withdrawal}/assign", bad)
+    assert status == 400
+    assert "Geef een domein en een rol" in page
+    close = {"csrf": token, "verdict": "confirmed", "notes": "Meedoen met de maaltijd."}
+    assert c.request("POST", f"/signal/{flat.withdrawal}/close", close)[0] == 303
+    status, _, page = c.request("POST", f"/signal/{flat.withdrawal}/close", close)
+    assert status == 409
+    assert "Dit signaal is al gesloten." in page
+    store = Store(flat.state / "thuisplus.sqlite", StoreConfig())
+    trail = Register(store).audit_trail(flat.withdrawal)
+    store.close()
+    assert [a["action"] for a in trail] == ["raised", "assigned", "closed"]
 
 
 def test_sessions_end_with_a_new_password_and_the_login_is_rate_limited(

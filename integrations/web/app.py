@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 DOMAINS = ("care", "welfare", "housing")
 MAX_FORM = 16_384
 MAX_NOTES = 2000
+ROLE_TEXT = re.compile(r"^[\w .-]{1,64}$")
+"""An assignee as the register takes it: 1-64 letters, digits, ``_ . -`` and spaces."""
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -303,8 +306,23 @@ def act(site: Site, s: Session, ident: str, action: str, form: dict[str, str]) -
             raise Refused(400, "web.too_long", n=MAX_NOTES)
         if action == "discuss" and not notes:
             raise Refused(400, "web.notes_needed")
+        _check(entry, action, form)
         with site.store.transaction(immediate=True):
             return _apply(site.register, entry, str(s.user), str(s.role), action, form, notes)
+
+
+def _check(entry: Entry, action: str, form: dict[str, str]) -> None:
+    """What the register would refuse, refused here in the page's language."""
+    if entry.status == "closed":
+        raise Refused(409, "web.closed_already")
+    if action == "ack" and entry.status != "open":
+        raise Refused(409, "web.acked_already")
+    if action == "close" and form.get("verdict") not in VERDICTS:
+        raise Refused(400, "web.bad_form")
+    if action == "assign" and form.get("to") != "me":
+        role = form.get("role", "").strip()
+        if form.get("domain") not in DOMAINS or not ROLE_TEXT.match(role):
+            raise Refused(400, "web.bad_role")
 
 
 def _apply(
