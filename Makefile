@@ -66,6 +66,7 @@ bench: install test-deps
 	$(PY) benchmarks/bench_latency.py
 	$(PY) benchmarks/bench_resources.py
 	$(PY) benchmarks/bench_faults.py
+	$(PY) benchmarks/bench_serve.py
 
 ## audit: known vulnerabilities in the installed dependencies (PyPI's advisory data, as
 ## pip-audit reads it; see docs/security.md); fails on a vulnerable release. In CI.

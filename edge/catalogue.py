@@ -3,7 +3,8 @@
 Ids by area: ``kind.*`` signal kinds, ``domain.*``, ``status.*``, ``verdict.*``,
 ``action.*`` (audit trail), ``room.*``, ``weekday.*``, ``unit.*``, ``feature.*`` (daily
 features in pictures), ``ev.*`` evidence in words (integrations/agenda/evidence.py),
-``sure.*`` how sure the hub is, ``agenda.*`` the agenda's labels.
+``sure.*`` how sure the hub is, ``agenda.*`` the agenda's labels, ``web.*`` the team's
+web page (``thuisplus serve``).
 """
 
 from __future__ import annotations
@@ -303,9 +304,11 @@ AGENDA: T = {
     "agenda.decide": {"nl": "Te besluiten", "en": "To decide"},
     "agenda.decide_intro": {
         "nl": "Per signaal: klopt het, wie pakt het op, en wat spreken we af? Leg het besluit "
-        "vast met 'thuisplus signals assign|discuss|close': het staat volgende week hier.",
+        "vast op de signaalpagina van de gateway (thuisplus serve) of met 'thuisplus signals "
+        "assign|discuss|close': het staat volgende week hier.",
         "en": "For each signal: is it right, who picks it up, and what do we agree? Record the "
-        "decision with 'thuisplus signals assign|discuss|close': it shows here next week.",
+        "decision on the gateway's signal page (thuisplus serve) or with 'thuisplus signals "
+        "assign|discuss|close': it shows here next week.",
     },
     "agenda.decide_none": {
         "nl": "Geen open signalen voor dit domein.",
@@ -409,4 +412,115 @@ AGENDA: T = {
     "agenda.apartment_short": {"nl": "App.", "en": "Apt."},
 }
 
-CATALOGUE: T = {**KINDS, **WORDS, **EVIDENCE, **AGENDA}
+WEB: T = {
+    "web.title": {"nl": "Signaaloverleg {flat}", "en": "Signal meeting {flat}"},
+    "web.register": {"nl": "Signalen", "en": "Signals"},
+    "web.register_intro": {
+        "nl": "Open signalen per domein, urgente eerst. Kies een signaal om het op te pakken, "
+        "te bespreken of met een oordeel te sluiten: de hub leert van het oordeel.",
+        "en": "Open signals by domain, urgent first. Pick a signal to take it on, discuss it "
+        "or close it with a verdict: the hub learns from the verdict.",
+    },
+    "web.agenda": {"nl": "Agenda van deze week", "en": "This week's agenda"},
+    "web.other_language": {"nl": "English", "en": "Nederlands"},
+    "web.logged_in_as": {"nl": "{name} ({role})", "en": "{name} ({role})"},
+    "web.role.care": {"nl": "zorg", "en": "care"},
+    "web.role.welfare": {"nl": "welzijn", "en": "welfare"},
+    "web.role.housing": {"nl": "wonen", "en": "housing"},
+    "web.role.lead": {"nl": "coordinator", "en": "lead"},
+    "web.login": {"nl": "Inloggen", "en": "Log in"},
+    "web.logout": {"nl": "Uitloggen", "en": "Log out"},
+    "web.name": {"nl": "Naam", "en": "Name"},
+    "web.password": {"nl": "Wachtwoord", "en": "Password"},
+    "web.login_failed": {
+        "nl": "Naam of wachtwoord klopt niet.",
+        "en": "Wrong name or password.",
+    },
+    "web.login_blocked": {
+        "nl": "Te vaak een verkeerd wachtwoord: probeer het over een kwartier opnieuw.",
+        "en": "Too many wrong passwords: try again in a quarter of an hour.",
+    },
+    "web.login_needed": {
+        "nl": "Log eerst in.",
+        "en": "Log in first.",
+    },
+    "web.refused": {"nl": "Niet toegestaan", "en": "Not allowed"},
+    "web.csrf": {
+        "nl": "Dit formulier is verlopen of komt niet van deze pagina. Laad de pagina opnieuw.",
+        "en": "This form has expired or did not come from this page. Reload the page.",
+    },
+    "web.bad_form": {
+        "nl": "Dit formulier kan niet gelezen worden.",
+        "en": "Cannot read this form.",
+    },
+    "web.no_signal": {"nl": "Dit signaal bestaat niet.", "en": "No such signal."},
+    "web.not_yours": {
+        "nl": "Met de rol {role} mag u signalen van {domain} niet oppakken of sluiten; "
+        "bespreken mag wel.",
+        "en": "The {role} role may not take on or close signals of {domain}; discussing them "
+        "is fine.",
+    },
+    "web.only_domain": {
+        "nl": "Oppakken en sluiten doen {domain} en de coordinator; bespreken mag iedereen.",
+        "en": "{domain} and the lead take this on and close it; anyone may discuss it.",
+    },
+    "web.too_long": {"nl": "Te lange tekst (hooguit {n} tekens).", "en": "Too long (at most {n})."},
+    "web.notes_needed": {"nl": "Schrijf op wat besproken is.", "en": "Write what was discussed."},
+    "web.bad_week": {"nl": "Geen geldige week: {reason}", "en": "Not a valid week: {reason}"},
+    "web.prev_week": {"nl": "vorige week", "en": "previous week"},
+    "web.next_week": {"nl": "volgende week", "en": "next week"},
+    "web.closed_already": {
+        "nl": "Dit signaal is al gesloten.",
+        "en": "This signal is closed already.",
+    },
+    "web.acked_already": {
+        "nl": "Dit signaal is al bevestigd.",
+        "en": "This signal is acknowledged already.",
+    },
+    "web.bad_role": {
+        "nl": "Geef een domein en een rol, zoals 'wijkverpleegkundige' (letters, cijfers, "
+        "_ . -; hooguit 64 tekens).",
+        "en": "Give a domain and a role such as 'wijkverpleegkundige' (letters, digits, "
+        "_ . -; at most 64 characters).",
+    },
+    "web.busy": {
+        "nl": "Niet opgeslagen: de hub kon het nu niet schrijven. Probeer het zo opnieuw.",
+        "en": "Not saved: the hub could not write it just now. Try again in a moment.",
+    },
+    "web.back": {"nl": "Terug naar de signalen", "en": "Back to the signals"},
+    "web.closed_recently": {"nl": "Gesloten (laatste 2 weken)", "en": "Closed (last 2 weeks)"},
+    "web.none": {"nl": "Geen.", "en": "None."},
+    "web.domain": {"nl": "Domein", "en": "Domain"},
+    "web.act": {"nl": "Wat doen we?", "en": "What do we do?"},
+    "web.ack": {"nl": "Bevestigen", "en": "Acknowledge"},
+    "web.ack_help": {
+        "nl": "Iemand gaat kijken: de meldingen stoppen.",
+        "en": "Someone goes to look: the alerts stop.",
+    },
+    "web.assign_me": {"nl": "Ik pak het op", "en": "Assign to me"},
+    "web.assign_me_help": {
+        "nl": "Toewijzen aan u, voor {domain}.",
+        "en": "Assign it to you, for {domain}.",
+    },
+    "web.assign": {"nl": "Toewijzen", "en": "Assign"},
+    "web.assignee": {"nl": "Aan wie (rol)", "en": "To whom (role)"},
+    "web.verdict": {"nl": "Oordeel", "en": "Verdict"},
+    "web.notes": {"nl": "Notitie", "en": "Notes"},
+    "web.close_help": {
+        "nl": "Klopt het signaal? De hub stelt zich bij met uw oordeel.",
+        "en": "Was the signal right? The hub adjusts to your verdict.",
+    },
+    "web.close": {"nl": "Sluiten", "en": "Close"},
+    "web.discussed": {"nl": "Besproken", "en": "Discussed"},
+    "web.discuss": {"nl": "Vastleggen", "en": "Record"},
+    "web.failed": {"nl": "Niet gelukt: {reason}", "en": "Did not work: {reason}"},
+    "web.done.ack": {"nl": "Bevestigd.", "en": "Acknowledged."},
+    "web.done.discuss": {"nl": "Vastgelegd.", "en": "Recorded."},
+    "web.done.assign": {"nl": "Toegewezen.", "en": "Assigned."},
+    "web.done.close": {
+        "nl": "Gesloten; de hub neemt het oordeel mee.",
+        "en": "Closed; the hub takes the verdict into account.",
+    },
+}
+
+CATALOGUE: T = {**KINDS, **WORDS, **EVIDENCE, **AGENDA, **WEB}

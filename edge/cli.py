@@ -445,6 +445,101 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve_config(config: Config, args: argparse.Namespace) -> Any:
+    """The ``serve:`` section with the command line's flags over it (validated alike)."""
+    from pydantic import ValidationError
+
+    updates: dict[str, Any] = {}
+    for key, value in (
+        ("host", args.host),
+        ("port", args.port),
+        ("cert_file", args.cert),
+        ("key_file", args.key),
+    ):
+        if value is not None:
+            updates[key] = value
+    if args.allow_http:
+        updates["allow_http"] = True
+    try:
+        return type(config.serve).model_validate({**config.serve.model_dump(), **updates})
+    except ValidationError as err:
+        for e in err.errors():
+            where = " -> ".join(str(p) for p in e["loc"]) or "serve"
+            print(f"serve -> {where}: {e['msg']} (with the command line)", file=sys.stderr)
+        return None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from integrations.web.server import ServeError, check_listen, run
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_USAGE
+    conf = _serve_config(config, args)
+    if conf is None:
+        return EXIT_USAGE
+    state_dir = args.state_dir or _default_state_dir()
+    if not (state_dir / DB_NAME).is_file():
+        print(f"{state_dir / DB_NAME}: no store here (give the hub's --state-dir)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        check_listen(conf)
+        run(config, conf, state_dir)
+    except ServeError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """From standard input with --password-stdin (one line), else asked twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from integrations.web.accounts import AccountError, Accounts
+
+    store = _open_store(args.state_dir)
+    if store is None:
+        return EXIT_USAGE
+    accounts = Accounts(store)
+    try:
+        if args.action == "list":
+            users = accounts.list()
+            for u in users:
+                print(f"{u.name:<32} {u.role:<8} changed {u.changed[:16]}")
+            print(f"{len(users)} account(s)")
+        elif args.action == "remove":
+            accounts.remove(args.name)
+            print(f"Account {args.name} removed; its sessions end at its next request")
+        elif args.action == "role":
+            accounts.update(args.name, role=args.role)
+            print(f"Account {args.name} is now {args.role}; its sessions ended")
+        else:
+            if args.action == "add":
+                accounts.check_new(args.name, args.role)  # before asking for a password
+            password = _new_password(args)
+            if args.action == "add":
+                accounts.add(args.name, args.role, password)
+                print(f"Account {args.name} ({args.role}) added")
+            else:
+                accounts.update(args.name, password=password)
+                print(f"Password of {args.name} changed; its sessions ended")
+    except (AccountError, ValueError) as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from edge.backup import BackupError, make_backup
 
@@ -681,6 +776,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", type=Path, help="flat configuration (flat id, time zone)")
     p.set_defaults(func=cmd_agenda)
+
+    p = sub.add_parser(
+        "serve", help="the team's web page: the live agenda and the register (TLS, accounts)"
+    )
+    p.add_argument("--config", type=Path, help="flat configuration (its serve: section)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+    p.add_argument("--host", help="address to listen on (default: serve.host, 0.0.0.0)")
+    p.add_argument("--port", type=int, help="port (default: serve.port, 8443)")
+    p.add_argument("--cert", type=Path, help="the gateway's TLS certificate (PEM)")
+    p.add_argument("--key", type=Path, help="its private key (PEM)")
+    p.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="development only: plain HTTP, on a loopback --host only",
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("users", help="accounts for the web page: add, list, remove, passwd, role")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=_default_state_dir(),
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+    acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = acts.add_parser("add", help="a new account (asks for its password)")
+    a.add_argument("name", help="a short handle, e.g. zorg-anouk (shows in the audit trail)")
+    a.add_argument("--role", required=True, choices=["care", "welfare", "housing", "lead"])
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    acts.add_parser("list", help="the accounts and their roles")
+    a = acts.add_parser("remove", help="remove an account (its sessions end)")
+    a.add_argument("name")
+    a = acts.add_parser("passwd", help="a new password (its sessions end)")
+    a.add_argument("name")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    a = acts.add_parser("role", help="a new role (its sessions end)")
+    a.add_argument("name")
+    a.add_argument("role", choices=["care", "welfare", "housing", "lead"])
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser(
         "aggregate", help="central: write every flat's daily stats to the time-series server"

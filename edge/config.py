@@ -34,6 +34,7 @@ from edge.state import StateConfig
 from edge.store import StoreConfig, writable
 from integrations.homeassistant.config import HomeAssistantConfig
 from integrations.influx import InfluxConfig
+from integrations.web.config import ServeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -279,6 +280,7 @@ class Config(_Section):
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     backup: BackupConfig = Field(default_factory=BackupConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     detectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Flat-wide detector settings, keyed by detector."
     )

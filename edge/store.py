@@ -386,16 +386,18 @@ class Store:
             self.flush()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, immediate: bool = False) -> Iterator[None]:
         """One write transaction: committed at the end, rolled back on an error. Used
         inside another, it joins that one (a signal's register entry, its row and its
-        outbox entry are kept all together or not at all)."""
+        outbox entry are kept all together or not at all). ``immediate`` takes the write
+        lock at once (waiting up to the busy timeout for another process's write), so a
+        transaction that reads before it writes cannot find its reads overtaken."""
         if self._in_transaction:
             yield
             return
         db = self.db
         with db:
-            db.execute("BEGIN")
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             self._in_transaction = True
             try:
                 yield

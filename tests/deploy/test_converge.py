@@ -462,6 +462,24 @@ def test_wireguard_reload_keeps_the_key_and_the_central_peer(deploy_gateway: Gat
     assert "thuisplus-reload" not in verify.stderr, verify.stderr
 
 
+def test_team_page_unit_is_installed_and_off_by_default(deploy_gateway: Gateway) -> None:
+    """thuisplus-serve.service (thuisplus serve) is there, valid, and not enabled."""
+    unit = deploy_gateway.path("/etc/systemd/system/thuisplus-serve.service")
+    lines = unit.read_text().splitlines()
+    assert "LoadCredential=serve.key:/etc/mosquitto/certs/server.key" in lines
+    wants = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants")
+    assert not (wants / "thuisplus-serve.service").exists()
+    analyze = tool("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (run scripts/install-deploy-test-deps.sh)")
+    verify = subprocess.run(
+        [analyze, "verify", "--man=no", f"--root={deploy_gateway.tree}",
+         "thuisplus-serve.service"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stderr
+
+
 # --- the broker, with the host's mosquitto on the rendered configuration -----------------
 
 

@@ -496,3 +496,53 @@ def test_backups_are_configured_and_scheduled_with_recipients(tmp_path: Path) ->
     )
     assert "ReadWritePaths=/var/backups/thuisplus" in service
     assert "OnCalendar=*-*-* 03:15:00" in (tmp_path / "backup.timer").read_text()
+
+
+def test_the_team_page_unit_renders_and_its_command_line_parses(tmp_path: Path) -> None:
+    """The thuisplus role's optional thuisplus-serve.service (off by default): it runs
+    ``thuisplus serve`` as the hub's account with the gateway's certificate handed over
+    by systemd, and its command line is one the hub's own parser accepts."""
+    import shlex
+
+    from edge.cli import build_parser
+
+    role = ROLES / "thuisplus"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    assert defaults["thuisplus_serve_enabled"] is False
+    tasks: list[dict[str, Any]] = [
+        {"name": f"Read {part}.", "ansible.builtin.include_vars": str(role / part / "main.yml")}
+        for part in ("defaults", "vars")
+    ]
+    tasks.append(
+        {
+            "name": "Render the unit.",
+            "ansible.builtin.template": {
+                "src": str(role / "templates" / "thuisplus-serve.service.j2"),
+                "dest": str(tmp_path / "serve.service"),
+                "mode": "0600",
+            },
+        }
+    )
+    play = tmp_path / "serve.yml"
+    play.write_text(yaml.safe_dump([{"name": "Render the team page.", "hosts":
+                    "gw-ijsselmonde-01", "gather_facts": False, "tasks": tasks}]))  # fmt: skip
+    result = _run(
+        "ansible-playbook", "-i", "inventory/hosts.yml", "-e", "ansible_connection=local",
+        "-e", f"ansible_python_interpreter={sys.executable}", "-e", "thuisplus_flat=ijs-01",
+        "-e", "thuisplus_serve_enabled=true", str(play),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    unit = (tmp_path / "serve.service").read_text()
+    assert "User=thuisplus" in unit
+    assert "LoadCredential=serve.key:/etc/mosquitto/certs/server.key" in unit
+    assert "LoadCredential=serve.crt:/etc/mosquitto/certs/server.crt" in unit
+    assert "ReadWritePaths=/var/lib/thuisplus" in unit
+    (exec_start,) = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[0] == "/opt/thuisplus/venv/bin/thuisplus"
+    args = build_parser().parse_args([a.replace("%d", "/run/credentials/x") for a in argv[1:]])
+    assert args.command == "serve"
+    assert (args.host, args.port) == ("0.0.0.0", 8443)  # noqa: S104  (the default)
+    assert str(args.cert) == "/run/credentials/x/serve.crt"
+    assert str(args.key) == "/run/credentials/x/serve.key"
+    assert str(args.state_dir) == "/var/lib/thuisplus"
