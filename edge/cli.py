@@ -77,10 +77,6 @@ class ConsoleSink:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from edge.pipeline import Hub, SignalSink
-    from edge.replay import Progress, RecordingError, replay
-    from edge.store import Store, StoreError
-
     config = _load(args.config)
     if config is None:
         return EXIT_USAGE
@@ -89,23 +85,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for p in missing:
             print(f"{p}: no such recording", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        store = Store(args.state_dir / DB_NAME if args.state_dir else None, config.store)
-    except StoreError as err:
-        print(err, file=sys.stderr)
-        return EXIT_FAILED
-    sinks: list[SignalSink] = []
-    if not args.quiet:
-        sinks.append(ConsoleSink(config))
-    out: JsonlSink | None = None
-    if args.signals_out:
-        out = JsonlSink(args.signals_out)
-        sinks.append(out)
-    hub = Hub(config, store, sinks)
-    history = _history(config, hub, args.state_dir)
     if logging.getLogger().level > logging.INFO:
         # nobody acknowledges in a replay: the alerts it runs are counted in the summary
         logging.getLogger("edge.escalation").setLevel(logging.CRITICAL)
+    jobs = _replay_jobs(args, config)
+    if jobs > 1:
+        return _replay_sharded(args, config, jobs)
+    return _replay_one(args, config)
+
+
+def _replay_jobs(args: argparse.Namespace, config: Config) -> int:
+    """How many processes: ``--jobs`` (default: the cores); one where a store or the
+    history is written (those are not merged from shards)."""
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs > 1 and (args.state_dir or config.influx.enabled):
+        if args.jobs is not None:
+            why = "--state-dir" if args.state_dir else "influx (history)"
+            print(f"--jobs {jobs}: with {why} the replay runs in one process", file=sys.stderr)
+        return 1
+    return max(1, jobs)
+
+
+def _progress(config: Config) -> Any:
+    from edge.replay import Progress
 
     def progress(p: Progress) -> None:
         at = p.event_time.astimezone(config.tz).strftime("%Y-%m-%d %H:%M") if p.event_time else "-"
@@ -116,11 +118,57 @@ def cmd_replay(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    return progress
+
+
+def _replay_sharded(args: argparse.Namespace, config: Config, jobs: int) -> int:
     import time
+
+    from edge.replay import RecordingError, replay_sharded
 
     started = time.monotonic()
     try:
-        lines = replay(args.recordings, hub, None if args.no_progress else progress)
+        merged = replay_sharded(
+            args.recordings, config, jobs, None if args.no_progress else _progress(config)
+        )
+    except RecordingError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet:
+        console = ConsoleSink(config)
+        for sig in merged.signals:
+            console.emit(sig)
+    if args.signals_out:
+        args.signals_out.parent.mkdir(parents=True, exist_ok=True)
+        with args.signals_out.open("w", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in merged.lines_out)
+    elapsed = time.monotonic() - started
+    _replay_summary(args, merged.lines, elapsed, merged.stats, merged.faults, f" in {jobs} jobs")
+    return EXIT_OK
+
+
+def _replay_one(args: argparse.Namespace, config: Config) -> int:
+    import time
+
+    from edge.pipeline import Hub, SignalSink
+    from edge.replay import RecordingError, replay
+    from edge.store import StoreError
+
+    try:
+        store = Store(args.state_dir / DB_NAME if args.state_dir else None, config.store)
+    except StoreError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    sinks: list[SignalSink] = []
+    if not args.quiet:
+        sinks.append(ConsoleSink(config))
+    if args.signals_out:
+        sinks.append(JsonlSink(args.signals_out))
+    hub = Hub(config, store, sinks)
+    history = _history(config, hub, args.state_dir)
+    started = time.monotonic()
+    try:
+        lines = replay(args.recordings, hub, None if args.no_progress else _progress(config))
     except RecordingError as err:
         print(err, file=sys.stderr)
         return EXIT_FAILED
@@ -130,10 +178,30 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if history is not None:
             history.close()
     elapsed = time.monotonic() - started
-    st = hub.stats
+    _replay_summary(args, lines, elapsed, hub.stats, (hub.quarantine.total, hub.quarantine.view()))
+    if args.state_dir:
+        print(f"  event log, dead letters and state in {args.state_dir / DB_NAME}")
+    if history is not None:
+        h = history.stats()
+        print(
+            f"  history to {config.influx.url}: {h['sent']} points sent, "
+            f"{h['pending']} kept to send later, {h['dropped']} dropped"
+        )
+    store.close()
+    return EXIT_OK
+
+
+def _replay_summary(
+    args: argparse.Namespace,
+    lines: int,
+    elapsed: float,
+    st: Any,
+    faults: tuple[int, list[dict[str, Any]]],
+    how: str = "",
+) -> None:
     print()
     print(
-        f"Replayed {lines:,} lines from {len(args.recordings)} recording(s) "
+        f"Replayed {lines:,} lines from {len(args.recordings)} recording(s){how} "
         f"in {elapsed:.1f} s ({lines / max(elapsed, 1e-9):,.0f} lines/s)."
     )
     print(
@@ -157,25 +225,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if st.alerts:
         alerts = ", ".join(f"{t} {n}" for t, n in st.alerts.most_common())
         print(f"  alerts for unacknowledged urgent signals (event time): {alerts}")
-    if hub.quarantine.total:
+    if faults[0]:
         print(
-            f"  DETECTOR FAULTS: {hub.quarantine.total} (each quarantined where it failed; "
+            f"  DETECTOR FAULTS: {faults[0]} (each quarantined where it failed; "
             "every other detector ran on; tracebacks in the log):"
         )
-        for q in hub.quarantine.view():
+        for q in faults[1]:
             print(f"    {q['detector']} in {q['apartment']}: {q['error'][:150]}")
-    if out is not None:
-        print(f"  signals written to {out.path}")
-    if args.state_dir:
-        print(f"  event log, dead letters and state in {args.state_dir / DB_NAME}")
-    if history is not None:
-        h = history.stats()
-        print(
-            f"  history to {config.influx.url}: {h['sent']} points sent, "
-            f"{h['pending']} kept to send later, {h['dropped']} dropped"
-        )
-    store.close()
-    return EXIT_OK
+    if args.signals_out:
+        print(f"  signals written to {args.signals_out}")
 
 
 def _history(config: Config, hub: Any, state_dir: Path | None) -> Any:
@@ -595,6 +653,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="do not print each signal")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="replay in N processes, each keeping a shard of the apartments, with the "
+        "signals of one process (default: the number of cores; 1: one process; a replay "
+        "with --state-dir or history runs in one)",
+    )
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("run", help="run live on an MQTT broker")
