@@ -10,7 +10,6 @@ event time moves on without messages.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ from detectors.rhythm import SharedSilence, share_silence
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
-from edge.decode import decode_json
+from edge.decode import decode_json, encode_payload
 from edge.escalation import AlertSink, Escalator
 from edge.features import DailyFeatures, DayFeatures
 from edge.isolation import FLAT, Quarantine, urgent_first
@@ -49,7 +48,6 @@ logger = logging.getLogger(__name__)
 SAVE_EVERY = timedelta(minutes=10)
 SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _NOT_UNICODE = "%s: not valid Unicode text (a lone surrogate, as a JSON escape \\ud800 gives)"
 
 
@@ -425,7 +423,7 @@ class Hub:
                 self.reject(message.source, message.topic, message.payload, reason)
             return []
         payload = message.payload
-        text = payload if isinstance(payload, str) else _ENCODE(payload)
+        text = payload if isinstance(payload, str) else encode_payload(payload)
         try:
             raw = text.encode()
         except UnicodeEncodeError:

@@ -181,7 +181,15 @@ def _run_shard(
     progress: Callable[[Progress], None] | None,
 ) -> ShardResult:
     hub = Hub(config, Store(None, config.store))
-    hub.owns = lambda apt: shard_of(apt, jobs) == index
+    mine: dict[str, bool] = {}
+
+    def owns(apartment: str) -> bool:
+        kept = mine.get(apartment)
+        if kept is None:
+            kept = mine[apartment] = shard_of(apartment, jobs) == index
+        return kept
+
+    hub.owns = owns
     sink = _Collect(hub, index)
     hub.sinks.append(sink)
     lines = 0

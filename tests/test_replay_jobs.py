@@ -1,0 +1,112 @@
+"""Replay in shards (``thuisplus replay --jobs N``): the signals of one process, byte for byte.
+
+Each case replays the same recording with ``--jobs 1`` (one hub, today's path) and with
+``--jobs 3`` (three processes, a shard of apartments each, merged) and compares the
+signals file byte for byte and the summary's counts line for line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from edge.config import Config
+from edge.models import Message
+from edge.recording import read_recording
+from edge.replay import RecordingError, replay_sharded, shard_of
+from tests.helpers import msg, write_recording
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _replay(recording: Path, jobs: int, out: Path, config: Path | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "edge.cli", "replay", str(recording), "--quiet"]
+    argv += ["--no-progress", "--jobs", str(jobs), "--signals-out", str(out)]
+    if config is not None:
+        argv += ["--config", str(config)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
+    # the counts, without the timing line and the file's name
+    return [
+        line
+        for line in done.stdout.splitlines()
+        if line.strip() and not line.startswith(("Replayed", "  signals written"))
+    ]
+
+
+@pytest.fixture(scope="module")
+def small_flat(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 apartments x 10 days with many episodes, last_seen times (event time is not
+    the receive time), repeats, late and malformed messages."""
+    out = tmp_path_factory.mktemp("flat")
+    argv = [sys.executable, "-m", "edge.cli", "simulate", "--apartments", "12", "--days", "10"]
+    argv += ["--seed", "3", "--episode-scale", "12", "--last-seen", "--out", str(out)]
+    subprocess.run(argv, capture_output=True, check=True, cwd=ROOT)
+    return out
+
+
+def test_a_simulated_flat_in_three_jobs_gives_the_signals_of_one(
+    small_flat: Path, tmp_path: Path
+) -> None:
+    rec, config = small_flat / "recording.jsonl.gz", small_flat / "flat.yaml"
+    one = _replay(rec, 1, tmp_path / "one.jsonl", config)
+    three = _replay(rec, 3, tmp_path / "three.jsonl", config)
+    first = (tmp_path / "one.jsonl").read_bytes()
+    assert first == (tmp_path / "three.jsonl").read_bytes()
+    assert one == three
+    assert first.count(b"\n") >= 4
+    # every shard kept apartments, and the signals came from more than one of them
+    apartments = {m.topic.split("/")[1] for m in read_recording(rec) if isinstance(m, Message)}
+    assert {shard_of(a, 3) for a in apartments} == {0, 1, 2}
+    rows = first.decode().splitlines()
+    raised = {line.split('"apartment":"')[1].split('"')[0] for line in rows}
+    assert len({shard_of(a, 3) for a in raised}) >= 2
+    assert any("rejected: 0" not in line for line in one)
+
+
+def _doors(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Six front doors opened in the same minute in apartments of all three shards, found
+    open by the timers at the same message (another apartment's): one process raises six
+    door_open signals at one line, ordered by due time and apartment. Plus a message a
+    year ahead (the clock guard refuses it in every shard) and a common-room visit."""
+    apartments = ["a1", "a2", "a7", "a11", "a3", "a5"]  # shards 2, 1, 0, 0, 2, 1
+    lines = [msg(0, f"{a}/hall/motion", {"occupancy": True}) for a in apartments]
+    lines += [msg(1, "common/common_room/motion", {"occupancy": True})]
+    # four open at the same second, two a little later
+    lines += [msg(2, f"{a}/entrance/door", {"contact": False}) for a in apartments[:4]]
+    lines += [msg(2.5, f"{a}/entrance/door", {"contact": False}) for a in apartments[4:]]
+    ahead = msg(3, "a2/hall/motion", {"occupancy": True})
+    lines += [Message(ahead.received + timedelta(days=365), ahead.topic, ahead.payload, "t")]
+    lines += [msg(60, "z9/hall/motion", {"occupancy": True})]
+    return write_recording(tmp_path / "doors.jsonl", lines), apartments
+
+
+def test_signals_of_several_shards_at_one_message_keep_one_process_order(tmp_path: Path) -> None:
+    rec, apartments = _doors(tmp_path)
+    assert len({shard_of(a, 3) for a in apartments}) == 3
+    one = _replay(rec, 1, tmp_path / "one.jsonl")
+    three = _replay(rec, 3, tmp_path / "three.jsonl")
+    first = (tmp_path / "one.jsonl").read_text(encoding="utf-8")
+    assert first == (tmp_path / "three.jsonl").read_text(encoding="utf-8")
+    assert one == three
+    kinds = Counter(line.split('"kind":"')[1].split('"')[0] for line in first.splitlines())
+    assert kinds["door_open"] == 6
+    order = [line.split('"apartment":"')[1].split('"')[0] for line in first.splitlines()]
+    assert order == ["a1", "a11", "a2", "a7", "a3", "a5"]  # by due, then by apartment
+    assert any("clock" in line for line in one)  # the refused message is counted once
+
+
+def test_merge_interleaves_shards_and_counts_each_message_once(tmp_path: Path) -> None:
+    rec, _ = _doors(tmp_path)
+    merged = replay_sharded([rec], Config(), 3)
+    assert [s.apartment for s in merged.signals] == ["a1", "a11", "a2", "a7", "a3", "a5"]
+    assert merged.lines == 15
+    assert merged.stats.messages == 15
+    assert merged.stats.events == 14
+    assert merged.stats.rejected_total == 1
+    with pytest.raises(RecordingError, match="no such recording"):
+        replay_sharded([tmp_path / "missing.jsonl"], Config(), 2)
