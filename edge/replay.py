@@ -108,8 +108,8 @@ OrderKey = tuple[int, int, int, float, str, int, int]
 def shard_of(apartment: str, jobs: int) -> int:
     """The shard that keeps ``apartment`` (``common`` and no apartment: shard 0).
 
-    >>> shard_of("common", 4), shard_of("", 4), shard_of("a012", 4), shard_of("a013", 4)
-    (0, 0, 0, 3)
+    >>> shard_of("common", 4), shard_of("", 4), shard_of("a014", 4), shard_of("a015", 4)
+    (0, 0, 1, 3)
     """
     if jobs <= 1 or apartment in ("", COMMON_APARTMENT):
         return 0
