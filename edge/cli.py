@@ -12,15 +12,21 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge.config import Config, ConfigError, load_config
-from edge.models import Signal
-from edge.register import Register
-from edge.sinks import JsonlSink
-from edge.store import Store
+if TYPE_CHECKING:  # (imported where used: a command loads only what it needs, see _load)
+    from edge.config import Config
+    from edge.models import Signal
+    from edge.register import Register
+    from edge.store import Store
 
 logger = logging.getLogger("thuisplus")
+
+SIMULATOR_COMMANDS = ("simulate", "import", "evaluate", "eval-suite")
+"""Subcommands of simulators/cli.py: its imports (numpy) are paid only when one is run, or
+for the whole help."""
+DEFAULT_TIMEZONE = "Europe/Amsterdam"
+"""The flat's time zone without a config (the config's own default; a test keeps them equal)."""
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -40,6 +46,9 @@ def _setup_logging(level: str) -> None:
 
 
 def _load(path: Path | None) -> Config | None:
+    # the config's models import every detector (numpy, river): only commands that need it
+    from edge.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as err:
@@ -88,6 +97,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if logging.getLogger().level > logging.INFO:
         # nobody acknowledges in a replay: the alerts it runs are counted in the summary
         logging.getLogger("edge.escalation").setLevel(logging.CRITICAL)
+    if args.state_dir is None:
+        # the store lives in memory and goes at exit: its event log would be read by no one
+        # (a year of a flat is gigabytes of it); the signals are the same without it
+        config = config.model_copy(
+            update={"store": config.store.model_copy(update={"keep_raw_events": False})}
+        )
     jobs = _replay_jobs(args, config)
     if jobs > 1:
         return _replay_sharded(args, config, jobs)
@@ -152,7 +167,8 @@ def _replay_one(args: argparse.Namespace, config: Config) -> int:
 
     from edge.pipeline import Hub, SignalSink
     from edge.replay import RecordingError, replay
-    from edge.store import StoreError
+    from edge.sinks import JsonlSink
+    from edge.store import Store, StoreError
 
     try:
         store = Store(args.state_dir / DB_NAME if args.state_dir else None, config.store)
@@ -265,8 +281,10 @@ def _default_state_dir() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError
     from edge.mqtt import LiveExtension, LiveHub, MqttError, check_secure
     from edge.pipeline import Hub, SignalSink
+    from edge.sinks import JsonlSink
     from edge.store import Store, StoreError
 
     config = _load(args.config)
@@ -359,6 +377,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config
+
     try:
         config = load_config(args.file)
     except ConfigError as err:
@@ -386,7 +406,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
 def _open_store(state_dir: Path) -> Store | None:
     """The hub's store in ``state_dir``, or ``None`` after saying why not."""
-    from edge.store import StoreConfig, StoreError
+    from edge.store import Store, StoreConfig, StoreError
 
     path = state_dir / DB_NAME
     if not path.is_file():
@@ -400,6 +420,8 @@ def _open_store(state_dir: Path) -> Store | None:
 
 
 def _open_register(state_dir: Path) -> tuple[Store, Register] | None:
+    from edge.register import Register
+
     store = _open_store(state_dir)
     return None if store is None else (store, Register(store))
 
@@ -411,10 +433,15 @@ def cmd_signals(args: argparse.Namespace) -> int:
     if opened is None:
         return EXIT_USAGE
     store, reg = opened
-    config = _load(args.config)
-    if config is None:
-        return EXIT_USAGE
-    tz = config.tz
+    if args.config is None:  # (no config to read: its time zone's default)
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(DEFAULT_TIMEZONE)
+    else:
+        config = _load(args.config)
+        if config is None:
+            return EXIT_USAGE
+        tz = config.tz
 
     def line(e: Entry) -> str:
         who = f" -> {e.assigned_domain}/{e.assigned_role}" if e.assigned_role else ""
@@ -590,6 +617,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config
     from edge.doctor import FAIL, config_failed, report, run_checks
 
     try:
@@ -622,7 +650,21 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """``--version``: the installed release is looked up only when asked (reading the
+    package metadata costs tens of milliseconds at every start)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"thuisplus {_version()}")
+        parser.exit()
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given the ``command`` about to run, a hub command leaves out
+    the simulator's subcommands (and their imports)."""
     parser = argparse.ArgumentParser(
         prog="thuisplus",
         description="Signal hub for Thuisplusflats: sensor messages in, care signals out.",
@@ -633,7 +675,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default: warning",
     )
-    parser.add_argument("--version", action="version", version=f"thuisplus {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("replay", help="replay recordings in event time, as fast as possible")
@@ -810,14 +852,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_doctor)
 
+    hub_only = command is not None and command in sub.choices
     for module in ("simulators.cli",):
-        if importlib.util.find_spec(module) is not None:
+        if not hub_only and importlib.util.find_spec(module) is not None:
             importlib.import_module(module).register(sub)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option or the
+    value of ``--log-level``), or None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     code: int = args.func(args)
