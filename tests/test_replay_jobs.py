@@ -7,18 +7,23 @@ signals file byte for byte and the summary's counts line for line.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from edge.config import Config
+from edge.config import Config, load_config
+from edge.features import DayFeatures
 from edge.models import Message
+from edge.pipeline import Hub
 from edge.recording import read_recording
 from edge.replay import RecordingError, replay_sharded, shard_of
+from edge.store import Store
 from tests.helpers import msg, write_recording
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,3 +115,53 @@ def test_merge_interleaves_shards_and_counts_each_message_once(tmp_path: Path) -
     assert merged.stats.rejected_total == 1
     with pytest.raises(RecordingError, match="no such recording"):
         replay_sharded([tmp_path / "missing.jsonl"], Config(), 2)
+
+
+class _Days:
+    """A feature sink: every apartment's finished days."""
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[str, str], tuple[dict[str, float], list[str]]] = {}
+
+    def features(self, day: DayFeatures) -> None:
+        self.days[(day.apartment, day.day.isoformat())] = (day.values, sorted(day.silent_rooms))
+
+    def day_closed(self, day: date) -> None:
+        pass
+
+
+def test_each_shard_keeps_its_apartments_days_and_events_as_one_process(small_flat: Path) -> None:
+    """Three days of the simulated flat through one hub and through three shard hubs: each
+    apartment's day features (common_room_minutes from the common room's movement, which
+    every shard sees) and its event log rows are the same in its shard as in one process;
+    the clock of every shard is the flat's."""
+    config = load_config(small_flat / "flat.yaml")
+    rec = small_flat / "recording.jsonl.gz"
+    messages = list(itertools.islice(read_recording(rec), 30_000))
+
+    def run(owns: Callable[[str], bool] | None) -> tuple[Hub, _Days]:
+        days = _Days()
+        hub = Hub(config, Store(None, config.store), feature_sinks=[days])
+        hub.owns = owns
+        for item in messages:
+            if isinstance(item, Message):
+                hub.handle(item)
+        return hub, days
+
+    one, one_days = run(None)
+    assert len(one_days.days) >= 20
+    assert max(values["common_room_minutes"] for values, _ in one_days.days.values()) > 0
+    events = set(one.store.events_after(None))
+    shard_days: dict[tuple[str, str], tuple[dict[str, float], list[str]]] = {}
+    shard_events: set[tuple[str, float, str]] = set()
+    for index in range(3):
+        hub, days = run(lambda apt, i=index: shard_of(apt, 3) == i)  # type: ignore[misc]
+        assert hub.clock.now == one.clock.now
+        mine = {k: v for k, v in days.days.items() if shard_of(k[0], 3) == index}
+        assert not mine.keys() & shard_days.keys()
+        shard_days.update(mine)
+        kept = set(hub.store.events_after(None))
+        assert not kept & shard_events
+        shard_events |= kept
+    assert shard_days == one_days.days
+    assert shard_events == events
