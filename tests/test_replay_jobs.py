@@ -165,3 +165,19 @@ def test_each_shard_keeps_its_apartments_days_and_events_as_one_process(small_fl
         shard_events |= kept
     assert shard_days == one_days.days
     assert shard_events == events
+
+
+def test_a_replay_that_keeps_a_store_runs_in_one_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge.cli import main
+
+    rec, _ = _doors(tmp_path)
+    state = tmp_path / "state"
+    argv = ["replay", str(rec), "--state-dir", str(state), "--jobs", "3", "--quiet"]
+    assert main([*argv, "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert "--jobs 3: with --state-dir the replay runs in one process" in out.err
+    assert "in 3 jobs" not in out.out
+    assert "signals: 6 (door_open 6)" in out.out
+    assert (state / "thuisplus.sqlite").is_file()
