@@ -151,8 +151,11 @@ def _replay_sharded(args: argparse.Namespace, config: Config, jobs: int) -> int:
         return EXIT_FAILED
     if not args.quiet:
         console = ConsoleSink(config)
-        for sig in merged.signals:
-            console.emit(sig)
+        for what, sig in merged.told:
+            if what == "closed":
+                console.closed(sig, "")
+            else:
+                console.emit(sig)
     if args.signals_out:
         args.signals_out.parent.mkdir(parents=True, exist_ok=True)
         with args.signals_out.open("w", encoding="utf-8") as fh:

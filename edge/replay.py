@@ -98,9 +98,12 @@ def _bad(hub: Hub, item: BadLine) -> None:
 
 # --- shards ------------------------------------------------------------------------------
 
-STAGES = {"day": 0, "tick": 1, "event": 2}
+STAGES = {"day": 0, "tick": 1, "event": 3}
 """The order of a message's work in :meth:`Hub.handle`: the days that closed (``on_day``),
 the timers (``on_tick``), then the message's own detectors."""
+CLOSED_AFTER = {"day": 2, "tick": 2, "event": 4}
+"""Signals the hub closed by itself come after the stage that found them cleared (the
+timers', or the message's detectors')."""
 
 OrderKey = tuple[int, int, int, float, str, int, int]
 
@@ -129,7 +132,7 @@ def merge_order(key: OrderKey) -> OrderKey:
     one apartment, they keep that shard's order (shard, sequence). The event stage keeps
     its shard's order alone (its detector and time are left out of the key).
     """
-    if key[1] == STAGES["event"]:
+    if key[1] >= STAGES["event"]:
         return (key[0], key[1], 0, 0.0, "", key[5], key[6])
     return key
 
@@ -141,6 +144,7 @@ class ShardResult:
     index: int
     lines: int = 0
     signals: list[tuple[OrderKey, str, Signal]] = field(default_factory=list)
+    closed: list[tuple[OrderKey, Signal]] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
     faults: tuple[int, list[dict[str, Any]]] = (0, [])
     error: str = ""
@@ -154,20 +158,24 @@ class _Collect:
         self.index = index
         self.line = 0
         self.found: list[tuple[OrderKey, str, Signal]] = []
+        self.closings: list[tuple[OrderKey, Signal]] = []
         self._det = {d.name: i for i, d in enumerate(hub.detectors)}
+        self._seq = 0
+
+    def _key(self, signal: Signal, stage: int, at: datetime) -> OrderKey:
+        self._seq += 1
+        det = self._det.get(str(signal.evidence.get("detector", "")), len(self._det))
+        key = (self.line, stage, det, at.timestamp(), signal.apartment, self.index, self._seq)
+        return merge_order(key)
 
     def emit(self, signal: Signal) -> None:
-        det = self._det.get(str(signal.evidence.get("detector", "")), len(self._det))
-        key: OrderKey = (
-            self.line,
-            STAGES.get(self.hub.stage, 2),
-            det,
-            signal.detected_at.timestamp(),
-            signal.apartment,
-            self.index,
-            len(self.found),
-        )
-        self.found.append((merge_order(key), signal.to_json(), signal))
+        key = self._key(signal, STAGES.get(self.hub.stage, 3), signal.detected_at)
+        self.found.append((key, signal.to_json(), signal))
+
+    def closed(self, signal: Signal, key: str) -> None:
+        """A signal the hub closed by itself (for the terminal; the file takes none)."""
+        at = signal.closed_at or signal.detected_at
+        self.closings.append((self._key(signal, CLOSED_AFTER.get(self.hub.stage, 4), at), signal))
 
     def close(self) -> None:
         pass
@@ -217,7 +225,7 @@ def _run_shard(
     sink.line = lines + 1
     hub.close()
     faults = (hub.quarantine.total, hub.quarantine.view())
-    return ShardResult(index, lines, sink.found, hub.stats, faults)
+    return ShardResult(index, lines, sink.found, sink.closings, hub.stats, faults)
 
 
 def _shard_process(
@@ -244,6 +252,8 @@ class Merged:
     lines: int
     signals: list[Signal]
     lines_out: list[str]
+    told: list[tuple[str, Signal]]
+    """What the terminal shows, in order: ``("emit", signal)`` and ``("closed", signal)``."""
     stats: Stats
     faults: tuple[int, list[dict[str, Any]]]
     """How many detector calls failed, and each quarantine (detector, apartment, error)."""
@@ -290,13 +300,23 @@ def replay_sharded(
 
 def _merge(results: list[ShardResult]) -> Merged:
     found = sorted((s for r in results for s in r.signals), key=lambda s: s[0])
+    told = sorted(
+        [(k, "emit", s) for r in results for k, _, s in r.signals]
+        + [(k, "closed", s) for r in results for k, s in r.closed],
+        key=lambda t: t[0],
+    )
     stats = Stats()
     for r in results:
         _add_stats(stats, r.stats)
     stats.messages = results[0].stats.messages  # (every shard reads every message)
     faults = (sum(r.faults[0] for r in results), [f for r in results for f in r.faults[1]])
     return Merged(
-        results[0].lines, [s for _, _, s in found], [j for _, j, _ in found], stats, faults
+        results[0].lines,
+        [s for _, _, s in found],
+        [j for _, j, _ in found],
+        [(what, s) for _, what, s in told],
+        stats,
+        faults,
     )
 
 

@@ -29,13 +29,16 @@ from tests.helpers import msg, write_recording
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _replay(recording: Path, jobs: int, out: Path, config: Path | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "edge.cli", "replay", str(recording), "--quiet"]
-    argv += ["--no-progress", "--jobs", str(jobs), "--signals-out", str(out)]
+def _replay(
+    recording: Path, jobs: int, out: Path, config: Path | None = None, quiet: bool = True
+) -> list[str]:
+    argv = [sys.executable, "-m", "edge.cli", "replay", str(recording), "--no-progress"]
+    argv += ["--jobs", str(jobs), "--signals-out", str(out)] + (["--quiet"] if quiet else [])
     if config is not None:
         argv += ["--config", str(config)]
     done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
-    # the counts, without the timing line and the file's name
+    # each signal and closing on the terminal and the counts, without the timing line and
+    # the file's name
     return [
         line
         for line in done.stdout.splitlines()
@@ -58,12 +61,13 @@ def test_a_simulated_flat_in_three_jobs_gives_the_signals_of_one(
     small_flat: Path, tmp_path: Path
 ) -> None:
     rec, config = small_flat / "recording.jsonl.gz", small_flat / "flat.yaml"
-    one = _replay(rec, 1, tmp_path / "one.jsonl", config)
-    three = _replay(rec, 3, tmp_path / "three.jsonl", config)
+    one = _replay(rec, 1, tmp_path / "one.jsonl", config, quiet=False)
+    three = _replay(rec, 3, tmp_path / "three.jsonl", config, quiet=False)
     first = (tmp_path / "one.jsonl").read_bytes()
     assert first == (tmp_path / "three.jsonl").read_bytes()
     assert one == three
     assert first.count(b"\n") >= 4
+    assert any(" closed " in line for line in one)  # (the hub closed one by itself)
     # every shard kept apartments, and the signals came from more than one of them
     apartments = {m.topic.split("/")[1] for m in read_recording(rec) if isinstance(m, Message)}
     assert {shard_of(a, 3) for a in apartments} == {0, 1, 2}
