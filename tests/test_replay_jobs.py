@@ -57,6 +57,7 @@ def small_flat(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.timeout(900)  # (a simulation and two replays of 89,000 lines: ~20 s when idle)
 def test_a_simulated_flat_in_three_jobs_gives_the_signals_of_one(
     small_flat: Path, tmp_path: Path
 ) -> None:
@@ -134,6 +135,7 @@ class _Days:
         pass
 
 
+@pytest.mark.timeout(900)  # (four hubs over 30,000 lines: ~10 s when idle)
 def test_each_shard_keeps_its_apartments_days_and_events_as_one_process(small_flat: Path) -> None:
     """Three days of the simulated flat through one hub and through three shard hubs: each
     apartment's day features (common_room_minutes from the common room's movement, which
