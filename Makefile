@@ -59,10 +59,12 @@ lint: install
 	$(BIN)/ruff format --check edge detectors integrations simulators tests
 	$(BIN)/mypy
 
-## bench: replay throughput against the JSON-parsing floor; live fall-to-signal latency
+## bench: replay throughput against the JSON-parsing floor (one process and --jobs N);
+## start-up of a command without detectors; live fall-to-signal latency
 ## beside a Home Assistant automation; memory and CPU of a 300-apartment flat (~10 min)
 bench: install test-deps
 	$(PY) benchmarks/bench_replay.py
+	$(PY) benchmarks/bench_startup.py
 	$(PY) benchmarks/bench_latency.py
 	$(PY) benchmarks/bench_resources.py
 	$(PY) benchmarks/bench_faults.py

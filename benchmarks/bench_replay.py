@@ -1,6 +1,6 @@
 """Replay throughput of the whole pipeline next to the floor of merely parsing the lines.
 
-    python benchmarks/bench_replay.py [RECORDING] [--lines N]
+    python benchmarks/bench_replay.py [RECORDING] [--lines N] [--jobs N] [--config FLAT.yaml]
 
 Without a recording it writes a synthetic one (80 apartments, motion, doors, plugs,
 heartbeats) to a temporary folder. Prints lines per second for: reading and json.loads of
@@ -8,7 +8,10 @@ each line (the floor); the skeleton (the line parsed into a message, its payload
 the event log on disk as the hub keeps it, and one empty call per detector: what any
 pipeline in this interpreter that keeps every event pays before it does anything); the
 whole pipeline with the store in memory; and with the store on disk (WAL), as the gateway
-runs it. Goal: the whole pipeline within 4x of the floor.
+runs it; then the replay in shards (``thuisplus replay --jobs N``: N processes, merged)
+beside one process, both with the store in memory, as ``make eval`` runs it. There is no
+peer (another hub replaying the same lines) to print beside it; the floor stands in for
+one. Goals: one process within 6x of the floor (issue 19; 4x in the long run).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -28,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detectors.base import registry  # noqa: E402
-from edge.config import Config  # noqa: E402
+from edge.config import Config, load_config  # noqa: E402
+from edge.decode import encode_payload  # noqa: E402
 from edge.models import Message  # noqa: E402
 from edge.pipeline import Hub  # noqa: E402
 from edge.recording import RecordingWriter, open_text, read_recording  # noqa: E402
-from edge.replay import replay  # noqa: E402
+from edge.replay import replay, replay_sharded  # noqa: E402
 from edge.store import Store  # noqa: E402
 
 ROOMS = ["bedroom", "bathroom", "toilet", "kitchen", "living", "hall"]
@@ -102,7 +108,7 @@ def skeleton(path: Path, state: Path) -> tuple[int, float]:
     config = Config()
     store = Store(state, config.store)
     calls = [_Empty().on_event for _ in registry()]
-    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    encode = encode_payload
     start = time.perf_counter()
     n = 0
     for item in read_recording(path):
@@ -120,8 +126,7 @@ def skeleton(path: Path, state: Path) -> tuple[int, float]:
     return n, secs
 
 
-def pipeline(path: Path, state: Path | None) -> tuple[int, float]:
-    config = Config()
+def pipeline(path: Path, state: Path | None, config: Config) -> tuple[int, float]:
     hub = Hub(config, Store(state, config.store))
     start = time.perf_counter()
     n = replay([path], hub)
@@ -129,29 +134,58 @@ def pipeline(path: Path, state: Path | None) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
+def sharded(path: Path, jobs: int, config: Config) -> tuple[int, float, float]:
+    """Lines, wall seconds, and CPU seconds of the shard processes and the merge."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time()
+    start = time.perf_counter()
+    n = replay_sharded([path], config, jobs).lines
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return n, wall, used + time.process_time() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recording", nargs="?", type=Path)
     parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="default: cores")
+    parser.add_argument("--config", type=Path, help="the flat's config (a simulation's flat.yaml)")
     args = parser.parse_args()
+    config = load_config(args.config)
     logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("edge.escalation").setLevel(logging.CRITICAL)  # (nobody acknowledges)
     with tempfile.TemporaryDirectory() as tmp:
         rec = args.recording or synthetic(Path(tmp) / "bench.jsonl", args.lines)
         n, base = floor(rec)
         floor_rate = n / base
         print(f"machine: {platform.machine()}, Python {platform.python_version()}, {rec.name}")
-        print(f"{'what':<42} {'lines/s':>12} {'x floor':>8}")
+        print(f"{'what':<42} {'lines/s':>12} {'x floor':>8}  (CPU s where shown)")
         print(f"{'read + json.loads (floor)':<42} {floor_rate:>12,.0f} {1.0:>8.2f}")
         m, secs = skeleton(rec, Path(tmp) / "skeleton.sqlite")
         label = f"skeleton: event log + {len(registry())} empty calls"
         print(f"{label:<42} {m / secs:>12,.0f} {floor_rate * secs / m:>8.2f}")
+        print(f"{'peer (another hub on the same lines)':<42} {'none':>12}")
+        one = 0.0
         for label, state in (
-            ("whole pipeline, store in memory", None),
+            ("whole pipeline, store in memory, --jobs 1", None),
             ("whole pipeline, store on disk (WAL)", Path(tmp) / "s.sqlite"),
         ):
-            m, secs = pipeline(rec, state)
+            cpu = time.process_time()
+            m, secs = pipeline(rec, state, config)
             rate = m / secs
+            if not one:
+                one, one_cpu = secs, time.process_time() - cpu
             print(f"{label:<42} {rate:>12,.0f} {floor_rate / rate:>8.2f}")
+        print(f"{'  (--jobs 1 CPU)':<42} {'':>12} {'':>8}  {one_cpu:.1f} s")
+        if args.jobs > 1:
+            m, secs, used = sharded(rec, args.jobs, config)
+            label = f"whole pipeline, store in memory, --jobs {args.jobs}"
+            print(
+                f"{label:<42} {m / secs:>12,.0f} {floor_rate * secs / m:>8.2f}"
+                f"  {used:.1f} s; wall {one / secs:.2f}x --jobs 1"
+            )
 
 
 if __name__ == "__main__":

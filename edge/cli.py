@@ -12,15 +12,21 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge.config import Config, ConfigError, load_config
-from edge.models import Signal
-from edge.register import Register
-from edge.sinks import JsonlSink
-from edge.store import Store
+if TYPE_CHECKING:  # (imported where used: a command loads only what it needs, see _load)
+    from edge.config import Config
+    from edge.models import Signal
+    from edge.register import Register
+    from edge.store import Store
 
 logger = logging.getLogger("thuisplus")
+
+SIMULATOR_COMMANDS = ("simulate", "import", "evaluate", "eval-suite")
+"""Subcommands of simulators/cli.py: its imports (numpy) are paid only when one is run, or
+for the whole help."""
+DEFAULT_TIMEZONE = "Europe/Amsterdam"
+"""The flat's time zone without a config (the config's own default; a test keeps them equal)."""
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -40,6 +46,9 @@ def _setup_logging(level: str) -> None:
 
 
 def _load(path: Path | None) -> Config | None:
+    # the config's models import every detector (numpy, river): only commands that need it
+    from edge.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as err:
@@ -77,10 +86,6 @@ class ConsoleSink:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from edge.pipeline import Hub, SignalSink
-    from edge.replay import Progress, RecordingError, replay
-    from edge.store import Store, StoreError
-
     config = _load(args.config)
     if config is None:
         return EXIT_USAGE
@@ -89,23 +94,35 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for p in missing:
             print(f"{p}: no such recording", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        store = Store(args.state_dir / DB_NAME if args.state_dir else None, config.store)
-    except StoreError as err:
-        print(err, file=sys.stderr)
-        return EXIT_FAILED
-    sinks: list[SignalSink] = []
-    if not args.quiet:
-        sinks.append(ConsoleSink(config))
-    out: JsonlSink | None = None
-    if args.signals_out:
-        out = JsonlSink(args.signals_out)
-        sinks.append(out)
-    hub = Hub(config, store, sinks)
-    history = _history(config, hub, args.state_dir)
     if logging.getLogger().level > logging.INFO:
         # nobody acknowledges in a replay: the alerts it runs are counted in the summary
         logging.getLogger("edge.escalation").setLevel(logging.CRITICAL)
+    if args.state_dir is None:
+        # the store lives in memory and goes at exit: its event log would be read by no one
+        # (a year of a flat is gigabytes of it); the signals are the same without it
+        config = config.model_copy(
+            update={"store": config.store.model_copy(update={"keep_raw_events": False})}
+        )
+    jobs = _replay_jobs(args, config)
+    if jobs > 1:
+        return _replay_sharded(args, config, jobs)
+    return _replay_one(args, config)
+
+
+def _replay_jobs(args: argparse.Namespace, config: Config) -> int:
+    """How many processes: ``--jobs`` (default: the cores); one where a store or the
+    history is written (those are not merged from shards)."""
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs > 1 and (args.state_dir or config.influx.enabled):
+        if args.jobs is not None:
+            why = "--state-dir" if args.state_dir else "influx (history)"
+            print(f"--jobs {jobs}: with {why} the replay runs in one process", file=sys.stderr)
+        return 1
+    return max(1, jobs)
+
+
+def _progress(config: Config) -> Any:
+    from edge.replay import Progress
 
     def progress(p: Progress) -> None:
         at = p.event_time.astimezone(config.tz).strftime("%Y-%m-%d %H:%M") if p.event_time else "-"
@@ -116,11 +133,61 @@ def cmd_replay(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    return progress
+
+
+def _replay_sharded(args: argparse.Namespace, config: Config, jobs: int) -> int:
     import time
+
+    from edge.replay import RecordingError, replay_sharded
 
     started = time.monotonic()
     try:
-        lines = replay(args.recordings, hub, None if args.no_progress else progress)
+        merged = replay_sharded(
+            args.recordings, config, jobs, None if args.no_progress else _progress(config)
+        )
+    except RecordingError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet:
+        console = ConsoleSink(config)
+        for what, sig in merged.told:
+            if what == "closed":
+                console.closed(sig, "")
+            else:
+                console.emit(sig)
+    if args.signals_out:
+        args.signals_out.parent.mkdir(parents=True, exist_ok=True)
+        with args.signals_out.open("w", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in merged.lines_out)
+    elapsed = time.monotonic() - started
+    _replay_summary(args, merged.lines, elapsed, merged.stats, merged.faults, f" in {jobs} jobs")
+    return EXIT_OK
+
+
+def _replay_one(args: argparse.Namespace, config: Config) -> int:
+    import time
+
+    from edge.pipeline import Hub, SignalSink
+    from edge.replay import RecordingError, replay
+    from edge.sinks import JsonlSink
+    from edge.store import Store, StoreError
+
+    try:
+        store = Store(args.state_dir / DB_NAME if args.state_dir else None, config.store)
+    except StoreError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    sinks: list[SignalSink] = []
+    if not args.quiet:
+        sinks.append(ConsoleSink(config))
+    if args.signals_out:
+        sinks.append(JsonlSink(args.signals_out))
+    hub = Hub(config, store, sinks)
+    history = _history(config, hub, args.state_dir)
+    started = time.monotonic()
+    try:
+        lines = replay(args.recordings, hub, None if args.no_progress else _progress(config))
     except RecordingError as err:
         print(err, file=sys.stderr)
         return EXIT_FAILED
@@ -130,10 +197,30 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if history is not None:
             history.close()
     elapsed = time.monotonic() - started
-    st = hub.stats
+    _replay_summary(args, lines, elapsed, hub.stats, (hub.quarantine.total, hub.quarantine.view()))
+    if args.state_dir:
+        print(f"  event log, dead letters and state in {args.state_dir / DB_NAME}")
+    if history is not None:
+        h = history.stats()
+        print(
+            f"  history to {config.influx.url}: {h['sent']} points sent, "
+            f"{h['pending']} kept to send later, {h['dropped']} dropped"
+        )
+    store.close()
+    return EXIT_OK
+
+
+def _replay_summary(
+    args: argparse.Namespace,
+    lines: int,
+    elapsed: float,
+    st: Any,
+    faults: tuple[int, list[dict[str, Any]]],
+    how: str = "",
+) -> None:
     print()
     print(
-        f"Replayed {lines:,} lines from {len(args.recordings)} recording(s) "
+        f"Replayed {lines:,} lines from {len(args.recordings)} recording(s){how} "
         f"in {elapsed:.1f} s ({lines / max(elapsed, 1e-9):,.0f} lines/s)."
     )
     print(
@@ -157,25 +244,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if st.alerts:
         alerts = ", ".join(f"{t} {n}" for t, n in st.alerts.most_common())
         print(f"  alerts for unacknowledged urgent signals (event time): {alerts}")
-    if hub.quarantine.total:
+    if faults[0]:
         print(
-            f"  DETECTOR FAULTS: {hub.quarantine.total} (each quarantined where it failed; "
+            f"  DETECTOR FAULTS: {faults[0]} (each quarantined where it failed; "
             "every other detector ran on; tracebacks in the log):"
         )
-        for q in hub.quarantine.view():
+        for q in faults[1]:
             print(f"    {q['detector']} in {q['apartment']}: {q['error'][:150]}")
-    if out is not None:
-        print(f"  signals written to {out.path}")
-    if args.state_dir:
-        print(f"  event log, dead letters and state in {args.state_dir / DB_NAME}")
-    if history is not None:
-        h = history.stats()
-        print(
-            f"  history to {config.influx.url}: {h['sent']} points sent, "
-            f"{h['pending']} kept to send later, {h['dropped']} dropped"
-        )
-    store.close()
-    return EXIT_OK
+    if args.signals_out:
+        print(f"  signals written to {args.signals_out}")
 
 
 def _history(config: Config, hub: Any, state_dir: Path | None) -> Any:
@@ -207,8 +284,10 @@ def _default_state_dir() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError
     from edge.mqtt import LiveExtension, LiveHub, MqttError, check_secure
     from edge.pipeline import Hub, SignalSink
+    from edge.sinks import JsonlSink
     from edge.store import Store, StoreError
 
     config = _load(args.config)
@@ -301,6 +380,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config
+
     try:
         config = load_config(args.file)
     except ConfigError as err:
@@ -328,7 +409,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
 def _open_store(state_dir: Path) -> Store | None:
     """The hub's store in ``state_dir``, or ``None`` after saying why not."""
-    from edge.store import StoreConfig, StoreError
+    from edge.store import Store, StoreConfig, StoreError
 
     path = state_dir / DB_NAME
     if not path.is_file():
@@ -342,6 +423,8 @@ def _open_store(state_dir: Path) -> Store | None:
 
 
 def _open_register(state_dir: Path) -> tuple[Store, Register] | None:
+    from edge.register import Register
+
     store = _open_store(state_dir)
     return None if store is None else (store, Register(store))
 
@@ -353,10 +436,15 @@ def cmd_signals(args: argparse.Namespace) -> int:
     if opened is None:
         return EXIT_USAGE
     store, reg = opened
-    config = _load(args.config)
-    if config is None:
-        return EXIT_USAGE
-    tz = config.tz
+    if args.config is None:  # (no config to read: its time zone's default)
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(DEFAULT_TIMEZONE)
+    else:
+        config = _load(args.config)
+        if config is None:
+            return EXIT_USAGE
+        tz = config.tz
 
     def line(e: Entry) -> str:
         who = f" -> {e.assigned_domain}/{e.assigned_role}" if e.assigned_role else ""
@@ -627,6 +715,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config
     from edge.doctor import FAIL, config_failed, report, run_checks
 
     try:
@@ -659,7 +748,21 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """``--version``: the installed release is looked up only when asked (reading the
+    package metadata costs tens of milliseconds at every start)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"thuisplus {_version()}")
+        parser.exit()
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given the ``command`` about to run, a hub command leaves out
+    the simulator's subcommands (and their imports)."""
     parser = argparse.ArgumentParser(
         prog="thuisplus",
         description="Signal hub for Thuisplusflats: sensor messages in, care signals out.",
@@ -670,7 +773,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default: warning",
     )
-    parser.add_argument("--version", action="version", version=f"thuisplus {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("replay", help="replay recordings in event time, as fast as possible")
@@ -690,6 +793,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="do not print each signal")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="replay in N processes, each keeping a shard of the apartments, with the "
+        "signals of one process (default: the number of cores; 1: one process; a replay "
+        "with --state-dir or history runs in one)",
+    )
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("run", help="run live on an MQTT broker")
@@ -882,14 +993,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_doctor)
 
+    hub_only = command is not None and command in sub.choices
     for module in ("simulators.cli",):
-        if importlib.util.find_spec(module) is not None:
+        if not hub_only and importlib.util.find_spec(module) is not None:
             importlib.import_module(module).register(sub)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option or the
+    value of ``--log-level``), or None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     code: int = args.func(args)

@@ -38,7 +38,9 @@ from typing import Any
 _PURE = os.environ.get("THUISPLUS_PURE_PYTHON", "") not in ("", "0")
 
 _fast_decode: Any = None
+_fast_encode: Any = None
 _FastError: type[Exception] = ValueError
+_FastEncodeError: tuple[type[Exception], ...] = (ValueError,)
 BACKEND = "json"  # the pure-Python fallback
 if not _PURE:
     try:
@@ -47,7 +49,9 @@ if not _PURE:
         pass
     else:
         _fast_decode = msgspec.json.decode
+        _fast_encode = msgspec.json.encode
         _FastError = msgspec.DecodeError
+        _FastEncodeError = (msgspec.EncodeError, UnicodeError, TypeError, OverflowError)
         BACKEND = "msgspec"
 
 
@@ -250,6 +254,34 @@ def decode_payload(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         return _decode(raw)
     except NotJson:
         return raw.decode("utf-8", errors="replace")
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_FLOAT_MAY_DIFFER = re.compile(rb"[0-9]e|0\.0000|null")
+"""Where msgspec's text of a value may differ from ``json``'s: floats that Python writes
+with an exponent (msgspec writes ``1e16`` and ``0.00001`` for ``1e+16`` and ``1e-05``),
+and NaN or infinity (msgspec writes ``null``). Any text with these is made by ``json``."""
+
+
+def encode_payload(value: Any) -> str:
+    """A decoded payload as the event log keeps it: compact JSON, Unicode as is; the same
+    text with either backend (msgspec is about ten times faster; where its text could
+    differ from the standard library's, the standard library writes it).
+
+    >>> encode_payload({"occupancy": True, "power": 12.5, "name": "é"})
+    '{"occupancy":true,"power":12.5,"name":"é"}'
+    >>> encode_payload({"energy": 1e16, "x": 1e-05, "nan": float("nan")})
+    '{"energy":1e+16,"x":1e-05,"nan":NaN}'
+    """
+    if _fast_encode is not None:
+        try:
+            raw: bytes = _fast_encode(value)
+        except _FastEncodeError:
+            pass  # (a lone surrogate, a huge integer: json writes it, the caller decides)
+        else:
+            if _FLOAT_MAY_DIFFER.search(raw) is None:
+                return raw.decode()
+    return _ENCODE(value)
 
 
 def excerpt(raw: bytes | str, keep: int = 4_096) -> str:

@@ -10,7 +10,6 @@ event time moves on without messages.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ from detectors.rhythm import SharedSilence, share_silence
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
-from edge.decode import decode_json
+from edge.decode import decode_json, encode_payload
 from edge.escalation import AlertSink, Escalator
 from edge.features import DailyFeatures, DayFeatures
 from edge.isolation import FLAT, Quarantine, urgent_first
@@ -49,7 +48,6 @@ logger = logging.getLogger(__name__)
 SAVE_EVERY = timedelta(minutes=10)
 SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _NOT_UNICODE = "%s: not valid Unicode text (a lone surrogate, as a JSON escape \\ud800 gives)"
 
 
@@ -206,6 +204,13 @@ class Hub:
         self._received: float | None = None
         """The latest receive time of an event handled (saved: the tail replay after a
         hard stop takes every event received after it)."""
+        self.owns: Callable[[str], bool] | None = None
+        """A replay shard (edge/replay.py): the apartments this hub keeps. Events of the
+        others only move the flat's clock and timers here (``common``'s also its state and
+        day features); their signals, counts and dead letters are another shard's."""
+        self.stage = ""
+        """Where the signals being raised come from: ``day``, ``tick`` or ``event`` (a
+        replay shard's merge order)."""
         self._restore()
 
     def _quiet_limit(self, apartment: str, sensor_id: str) -> timedelta | None:
@@ -402,31 +407,41 @@ class Hub:
             return []
         result = normalise(message, self._base, self.names)
         if result.ignored:
-            stats.ignored += 1
+            if self.owns is None or self._keeps(message.topic):
+                stats.ignored += 1
             return []
         event = result.event
         if event is None:
-            self.reject(message.source, message.topic, message.payload, result.reason)
+            if self.owns is None or self._keeps(message.topic):
+                self.reject(message.source, message.topic, message.payload, result.reason)
             self.state.unreadable(message.topic, message.received, self._base)
             return []
+        mine = self.owns is None or self.owns(event.apartment)
         if self.ignored_devices and event.sensor_id in self.ignored_devices:
-            self.reject(message.source, message.topic, message.payload, "config: device ignored")
+            if mine:
+                reason = "config: device ignored"
+                self.reject(message.source, message.topic, message.payload, reason)
             return []
         payload = message.payload
-        text = payload if isinstance(payload, str) else _ENCODE(payload)
+        text = payload if isinstance(payload, str) else encode_payload(payload)
         try:
             raw = text.encode()
         except UnicodeEncodeError:
-            self.reject(message.source, message.topic, payload, _NOT_UNICODE % "payload")
+            if mine:
+                self.reject(message.source, message.topic, payload, _NOT_UNICODE % "payload")
             return []
         received = message.received.timestamp()
         if self.store.is_repeat(message.topic, text, received):
-            stats.duplicates += 1
+            if mine:
+                stats.duplicates += 1
             return []
         verdict = self.clock.check(event.ts)
         if not verdict.accepted:
-            self.reject(message.source, message.topic, payload, verdict.reason)
+            if mine:
+                self.reject(message.source, message.topic, payload, verdict.reason)
             return []
+        if not mine:
+            return self._pass_by(event, received)
         if result.problems:
             stats.partial += 1
             self.store.add_dead_letter(
@@ -454,6 +469,7 @@ class Hub:
         if active is None:
             active = self._active[apt] = self._steps(apt)
         state = self.state
+        self.stage = "event"
         for det in active:
             try:
                 found = tuple(det.on_event(event, state))
@@ -470,6 +486,30 @@ class Hub:
             self.housekeeping()
         return out
 
+    def _pass_by(self, event: SensorEvent, received: float) -> list[Signal]:
+        """An accepted event of an apartment another replay shard keeps: event time moves
+        on here as in one process (the timers of this shard's apartments come due at the
+        same message); ``common``'s movement also reaches the state and the day features
+        (every apartment's ``common_room_minutes``), its detectors run in one shard only."""
+        if self._received is None or received > self._received:
+            self._received = received
+        now = self.clock.now
+        due = self._due
+        out = self._timers(now) if due is not None and now is not None and due <= now else []
+        if event.apartment == COMMON_APARTMENT:
+            meant = self.state.apply(event)
+            self.features.observe(event, meant, self.state.apartments[event.apartment])
+            self._recompute_due(exact=False)
+        if not self.deferred_housekeeping:
+            self.housekeeping()
+        return out
+
+    def _keeps(self, topic: str) -> bool:
+        """A replay shard: whether a message that names no apartment yet (a dead letter, a
+        topic without sensor data) is counted and kept here (one shard each, by topic)."""
+        parts = topic.split("/", 2)
+        return self.owns is None or self.owns(parts[1] if len(parts) > 1 else "")
+
     def _button_pressed(self, event: SensorEvent) -> None:
         """The first press of each button: one named like an alarm button without the role
         ``sos_button`` is said in the log (a plain press of it raises no SOS)."""
@@ -484,8 +524,10 @@ class Hub:
 
     def _learn_names(self, message: Message, learn: Callable[[Any], list[str]]) -> None:
         """Zigbee2MQTT's device or group list: where its devices are (edge/naming.py)."""
-        self.stats.ignored += 1
         problems = learn(message.payload)
+        if not self._keeps(message.topic):
+            return  # (a replay shard: learned here too, counted and kept by one)
+        self.stats.ignored += 1
         if problems:
             shown = "; ".join(problems[:5]) + (
                 f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
@@ -587,6 +629,7 @@ class Hub:
                 for finished in sorted({d.day for d in closed}):
                     fsink.day_closed(finished)
             blocked = self.quarantine.blocked
+            self.stage = "day"
             for det in self._daily:
                 for day in closed:
                     if not blocked(det.name, day.apartment):
@@ -600,6 +643,7 @@ class Hub:
                 self.escalator.tick(now)
             except WRITE_ERRORS as err:
                 self.store.failed(err, "the alert register")
+        self.stage = "tick"
         for det in self.detectors:
             d = self._next_due_of(det)
             if d is not None and d <= now:
@@ -648,7 +692,10 @@ class Hub:
     def _offer(self, det: Detector, cands: Iterable[Candidate], out: list[Signal]) -> None:
         """Route what ``det`` raised, for the apartments that consent to it, into ``out``."""
         blocked = self.quarantine.blocked
+        owns = self.owns
         for cand in cands:
+            if owns is not None and not owns(cand.apartment):
+                continue  # (a replay shard: another one raises it)
             if self._consents(cand.apartment, det.name) and not blocked(det.name, cand.apartment):
                 sig = self._route(cand, det.name)
                 if sig is not None:

@@ -2,7 +2,9 @@
 
 The hub is run as a separate command (``thuisplus replay REC --signals-out F`` by default),
 so this works against any build of the hub. Scores are given per seed and pooled (the
-apartments of all seeds together).
+apartments of all seeds together). The replay runs in as many processes as there are
+cores (``thuisplus replay``'s ``--jobs`` default: shards of apartments, the signals of one
+process); add ``--jobs 1`` to the replay command on a machine whose cores are busy.
 """
 
 from __future__ import annotations
