@@ -471,6 +471,14 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     gateway.runs["upgrade"] = playbook(
         gateway, "upgrade", upgrade_vars, "--diff", "--tags", "thuisplus"
     )
+    # the gateway's Python moved under Home Assistant's venv (as bookworm 3.11 -> trixie 3.13
+    # does): a run of its role must make the venv again with the Python there is
+    pyvenv = gateway.path("/srv/homeassistant/venv/pyvenv.cfg")
+    pyvenv.write_text(
+        re.sub(r"(?m)^version = .*$", "version = 3.9.2", pyvenv.read_text(encoding="utf-8")),
+        encoding="utf-8",
+    )
+    gateway.runs["python"] = playbook(gateway, "python", extra_vars, "--tags", "homeassistant")
 
     timings.update({name: run.seconds for name, run in gateway.runs.items()})
     (work / "timings.txt").write_text(

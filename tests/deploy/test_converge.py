@@ -70,6 +70,27 @@ def test_upgrade_installs_the_new_version_and_keeps_state(deploy_gateway: Gatewa
     assert marker.read_bytes() == deploy_gateway.state_marker
 
 
+def test_homeassistant_venv_made_again_when_the_python_changed(deploy_gateway: Gateway) -> None:
+    run = deploy_gateway.runs["python"]
+    assert run.returncode == 0, run.output[-4000:]
+    for task, result in (
+        ("Remove a virtual environment made by another Python.", "changed:"),
+        ("Create Home Assistant's virtual environment.", "changed:"),
+    ):
+        after = run.output.split(f"TASK [homeassistant : {task}", 1)[1].split("TASK [", 1)[0]
+        assert after.strip().splitlines()[-1].startswith(result), after
+    tree_python = deploy_gateway.chroot(
+        "/usr/bin/python3", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+    )
+    pyvenv = deploy_gateway.path("/srv/homeassistant/venv/pyvenv.cfg").read_text(encoding="utf-8")
+    assert f"version = {tree_python.stdout.strip()}" in pyvenv.splitlines()
+    assert deploy_gateway.path("/srv/homeassistant/venv/bin/python").exists()
+    # the first two runs kept the venv they found
+    second = deploy_gateway.runs["second"].output
+    after = second.split("TASK [homeassistant : Remove a virtual environment made by another", 1)
+    assert after[1].split("TASK [", 1)[0].strip().splitlines()[-1].startswith("skipping:")
+
+
 def test_a_run_shows_and_repairs_hand_edits(deploy_gateway: Gateway) -> None:
     run = deploy_gateway.runs["upgrade"]
     assert "+NoNewPrivileges=yes" in run.output
