@@ -5,7 +5,10 @@
 #
 #   scripts/install-homeassistant.sh [VENV]     (default: .cache/homeassistant-venv)
 #
-# 2024.3.x is the last Home Assistant release that runs on Python 3.11. The extras below are
+# 2024.3.x is the last Home Assistant release that runs on Python 3.11 (Debian bookworm, this
+# machine). Newer ones need a newer Python than the registries here give this machine: 2026.2.3
+# is the newest for Debian trixie's 3.13.5, the current releases need 3.14.2 (docs/installers.md,
+# "A current Home Assistant": its container image). The extras below are
 # what its core and the integrations the tests load (http, api, config, onboarding, mqtt...)
 # import at start but do not declare, or what must be held back to start offline.
 set -euo pipefail

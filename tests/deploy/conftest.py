@@ -3,7 +3,8 @@
 The converge builds a minimal Debian bookworm with debootstrap (cached between runs under
 ``$THUISPLUS_DEPLOY_CACHE``, default ``~/.cache/thuisplus-deploy``), copies it per test
 session, and applies ``deploy/ansible/site.yml`` through the ``community.general.chroot``
-connection: the real roles, the real inventory, test secrets instead of the vault.
+connection: the real roles, the real inventory, test secrets instead of the vault. The
+zigbee2mqtt role downloads Node.js, npm and Zigbee2MQTT from the npm registry in the chroot.
 """
 
 from __future__ import annotations
@@ -146,6 +147,30 @@ def cached_tree(mirror: str) -> Path:
     (building / ".thuisplus-complete").touch()
     building.rename(tree)
     return tree
+
+
+def trust_this_machines_cas(tree: Path) -> dict[str, str]:
+    """Give the tree the certificate authorities this machine added to Debian's (a network
+    that inspects TLS, as some care providers' do); the environment npm then needs.
+
+    The roles download from the npm registry inside the chroot, over this machine's network.
+    """
+    local = sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+    if not local:
+        return {}
+    dest = tree / "usr/local/share/ca-certificates"
+    dest.mkdir(parents=True, exist_ok=True)
+    for cert in local:
+        shutil.copy2(cert, dest / cert.name)
+    subprocess.run(
+        ["chroot", str(tree), "update-ca-certificates"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+    )
+    # Node.js trusts its own copy of Mozilla's list unless told otherwise
+    return {"NODE_EXTRA_CA_CERTS": "/etc/ssl/certs/ca-certificates.crt"}
 
 
 def build_wheel(source: Path, out: Path) -> Path:
@@ -335,6 +360,7 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     timings["tree"] = time.monotonic() - start
     tree = work / "root"
     subprocess.run(["cp", "-a", str(source_tree), str(tree)], check=True, timeout=300)
+    npm_environment = trust_this_machines_cas(tree)
 
     wheel = build_wheel(REPO, work / "dist")
     house = wheelhouse(wheel)
@@ -365,9 +391,10 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
         # of Home Assistant itself (minutes inside the chroot; see test_homeassistant_*)
         "thuisplus_gateway_with_homeassistant": True,
         "homeassistant_pip_install": False,
-        # and Zigbee2MQTT's up to its apt and npm steps (Node.js and npm pull some 300
-        # Debian packages into the tree)
-        "zigbee2mqtt_install": False,
+        # Zigbee2MQTT is installed whole: Node.js, npm and Zigbee2MQTT from the npm
+        # registry (the x64 build of the release a Raspberry Pi gets as arm64)
+        "zigbee2mqtt_install": True,
+        "zigbee2mqtt_npm_environment": npm_environment,
         "zigbee2mqtt_devices": {
             "0x00158d0001a2b3c4": "a012/bathroom/motion",
             "0x00158d0001a2b3c5": "a012/entrance/front_door",
@@ -386,6 +413,7 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     # the blank tree, beside the first real run, with its own controller-side PKI directory
     blank = work / "blank"
     subprocess.run(["cp", "-a", str(source_tree), str(blank)], check=True, timeout=300)
+    trust_this_machines_cas(blank)
     check_vars = _write_yaml(
         work / "check-vars.yml", {**test_vars, "mosquitto_pki_dir": str(work / "pki-check")}
     )
@@ -443,6 +471,14 @@ def deploy_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     gateway.runs["upgrade"] = playbook(
         gateway, "upgrade", upgrade_vars, "--diff", "--tags", "thuisplus"
     )
+    # the gateway's Python moved under Home Assistant's venv (as bookworm 3.11 -> trixie 3.13
+    # does): a run of its role must make the venv again with the Python there is
+    pyvenv = gateway.path("/srv/homeassistant/venv/pyvenv.cfg")
+    pyvenv.write_text(
+        re.sub(r"(?m)^version = .*$", "version = 3.9.2", pyvenv.read_text(encoding="utf-8")),
+        encoding="utf-8",
+    )
+    gateway.runs["python"] = playbook(gateway, "python", extra_vars, "--tags", "homeassistant")
 
     timings.update({name: run.seconds for name, run in gateway.runs.items()})
     (work / "timings.txt").write_text(

@@ -70,6 +70,27 @@ def test_upgrade_installs_the_new_version_and_keeps_state(deploy_gateway: Gatewa
     assert marker.read_bytes() == deploy_gateway.state_marker
 
 
+def test_homeassistant_venv_made_again_when_the_python_changed(deploy_gateway: Gateway) -> None:
+    run = deploy_gateway.runs["python"]
+    assert run.returncode == 0, run.output[-4000:]
+    for task, result in (
+        ("Remove a virtual environment made by another Python.", "changed:"),
+        ("Create Home Assistant's virtual environment.", "changed:"),
+    ):
+        after = run.output.split(f"TASK [homeassistant : {task}", 1)[1].split("TASK [", 1)[0]
+        assert after.strip().splitlines()[-1].startswith(result), after
+    tree_python = deploy_gateway.chroot(
+        "/usr/bin/python3", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+    )
+    pyvenv = deploy_gateway.path("/srv/homeassistant/venv/pyvenv.cfg").read_text(encoding="utf-8")
+    assert f"version = {tree_python.stdout.strip()}" in pyvenv.splitlines()
+    assert deploy_gateway.path("/srv/homeassistant/venv/bin/python").exists()
+    # the first two runs kept the venv they found
+    second = deploy_gateway.runs["second"].output
+    after = second.split("TASK [homeassistant : Remove a virtual environment made by another", 1)
+    assert after[1].split("TASK [", 1)[0].strip().splitlines()[-1].startswith("skipping:")
+
+
 def test_a_run_shows_and_repairs_hand_edits(deploy_gateway: Gateway) -> None:
     run = deploy_gateway.runs["upgrade"]
     assert "+NoNewPrivileges=yes" in run.output
@@ -300,7 +321,7 @@ def test_time_journal_and_upgrades(deploy_gateway: Gateway) -> None:
 def test_zigbee2mqtt_config(deploy_gateway: Gateway) -> None:
     data = deploy_gateway.path("/opt/zigbee2mqtt/data")
     config = yaml.safe_load((data / "configuration.yaml").read_text())
-    assert config["version"] == 4, "Zigbee2MQTT 2.x's configuration, nothing to migrate"
+    assert config["version"] == 5, "Zigbee2MQTT 2.14's settings version, nothing to migrate"
     assert config["advanced"]["network_key"] == "GENERATE"
     assert config["advanced"]["last_seen"] == "ISO_8601"
     assert config["availability"]["enabled"] is True
@@ -738,7 +759,7 @@ def test_zigbee2mqtt_account_and_unit(deploy_gateway: Gateway) -> None:
         "User=zigbee2mqtt",
         "SupplementaryGroups=dialout",
         "Environment=ZIGBEE2MQTT_DATA=/opt/zigbee2mqtt/data",
-        "ExecStart=/usr/bin/node /opt/zigbee2mqtt/node_modules/zigbee2mqtt/index.js",
+        f"ExecStart={Z2M_NODE} /opt/zigbee2mqtt/node_modules/zigbee2mqtt/index.js",
         "DevicePolicy=closed",
         "DeviceAllow=/dev/ttyUSB0 rw",
         "ProtectSystem=strict",
@@ -747,11 +768,89 @@ def test_zigbee2mqtt_account_and_unit(deploy_gateway: Gateway) -> None:
         assert directive in lines, directive
     wants = deploy_gateway.path("/etc/systemd/system/multi-user.target.wants/zigbee2mqtt.service")
     assert wants.is_symlink()
-    # the apt and npm steps were switched off (zigbee2mqtt_install: false): skipped, not failed
-    output = deploy_gateway.runs["first"].output
-    for task in ("Install Node.js and npm from Debian.", "Install Zigbee2MQTT from npm."):
-        after = output.split(f"TASK [zigbee2mqtt : {task}", 1)[1].split("TASK [", 1)[0]
-        assert after.strip().splitlines()[-1].startswith("skipping:"), after
+
+
+# --- Zigbee2MQTT's Node.js and release ---------------------------------------------------
+
+Z2M_DEFAULTS = yaml.safe_load(
+    (REPO / "deploy/ansible/roles/zigbee2mqtt/defaults/main.yml").read_text(encoding="utf-8")
+)
+Z2M_ENTRY = "/opt/zigbee2mqtt/node_modules/zigbee2mqtt/index.js"
+# the node binary the role installed: the pinned release under its root-owned prefix
+Z2M_NODE = f"/opt/thuisplus-node/node-{Z2M_DEFAULTS['zigbee2mqtt_node_version']}/bin/node"
+
+
+def test_zigbee2mqtt_runs_on_a_node_lts_under_a_root_owned_prefix(deploy_gateway: Gateway) -> None:
+    node = Z2M_NODE
+    version = deploy_gateway.chroot(node, "--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == "v" + Z2M_DEFAULTS["zigbee2mqtt_node_version"]
+    major = int(version.stdout.strip()[1:].split(".")[0])
+    assert major >= 22, f"{version.stdout}: older than the lines Zigbee2MQTT 2.x runs on"
+    assert major % 2 == 0, f"{version.stdout}: an odd release line never becomes LTS"
+    for inside in ("/opt/thuisplus-node", node.rsplit("/bin/", 1)[0], node):
+        assert _owner(deploy_gateway, inside) == ("root", "root", 0o755), inside
+    assert not list(deploy_gateway.path("/opt/thuisplus-node").glob("*.tgz")), "tarballs left"
+    # Debian's Node.js 18 is not what runs it
+    assert not deploy_gateway.path("/usr/bin/node").exists()
+
+
+def test_zigbee2mqtt_pinned_2x_release_installed_for_that_node(deploy_gateway: Gateway) -> None:
+    package = deploy_gateway.path("/opt/zigbee2mqtt/node_modules/zigbee2mqtt/package.json")
+    installed = yaml.safe_load(package.read_text(encoding="utf-8"))
+    assert installed["version"] == Z2M_DEFAULTS["zigbee2mqtt_version"]
+    assert installed["version"].startswith("2.")
+    assert _owner(deploy_gateway, "/opt/zigbee2mqtt/node_modules") == ("root", "root", 0o755)
+    # the release's own engines range, checked by its own semver under the installed node
+    check = deploy_gateway.chroot(
+        Z2M_NODE,
+        "-e",
+        "const p = require('/opt/zigbee2mqtt/node_modules/zigbee2mqtt/package.json');"
+        "const s = require('/opt/zigbee2mqtt/node_modules/semver');"
+        "console.log(p.engines.node, s.satisfies(process.version, p.engines.node));",
+    )
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.split()[-1] == "true", check.stdout
+    # installed once: the second converge left it as it was
+    second = deploy_gateway.runs["second"].output
+    after = second.split("TASK [zigbee2mqtt : Install Zigbee2MQTT from the npm registry", 1)[1]
+    assert after.split("TASK [", 1)[0].strip().splitlines()[-1].startswith("skipping:"), after
+
+
+def test_zigbee2mqtt_starts_on_what_the_role_wrote(deploy_gateway: Gateway) -> None:
+    """Zigbee2MQTT, as its account, on a copy of the data directory the role wrote: it reads
+    and validates the configuration (nothing to migrate), generates its network key and stops
+    only where a gateway without a Zigbee coordinator must: starting the adapter."""
+    data = deploy_gateway.path("/tmp/z2m-start")
+    shutil.copytree(deploy_gateway.path("/opt/zigbee2mqtt/data"), data)
+    ids = deploy_gateway.ids("passwd")
+    for path in (data, *data.iterdir()):
+        shutil.chown(path, ids["zigbee2mqtt"], ids["zigbee2mqtt"])
+    try:
+        run = deploy_gateway.chroot(
+            "setpriv",
+            "--reuid=zigbee2mqtt",
+            "--regid=zigbee2mqtt",
+            "--init-groups",
+            "env",
+            "ZIGBEE2MQTT_DATA=/tmp/z2m-start",
+            "NODE_ENV=production",
+            Z2M_NODE,
+            Z2M_ENTRY,
+        )
+        output = run.stdout + run.stderr
+        assert f"Starting Zigbee2MQTT version {Z2M_DEFAULTS['zigbee2mqtt_version']}" in output
+        assert "Starting zigbee-herdsman" in output, output[-3000:]
+        assert "Failed to start zigbee-herdsman" in output, output[-3000:]
+        assert run.returncode == 1, output[-3000:]
+        assert not list(data.glob("migration-*.log")), "the role wrote an old settings version"
+        started = yaml.safe_load((data / "configuration.yaml").read_text(encoding="utf-8"))
+        assert started["version"] == 5
+        key = started["advanced"]["network_key"]
+        assert isinstance(key, list), key
+        assert len(key) == 16, key
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.mark.broker

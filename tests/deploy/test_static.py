@@ -269,7 +269,9 @@ def test_zigbee2mqtt_keeps_the_network_key_it_generated(tmp_path: Path) -> None:
     rendered = yaml.safe_load((data / "configuration.yaml").read_text())
     for key in ("network_key", "pan_id", "ext_pan_id"):
         assert rendered["advanced"][key] == written["advanced"][key], key
-    assert rendered["version"] == 4
+    # Zigbee2MQTT 2.14's settings version: an older one is migrated and the file rewritten
+    # at its start (the converge test starts it and checks that nothing was migrated)
+    assert rendered["version"] == 5
     assert rendered["mqtt"]["password"] == "!secret mqtt_password"
     second = _run("ansible-playbook", *args, str(play))
     assert second.returncode == 0, second.stdout + second.stderr
