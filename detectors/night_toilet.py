@@ -26,7 +26,7 @@ diabetes or heart failure: worth a question from care, not an alarm.
 >>> raised[0].evidence["baseline"]
 0.5
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
-Goes to the toilet more often at night: 1.6 times a night over the last 2 weeks,
+Goes to the toilet more often at night: 1.6 times a night over the last 14 days,
 usually 0.5.
 """
 
@@ -40,7 +40,7 @@ from pydantic import Field
 
 from detectors.base import register
 from detectors.text import texts
-from detectors.trend import Judgement, TrendDetector, TrendSettings, rate_change
+from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
 from edge.features import DayFeatures
 from edge.models import Domain, SignalKind
 
@@ -48,6 +48,13 @@ logger = logging.getLogger(__name__)
 
 
 class NightToiletSettings(TrendSettings):
+    scan_days: int = Field(
+        14,
+        ge=1,
+        le=60,
+        description="Recent windows tried: every this many days, up to recent_days (a week "
+        "of more visits is ordinary: a cold, a diuretic; two weeks is the shortest judged).",
+    )
     min_ratio: float = Field(
         1.5, ge=1.0, le=10, description="Recent visits a night at least this times the usual."
     )
@@ -55,7 +62,11 @@ class NightToiletSettings(TrendSettings):
         0.5, ge=0, le=10, description="...and at least this many more visits a night."
     )
     min_z: float = Field(
-        4.0, ge=1, le=20, description="...and this many standard errors above the usual."
+        2.5,
+        ge=1,
+        le=20,
+        description="...and nights this far above the usual (rank-sum z, "
+        "``detectors.trend.rank_z``).",
     )
     restless_minutes: float = Field(
         20.0,
@@ -73,6 +84,7 @@ class NightToiletDetector(TrendDetector):
     domain = Domain.CARE
     features = ("night_toilet_visits",)
     direction = 1
+    rooms = frozenset({"bedroom", "toilet", "bathroom"})
 
     def usable(self, day: DayFeatures, settings: Any) -> bool:
         if day.values.get("night_roaming_minutes", 0.0) >= settings.restless_minutes:
@@ -81,18 +93,18 @@ class NightToiletDetector(TrendDetector):
 
     def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:
         s = settings
-        mb, mr, z = rate_change(base[:, 0], recent[:, 0], floor=0.3)
+        mb, mr = float(base[:, 0].mean()), float(recent[:, 0].mean())
+        z = rank_z(base[:, 0], recent[:, 0])
         trending = mr >= mb * s.min_ratio and mr - mb >= s.min_increase and z >= s.min_z
         return Judgement(trending, mb, mr, z, {"nights": int(recent.shape[0])})
 
     def summary(self, j: Judgement, settings: Any) -> dict[str, str]:
-        weeks = round(settings.recent_days / 7)
         return texts(
             "Gaat 's nachts vaker naar het toilet: {now:.1f} keer per nacht in de laatste "
-            "{weeks} weken, gewoonlijk {usual:.1f}.",
+            "{days} dagen, gewoonlijk {usual:.1f}.",
             "Goes to the toilet more often at night: {now:.1f} times a night over the last "
-            "{weeks} weeks, usually {usual:.1f}.",
+            "{days} days, usually {usual:.1f}.",
             now=j.observed,
             usual=j.baseline,
-            weeks=weeks,
+            days=j.days,
         )
