@@ -4,6 +4,10 @@
 the kitchen or living room, the front door, a plug in use, a button), or the bed pad
 clearing for good (not back in bed within ``out_of_bed_minutes``: then it is the time
 the pad cleared). Toilet and bathroom visits do not count: at night they are no waking up.
+For a resident living alone with a bed pad, a day room seen while out of bed is up only
+once they stay out of bed ``out_of_bed_minutes`` (then since the pad cleared): a night
+visit to the kitchen before the usual hour, back to bed, is no waking up, is not learned
+as a wake time, and activity before going back to bed does not count as up and about.
 
 Each apartment's own rhythm is learned from its last ``window_days`` wake times, weekdays
 and weekends apart (a weekend rhythm once ``group_days`` weekend mornings are known; until
