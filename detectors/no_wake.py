@@ -29,11 +29,7 @@ before ``earliest`` nor after ``latest``.
 No alarm while the apartment is away (out, on holiday, in hospital), nor when it has been
 quiet for a whole day already (nobody home, or sensors down: that is for housing, through
 ``sensor_offline``), nor when none of the apartment's sensors reported in the last hours
-(a silent sensor is not a still resident: the care alarm is held back and logged), unless
-the bed pad of a resident alone says they are in bed and the pad is not quiet by its own
-rhythm: then the silence elsewhere is what a resident still in bed looks like (sensors
-that report only when used say nothing all night) and a quiet sensor elsewhere cannot
-have hidden a getting up the pad would have shown; nor
+(a silent sensor is not a still resident: the care alarm is held back and logged), nor
 when someone was about outside the bedroom in the last ``about_minutes``. Where there is a
 bed pad its state goes into the evidence (``in_bed``). A morning it raised the alarm for
 is not learned: whoever came is no wake time of the resident's.
@@ -399,12 +395,11 @@ class NoWakeDetector(Detector):
             room != Room.BEDROOM.value and ts >= recent for room, ts in st.room_activity.items()
         ):
             return []  # up and about (bathroom, hall), just not in the day rooms yet
-        in_bed_pad = pad is not None and pad.occupied is True and not pad.quiet(due)
-        if not in_bed_pad and not _sensors_alive(st, due, timedelta(hours=s.sensors_quiet_hours)):
+        if not _sensors_alive(st, due, timedelta(hours=s.sensors_quiet_hours)):
             logger.info("no_wake held back for %s: its sensors are silent", apt)
             return []
         hold, quiet, _ = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
-        if hold and not in_bed_pad:
+        if hold:
             logger.info("no_wake held back for %s: quiet sensors %s", apt, quiet)
             return [
                 device_candidate(st, sid, due, "a care alarm (no_wake)", self.tz)

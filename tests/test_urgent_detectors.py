@@ -716,26 +716,6 @@ class EventOnlyLife(Life):
         pass
 
 
-def test_no_wake_with_sensors_that_speak_only_when_used() -> None:
-    """Issue 18, event-only world: no sensor checks in, so the night is silent by nature.
-    A resident alone who stays in bed, the bed pad saying so since the night, is paged at
-    the usual time plus the lateness; before, the silence held the alarm back (no sensor
-    heard for three hours, or the hall PIR, quiet since the evening, taken as a sensor
-    that could have missed the getting up) and nobody was paged."""
-    life = EventOnlyLife(DAYS)
-    life.send(DAYS, 3 * 60, "bedroom/bed_pad", {"occupancy": False})
-    life.send(DAYS, 3 * 60 + 5, "bedroom/bed_pad", {"occupancy": True})
-    life.door(DAYS, 11 * 60)
-    life.stay(DAYS, 11 * 60 + 1, 11 * 60 + 30, "bedroom", 1.0)
-    evening(life, DAYS, 11 * 60 + 31)
-    signals = [s for s in run(life.messages()) if s.detected_at >= life.t(DAYS, 0)]
-    found = [s for s in signals if s.kind.value == "no_wake"]
-    assert len(found) == 1, [(s.kind.value, s.detected_at) for s in signals]
-    assert life.t(DAYS, 7 * 60 + 30) <= found[0].detected_at <= life.t(DAYS, 8 * 60 + 45)
-    assert found[0].evidence["in_bed"] is True
-    assert not [s for s in signals if s.kind.value == "sensor_offline"]
-
-
 @pytest.mark.parametrize("factor", [2.0, 10.0])
 def test_a_sensor_quiet_only_by_use_delays_the_alarm_but_does_not_silence_it(
     factor: float,
