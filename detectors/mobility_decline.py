@@ -20,16 +20,15 @@ beside it as evidence of less movement.
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), usual + slow)
 ...           for c in d.on_day(day, None)]
 >>> [(c.kind.value, c.detected_at.date().isoformat()) for c in raised]
-[('mobility_decline', '2026-02-26')]
+[('mobility_decline', '2026-02-24')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
 Walks more slowly between rooms: 10.5 seconds from the hall into a room over the
-last 2 weeks, usually 7.2.
+last 7 days, usually 7.2.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,7 @@ from pydantic import Field
 
 from detectors.base import register
 from detectors.text import texts
-from detectors.trend import Judgement, TrendDetector, TrendSettings
+from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
 from edge.features import DayFeatures
 from edge.models import Domain, SignalKind
 
@@ -52,7 +51,10 @@ class MobilityDeclineSettings(TrendSettings):
         1.25, ge=1, le=5, description="Recent walking time at least this times the usual."
     )
     min_z: float = Field(
-        4.0, ge=1, le=20, description="...and this many robust standard errors above it."
+        2.5,
+        ge=1,
+        le=20,
+        description="...and days this far above it (rank-sum z, ``detectors.trend.rank_z``).",
     )
 
 
@@ -64,6 +66,7 @@ class MobilityDeclineDetector(TrendDetector):
     domain = Domain.CARE
     features = ("transition_seconds", "transitions", "activity_events")
     direction = 1
+    rooms = frozenset({"hall", "bedroom", "bathroom", "toilet", "kitchen", "living"})
 
     def usable(self, day: DayFeatures, settings: Any) -> bool:
         if day.values.get("transitions", 0.0) < settings.min_walks:
@@ -75,9 +78,7 @@ class MobilityDeclineDetector(TrendDetector):
         mb, mr = float(np.median(b)), float(np.median(r))
         if mb <= 0:
             return None
-        mad = float(np.median(np.abs(b - mb))) * 1.4826
-        spread = max(mad, 0.05 * mb)  # a floor: day medians of very regular walkers
-        z = (mr - mb) / (1.25 * spread / math.sqrt(r.size))
+        z = rank_z(b, r)
         trending = mr >= mb * settings.min_ratio and z >= settings.min_z
         evidence = {
             "activity_baseline": round(float(np.median(base[:, 2])), 1),
@@ -88,10 +89,10 @@ class MobilityDeclineDetector(TrendDetector):
     def summary(self, j: Judgement, settings: Any) -> dict[str, str]:
         return texts(
             "Loopt langzamer tussen de kamers: {now:.1f} seconden van de gang een kamer in "
-            "in de laatste {weeks} weken, gewoonlijk {usual:.1f}.",
+            "in de laatste {days} dagen, gewoonlijk {usual:.1f}.",
             "Walks more slowly between rooms: {now:.1f} seconds from the hall into a room "
-            "over the last {weeks} weeks, usually {usual:.1f}.",
+            "over the last {days} days, usually {usual:.1f}.",
             now=j.observed,
             usual=j.baseline,
-            weeks=round(settings.recent_days / 7),
+            days=j.days,
         )

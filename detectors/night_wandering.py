@@ -67,6 +67,7 @@ class NightWanderingDetector(TrendDetector):
     domain = Domain.CARE
     features = ("night_roaming_minutes",)
     direction = 1
+    rooms = frozenset({"hall", "kitchen", "living", "entrance", "balcony"})
 
     def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:
         s = settings

@@ -4,6 +4,10 @@
 the kitchen or living room, the front door, a plug in use, a button), or the bed pad
 clearing for good (not back in bed within ``out_of_bed_minutes``: then it is the time
 the pad cleared). Toilet and bathroom visits do not count: at night they are no waking up.
+For a resident living alone with a bed pad, a day room seen while out of bed is up only
+once they stay out of bed ``out_of_bed_minutes`` (then since the pad cleared): a night
+visit to the kitchen before the usual hour, back to bed, is no waking up, is not learned
+as a wake time, and activity before going back to bed does not count as up and about.
 
 Each apartment's own rhythm is learned from its last ``window_days`` wake times, weekdays
 and weekends apart (a weekend rhythm once ``group_days`` weekend mornings are known; until
@@ -72,7 +76,7 @@ from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, S
 from edge.state import is_pad
 
 if TYPE_CHECKING:
-    from edge.state import ApartmentState, FlatState
+    from edge.state import ApartmentState, FlatState, SensorState
 
 logger = logging.getLogger(__name__)
 
@@ -291,8 +295,29 @@ class NoWakeDetector(Detector):
                 self._pending[apt] = event.ts
             return ()
         if self._is_up(event, state) and self._morning(apt, event.ts):
-            self._got_up(apt, pending if pending is not None else event.ts)
+            if pending is not None:
+                return ()  # out of bed a short while: up once it lasts (a night visit, else)
+            pad = self._bed_pad(apt, state.apartments[apt])
+            if pad is not None and pad.occupied is False and pad.last_change is not None:
+                # alone, out of bed: up only if not back in bed within out_of_bed_minutes
+                # (a night kitchen visit before the usual hour is no waking up)
+                self._pending[apt] = pad.last_change
+                return ()
+            self._got_up(apt, event.ts)
         return ()
+
+    def _bed_pad(self, apt: str, st: ApartmentState) -> SensorState | None:
+        """The bed pad of a resident living alone (the one pad in the bedroom), else
+        ``None``: with a partner, a pad tells one person's rest, not the home's."""
+        if self.residents(apt) != 1:
+            return None
+        pads = [
+            sensor
+            for sid, sensor in st.sensors.items()
+            if sid.split("/")[1] == Room.BEDROOM.value
+            and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+        ]
+        return pads[0] if len(pads) == 1 else None
 
     def _morning(self, apt: str, ts: datetime) -> bool:
         """``ts`` is in the morning (from ``day_starts`` to noon) of a day on which the
@@ -363,6 +388,9 @@ class NoWakeDetector(Detector):
             return []  # nobody has been about for a day: empty, or for housing
         s = self.settings(apt)
         recent = due - timedelta(minutes=s.about_minutes)
+        pad = self._bed_pad(apt, st)
+        if pad is not None and pad.occupied and pad.last_change is not None:
+            recent = max(recent, pad.last_change)  # back in bed since: that was a night visit
         if any(
             room != Room.BEDROOM.value and ts >= recent for room, ts in st.room_activity.items()
         ):

@@ -20,10 +20,10 @@ three falling together: a sign of malnutrition (ondervoeding) worth a question f
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), wobble + [less] * 14)
 ...           for c in d.on_day(day, None)]
 >>> [(c.kind.value, c.detected_at.date().isoformat()) for c in raised]
-[('nutrition', '2026-02-25')]
+[('nutrition', '2026-02-23')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
-Uses the kitchen less: 42 minutes a day over the last 2 weeks, usually 71
-(fridge, kettle and kitchen 57% of usual).
+Uses the kitchen less: 25 minutes a day over the last 7 days, usually 71
+(fridge, kettle and kitchen 31% of usual).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pydantic import Field
 
 from detectors.base import register
 from detectors.text import texts
-from detectors.trend import Judgement, TrendDetector, TrendSettings, rate_change
+from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
 from edge.models import Domain, SignalKind
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,11 @@ class NutritionSettings(TrendSettings):
         description="Kitchen use (mean of the ratios recent / usual) at or below this.",
     )
     min_z: float = Field(
-        3.5, ge=1, le=20, description="...and kitchen minutes this many standard errors down."
+        2.5,
+        ge=1,
+        le=20,
+        description="...and kitchen minutes this far down (rank-sum z, "
+        "``detectors.trend.rank_z``).",
     )
 
 
@@ -63,19 +67,18 @@ class NutritionDetector(TrendDetector):
     kind = SignalKind.NUTRITION
     domain = Domain.CARE
     features = ("kitchen_minutes", "kitchen_openings", "appliance_uses")
+    rooms = frozenset({"kitchen"})
 
     def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:
         ratios: dict[str, float] = {}
-        first: tuple[float, float, float] | None = None
         for i, (name, floor) in enumerate(zip(self.features, _FLOORS, strict=True)):
-            mb, mr, z = rate_change(base[:, i], recent[:, i], floor=floor)
-            if i == 0:
-                first = (mb, mr, z)
+            mb = float(base[:, i].mean())
             if mb >= floor:
-                ratios[name] = mr / mb
-        if first is None or "kitchen_minutes" not in ratios:
+                ratios[name] = float(recent[:, i].mean()) / mb
+        if "kitchen_minutes" not in ratios:
             return None  # no kitchen motion to judge by
-        mb, mr, z = first
+        mb, mr = float(base[:, 0].mean()), float(recent[:, 0].mean())
+        z = rank_z(base[:, 0], recent[:, 0])
         index = float(np.mean(list(ratios.values())))
         trending = index <= settings.max_index and z <= -settings.min_z
         evidence = {
@@ -86,13 +89,13 @@ class NutritionDetector(TrendDetector):
 
     def summary(self, j: Judgement, settings: Any) -> dict[str, str]:
         return texts(
-            "Gebruikt de keuken minder: {now:.0f} minuten per dag in de laatste {weeks} "
-            "weken, gewoonlijk {usual:.0f} (koelkast, waterkoker en keuken samen {pct:.0f}% "
+            "Gebruikt de keuken minder: {now:.0f} minuten per dag in de laatste {days} "
+            "dagen, gewoonlijk {usual:.0f} (koelkast, waterkoker en keuken samen {pct:.0f}% "
             "van gewoonlijk).",
-            "Uses the kitchen less: {now:.0f} minutes a day over the last {weeks} weeks, "
+            "Uses the kitchen less: {now:.0f} minutes a day over the last {days} days, "
             "usually {usual:.0f} (fridge, kettle and kitchen {pct:.0f}% of usual).",
             now=j.observed,
             usual=j.baseline,
-            weeks=round(settings.recent_days / 7),
+            days=j.days,
             pct=100 * j.evidence["kitchen_index"],
         )

@@ -65,7 +65,10 @@ class TrendSettings(DetectorSettings):
         56, ge=14, le=180, description="Days of the resident's own past the trend is judged by."
     )
     recent_days: int = Field(
-        14, ge=3, le=60, description="The recent window judged against that past (days)."
+        28,
+        ge=3,
+        le=60,
+        description="The longest recent window judged against that past (days).",
     )
     min_baseline_days: int = Field(
         14, ge=14, le=180, description="Usable days of baseline needed before any signal."
@@ -86,6 +89,13 @@ class TrendSettings(DetectorSettings):
         description="A day with activity in fewer hours is left out: nobody about (away "
         "without the door being seen, or the sensors down).",
     )
+    scan_days: int = Field(
+        7,
+        ge=1,
+        le=60,
+        description="Recent windows tried: every this many days, up to recent_days (each "
+        "against the usable days before it).",
+    )
     reraise_after_days: int = Field(
         14,
         ge=1,
@@ -104,6 +114,8 @@ class Judgement:
     observed: float
     score: float
     evidence: dict[str, Any] = field(default_factory=dict)
+    days: int = 0
+    """The length of the recent window judged (days), set by the base class."""
 
 
 def example_days(apartment: str, first: date, values: list[dict[str, float]]) -> list[DayFeatures]:
@@ -111,14 +123,58 @@ def example_days(apartment: str, first: date, values: list[dict[str, float]]) ->
     return [DayFeatures(apartment, first + timedelta(days=i), v) for i, v in enumerate(values)]
 
 
-def rate_change(base: np.ndarray, recent: np.ndarray, floor: float) -> tuple[float, float, float]:
-    """Baseline mean, recent mean and a z score of the recent mean against the baseline's
-    day-to-day spread (at least Poisson spread, and at least ``floor``)."""
-    mb = float(base.mean())
-    mr = float(recent.mean())
-    var = max(float(base.var(ddof=1)) if base.size > 1 else 0.0, mb, floor * floor)
-    z = (mr - mb) / math.sqrt(var / recent.size)
-    return mb, mr, z
+def rank_z(base: np.ndarray, recent: np.ndarray) -> float:
+    """How far the recent days stand above the baseline days, as the Mann-Whitney rank-sum
+    test's z (normal approximation, ties averaged and corrected): positive when the recent
+    values rank higher. A rank test assumes nothing about the days' distribution (counts
+    full of zeros, a skewed outing time), one odd day (a party, a day in bed) moves it by
+    one rank only, and its variance is honest about a short baseline: both samples' sizes
+    are in it. 0 when either sample is empty or every value is the same.
+
+    >>> round(rank_z(np.array([1.0, 2, 3, 4]), np.array([5.0, 6, 7])), 2)
+    2.12
+    >>> rank_z(np.array([1.0, 1]), np.array([1.0]))
+    0.0
+    """
+    n1, n2 = base.size, recent.size
+    if n1 == 0 or n2 == 0:
+        return 0.0
+    values = np.concatenate([base, recent])
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    upper = np.cumsum(counts)
+    mid_ranks = upper - (counts - 1) / 2.0  # the average rank of each tied group
+    u = float(mid_ranks[inverse[n1:]].sum()) - n2 * (n2 + 1) / 2.0
+    n = n1 + n2
+    ties = float((counts**3 - counts).sum()) / (n * (n - 1)) if n > 1 else 0.0
+    var = n1 * n2 / 12.0 * ((n + 1) - ties)
+    if var <= 0:
+        return 0.0
+    return (u - n1 * n2 / 2.0) / math.sqrt(var)
+
+
+def rate_z(base: np.ndarray, recent: np.ndarray) -> float:
+    """How far the recent days' count rate stands above the baseline's, for counts of rare
+    events (toilet visits a night): given all the events of both windows, under no change
+    each falls in the recent window with the share of its days (a binomial), and the z of
+    the recent count is widened by the baseline's over-dispersion (its variance over its
+    mean, at least 1: quasi-Poisson). For counts this is the sharper test; ranks lose much
+    to the many ties of 0, 1 and 2. 0 without events or without days.
+
+    >>> round(rate_z(np.array([1.0, 0, 1, 0, 1, 0, 1, 0]), np.array([2.0, 3, 2, 2])), 2)
+    2.75
+    >>> rate_z(np.array([0.0, 0]), np.array([0.0]))
+    0.0
+    """
+    if base.size == 0 or recent.size == 0:
+        return 0.0
+    total = float(base.sum() + recent.sum())
+    if total <= 0:
+        return 0.0
+    share = recent.size / (base.size + recent.size)
+    mean = float(base.mean())
+    phi = max(1.0, float(base.var(ddof=1)) / mean) if mean > 0 and base.size > 1 else 1.0
+    expected = total * share
+    return (float(recent.sum()) - expected) / math.sqrt(phi * expected * (1 - share))
 
 
 class TrendDetector(Detector):
@@ -129,6 +185,9 @@ class TrendDetector(Detector):
     features: ClassVar[tuple[str, ...]]
     direction: ClassVar[int] = -1
     """-1: a decline is the trend (observed below the baseline), +1: a rise."""
+    rooms: ClassVar[frozenset[str] | None] = None
+    """The rooms the features come from: a day with a sensor down elsewhere still counts
+    (``None``: a sensor down anywhere makes the day not count)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,13 +206,21 @@ class TrendDetector(Detector):
     # --- what subclasses provide -----------------------------------------------------
 
     def usable(self, day: DayFeatures, settings: Any) -> bool:
-        """Whether the day counts at all (home, sensors up); subclasses may add rules."""
+        """Whether the day counts at all (home, its own sensors up); subclasses may add
+        rules. A sensor down in a room this detector does not read from leaves the day in;
+        one down in an unknown room (``silent_rooms`` not given) leaves it out."""
         v = day.values
         if v.get("time_out_minutes", 0.0) > settings.away_minutes:
             return False
         if v.get("active_hours", 24.0) < settings.min_active_hours:
             return False
-        return v.get("sensors_silent", 0.0) <= 0.0
+        if v.get("sensors_silent", 0.0) <= 0.0:
+            return True
+        return (
+            self.rooms is not None
+            and bool(day.silent_rooms)
+            and not (day.silent_rooms & self.rooms)
+        )
 
     def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:
         """The recent days (rows, one column per feature) against the baseline days."""
@@ -187,13 +254,7 @@ class TrendDetector(Detector):
         oldest = today - s.recent_days - s.baseline_days
         while rows and rows[0][0] <= oldest:
             rows.popleft()
-        split = today - s.recent_days
-        base = [v for d, v in rows if d <= split]
-        recent = [v for d, v in rows if d > split]
-        if len(base) < s.min_baseline_days or len(recent) < max(2, (s.recent_days + 1) // 2):
-            self._streak[apt] = 0
-            return ()
-        j = self.judge(np.array(base), np.array(recent), s)
+        j = self._scan(rows, today, s)
         if j is None:
             self._streak[apt] = 0
             return ()
@@ -210,9 +271,32 @@ class TrendDetector(Detector):
             j.baseline = closed["baseline"]  # judged against the past before the first signal
         return [self._raise(apt, day.day, j, s, again)]
 
+    def _scan(self, rows: deque[tuple[int, list[float]]], today: int, s: Any) -> Judgement | None:
+        """Judge the recent windows of ``scan_days``, ``2 x scan_days``, ... up to
+        ``recent_days`` days, each against the usable days before it (at most
+        ``baseline_days``): a change that began a week ago shows best in the last week, one
+        that crept in over a month in the last four, and the baseline of each window is the
+        resident's life before it. The most telling window wins (a trending one before the
+        others, then the largest score); ``None`` while no window has its
+        ``min_baseline_days`` of baseline and half its days judged."""
+        best: Judgement | None = None
+        for length in sorted({*range(s.scan_days, s.recent_days, s.scan_days), s.recent_days}):
+            split = today - length
+            base = [v for d, v in rows if split - s.baseline_days < d <= split]
+            recent = [v for d, v in rows if d > split]
+            if len(base) < s.min_baseline_days or len(recent) < max(2, (length + 1) // 2):
+                continue
+            j = self.judge(np.array(base), np.array(recent), s)
+            if j is None:
+                continue
+            j.days = length
+            if best is None or (j.trending, abs(j.score)) > (best.trending, abs(best.score)):
+                best = j
+        return best
+
     def _raise(self, apt: str, day: date, j: Judgement, s: Any, again: bool) -> Candidate:
         end = datetime.combine(day + timedelta(days=1), time(0), self.tz)
-        start = datetime.combine(day - timedelta(days=s.recent_days - 1), time(0), self.tz)
+        start = datetime.combine(day - timedelta(days=j.days - 1), time(0), self.tz)
         self._open[apt] = {
             "day": day.toordinal(),
             "baseline": j.baseline,
@@ -227,7 +311,7 @@ class TrendDetector(Detector):
             "window": {
                 "recent": [start.date().isoformat(), day.isoformat()],
                 "baseline_days": s.baseline_days,
-                "recent_days": s.recent_days,
+                "recent_days": j.days,
             },
             **j.evidence,
         }

@@ -25,16 +25,15 @@ no decline either.
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), usual + alone)
 ...           for c in d.on_day(day, None)]
 >>> [(c.kind.value, c.domain.value, c.detected_at.date().isoformat()) for c in raised]
-[('withdrawal', 'welfare', '2026-03-02')]
+[('withdrawal', 'welfare', '2026-02-25')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
-Goes out and gets visitors less: out or visited on 10 of the last 21 days,
-usually on 21.
+Goes out and gets visitors less: out or visited on 7 of the last 14 days,
+usually on 14.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import numpy as np
@@ -42,7 +41,7 @@ from pydantic import Field
 
 from detectors.base import register
 from detectors.text import texts
-from detectors.trend import Judgement, TrendDetector, TrendSettings, rate_change
+from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
 from edge.models import Domain, SignalKind
 
 logger = logging.getLogger(__name__)
@@ -51,27 +50,25 @@ _FLOORS = (0.2, 20.0, 10.0, 5.0)  # a measure counts when its baseline mean is a
 
 
 class WithdrawalSettings(TrendSettings):
-    recent_days: int = Field(
-        21, ge=3, le=60, description="The recent window judged against that past (days)."
-    )
-    min_baseline_days: int = Field(
-        28,
-        ge=14,
-        le=180,
-        description="Usable days of baseline needed before any signal (social life runs in "
-        "weeks: four of them).",
+    scan_days: int = Field(
+        14,
+        ge=1,
+        le=60,
+        description="Recent windows tried: every this many days, up to recent_days (a week "
+        "alone is ordinary life: a cold, bad weather; two weeks is the shortest judged).",
     )
     max_index: float = Field(
-        0.5,
+        0.6,
         gt=0,
         lt=1,
-        description="Contact (mean of the ratios recent / usual) at or below this: halved.",
+        description="Contact (mean of the ratios recent / usual) at or below this.",
     )
     min_z: float = Field(
-        3.0,
+        2.25,
         ge=1,
         le=20,
-        description="...and days with contact (out, or a visitor) this many standard errors fewer.",
+        description="...and each day's minutes out or with a visitor this far down "
+        "(rank-sum z, ``detectors.trend.rank_z``).",
     )
     visit_minutes: float = Field(
         15.0, ge=1, le=600, description="A visitor this long makes a day with contact."
@@ -89,16 +86,17 @@ class WithdrawalDetector(TrendDetector):
     def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:
         ratios: dict[str, float] = {}
         for i, (name, floor) in enumerate(zip(self.features, _FLOORS, strict=True)):
-            mb, mr, _ = rate_change(base[:, i], recent[:, i], floor=floor)
+            mb = float(base[:, i].mean())
             if mb >= floor:
-                ratios[name] = mr / mb
+                ratios[name] = float(recent[:, i].mean()) / mb
         if not ratios:
             return None  # never out, never a visitor: nothing to decline from
-        # a day with contact: out of the door, or a visitor for a while
+        # each day's contact: minutes out of the door plus minutes with a visitor
+        z = rank_z(base[:, 1] + base[:, 2], recent[:, 1] + recent[:, 2])
+        # a day with contact: out of the door, or a visitor for a while (the summary)
         contact_b = (base[:, 0] > 0) | (base[:, 2] >= settings.visit_minutes)
         contact_r = (recent[:, 0] > 0) | (recent[:, 2] >= settings.visit_minutes)
         pb, pr = float(contact_b.mean()), float(contact_r.mean())
-        z = (pr - pb) / math.sqrt(max(pb * (1 - pb), 0.05) / contact_r.size)
         index = float(np.mean(list(ratios.values())))
         trending = index <= settings.max_index and z <= -settings.min_z
         evidence = {

@@ -1,5 +1,6 @@
 """The public recordings of ordinary life (``../shared/datasets``), imported and replayed
-through the whole hub with every detector at its defaults: nobody is paged."""
+through the whole hub with every detector at its defaults: nobody is paged, and no slow
+trend is put on the agenda (issue 18: recall is not bought with false alarms)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,8 @@ def test_ordinary_life_pages_nobody(datasets: Path, tmp_path: Path, name: str) -
         (s.kind.value, s.detected_at.isoformat()) for s in sink.signals if s.severity == "urgent"
     ]
     assert urgent == []
+    trends = {"withdrawal", "nutrition", "night_toilet", "night_wandering", "mobility_decline"}
+    found = [
+        (s.kind.value, s.detected_at.isoformat()) for s in sink.signals if s.kind.value in trends
+    ]
+    assert found == []
