@@ -116,6 +116,8 @@ class Judgement:
     evidence: dict[str, Any] = field(default_factory=dict)
     days: int = 0
     """The length of the recent window judged (days), set by the base class."""
+    base_days: int = 0
+    """How many usable days the baseline of that window had, set by the base class."""
 
 
 def example_days(apartment: str, first: date, values: list[dict[str, float]]) -> list[DayFeatures]:
@@ -289,7 +291,7 @@ class TrendDetector(Detector):
             j = self.judge(np.array(base), np.array(recent), s)
             if j is None:
                 continue
-            j.days = length
+            j.days, j.base_days = length, len(base)
             if best is None or (j.trending, abs(j.score)) > (best.trending, abs(best.score)):
                 best = j
         return best
@@ -310,7 +312,7 @@ class TrendDetector(Detector):
             "score": round(j.score, 2),
             "window": {
                 "recent": [start.date().isoformat(), day.isoformat()],
-                "baseline_days": s.baseline_days,
+                "baseline_days": j.base_days,
                 "recent_days": j.days,
             },
             **j.evidence,

@@ -236,8 +236,8 @@ EVIDENCE: T = {
         "row, since {since}.",
     },
     "ev.trend.window": {
-        "nl": "Vergeleken: {first} t/m {last} tegen de {baseline} dagen daarvoor.",
-        "en": "Compared: {first} to {last} against the {baseline} days before.",
+        "nl": "Vergeleken: {first} t/m {last} tegen {baseline} bruikbare dagen daarvoor.",
+        "en": "Compared: {first} to {last} against {baseline} usable days before.",
     },
     "ev.trend.again": {
         "nl": "Opnieuw gemeld: na het vorige besluit houdt de trend aan.",

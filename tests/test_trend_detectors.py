@@ -135,6 +135,9 @@ def test_the_trend_is_found_once_within_its_episode(name: str, seed: int) -> Non
     assert c.kind.value == name
     assert c.severity.value == "attention"
     assert {"baseline", "observed", "window"} <= set(c.evidence)
+    s = det.settings("a001")  # the usable days compared, not the setting's most
+    assert s.min_baseline_days <= c.evidence["window"]["baseline_days"] <= s.baseline_days
+    assert c.evidence["window"]["baseline_days"] <= day - c.evidence["window"]["recent_days"] + 1
     assert c.summary["nl"]
     assert c.summary["en"]
     assert c.summary["nl"] != c.summary["en"]
