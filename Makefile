@@ -16,17 +16,19 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## demo: simulate a flat of 30 apartments for three weeks, replay it through the hub,
-## score the signals against the simulator's ground truth, write the week's agenda
+## demo: simulate a flat of 30 apartments with the standard kit for eight weeks (episodes
+## from week 4, after three weeks of ordinary life), replay it through the hub, score the
+## signals against the simulator's ground truth, write the last week's agenda
 DEMO := $(OUT)/demo
 demo: install
 	rm -rf $(DEMO)
-	$(BIN)/thuisplus simulate --apartments 30 --days 21 --seed 5 --episode-scale 6 --out $(DEMO)
+	$(BIN)/thuisplus simulate --apartments 30 --days 56 --seed 5 --episode-scale 6 --kit \
+		--episodes-from-day 21 --out $(DEMO)
 	$(BIN)/thuisplus replay $(DEMO)/recording.jsonl.gz --config $(DEMO)/flat.yaml \
 		--signals-out $(DEMO)/signals.jsonl --state-dir $(DEMO)/state
 	$(BIN)/thuisplus evaluate $(DEMO)/truth.jsonl $(DEMO)/signals.jsonl
 	$(BIN)/thuisplus agenda --state-dir $(DEMO)/state --config $(DEMO)/flat.yaml \
-		--week 2026-W04 --out $(DEMO)/agenda.html
+		--week 2026-W09 --out $(DEMO)/agenda.html
 
 ## demo-small: replay the small hand-made recording that ships with the hub
 demo-small: install
