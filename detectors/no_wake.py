@@ -151,6 +151,7 @@ class NoWakeSettings(DetectorSettings):
     )
 
 
+# long: not yet split: the wake-time model apart is issue 19's next step
 @register
 class NoWakeDetector(Detector):
     name = "no_wake"
@@ -380,6 +381,7 @@ class NoWakeDetector(Detector):
             self._schedule(apt, due)
         return out
 
+    # long: the morning's rules in their order, each with its reason
     def _check(self, apt: str, due: datetime, day: date, state: FlatState) -> list[Candidate]:
         st = state.apartments.get(apt)
         if st is None or st.presence == "away":

@@ -108,6 +108,7 @@ def _members(include: list[Path], skipped: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
+# long: one archive's steps in their order (copy, manifest, encrypt, keep N)
 def make_backup(
     state_dir: Path,
     out_dir: Path,

@@ -10,14 +10,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # (imported where used: a command loads only what it needs, see _load)
     from edge.config import Config
     from edge.models import Signal
-    from edge.register import Register
+    from edge.register import Entry, Register
     from edge.store import Store
 
 logger = logging.getLogger("thuisplus")
@@ -283,6 +283,7 @@ def _default_state_dir() -> Path:
     return Path(env.split(":")[0]) if env else Path("state")
 
 
+# long: not yet split: the live hub's wiring moves to issue 19's composition root
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.config import ConfigError
     from edge.mqtt import LiveExtension, LiveHub, MqttError, check_secure
@@ -429,22 +430,41 @@ def _open_register(state_dir: Path) -> tuple[Store, Register] | None:
     return None if store is None else (store, Register(store))
 
 
+def _zone(config_path: Path | None) -> tzinfo | None:
+    """The flat's time zone from its config, or the default where none is given
+    (``None``: the config could not be read; the reason is printed)."""
+    if config_path is None:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(DEFAULT_TIMEZONE)
+    config = _load(config_path)
+    return None if config is None else config.tz
+
+
+def _show_entry(reg: Register, entry: Entry, tz: tzinfo) -> None:
+    print(f"  {entry.signal.summary}")
+    print(f"  evidence: {json.dumps(entry.signal.evidence, ensure_ascii=False)}")
+    if entry.notes:
+        print(f"  notes: {entry.notes}")
+    print("  audit trail:")
+    for a in reg.audit_trail(entry.id):
+        at = datetime.fromisoformat(a["at"]).astimezone(tz)
+        print(
+            f"    {at:%Y-%m-%d %H:%M:%S}  {a['actor']:<12} {a['action']:<12} "
+            f"{json.dumps(a['details'], ensure_ascii=False)}"
+        )
+
+
 def cmd_signals(args: argparse.Namespace) -> int:
-    from edge.register import Entry, RegisterError
+    from edge.register import RegisterError
 
     opened = _open_register(args.state_dir)
     if opened is None:
         return EXIT_USAGE
     store, reg = opened
-    if args.config is None:  # (no config to read: its time zone's default)
-        from zoneinfo import ZoneInfo
-
-        tz = ZoneInfo(DEFAULT_TIMEZONE)
-    else:
-        config = _load(args.config)
-        if config is None:
-            return EXIT_USAGE
-        tz = config.tz
+    tz = _zone(args.config)
+    if tz is None:
+        return EXIT_USAGE
 
     def line(e: Entry) -> str:
         who = f" -> {e.assigned_domain}/{e.assigned_role}" if e.assigned_role else ""
@@ -465,17 +485,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
         entry = reg.find(args.id)
         if args.action == "show":
             print(line(entry))
-            print(f"  {entry.signal.summary}")
-            print(f"  evidence: {json.dumps(entry.signal.evidence, ensure_ascii=False)}")
-            if entry.notes:
-                print(f"  notes: {entry.notes}")
-            print("  audit trail:")
-            for a in reg.audit_trail(entry.id):
-                at = datetime.fromisoformat(a["at"]).astimezone(tz)
-                print(
-                    f"    {at:%Y-%m-%d %H:%M:%S}  {a['actor']:<12} {a['action']:<12} "
-                    f"{json.dumps(a['details'], ensure_ascii=False)}"
-                )
+            _show_entry(reg, entry, tz)
             return EXIT_OK
         if args.action == "ack":
             entry = reg.acknowledge(entry.id, args.by)
@@ -760,6 +770,7 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+# long: the whole command line in one table of options, read top to bottom
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; given the ``command`` about to run, a hub command leaves out
     the simulator's subcommands (and their imports)."""

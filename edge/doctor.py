@@ -108,6 +108,7 @@ def report(checks: list[Check], at: datetime, version: str) -> dict[str, Any]:
     }
 
 
+# long: one check's steps in order: connect, subscribe, read retained, judge
 def check_broker(config: Config, timeout: float = 5.0) -> list[Check]:
     """Connect as the hub would (another client id); read the hub's availability."""
     conf = config.mqtt

@@ -181,6 +181,7 @@ class _Apartment:
     """The last toilet motion onset while out of bed at night (visits 10 min apart)."""
 
 
+# long: not yet split: one accumulator per feature is issue 19's next step
 class DailyFeatures:
     """Counts each apartment's day; :meth:`advance` closes days at local midnight."""
 

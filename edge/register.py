@@ -140,6 +140,7 @@ def _role(value: str, what: str) -> str:
     return value
 
 
+# long: not yet split: the register's rules, fold, escalate and close together
 class Register:
     """The register on the hub's store (same SQLite file, same connection)."""
 

@@ -233,6 +233,7 @@ class ApartmentState:
         )
 
 
+# long: not yet split: presence, rooms and sensor health (issue 19)
 class FlatState:
     """The state of every apartment of the flat (and of ``common``, its shared spaces)."""
 
@@ -296,6 +297,7 @@ class FlatState:
                     st.door_closed_pending = None
                     st.second_person_until = None
 
+    # long: one event's effect on the state, rule by rule in their order
     def apply(self, ev: SensorEvent) -> int:
         """Update the state with one accepted event.
 

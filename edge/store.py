@@ -173,6 +173,7 @@ class Checkpointer(threading.Thread):
 WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
 
 
+# long: one SQLite file's tables and their migrations in one place
 class Store:
     """The SQLite store; ``path=None`` keeps everything in memory (a replay without state)."""
 
