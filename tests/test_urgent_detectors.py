@@ -338,7 +338,10 @@ def test_a_silence_someone_was_paged_for_is_not_learned_as_usual(
     assert [s.kind.value for s in found] == [kind, kind]
     first, second = (s.detected_at - life.t(DAYS + i, 0) for i, s in enumerate(found))
     assert abs(second - first) < timedelta(minutes=20)
-    assert found[1].evidence["threshold_minutes"] == found[0].evidence["threshold_minutes"]
+    # (the place's own learned limit: a fall's threshold may also be what this home's
+    # unseen stays ask for, which moves a little as days pass)
+    limit = "threshold_minutes" if kind == "inactivity" else "place_limit_minutes"
+    assert found[1].evidence[limit] == found[0].evidence[limit]
 
 
 def test_long_bathroom(trained: Path, tmp_path: Path) -> None:
