@@ -151,6 +151,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"  signals: {sum(st.signals.values())} ({kinds}); "
         f"repeats folded into open signals: {st.repeats}"
     )
+    if st.upgraded:
+        print(f"  open signals a sensor confirmed (paged again): {st.upgraded}")
     if st.closed:
         closed = ", ".join(f"{k} {n}" for k, n in sorted(st.closed.items()))
         print(f"  closed by the hub, their condition cleared: {sum(st.closed.values())} ({closed})")
