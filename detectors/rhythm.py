@@ -36,8 +36,12 @@
   when a quiet sensor could be the reason nothing is seen: it watches the room of the last
   movement, or the hall (every walk passes it), or the last movement was in the hall;
   otherwise it is raised with the quiet sensors named in its evidence (``uncertain``).
-  A sensor that could explain it and is merely overdue (silent longer than its usual
-  longest, not yet quiet) makes the alarm wait for its next message or its silence.
+  A quiet sensor that checks in by itself, or whose last battery level was low
+  (``flat_battery_pct``, :func:`presumed_dead`), is presumed dead and holds the alarm
+  back for as long as it is quiet; one that speaks only when used, with no such sign,
+  only delays it (``doubt_factor``). A sensor that could explain it and is merely
+  overdue (silent longer than its usual longest, not yet quiet) makes the alarm wait for
+  its next message or its silence.
   A held-back alarm raises the device problem for housing at once (when the sensor's own
   rhythm is known; otherwise ``sensor_offline`` raises it after its 25 h)
   (:func:`device_candidate`, kind ``sensor_offline``, the same id the ``sensor_offline``
@@ -178,6 +182,14 @@ def sensor_doubt(
     return hold, quiet, wait
 
 
+def presumed_dead(sensor: SensorState, flat_pct: float) -> bool:
+    """Is this quiet sensor's silence a sign that it died: it checks in by itself
+    (:func:`detectors.devices.checks_in`), or its last reported battery level was
+    ``flat_pct`` or less (a battery that low goes flat any day; a sensor that speaks only
+    when used gives no other sign)?"""
+    return checks_in(sensor) or (sensor.battery is not None and sensor.battery <= flat_pct)
+
+
 def covered(st: ApartmentState, roles: dict[str, str]) -> bool:
     """The hall has a motion sensor: a resident walking from one room to another is seen."""
     return any(
@@ -271,6 +283,14 @@ class RhythmSettings(DetectorSettings):
         "day). 0.01: four such budgets (day and night, fall_silence and long_bathroom) "
         "stay within the 0.05 false urgent signals a month the project allows.",
     )
+    flat_battery_pct: float = Field(
+        15.0,
+        ge=0.0,
+        le=100.0,
+        description="A quiet sensor whose last battery level was this or less is presumed "
+        "dead and holds a care alarm back as one that checks in does (low_battery's "
+        "threshold).",
+    )
     doubt_factor: float = Field(
         1.0,
         ge=1.0,
@@ -278,7 +298,8 @@ class RhythmSettings(DetectorSettings):
         description="A quiet sensor not known to check in by itself holds a care alarm "
         "back until the silence is this many times as long as when the alarm was first "
         "held; then it is raised, marked uncertain (such doubt delays an alarm, it does "
-        "not silence it; 1: no delay). One that checks in and went quiet holds it back.",
+        "not silence it; 1: no delay). One presumed dead (it checks in, or its battery "
+        "was low) holds it back.",
     )
 
 
@@ -477,7 +498,10 @@ class RhythmDetector(Detector):
         hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles)
         if (
             hold
-            and not any(checks_in(st.sensors[sid]) and _could_hide(sid, sil.room) for sid in quiet)
+            and not any(
+                presumed_dead(st.sensors[sid], s.flat_battery_pct) and _could_hide(sid, sil.room)
+                for sid in quiet
+            )
             and self._doubted_long_enough(apt, sil, due, s.doubt_factor)
         ):
             hold = wait = False  # (quiet only by use, long enough: raised, quiet ones named)

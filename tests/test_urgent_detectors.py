@@ -747,3 +747,16 @@ def test_a_sensor_quiet_only_by_use_delays_the_alarm_but_does_not_silence_it(
     doubled = last_move + (first_held - last_move) * factor
     assert doubled <= alarm.detected_at <= doubled + timedelta(minutes=31)
     assert alarm.detected_at < life.t(DAYS, 20 * 60)  # before help came
+
+
+def test_a_quiet_sensor_whose_battery_was_low_holds_the_alarm_back() -> None:
+    """The same stillness, but the living-room PIR's last message said its battery was at
+    8 %: it is presumed dead (it speaks only when used, so nothing else would tell), and
+    holds the alarm back as a sensor that checks in does; housing hears of it."""
+    life = EventOnlyLife(DAYS)
+    still_from(life, DAYS, 10 * 60 + 15, 20 * 60)
+    life.send(DAYS, 10 * 60 + 14.5, "living/motion", {"occupancy": True, "battery": 8})
+    signals = [s for s in run(life.messages()) if s.detected_at >= life.t(DAYS, 0)]
+    held = [s for s in signals if s.kind.value == "sensor_offline"]
+    assert [s.evidence["sensor"] for s in held] == ["a1/living/motion"]
+    assert [s for s in signals if s.severity == "urgent"] == []
