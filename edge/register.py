@@ -10,7 +10,9 @@ from a silence) arriving while a ``fall`` found by silence is open does not fold
 silently. The open entry takes the stronger evidence (its body becomes the sensor's
 signal, the audit says ``upgraded``) and its next alert is due at once
 (:attr:`Outcome.UPGRADED`; the hub sends the signal out again). Repeats of the sensor's
-fall within the open entry then fold as any repeat does. An SOS or a sensor's fall while an
+fall within the open entry then fold as any repeat does, and a silence's fall folding into
+an entry a sensor opened leaves the sensor's evidence in place (or the sensor's next
+repeat would page again as an upgrade). An SOS or a sensor's fall while an
 ``inactivity`` signal is open is another kind, so a new signal that pages anyway.
 
 Statuses: ``open`` -> ``acknowledged`` -> ``discussed`` -> ``assigned`` -> ``closed``
@@ -205,6 +207,8 @@ class Register:
                     details = {"signal": signal.id, "evidence": signal.evidence.get("source")}
                     self._audit(row[0], "hub", "upgraded", details, signal.detected_at)
                     return Outcome.UPGRADED
+                if signal.evidence.get("source") == "silence" and not _from_silence(row[1]):
+                    body = row[1]  # (a sensor's fall stays the evidence: a silence is weaker)
                 self.db.execute(
                     "UPDATE register SET repeats=repeats+1, last_detected=max(last_detected, ?),"
                     " body=? WHERE id=?",
