@@ -11,16 +11,16 @@
   (every walk between rooms passes it). Where it has none (as in the public recordings,
   which watch a few rooms only) a silence may be someone in a room nobody watches, and the
   silence detectors raise nothing (``needs_hall_motion``).
-- Unseen stays (:meth:`RhythmDetector.allowance`): a PIR misses walks now and then (the
-  real recordings show 0-21 % of activities with no activation of their room's PIR), a
-  seated resident may not trip one for an hour, and a chair or bed pad sees only the
-  chair or bed it is under. So a silence that begins in a room people pass through
-  (hall, kitchen, toilet, bathroom: :data:`TRANSIT`) may be the resident gone back to
-  the armchair or to bed unseen, not someone on the floor. Each home shows how often
-  that happens: a silence that began in a transit room and ended with the resident seen
-  in another room (not the hall or the entrance, which a walk out of the room would pass)
-  at least ``unseen_walk_minutes`` later was such an unseen stay. Per apartment and per
-  part of the day (night: 22:00-07:00, the hours a night visit ends back in bed) the
+- Unseen stays (:class:`UnseenStays`, :meth:`RhythmDetector.allowance`): a PIR misses
+  walks now and then (the real recordings show 0-21 % of activities with no activation of
+  their room's PIR), a seated resident may not trip one for an hour, and a chair or bed
+  pad sees only the chair or bed it is under. So a silence that begins in a room people
+  pass through (hall, kitchen, toilet, bathroom: :data:`TRANSIT`) may be the resident gone
+  back to the armchair or to bed unseen, not someone on the floor. Each home shows how
+  often that happens: a silence that began in a transit room and ended with the resident
+  seen in another room (not the hall or the entrance, which a walk out of the room would
+  pass) at least ``unseen_walk_minutes`` later was such an unseen stay. Per apartment and
+  per part of the day (night: 22:00-07:00, the hours a night visit ends back in bed) the
   detectors keep those of the last ``window_days`` days: how often they come (``n`` a
   month) and how long they last past the walk (mean ``mu`` minutes; an exponential tail,
   the waiting time until the next PIR trip or pad change). A silence in a transit room
@@ -244,6 +244,79 @@ def minutes(delta: timedelta) -> float:
     return delta.total_seconds() / 60.0
 
 
+class UnseenStays:
+    """Per apartment, the unseen stays of the last days and since when they are watched
+    (see the module docstring): silences that began in a transit room and ended with the
+    resident seen in another room (not the hall or the entrance) a walk's time or more
+    later."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self.kept: dict[str, list[tuple[datetime, float, bool]]] = {}
+        """apt -> unseen stays (when it ended, minutes, begun at night), oldest first."""
+        self.since: dict[str, datetime] = {}
+        """apt -> its first movement seen (how long unseen stays have been watched for)."""
+
+    def night(self, at: datetime) -> bool:
+        hour = at.astimezone(self.tz).hour
+        return hour >= NIGHT_FROM or hour < NIGHT_UNTIL
+
+    def note(
+        self, apt: str, sil: Silence, event: SensorEvent, walk: float, window_days: int
+    ) -> None:
+        """Keep the silence ``sil`` ended by ``event`` if it was an unseen stay. (A silence
+        someone was paged for counts too: seen again in another room, the resident was
+        not on the floor where the silence began.)"""
+        room = event.room.value
+        if sil.room not in TRANSIT or room == sil.room or room in CONNECTING:
+            return
+        m = minutes(event.ts - sil.last)
+        if m < walk:
+            return
+        kept = self.kept.setdefault(apt, [])
+        kept.append((event.ts, round(m, 1), self.night(sil.last)))
+        cut = event.ts - timedelta(days=window_days)
+        while kept and kept[0][0] < cut:
+            kept.pop(0)
+
+    def allowance(
+        self, apt: str, since: datetime, window_days: int, walk: float, budget: float
+    ) -> float:
+        """Minutes a silence begun in a transit room at ``since`` must last before it is
+        more likely a fall than the resident gone on unseen (0: no allowance):
+        ``walk + mu * ln(n / budget)`` over this part of the day's stays."""
+        kept = self.kept.get(apt)
+        first = self.since.get(apt)
+        if not kept or first is None:
+            return 0.0
+        night = self.night(since)
+        cut = since - timedelta(days=window_days)
+        stays = [m for end, m, n in kept if n == night and end >= cut]
+        if not stays:
+            return 0.0
+        days = max(1.0, min(float(window_days), (since - first).total_seconds() / 86400))
+        per_month = len(stays) / days * DAYS_PER_MONTH
+        if per_month <= budget:
+            return 0.0
+        mu = sum(m - walk for m in stays) / len(stays)
+        return round(walk + mu * math.log(per_month / budget), 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "unseen": {
+                k: [[e.isoformat(), m, n] for e, m, n in v] for k, v in sorted(self.kept.items())
+            },
+            "since": {k: v.isoformat() for k, v in sorted(self.since.items())},
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self.kept = {
+            k: [(datetime.fromisoformat(e), float(m), bool(n)) for e, m, n in v]
+            for k, v in data.get("unseen", {}).items()
+        }
+        self.since = {k: datetime.fromisoformat(v) for k, v in data.get("since", {}).items()}
+
+
 class RhythmSettings(DetectorSettings):
     """Settings every silence-based detector shares."""
 
@@ -329,10 +402,7 @@ class RhythmDetector(Detector):
         """apt -> (the silence's start, when its alarm was first held back)."""
         self._exact: set[str] = set()
         """Apartments whose scheduled due is exact (not :meth:`soonest`'s bound)."""
-        self._unseen: dict[str, list[tuple[datetime, float, bool]]] = {}
-        """apt -> unseen stays (when it ended, minutes, begun at night), oldest first."""
-        self._since: dict[str, datetime] = {}
-        """apt -> its first movement seen (how long unseen stays have been watched for)."""
+        self._unseen = UnseenStays(self.tz)
 
     # --- for subclasses ---------------------------------------------------------------
 
@@ -387,13 +457,14 @@ class RhythmDetector(Detector):
                     self._exact.discard(apt)
                 return
             if self.unseen_stays and sil.clean and ts - sil.last <= _LEARN_MAX:
-                self._note_unseen(apt, sil, event)
+                s = self.settings(apt)
+                self._unseen.note(apt, sil, event, s.unseen_walk_minutes, s.window_days)
             if sil.clean and ts - sil.last <= _LEARN_MAX and st.silence_alarm != sil.last:
                 # (a silence someone was paged for teaches nothing: a fall's three hours
                 # learned as "usual" would hide the next one for weeks; a false alarm
                 # widens the margin through the meeting's verdict instead)
                 self.learn(apt, sil, ts, event)
-        self._since.setdefault(apt, ts)
+        self._unseen.since.setdefault(apt, ts)
         self.moved(apt, event, st)
         new = self._sil[apt] = Silence(ts, str(event.room))
         if noting:
@@ -402,50 +473,12 @@ class RhythmDetector(Detector):
         self._set_due(apt, self.due(apt, new, st) if bound is None else ts + bound)
         self._exact.discard(apt)
 
-    # --- unseen stays (see the module docstring) ----------------------------------------
-
-    def _night_part(self, at: datetime) -> bool:
-        hour = at.astimezone(self.tz).hour
-        return hour >= NIGHT_FROM or hour < NIGHT_UNTIL
-
-    def _note_unseen(self, apt: str, sil: Silence, event: SensorEvent) -> None:
-        """Keep the silence ``sil`` ended by ``event`` if it was an unseen stay. (A silence
-        someone was paged for counts too: seen again in another room, the resident was
-        not on the floor where the silence began.)"""
-        room = event.room.value
-        if sil.room not in TRANSIT or room == sil.room or room in CONNECTING:
-            return
-        s = self.settings(apt)
-        m = minutes(event.ts - sil.last)
-        if m < s.unseen_walk_minutes:
-            return
-        kept = self._unseen.setdefault(apt, [])
-        kept.append((event.ts, round(m, 1), self._night_part(sil.last)))
-        cut = event.ts - timedelta(days=s.window_days)
-        while kept and kept[0][0] < cut:
-            kept.pop(0)
-
     def allowance(self, apt: str, since: datetime) -> float:
         """Minutes a silence begun in a transit room at ``since`` must last before it is
-        more likely a fall than the resident gone on unseen (0: no allowance): see the
-        module docstring."""
-        kept = self._unseen.get(apt)
-        first = self._since.get(apt)
-        if not kept or first is None:
-            return 0.0
+        more likely a fall than the resident gone on unseen (:class:`UnseenStays`)."""
         s = self.settings(apt)
-        night = self._night_part(since)
-        cut = since - timedelta(days=s.window_days)
-        stays = [m for end, m, n in kept if n == night and end >= cut]
-        if not stays:
-            return 0.0
-        days = max(1.0, min(float(s.window_days), (since - first).total_seconds() / 86400))
-        per_month = len(stays) / days * DAYS_PER_MONTH
-        if per_month <= s.unseen_budget:
-            return 0.0
-        walk = float(s.unseen_walk_minutes)
-        mu = sum(m - walk for m in stays) / len(stays)
-        return round(walk + mu * math.log(per_month / s.unseen_budget), 1)
+        return self._unseen.allowance(apt, since, s.window_days, s.unseen_walk_minutes,
+                                     s.unseen_budget)  # fmt: skip
 
     def _set_due(self, apt: str, due: datetime | None) -> None:
         if due is None:
@@ -560,10 +593,7 @@ class RhythmDetector(Detector):
             "devices": sorted(self._devices),
             "held": {k: [a.isoformat(), b.isoformat()] for k, (a, b) in sorted(self._held.items())},
             "exact": sorted(self._exact),
-            "unseen": {
-                k: [[e.isoformat(), m, n] for e, m, n in v] for k, v in sorted(self._unseen.items())
-            },
-            "since": {k: v.isoformat() for k, v in sorted(self._since.items())},
+            **self._unseen.state_dict(),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -576,11 +606,7 @@ class RhythmDetector(Detector):
             for k, (a, b) in data.get("held", {}).items()
         }
         self._exact = set(data.get("exact", []))
-        self._unseen = {
-            k: [(datetime.fromisoformat(e), float(m), bool(n)) for e, m, n in v]
-            for k, v in data.get("unseen", {}).items()
-        }
-        self._since = {k: datetime.fromisoformat(v) for k, v in data.get("since", {}).items()}
+        self._unseen.load_state(data)
         self._heap = [(v, k) for k, v in self._due.items()]
         heapq.heapify(self._heap)
 
