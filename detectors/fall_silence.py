@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from detectors.base import Candidate, register
-from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes
+from detectors.rhythm import TRANSIT, RhythmDetector, RhythmSettings, Silence, minutes
 from detectors.text import hhmm, texts
 from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_pad
@@ -76,8 +76,6 @@ if TYPE_CHECKING:
     from edge.state import ApartmentState, SensorState
 
 logger = logging.getLogger(__name__)
-
-TRANSIT = frozenset({Room.HALL.value, Room.KITCHEN.value, Room.TOILET.value, Room.BATHROOM.value})
 
 
 class FallSilenceSettings(RhythmSettings):
@@ -216,9 +214,18 @@ class FallSilenceDetector(RhythmDetector):
                 return None, None
             if since is not None and not s.cold_from <= self.local(since).time() < s.cold_until:
                 return None, None
-            return s.cold_minutes, None
-        usual = max(days.values())
-        lim = max(s.min_minutes, (s.factor * usual + s.margin_minutes) * self.widen(apt))
+            lim, usual = s.cold_minutes, None
+        else:
+            usual = max(days.values())
+            lim = max(s.min_minutes, (s.factor * usual + s.margin_minutes) * self.widen(apt))
+        if since is not None and place in TRANSIT:
+            # the resident may have gone on unseen (rhythm's unseen stays): past max_minutes
+            # the silence is as a resting place's, inactivity's
+            extra = self.allowance(apt, since)
+            if extra > lim:
+                return (extra if extra <= s.max_minutes else None), usual
+        if usual is None:
+            return lim, None
         return (lim if lim <= s.max_minutes else None), usual
 
     def due(self, apt: str, sil: Silence, st: ApartmentState) -> datetime | None:
@@ -261,6 +268,11 @@ class FallSilenceDetector(RhythmDetector):
                 "rule": "learned" if usual is not None else "cold",
                 "baseline_minutes": usual,
                 "threshold_minutes": lim,
+                # (the place's own limit, and what unseen stays in this home ask for)
+                "place_limit_minutes": self.limit(apt, place, None, st)[0],
+                "unseen_allowance_minutes": self.allowance(apt, sil.last)
+                if place in TRANSIT
+                else None,
                 "observed_minutes": round(observed, 1),
                 "window": [sil.last.isoformat(), at.isoformat()],
                 "last_room": sil.room,

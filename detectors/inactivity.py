@@ -103,6 +103,7 @@ class InactivitySettings(RhythmSettings):
 class InactivityDetector(RhythmDetector):
     name = "inactivity"
     settings_model = InactivitySettings
+    unseen_stays = False  # (any silence is its own: it allows for no missed walk)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -131,7 +131,19 @@ class LongBathroomDetector(RhythmDetector):
             return None
         lim, _ = self.limit(apt, stay.room)
         due = stay.start + timedelta(minutes=lim)
-        return due if due > sil.last else sil.last + timedelta(minutes=1)
+        due = due if due > sil.last else sil.last + timedelta(minutes=1)
+        if not self.seen_staying(apt, stay, sil):
+            # seen only while a visit lasts: the resident may have left unseen
+            extra = self.allowance(apt, sil.last)
+            due = max(due, sil.last + timedelta(minutes=extra))
+        return due
+
+    def seen_staying(self, apt: str, stay: Stay, sil: Silence) -> bool:
+        """Was the resident seen in the room after the longest of its learned stays had
+        ended? Then they are still in there (an unwell resident still trips the PIR now
+        and then); else the silence since may be them gone on unseen."""
+        kept = self._stays.get(apt, {}).get(stay.room)
+        return kept is not None and bool(kept) and minutes(sil.last - stay.start) > max(kept)
 
     def alarm(self, apt: str, sil: Silence, at: datetime, st: ApartmentState) -> Candidate | None:
         stay = self._stay.get(apt)

@@ -11,14 +11,37 @@
   (every walk between rooms passes it). Where it has none (as in the public recordings,
   which watch a few rooms only) a silence may be someone in a room nobody watches, and the
   silence detectors raise nothing (``needs_hall_motion``).
+- Unseen stays (:class:`UnseenStays`, :meth:`RhythmDetector.allowance`): a PIR misses
+  walks now and then (the real recordings show 0-21 % of activities with no activation of
+  their room's PIR), a seated resident may not trip one for an hour, and a chair or bed
+  pad sees only the chair or bed it is under. So a silence that begins in a room people
+  pass through (hall, kitchen, toilet, bathroom: :data:`TRANSIT`) may be the resident gone
+  back to the armchair or to bed unseen, not someone on the floor. Each home shows how
+  often that happens: a silence that began in a transit room and ended with the resident
+  seen in another room (not the hall or the entrance, which a walk out of the room would
+  pass) at least ``unseen_walk_minutes`` later was such an unseen stay. Per apartment and
+  per part of the day (night: 22:00-07:00, the hours a night visit ends back in bed) the
+  detectors keep those of the last ``window_days`` days: how often they come (``n`` a
+  month) and how long they last past the walk (mean ``mu`` minutes; an exponential tail,
+  the waiting time until the next PIR trip or pad change). A silence in a transit room
+  then is an alarm only past ``walk + mu * ln(n / unseen_budget)`` minutes: the length
+  unseen stays of this home outlast less than ``unseen_budget`` times a month. In a home
+  whose PIRs see every walk, or where a pad sees the return to the chair or the bed, the
+  stays are few and short and the allowance is small or none; in a home whose PIRs miss
+  walks, a silence in the kitchen is read as the resident elsewhere, and a fall there is
+  found as any long silence is (``inactivity``), later.
 - :func:`sensor_doubt`: a silent sensor is not a still resident. Before a care alarm the
   detectors ask which of the apartment's motion sensors and pads (and the front door) are quiet by
   their own reporting rhythm (:meth:`edge.state.SensorState.quiet`). The alarm is held back
   when a quiet sensor could be the reason nothing is seen: it watches the room of the last
   movement, or the hall (every walk passes it), or the last movement was in the hall;
   otherwise it is raised with the quiet sensors named in its evidence (``uncertain``).
-  A sensor that could explain it and is merely overdue (silent longer than its usual
-  longest, not yet quiet) makes the alarm wait for its next message or its silence.
+  A quiet sensor that checks in by itself, or whose last battery level was low
+  (``flat_battery_pct``, :func:`presumed_dead`), is presumed dead and holds the alarm
+  back for as long as it is quiet; one that speaks only when used, with no such sign,
+  only delays it (``doubt_factor``). A sensor that could explain it and is merely
+  overdue (silent longer than its usual longest, not yet quiet) makes the alarm wait for
+  its next message or its silence.
   A held-back alarm raises the device problem for housing at once (when the sensor's own
   rhythm is known; otherwise ``sensor_offline`` raises it after its 25 h)
   (:func:`device_candidate`, kind ``sensor_offline``, the same id the ``sensor_offline``
@@ -46,6 +69,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -66,6 +90,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONNECTING = frozenset({Room.HALL.value, Room.ENTRANCE.value})
+TRANSIT = frozenset({Room.HALL.value, Room.KITCHEN.value, Room.TOILET.value, Room.BATHROOM.value})
+"""Rooms people pass through or visit briefly: a silence there is not rest."""
+NIGHT_FROM = 22
+NIGHT_UNTIL = 7
+"""Local hours of the night, for unseen stays (a night visit ends back in bed)."""
+DAYS_PER_MONTH = 30.44
 WAIT_MINUTES = 10.0
 """How often an alarm waiting on an overdue sensor looks again."""
 _LEARN_MAX = timedelta(hours=30)
@@ -152,6 +182,14 @@ def sensor_doubt(
     return hold, quiet, wait
 
 
+def presumed_dead(sensor: SensorState, flat_pct: float) -> bool:
+    """Is this quiet sensor's silence a sign that it died: it checks in by itself
+    (:func:`detectors.devices.checks_in`), or its last reported battery level was
+    ``flat_pct`` or less (a battery that low goes flat any day; a sensor that speaks only
+    when used gives no other sign)?"""
+    return checks_in(sensor) or (sensor.battery is not None and sensor.battery <= flat_pct)
+
+
 def covered(st: ApartmentState, roles: dict[str, str]) -> bool:
     """The hall has a motion sensor: a resident walking from one room to another is seen."""
     return any(
@@ -206,6 +244,79 @@ def minutes(delta: timedelta) -> float:
     return delta.total_seconds() / 60.0
 
 
+class UnseenStays:
+    """Per apartment, the unseen stays of the last days and since when they are watched
+    (see the module docstring): silences that began in a transit room and ended with the
+    resident seen in another room (not the hall or the entrance) a walk's time or more
+    later."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self.kept: dict[str, list[tuple[datetime, float, bool]]] = {}
+        """apt -> unseen stays (when it ended, minutes, begun at night), oldest first."""
+        self.since: dict[str, datetime] = {}
+        """apt -> its first movement seen (how long unseen stays have been watched for)."""
+
+    def night(self, at: datetime) -> bool:
+        hour = at.astimezone(self.tz).hour
+        return hour >= NIGHT_FROM or hour < NIGHT_UNTIL
+
+    def note(
+        self, apt: str, sil: Silence, event: SensorEvent, walk: float, window_days: int
+    ) -> None:
+        """Keep the silence ``sil`` ended by ``event`` if it was an unseen stay. (A silence
+        someone was paged for counts too: seen again in another room, the resident was
+        not on the floor where the silence began.)"""
+        room = event.room.value
+        if sil.room not in TRANSIT or room == sil.room or room in CONNECTING:
+            return
+        m = minutes(event.ts - sil.last)
+        if m < walk:
+            return
+        kept = self.kept.setdefault(apt, [])
+        kept.append((event.ts, round(m, 1), self.night(sil.last)))
+        cut = event.ts - timedelta(days=window_days)
+        while kept and kept[0][0] < cut:
+            kept.pop(0)
+
+    def allowance(
+        self, apt: str, since: datetime, window_days: int, walk: float, budget: float
+    ) -> float:
+        """Minutes a silence begun in a transit room at ``since`` must last before it is
+        more likely a fall than the resident gone on unseen (0: no allowance):
+        ``walk + mu * ln(n / budget)`` over this part of the day's stays."""
+        kept = self.kept.get(apt)
+        first = self.since.get(apt)
+        if not kept or first is None:
+            return 0.0
+        night = self.night(since)
+        cut = since - timedelta(days=window_days)
+        stays = [m for end, m, n in kept if n == night and end >= cut]
+        if not stays:
+            return 0.0
+        days = max(1.0, min(float(window_days), (since - first).total_seconds() / 86400))
+        per_month = len(stays) / days * DAYS_PER_MONTH
+        if per_month <= budget:
+            return 0.0
+        mu = sum(m - walk for m in stays) / len(stays)
+        return round(walk + mu * math.log(per_month / budget), 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "unseen": {
+                k: [[e.isoformat(), m, n] for e, m, n in v] for k, v in sorted(self.kept.items())
+            },
+            "since": {k: v.isoformat() for k, v in sorted(self.since.items())},
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        self.kept = {
+            k: [(datetime.fromisoformat(e), float(m), bool(n)) for e, m, n in v]
+            for k, v in data.get("unseen", {}).items()
+        }
+        self.since = {k: datetime.fromisoformat(v) for k, v in data.get("since", {}).items()}
+
+
 class RhythmSettings(DetectorSettings):
     """Settings every silence-based detector shares."""
 
@@ -229,6 +340,30 @@ class RhythmSettings(DetectorSettings):
         le=240,
         description="An alarm held back by a quiet sensor is looked at again this often.",
     )
+    unseen_walk_minutes: float = Field(
+        5.0,
+        ge=1.0,
+        le=60.0,
+        description="A silence from a transit room ended in another room (not the hall) at "
+        "least this long after: the resident was there unseen (walks take seconds).",
+    )
+    unseen_budget: float = Field(
+        0.01,
+        gt=0.0,
+        le=1.0,
+        description="A silence in a transit room alarms only past the length this home's "
+        "unseen stays outlast less often than this many times a month (per part of the "
+        "day). 0.01: four such budgets (day and night, fall_silence and long_bathroom) "
+        "stay within the 0.05 false urgent signals a month the project allows.",
+    )
+    flat_battery_pct: float = Field(
+        15.0,
+        ge=0.0,
+        le=100.0,
+        description="A quiet sensor whose last battery level was this or less is presumed "
+        "dead and holds a care alarm back as one that checks in does (low_battery's "
+        "threshold).",
+    )
     doubt_factor: float = Field(
         1.0,
         ge=1.0,
@@ -236,7 +371,8 @@ class RhythmSettings(DetectorSettings):
         description="A quiet sensor not known to check in by itself holds a care alarm "
         "back until the silence is this many times as long as when the alarm was first "
         "held; then it is raised, marked uncertain (such doubt delays an alarm, it does "
-        "not silence it; 1: no delay). One that checks in and went quiet holds it back.",
+        "not silence it; 1: no delay). One presumed dead (it checks in, or its battery "
+        "was low) holds it back.",
     )
 
 
@@ -252,6 +388,8 @@ class RhythmDetector(Detector):
     after each one."""
 
     reports_due = True
+    unseen_stays = True
+    """Whether this detector keeps unseen stays (:meth:`allowance`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -264,6 +402,7 @@ class RhythmDetector(Detector):
         """apt -> (the silence's start, when its alarm was first held back)."""
         self._exact: set[str] = set()
         """Apartments whose scheduled due is exact (not :meth:`soonest`'s bound)."""
+        self._unseen = UnseenStays(self.tz)
 
     # --- for subclasses ---------------------------------------------------------------
 
@@ -317,11 +456,15 @@ class RhythmDetector(Detector):
                     )
                     self._exact.discard(apt)
                 return
+            if self.unseen_stays and sil.clean and ts - sil.last <= _LEARN_MAX:
+                s = self.settings(apt)
+                self._unseen.note(apt, sil, event, s.unseen_walk_minutes, s.window_days)
             if sil.clean and ts - sil.last <= _LEARN_MAX and st.silence_alarm != sil.last:
                 # (a silence someone was paged for teaches nothing: a fall's three hours
                 # learned as "usual" would hide the next one for weeks; a false alarm
                 # widens the margin through the meeting's verdict instead)
                 self.learn(apt, sil, ts, event)
+        self._unseen.since.setdefault(apt, ts)
         self.moved(apt, event, st)
         new = self._sil[apt] = Silence(ts, str(event.room))
         if noting:
@@ -329,6 +472,13 @@ class RhythmDetector(Detector):
         bound = self.soonest(apt, new)
         self._set_due(apt, self.due(apt, new, st) if bound is None else ts + bound)
         self._exact.discard(apt)
+
+    def allowance(self, apt: str, since: datetime) -> float:
+        """Minutes a silence begun in a transit room at ``since`` must last before it is
+        more likely a fall than the resident gone on unseen (:class:`UnseenStays`)."""
+        s = self.settings(apt)
+        return self._unseen.allowance(apt, since, s.window_days, s.unseen_walk_minutes,
+                                     s.unseen_budget)  # fmt: skip
 
     def _set_due(self, apt: str, due: datetime | None) -> None:
         if due is None:
@@ -381,7 +531,10 @@ class RhythmDetector(Detector):
         hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles)
         if (
             hold
-            and not any(checks_in(st.sensors[sid]) and _could_hide(sid, sil.room) for sid in quiet)
+            and not any(
+                presumed_dead(st.sensors[sid], s.flat_battery_pct) and _could_hide(sid, sil.room)
+                for sid in quiet
+            )
             and self._doubted_long_enough(apt, sil, due, s.doubt_factor)
         ):
             hold = wait = False  # (quiet only by use, long enough: raised, quiet ones named)
@@ -440,6 +593,7 @@ class RhythmDetector(Detector):
             "devices": sorted(self._devices),
             "held": {k: [a.isoformat(), b.isoformat()] for k, (a, b) in sorted(self._held.items())},
             "exact": sorted(self._exact),
+            **self._unseen.state_dict(),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -452,6 +606,7 @@ class RhythmDetector(Detector):
             for k, (a, b) in data.get("held", {}).items()
         }
         self._exact = set(data.get("exact", []))
+        self._unseen.load_state(data)
         self._heap = [(v, k) for k, v in self._due.items()]
         heapq.heapify(self._heap)
 

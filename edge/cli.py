@@ -238,6 +238,8 @@ def _replay_summary(
         f"  signals: {sum(st.signals.values())} ({kinds}); "
         f"repeats folded into open signals: {st.repeats}"
     )
+    if st.upgraded:
+        print(f"  open signals a sensor confirmed (paged again): {st.upgraded}")
     if st.closed:
         closed = ", ".join(f"{k} {n}" for k, n in sorted(st.closed.items()))
         print(f"  closed by the hub, their condition cleared: {sum(st.closed.values())} ({closed})")

@@ -95,6 +95,8 @@ class Stats:
     signals: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
     repeats: int = 0
+    upgraded: int = 0
+    """Repeats that confirmed an open signal (a sensor's fall over a silence's): paged again."""
     alerts: Counter[str] = field(default_factory=Counter)
     closed: Counter[str] = field(default_factory=Counter)
     """Signals the hub closed by itself (their condition cleared), by kind."""
@@ -290,6 +292,7 @@ class Hub:
         for name in ("messages", "events", "ignored", "duplicates", "partial", "suppressed"):
             setattr(self.stats, name, getattr(fresh, name))
         self.stats.repeats = 0
+        self.stats.upgraded = 0
 
     def save(self) -> None:
         """Save the apartment state, the detectors' state and the clock."""
@@ -857,6 +860,16 @@ class Hub:
         if outcome is Outcome.REPEAT:
             self.stats.repeats += 1  # the open signal was updated; nobody is paged again
             return None
+        if outcome is Outcome.UPGRADED:
+            # a sensor confirms an open "possible fall": out again, its alert due at once
+            self.stats.upgraded += 1
+            logger.info("Signal %s confirms the open %s in %s", sig.id, sig.kind, sig.apartment)
+            for sink in self.sinks:
+                sink.emit(sig)
+            self.escalator.opened(sig)
+            if not self._replaying:
+                self.escalator.tick(sig.detected_at)
+            return sig
         if not added:
             self.stats.suppressed += 1
             return None

@@ -5,6 +5,16 @@ evidence) instead of paging again. For urgent kinds "open" means not yet acknowl
 and repeated within ``fold_minutes`` (an hour): once someone has gone to look, or an hour
 after the last report, a new fall is a new signal and pages again.
 
+A confirmed fall upgrades an open "possible fall": a fall sensor's ``fall`` (evidence not
+from a silence) arriving while a ``fall`` found by silence is open does not fold away
+silently. The open entry takes the stronger evidence (its body becomes the sensor's
+signal, the audit says ``upgraded``) and its next alert is due at once
+(:attr:`Outcome.UPGRADED`; the hub sends the signal out again). Repeats of the sensor's
+fall within the open entry then fold as any repeat does, and a silence's fall folding into
+an entry a sensor opened leaves the sensor's evidence in place (or the sensor's next
+repeat would page again as an upgrade). An SOS or a sensor's fall while an
+``inactivity`` signal is open is another kind, so a new signal that pages anyway.
+
 Statuses: ``open`` -> ``acknowledged`` -> ``discussed`` -> ``assigned`` -> ``closed``
 (steps may be skipped; nothing moves back from ``closed``). Assignments name a domain
 (care, welfare, housing) and a role, never a person. Closing takes the meeting's verdict.
@@ -87,6 +97,20 @@ class Outcome(StrEnum):
     NEW = "new"
     REPEAT = "repeat"
     KNOWN = "known"
+    UPGRADED = "upgraded"
+    """A repeat with stronger evidence than the open entry's: it alerts again at once."""
+
+
+def _from_silence(body: str) -> bool:
+    """Was the signal kept as ``body`` found by silence alone (a "possible fall")?"""
+    evidence = json.loads(body).get("evidence") or {}
+    return bool(evidence.get("source") == "silence")
+
+
+def stronger(signal: Signal, open_body: str) -> bool:
+    """Does ``signal`` confirm what the open entry (its ``body``) only suspected: a sensor's
+    fall over a fall found by silence?"""
+    return signal.evidence.get("source") != "silence" and _from_silence(open_body)
 
 
 @dataclass(frozen=True)
@@ -168,13 +192,24 @@ class Register:
         # after the last one pages again, acknowledged or not
         since = detected - self.fold if urgent else float("-inf")
         row = self.db.execute(
-            f"SELECT id FROM register WHERE apartment=? AND kind=? AND status IN ({marks}) "  # noqa: S608  (values bound)
+            f"SELECT id, body FROM register WHERE apartment=? AND kind=? AND status IN ({marks}) "  # noqa: S608  (values bound)
             "AND last_detected >= ? ORDER BY opened DESC LIMIT 1",
             (signal.apartment, signal.kind.value, *open_states, since),
         ).fetchone()
         body = signal.to_json()
         with self.store.transaction():
             if row is not None:
+                if urgent and stronger(signal, row[1]):
+                    self.db.execute(
+                        "UPDATE register SET repeats=repeats+1, last_detected=max(last_detected, "
+                        "?), body=?, next_alert=? WHERE id=?",
+                        (detected, body, detected, row[0]),
+                    )
+                    details = {"signal": signal.id, "evidence": signal.evidence.get("source")}
+                    self._audit(row[0], "hub", "upgraded", details, signal.detected_at)
+                    return Outcome.UPGRADED
+                if signal.evidence.get("source") == "silence" and not _from_silence(row[1]):
+                    body = row[1]  # (a sensor's fall stays the evidence: a silence is weaker)
                 self.db.execute(
                     "UPDATE register SET repeats=repeats+1, last_detected=max(last_detected, ?),"
                     " body=? WHERE id=?",

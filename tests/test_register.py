@@ -412,3 +412,31 @@ def test_an_urgent_repeat_folds_only_within_the_hour(reg: Register) -> None:
     assert reg.raise_signal(sig(2, minutes=30)).value == "repeat"
     assert reg.raise_signal(sig(3, minutes=85)).value == "repeat"  # 55 min after the last
     assert reg.raise_signal(sig(4, minutes=24 * 60)).value == "new"  # a new emergency
+
+
+def test_a_sensor_fall_upgrades_an_open_silence_fall_once(reg: Register) -> None:
+    """Issue 18: a fall radar confirming an open "possible fall" pages again (upgraded);
+    its repeats fold; a silence's fall folding into an entry a radar opened leaves the
+    radar's evidence, so the radar's next repeat is a plain repeat, not a second upgrade."""
+
+    def fall(n: int, minutes: float, source: str) -> Signal:
+        return sig(n, minutes=minutes).model_copy(update={"evidence": {"source": source}})
+
+    assert reg.raise_signal(fall(1, 0, "silence")).value == "new"
+    assert reg.raise_signal(fall(2, 10, "fall_sensor")).value == "upgraded"
+    entry = reg.get("s1")
+    assert entry is not None
+    assert entry.signal.evidence["source"] == "fall_sensor"
+    assert entry.next_alert == at(10)  # alerts again at once
+    assert reg.raise_signal(fall(3, 20, "fall_sensor")).value == "repeat"
+    # a radar's fall first, then the silence's: the radar's repeat after it is no upgrade
+    assert reg.raise_signal(fall(4, 0, "fall_sensor").model_copy(update={"apartment": "a2"}))
+    assert (
+        reg.raise_signal(fall(5, 30, "silence").model_copy(update={"apartment": "a2"})).value
+        == "repeat"
+    )
+    assert (
+        reg.raise_signal(fall(6, 40, "fall_sensor").model_copy(update={"apartment": "a2"})).value
+        == "repeat"
+    )
+    assert [a["action"] for a in reg.audit_trail("s1")] == ["raised", "upgraded", "repeat"]
