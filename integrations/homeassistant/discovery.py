@@ -108,6 +108,10 @@ class Topics:
         return f"{self.base}/{self.flat}/command/ack"
 
     @property
+    def health(self) -> str:
+        return f"{self.base}/{self.flat}/hub/health"
+
+    @property
     def result(self) -> str:
         return f"{self.base}/{self.flat}/command/result"
 
@@ -288,6 +292,65 @@ def entity_config(
     return config
 
 
+HUB_ENTITIES: tuple[tuple[str, str, Mapping[str, str], Mapping[str, Any]], ...] = (
+    (
+        "problem",
+        "binary_sensor",
+        {"nl": "Storing", "en": "Problem"},
+        {
+            "device_class": "problem",
+            "value_template": "{{ 'OFF' if value_json.status == 'ok' else 'ON' }}",
+            "json_attributes_template": "{{ {'faults': value_json.faults, "
+            "'counters': value_json.counters} | tojson }}",
+        },
+    ),
+    (
+        "faults",
+        "sensor",
+        {"nl": "Storingen", "en": "Faults"},
+        {
+            "value_template": "{{ value_json.faults | length }}",
+            "json_attributes_template": "{{ value_json.faults | tojson }}",
+            "state_class": "measurement",
+            "icon": "mdi:alert-outline",
+        },
+    ),
+)
+"""The hub as a device of its own: its health topic (``edge.mqtt``: ``status``, ``faults``
+by name with what is wrong, ``counters``) read by Home Assistant itself, so the entities
+follow the hub's own view, and go unavailable with the hub (its last will)."""
+
+
+def hub_configs(topics: Topics, language: str) -> list[tuple[str, dict[str, Any]]]:
+    """The discovery configs of the hub's own device: a problem sensor (on while any
+    fault is open; the faults and counters as attributes) and the number of faults.
+
+    >>> [(t.split("/")[1], c["object_id"]) for t, c in hub_configs(Topics("t", "f", "ha"), "nl")]
+    [('binary_sensor', 'thuisplus_hub_problem'), ('sensor', 'thuisplus_hub_faults')]
+    """
+    out = []
+    for key, component, names, static in HUB_ENTITIES:
+        config = {
+            "name": names.get(language, names["en"]),
+            "unique_id": f"thuisplus_{topics.flat}_hub_{key}",
+            "object_id": f"thuisplus_hub_{key}",
+            "device": {
+                "identifiers": [f"thuisplus_{topics.flat}_hub"],
+                "name": f"Thuisplus hub {topics.flat}",
+                "manufacturer": "Thuisplus",
+                "model": "Signaalhub" if language == "nl" else "Signal hub",
+            },
+            "origin": {"name": "thuisplus"},
+            "availability": [{"topic": topics.availability}],
+            "state_topic": topics.health,
+            "json_attributes_topic": topics.health,
+            "qos": 1,
+            **static,
+        }
+        out.append((topics.config(component, "hub", key), config))
+    return out
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -329,6 +392,8 @@ class Discovery:
         self._views.clear()
         self._published.clear()
         live.client.message_callback_add(self.topics.result, self._result_callback(live))
+        for topic, config in hub_configs(self.topics, self.language):
+            self._publish(live, topic, _dumps(config))
         self.refresh(live)
 
     def signal(self, live: LiveHub, signal: Signal) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from integrations.homeassistant.discovery import ENTITIES
+from integrations.homeassistant.discovery import ENTITIES, Topics, hub_configs
 from tests.conftest import Broker
 from tests.live import FLAT, Collector, HubProcess, Publisher, wait_for
 
@@ -189,12 +189,15 @@ def test_discovery_configs_states_and_the_acknowledge_button(running) -> None:  
     assert watch.json(f"{STATE}/needs_attention/attributes")["signals"] == []
 
     # all of it is retained: Home Assistant starting later finds it
+    # (and the hub's own device: its problem and faults read the health topic)
+    hub_topics = {t for t, _ in hub_configs(Topics("thuisplus", FLAT, PREFIX), "nl")}
     late = Collector(running[0].broker, f"{PREFIX}/#", client_id="test-ha-late")
     try:
-        wait_for(lambda: len(late.messages) >= len(topics), 10, "the retained configs")
+        want = len(topics) + len(hub_topics)
+        wait_for(lambda: len(late.messages) >= want, 10, "the retained configs")
         with late.lock:
             assert all(retained for _, _, retained in late.messages)
-            assert {t for t, _, _ in late.messages} == set(topics.values())
+            assert {t for t, _, _ in late.messages} == set(topics.values()) | hub_topics
     finally:
         late.close()
 

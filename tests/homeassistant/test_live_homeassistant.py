@@ -199,3 +199,50 @@ def test_a_fall_reaches_home_assistant_and_is_acknowledged_there(
     assert " closed" in shown_cli.splitlines()[0]
     assert "acknowledged" in shown_cli
     assert "home_assistant" in shown_cli
+
+
+def test_the_hub_device_shows_its_own_faults_in_home_assistant(
+    home_assistant: HomeAssistant, ha_broker: Broker, tmp_path: Path
+) -> None:
+    from tests.test_webhook import Endpoint
+
+    ha = home_assistant
+    token_file = tmp_path / "ha_token"
+    token_file.write_text(ha.token + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    centre = Endpoint()
+    centre.fail_first = 10**6  # the alarm centre answers 503 until told otherwise
+    config = hub_config(ha, token_file) + (
+        "alerts:\n"
+        "  heartbeat: {every_minutes: 0.02, missed: 2}\n"  # a beat every 1.2 s
+        f"  webhooks:\n    alarm_centre: {{url: '{centre.url}', attempts: 1, timeout_s: 1}}\n"
+    )
+    hub = HubProcess(ha_broker, tmp_path / "hub", config)
+    hub.start()
+    problem, faults = "binary_sensor.thuisplus_hub_problem", "sensor.thuisplus_hub_faults"
+    try:
+
+        def state(entity: str) -> dict[str, Any]:
+            return dict(ha.states().get(entity, {}))
+
+        wait_for(
+            lambda: state(problem).get("state") == "on",
+            30,
+            lambda: f"the hub's problem entity on; hub log:\n{hub.output()[-3000:]}",
+        )
+        shown = state(problem)["attributes"]
+        assert shown["friendly_name"] == f"Thuisplus hub {FLAT} Storing"
+        assert "webhook:alarm_centre" in shown["faults"]["alarm_path"]
+        assert int(state(faults)["state"]) >= 1
+        assert "alarm_path" in state(faults)["attributes"]
+        centre.fail_first = 0  # it answers again: the fault clears, in Home Assistant too
+        wait_for(
+            lambda: state(problem).get("state") == "off",
+            30,
+            lambda: f"the hub's problem entity off; states: {state(problem)}",
+        )
+        assert "alarm_path" not in state(problem)["attributes"]["faults"]
+    finally:
+        assert hub.stop() == 0
+        wait_for(lambda: state(problem).get("state") == "unavailable", 15, "unavailable")
+        centre.close()
