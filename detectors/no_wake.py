@@ -29,7 +29,14 @@ before ``earliest`` nor after ``latest``.
 No alarm while the apartment is away (out, on holiday, in hospital), nor when it has been
 quiet for a whole day already (nobody home, or sensors down: that is for housing, through
 ``sensor_offline``), nor when none of the apartment's sensors reported in the last hours
-(a silent sensor is not a still resident: the care alarm is held back and logged), nor
+(a silent sensor is not a still resident: the care alarm is held back and logged). Doubt
+does not silence it, though, where the silence is what a resident still in bed looks like
+(issue 18): the bed pad of a resident alone says in bed, no sensor that could hide a getting
+up and went quiet is known to check in by itself (``devices.checks_in``; sensors that speak
+only when used say nothing all night), and the deadline is the resident's own (the learned
+or the early rule, not pulled forward by the 11:45 cap for everyone: Ordonez A's resident
+sleeps until 12:37 on ordinary days, which a few mornings cannot show). Then it is raised,
+the quiet sensors named ``uncertain``. No alarm either
 when someone was about outside the bedroom in the last ``about_minutes``. Where there is a
 bed pad its state goes into the evidence (``in_bed``). A morning it raised the alarm for
 is not learned: whoever came is no wake time of the resident's.
@@ -70,7 +77,8 @@ import numpy as np
 from pydantic import Field
 
 from detectors.base import Candidate, Detector, DetectorSettings, register
-from detectors.rhythm import device_candidate, sensor_doubt
+from detectors.devices import checks_in
+from detectors.rhythm import device_candidate, is_watching, sensor_doubt
 from detectors.text import hhmm, texts
 from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
 from edge.state import is_pad
@@ -201,25 +209,34 @@ class NoWakeDetector(Detector):
 
     def deadline(self, apartment: str, day: date) -> tuple[datetime, float | None]:
         """Today's deadline and the usual wake time (minutes after midnight) behind it."""
+        due, usual, _ = self._deadline_own(apartment, day)
+        return due, usual
+
+    def _deadline_own(self, apartment: str, day: date) -> tuple[datetime, float | None, bool]:
+        """:meth:`deadline`, and whether it is the resident's own: a rule of their wake
+        times (the learned or the early one) not pulled forward by the cap for everyone
+        (``cold_deadline``, ``latest``)."""
         s = self.settings(apartment)
         found = self.rhythm(apartment, day)
         low = s.earliest.hour * 60 + s.earliest.minute
         if found is None:
             cold = s.cold_deadline.hour * 60 + s.cold_deadline.minute
             seen = self.early(apartment)
+            own = False
             if seen is not None:
                 median, latest = seen
                 widen = self._widen.get(apartment, 1.0)
                 due = max(
                     median + s.max_late_minutes * widen, latest + s.early_late_minutes * widen
                 )
+                own = max(due + s.margin_minutes, low) <= cold
                 cold = min(max(due + s.margin_minutes, low), cold)
-            return self._at(day, cold), None
+            return self._at(day, cold), None, own
         usual, spread, _ = found
         late = min(max(s.spread_k * spread, s.min_late_minutes), s.max_late_minutes)
         late = late * self._widen.get(apartment, 1.0) + s.margin_minutes
         high = s.latest.hour * 60 + s.latest.minute
-        return self._at(day, min(max(usual + late, low), high)), usual
+        return self._at(day, min(max(usual + late, low), high)), usual, usual + late <= high
 
     def early(self, apartment: str) -> tuple[float, float] | None:
         """While learning: the median and the latest of the wake times seen so far
@@ -397,10 +414,13 @@ class NoWakeDetector(Detector):
             room != Room.BEDROOM.value and ts >= recent for room, ts in st.room_activity.items()
         ):
             return []  # up and about (bathroom, hall), just not in the day rooms yet
-        if not _sensors_alive(st, due, timedelta(hours=s.sensors_quiet_hours)):
+        found = self.rhythm(apt, day)
+        hold, quiet, _ = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
+        if self._deadline_own(apt, day)[2] and self._doubt_only(st, pad, quiet, due):
+            hold = False  # doubt delays, it does not silence: raised, quiet ones named
+        elif not _sensors_alive(st, due, timedelta(hours=s.sensors_quiet_hours)):
             logger.info("no_wake held back for %s: its sensors are silent", apt)
             return []
-        hold, quiet, _ = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
         if hold:
             logger.info("no_wake held back for %s: quiet sensors %s", apt, quiet)
             return [
@@ -408,7 +428,6 @@ class NoWakeDetector(Detector):
                 for sid in quiet
                 if st.sensors[sid].usual_gap() is not None
             ]
-        found = self.rhythm(apt, day)
         early = None if found else self.early(apt)
         usual = found[0] if found else (early[0] if early else None)
         start = self._at(day, usual) if usual is not None else due
@@ -453,6 +472,26 @@ class NoWakeDetector(Detector):
                 key=day.isoformat(),
             )
         ]
+
+    def _doubt_only(
+        self, st: ApartmentState, pad: SensorState | None, quiet: list[str], due: datetime
+    ) -> bool:
+        """The silence is what a resident still in bed looks like, not a sensor that died:
+        the bed pad of a resident alone says in bed (and is not quiet by its own rhythm),
+        and no sensor that could hide a getting up (a motion sensor, a pad, the front door)
+        and is quiet, or silent for ``sensors_quiet_hours``, is known to check in by itself
+        (:func:`detectors.devices.checks_in`). Sensors that speak only when used say nothing
+        while the resident lies in bed; one that checks in and went quiet died, and then the
+        alarm is held back as before."""
+        if pad is None or pad.occupied is not True or pad.quiet(due):
+            return False
+        limit = timedelta(hours=self.settings(st.apartment).sensors_quiet_hours)
+        silent = [
+            sid
+            for sid, x in st.sensors.items()
+            if due - x.last_seen > limit and is_watching(sid, x, self.roles.get(sid))
+        ]  # (a pendant or a plug cannot hide a getting up)
+        return not any(checks_in(st.sensors[sid]) for sid in {*quiet, *silent})
 
     # --- persistence -------------------------------------------------------------------
 

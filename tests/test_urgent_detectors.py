@@ -755,6 +755,36 @@ class EventOnlyLife(Life):
         pass
 
 
+@pytest.mark.parametrize(("days", "rule"), [(DAYS, "learned"), (5, "early"), (2, None)])
+def test_no_wake_with_sensors_that_speak_only_when_used(days: int, rule: str | None) -> None:
+    """Issue 18, event-only world: no sensor checks in, so the night is silent by nature.
+    A resident alone who stays in bed, the bed pad saying so since the night, is paged at
+    their own deadline (the learned one, or the early rule's from five mornings), marked
+    uncertain where a PIR is quiet; before, the silence held the alarm back (no sensor
+    heard for three hours, or a PIR quiet since the evening) and nobody was paged. On the
+    fixed 11:45 of the first mornings, a guess for everyone and not the resident's own
+    (Ordonez A's resident sleeps until 12:37), the doubt still holds it back."""
+    life = EventOnlyLife(days)
+    life.send(days, 3 * 60, "bedroom/bed_pad", {"occupancy": False})
+    life.send(days, 3 * 60 + 5, "bedroom/bed_pad", {"occupancy": True})
+    life.door(days, 12 * 60 + 30)
+    life.stay(days, 12 * 60 + 31, 13 * 60, "bedroom", 1.0)
+    evening(life, days, 13 * 60 + 1)
+    signals = [
+        s
+        for s in run(life.messages(), until=life.t(days + 1, 0))
+        if s.detected_at >= life.t(days, 0)
+    ]
+    found = [s for s in signals if s.kind.value == "no_wake"]
+    if rule is None:
+        assert found == []
+        return
+    assert len(found) == 1, [(s.kind.value, s.detected_at) for s in signals]
+    assert found[0].evidence["rule"] == rule
+    assert life.t(days, 7 * 60 + 30) <= found[0].detected_at <= life.t(days, 9 * 60 + 15)
+    assert found[0].evidence["in_bed"] is True
+
+
 @pytest.mark.parametrize("factor", [2.0, 10.0])
 def test_a_sensor_quiet_only_by_use_delays_the_alarm_but_does_not_silence_it(
     factor: float,
