@@ -40,14 +40,19 @@ def hub_config(ha: HomeAssistant, token_file: Path) -> str:
     )
 
 
+def token_file(ha: HomeAssistant, folder: Path) -> Path:
+    """The hub's Home Assistant token in a file of its own (0600), as on a gateway."""
+    path = folder / "ha_token"
+    path.write_text(ha.token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
 def test_a_fall_reaches_home_assistant_and_is_acknowledged_there(
     home_assistant: HomeAssistant, ha_broker: Broker, tmp_path: Path
 ) -> None:
     ha = home_assistant
-    token_file = tmp_path / "ha_token"
-    token_file.write_text(ha.token + "\n", encoding="utf-8")
-    token_file.chmod(0o600)
-    hub = HubProcess(ha_broker, tmp_path / "hub", hub_config(ha, token_file))
+    hub = HubProcess(ha_broker, tmp_path / "hub", hub_config(ha, token_file(ha, tmp_path)))
     watch = Collector(ha_broker, f"thuisplus/{FLAT}/#", client_id="test-ha-live")
     pub = Publisher(ha_broker)
     hub.start()
@@ -207,12 +212,9 @@ def test_the_hub_device_shows_its_own_faults_in_home_assistant(
     from tests.test_webhook import Endpoint
 
     ha = home_assistant
-    token_file = tmp_path / "ha_token"
-    token_file.write_text(ha.token + "\n", encoding="utf-8")
-    token_file.chmod(0o600)
     centre = Endpoint()
     centre.fail_first = 10**6  # the alarm centre answers 503 until told otherwise
-    config = hub_config(ha, token_file) + (
+    config = hub_config(ha, token_file(ha, tmp_path)) + (
         "alerts:\n"
         "  heartbeat: {every_minutes: 0.02, missed: 2}\n"  # a beat every 1.2 s
         f"  webhooks:\n    alarm_centre: {{url: '{centre.url}', attempts: 1, timeout_s: 1}}\n"
