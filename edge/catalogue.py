@@ -4,7 +4,8 @@ Ids by area: ``kind.*`` signal kinds, ``domain.*``, ``status.*``, ``verdict.*``,
 ``action.*`` (audit trail), ``room.*``, ``weekday.*``, ``unit.*``, ``feature.*`` (daily
 features in pictures), ``ev.*`` evidence in words (integrations/agenda/evidence.py),
 ``sure.*`` how sure the hub is, ``agenda.*`` the agenda's labels, ``web.*`` the team's
-web page (``thuisplus serve``).
+web page (``thuisplus serve``), ``ha.*`` Home Assistant's pushes and entity names,
+``hub.*`` and ``channel.*`` the hub's own faults.
 """
 
 from __future__ import annotations
@@ -523,4 +524,39 @@ WEB: T = {
     },
 }
 
-CATALOGUE: T = {**KINDS, **WORDS, **EVIDENCE, **AGENDA, **WEB}
+HOME_ASSISTANT: T = {
+    "ha.push.title": {"nl": "Urgent: {apartment}", "en": "Urgent: {apartment}"},
+    "ha.push.ack": {"nl": "Ik ga", "en": "On my way"},
+    "ha.push.signal": {"nl": "Signaal", "en": "Signal"},
+    "ha.push.taken_title": {"nl": "Bevestigd: {apartment}", "en": "Acknowledged: {apartment}"},
+    "ha.push.going": {"nl": "{who} gaat", "en": "{who} is on the way"},
+    "ha.push.taken": {"nl": "Bevestigd door {who}", "en": "Acknowledged by {who}"},
+    "ha.push.someone": {"nl": "iemand", "en": "someone"},
+    "ha.entity.needs_attention": {"nl": "Aandacht nodig", "en": "Needs attention"},
+    "ha.entity.last_activity": {"nl": "Laatste activiteit", "en": "Last activity"},
+    "ha.entity.presence": {"nl": "Thuis", "en": "Home"},
+    "ha.entity.open_signals": {"nl": "Open signalen", "en": "Open signals"},
+    "ha.entity.acknowledge": {"nl": "Signaal bevestigen", "en": "Acknowledge signal"},
+    "ha.entity.hub_problem": {"nl": "Storing", "en": "Problem"},
+    "ha.entity.hub_faults": {"nl": "Storingen", "en": "Faults"},
+    "ha.model": {"nl": "Signaalhub", "en": "Signal hub"},
+}
+"""Home Assistant: the phone pushes, the persistent notification and the entity names."""
+
+HUB: T = {
+    "hub.alarm_path": {
+        "nl": "Het alarmpad naar {channel} werkt niet: sinds {since} {missed} hartslagen op "
+        "rij gemist. Meldingen gaan nog via de andere kanalen; laat de installateur kijken.",
+        "en": "The alarm path to {channel} is down: {missed} heartbeats missed in a row "
+        "since {since}. Alerts still go through the other channels; have the installer look.",
+    },
+    "channel.broker": {"nl": "de broker (MQTT)", "en": "the broker (MQTT)"},
+    "channel.homeassistant": {"nl": "Home Assistant", "en": "Home Assistant"},
+    "channel.webhook": {
+        "nl": "het eindpunt (webhook) van {target}",
+        "en": "the endpoint (webhook) of {target}",
+    },
+}
+"""The hub's own faults (edge.heartbeat)."""
+
+CATALOGUE: T = {**KINDS, **WORDS, **EVIDENCE, **AGENDA, **WEB, **HOME_ASSISTANT, **HUB}

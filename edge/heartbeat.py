@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.i18n import LANGUAGES, has, text
+
 if TYPE_CHECKING:
     from edge.mqtt import LiveHub
 
@@ -107,19 +109,11 @@ class _Channel:
     paged: bool = False
 
 
-CHANNEL_NL = {"broker": "de broker (MQTT)", "homeassistant": "Home Assistant"}
-CHANNEL_EN = {"broker": "the broker (MQTT)", "homeassistant": "Home Assistant"}
-
-
 def channel_name(channel: str, lang: str) -> str:
     """``webhook:alarm_centre`` -> ``het eindpunt (webhook) van alarm_centre``."""
     if channel.startswith("webhook:"):
-        target = channel.split(":", 1)[1]
-        if lang == "en":
-            return f"the endpoint (webhook) of {target}"
-        return f"het eindpunt (webhook) van {target}"
-    names = CHANNEL_EN if lang == "en" else CHANNEL_NL
-    return names.get(channel, channel)
+        return text("channel.webhook", lang, target=channel.split(":", 1)[1])
+    return text(f"channel.{channel}", lang) if has(f"channel.{channel}") else channel
 
 
 def fault_summary(channel: str, missed: int, since: datetime, tz: tzinfo) -> dict[str, str]:
@@ -130,14 +124,16 @@ def fault_summary(channel: str, missed: int, since: datetime, tz: tzinfo) -> dic
     >>> fault_summary("webhook:alarm_centre", 2, t, ZoneInfo("Europe/Amsterdam"))["nl"][:62]
     'Het alarmpad naar het eindpunt (webhook) van alarm_centre werk'
     """
-    local = since.astimezone(tz)
+    at = f"{since.astimezone(tz):%H:%M}"
     return {
-        "nl": f"Het alarmpad naar {channel_name(channel, 'nl')} werkt niet: sinds "
-        f"{local:%H:%M} {missed} hartslagen op rij gemist. Meldingen gaan nog via de andere "
-        "kanalen; laat de installateur kijken.",
-        "en": f"The alarm path to {channel_name(channel, 'en')} is down: {missed} heartbeats "
-        f"missed in a row since {local:%H:%M}. Alerts still go through the other channels; "
-        "have the installer look.",
+        lang: text(
+            "hub.alarm_path",
+            lang,
+            channel=channel_name(channel, lang),
+            since=at,
+            missed=str(missed),
+        )
+        for lang in LANGUAGES
     }
 
 

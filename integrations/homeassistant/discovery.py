@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import paho.mqtt.client as mqtt
 
+from edge.i18n import LANGUAGES, text
 from edge.models import COMMON_APARTMENT, Signal
 from edge.register import Entry
 
@@ -206,11 +207,16 @@ def _ack_config(view: ApartmentView, topics: Topics, key: str) -> dict[str, Any]
     }
 
 
+def _names(key: str) -> dict[str, str]:
+    """An entity's name in each language, from the one catalogue (``ha.entity.*``)."""
+    return {lang: text(f"ha.entity.{key}", lang) for lang in LANGUAGES}
+
+
 ENTITIES: tuple[HaEntityDescription, ...] = (
     HaEntityDescription(
         key="needs_attention",
         component="binary_sensor",
-        names={"nl": "Aandacht nodig", "en": "Needs attention"},
+        names=_names("needs_attention"),
         value_fn=lambda v: "ON" if v.unresolved else "OFF",
         attributes_fn=_attention_attributes,
         static={"device_class": "problem"},
@@ -218,21 +224,21 @@ ENTITIES: tuple[HaEntityDescription, ...] = (
     HaEntityDescription(
         key="last_activity",
         component="sensor",
-        names={"nl": "Laatste activiteit", "en": "Last activity"},
+        names=_names("last_activity"),
         value_fn=lambda v: _iso(v.last_activity),
         static={"device_class": "timestamp"},
     ),
     HaEntityDescription(
         key="presence",
         component="binary_sensor",
-        names={"nl": "Thuis", "en": "Home"},
+        names=_names("presence"),
         value_fn=lambda v: v.presence if v.presence in ("home", "away") else NONE,
         static={"device_class": "presence", "payload_on": "home", "payload_off": "away"},
     ),
     HaEntityDescription(
         key="open_signals",
         component="sensor",
-        names={"nl": "Open signalen", "en": "Open signals"},
+        names=_names("open_signals"),
         value_fn=lambda v: str(len(v.open)),
         attributes_fn=_open_attributes,
         static={"state_class": "measurement", "icon": "mdi:alert-circle-outline"},
@@ -240,7 +246,7 @@ ENTITIES: tuple[HaEntityDescription, ...] = (
     HaEntityDescription(
         key="acknowledge",
         component="button",
-        names={"nl": "Signaal bevestigen", "en": "Acknowledge signal"},
+        names=_names("acknowledge"),
         value_fn=lambda v: "online" if v.urgent_id else "offline",
         state_field=None,
         static={"icon": "mdi:check-circle-outline"},
@@ -276,7 +282,7 @@ def entity_config(
             "identifiers": [f"thuisplus_{topics.flat}_{apt}"],
             "name": apt,
             "manufacturer": "Thuisplus",
-            "model": "Signaalhub" if language == "nl" else "Signal hub",
+            "model": text("ha.model", language),
         },
         "origin": {"name": "thuisplus"},
         "availability": [{"topic": topics.availability}],
@@ -296,7 +302,7 @@ HUB_ENTITIES: tuple[tuple[str, str, Mapping[str, str], Mapping[str, Any]], ...] 
     (
         "problem",
         "binary_sensor",
-        {"nl": "Storing", "en": "Problem"},
+        _names("hub_problem"),
         {
             "device_class": "problem",
             "value_template": "{{ 'OFF' if value_json.status == 'ok' else 'ON' }}",
@@ -307,7 +313,7 @@ HUB_ENTITIES: tuple[tuple[str, str, Mapping[str, str], Mapping[str, Any]], ...] 
     (
         "faults",
         "sensor",
-        {"nl": "Storingen", "en": "Faults"},
+        _names("hub_faults"),
         {
             "value_template": "{{ value_json.faults | length }}",
             "json_attributes_template": "{{ value_json.faults | tojson }}",
@@ -338,7 +344,7 @@ def hub_configs(topics: Topics, language: str) -> list[tuple[str, dict[str, Any]
                 "identifiers": [f"thuisplus_{topics.flat}_hub"],
                 "name": f"Thuisplus hub {topics.flat}",
                 "manufacturer": "Thuisplus",
-                "model": "Signaalhub" if language == "nl" else "Signal hub",
+                "model": text("ha.model", language),
             },
             "origin": {"name": "thuisplus"},
             "availability": [{"topic": topics.availability}],

@@ -49,6 +49,7 @@ from homeassistant_api import Client
 from homeassistant_api.errors import HomeassistantAPIError
 
 from edge.heartbeat import Beat
+from edge.i18n import text
 from edge.models import Signal
 from integrations.homeassistant.config import HomeAssistantConfig, HomeAssistantError
 
@@ -63,26 +64,13 @@ logger = logging.getLogger(__name__)
 ACTION_PREFIX = "THUISPLUS_ACK_"
 CLEAR = "clear_notification"  # the companion app's command: remove the push with this tag
 Push = Literal["critical", "normal"]
-_TEXTS = {
-    "nl": {
-        "title": "Urgent: {apartment}",
-        "ack": "Ik ga",
-        "signal": "Signaal",
-        "taken_title": "Bevestigd: {apartment}",
-        "going": "{who} gaat",
-        "taken": "Bevestigd door {who}",
-        "someone": "iemand",
-    },
-    "en": {
-        "title": "Urgent: {apartment}",
-        "ack": "On my way",
-        "signal": "Signal",
-        "taken_title": "Acknowledged: {apartment}",
-        "going": "{who} is on the way",
-        "taken": "Acknowledged by {who}",
-        "someone": "someone",
-    },
-}
+
+
+def _t(key: str, language: str, **values: str) -> str:
+    """A push's text from the one catalogue (``ha.push.*``; Dutch for an unknown language)."""
+    return text(f"ha.push.{key}", language, **values)
+
+
 CRITICAL_IOS = {"sound": {"name": "default", "critical": 1, "volume": 1.0}}
 
 
@@ -112,20 +100,19 @@ def push_data(
     needs the critical-alerts permission), for Android the notification ``channel`` (the
     companion app plays ``alarm_stream`` on the alarm stream) at ``importance: high``.
     Each platform ignores the other's keys."""
-    texts = _TEXTS.get(language, _TEXTS["nl"])
     data: dict[str, Any] = {
         "tag": notification_id(signal.id),
         "group": "thuisplus",
         "priority": "high",
         "ttl": 0,
-        "actions": [{"action": f"{ACTION_PREFIX}{signal.id}", "title": texts["ack"]}],
+        "actions": [{"action": f"{ACTION_PREFIX}{signal.id}", "title": _t("ack", language)}],
     }
     if push == "critical":
         data["push"] = {**CRITICAL_IOS, "interruption-level": "critical"}
         data["channel"] = channel
         data["importance"] = "high"
     return {
-        "title": texts["title"].format(apartment=signal.apartment),
+        "title": _t("title", language, apartment=signal.apartment),
         "message": signal.summary,
         "data": data,
     }
@@ -136,17 +123,16 @@ def clear_data(signal_id: str) -> dict[str, Any]:
     return {"message": CLEAR, "data": {"tag": notification_id(signal_id)}}
 
 
-def _who(who: str, texts: dict[str, str]) -> str:
-    return who or texts["someone"]
+def _who(who: str, language: str) -> str:
+    return who or _t("someone", language)
 
 
 def info_data(signal: Signal, who: str, language: str) -> dict[str, Any]:
     """The short push to the others once ``who`` (a role) took the signal on: an ordinary
     one, under its own tag so it does not replace or get cleared with the urgent one."""
-    texts = _TEXTS.get(language, _TEXTS["nl"])
     return {
-        "title": texts["taken_title"].format(apartment=signal.apartment),
-        "message": texts["going"].format(who=_who(who, texts)),
+        "title": _t("taken_title", language, apartment=signal.apartment),
+        "message": _t("going", language, who=_who(who, language)),
         "data": {
             "tag": f"{notification_id(signal.id)}_info",
             "group": "thuisplus",
@@ -159,16 +145,15 @@ def info_data(signal: Signal, who: str, language: str) -> dict[str, Any]:
 def persistent_data(signal: Signal, language: str, taken_by: str | None = None) -> dict[str, Any]:
     """Home Assistant's "needs attention" notification; once someone took the signal on it
     says who (it stays until the signal is closed)."""
-    texts = _TEXTS.get(language, _TEXTS["nl"])
     message = (
-        f"{signal.summary}\n\n{texts['signal']} {signal.id} "
+        f"{signal.summary}\n\n{_t('signal', language)} {signal.id} "
         f"({signal.kind.value}, {signal.detected_at:%Y-%m-%d %H:%M})"
     )
     if taken_by is not None:
-        message += f"\n\n{texts['taken'].format(who=_who(taken_by, texts))}"
+        message += f"\n\n{_t('taken', language, who=_who(taken_by, language))}"
     return {
         "notification_id": notification_id(signal.id),
-        "title": texts["title"].format(apartment=signal.apartment),
+        "title": _t("title", language, apartment=signal.apartment),
         "message": message,
     }
 
