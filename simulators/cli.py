@@ -101,14 +101,13 @@ def _knobs(args: argparse.Namespace, base: Knobs) -> Knobs:
 
 
 def _sim_config(args: argparse.Namespace) -> SimConfig:
-    base = Knobs()
+    # eval-suite measures the standard kit unless --no-kit; a plain simulate has none
+    base = Knobs(kit=getattr(args, "kit_by_default", False))
     world = getattr(args, "world", None)
     if world:
         from simulators.worlds import WORLDS
 
         base = WORLDS[world].fitted
-    elif getattr(args, "worlds", None) is None and getattr(args, "seeds", None) is not None:
-        base = Knobs(kit=True)  # eval-suite measures the standard kit unless --no-kit
     return SimConfig(
         apartments=args.apartments,
         days=args.days,
@@ -507,4 +506,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="thuisplus replay {recording} --signals-out {signals}",
         help="hub replay command; {recording} {signals} {config} are filled in",
     )
-    p.set_defaults(func=cmd_eval_suite)
+    p.set_defaults(func=cmd_eval_suite, kit_by_default=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 from simulators.episodes import TREND_KINDS, EpisodeRates
 from simulators.eval_suite import run_suite
-from simulators.evaluate import ACUTE, Score, load_signals, load_truth
+from simulators.evaluate import ACUTE, Score, SignalRow, load_signals
 from simulators.knobs import Knobs
 from simulators.stream import SimConfig
 
@@ -188,9 +188,10 @@ def goal_metrics(pooled: Score, folders: list[Path]) -> dict[str, Any]:
     trends = [k for kind, k in pooled.kinds.items() if kind in TREND_KINDS and k["episodes"]]
     n_trends = sum(k["episodes"] for k in trends)
     months = pooled.apartment_months
-    delays, with_sensor = _fall_sensor_delays(folders)
-    kit_falls = _page_delays(folders, "fall", _seen_by_kit)
-    no_wake = _page_delays(folders, "no_wake", lambda _e, _roles: True)
+    runs = [read_seed(folder) for folder in folders]  # each folder read once
+    delays, with_sensor = _fall_sensor_delays(runs)
+    kit_falls = _page_delays(runs, "fall", _seen_by_kit)
+    no_wake = _page_delays(runs, "no_wake", lambda _e, _roles: True)
     return {
         "fall_kit_latency_s": round(statistics.median(kit_falls), 1) if kit_falls else None,
         "falls_kit_paged": len(kit_falls),
@@ -213,26 +214,51 @@ def goal_metrics(pooled: Score, folders: list[Path]) -> dict[str, Any]:
     }
 
 
-def _fall_sensor_delays(folders: list[Path]) -> tuple[list[float], int]:
+@dataclass(frozen=True)
+class SeedRun:
+    """One seed's folder, read once: the truth's episodes (as written, with their room and
+    fall sensor), the hub's signals and the flat's apartments (their devices' roles)."""
+
+    truth: list[dict[str, Any]]
+    signals: list[SignalRow]
+    apartments: dict[str, Any]
+
+
+def read_seed(folder: Path) -> SeedRun:
+    import yaml
+
+    truth = [
+        json.loads(line)
+        for line in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    path = folder / "signals.jsonl"
+    signals = load_signals(path)[0] if path.exists() else []
+    config = yaml.safe_load((folder / "flat.yaml").read_text(encoding="utf-8")) or {}
+    return SeedRun(truth, signals, config.get("apartments", {}))
+
+
+def _span(e: dict[str, Any]) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(e["start"]), datetime.fromisoformat(e["end"])
+
+
+def _fall_sensor_delays(runs: list[SeedRun]) -> tuple[list[float], int]:
     """Seconds from each fall a fall sensor saw to its first ``fall`` signal, and how many
     such falls there were (the truth's note says whether a sensor saw it)."""
     delays: list[float] = []
     count = 0
-    for folder in folders:
+    for run in runs:
         falls = [
-            e
-            for e in load_truth(folder / "truth.jsonl")
-            if e.kind == "fall" and e.note == "fall radar reports it"
+            e for e in run.truth if e["kind"] == "fall" and e.get("note") == "fall radar reports it"
         ]
         count += len(falls)
-        path = folder / "signals.jsonl"
-        signals = load_signals(path)[0] if path.exists() else []
         for e in falls:
+            start, end = _span(e)
             hits = [
-                (s.detected_at - e.start).total_seconds()
-                for s in signals
-                if s.apartment == e.apartment and s.kind == "fall"
-                if e.start <= s.detected_at <= e.end
+                (s.detected_at - start).total_seconds()
+                for s in run.signals
+                if s.apartment == e["apartment"] and s.kind == "fall"
+                if start <= s.detected_at <= end
             ]
             if hits:
                 delays.append(min(hits))
@@ -261,30 +287,23 @@ def _seen_by_kit(episode: dict[str, Any], apartment: dict[str, Any]) -> bool:
 
 
 def _page_delays(
-    folders: list[Path], kind: str, chosen: Callable[[dict[str, Any], dict[str, Any]], bool]
+    runs: list[SeedRun], kind: str, chosen: Callable[[dict[str, Any], dict[str, Any]], bool]
 ) -> list[float]:
     """Seconds from each chosen episode of ``kind`` to its first page: an urgent signal of
     its kind or a related one within it (as the evaluator counts "paged")."""
-    import yaml
-
     from simulators.evaluate import RELATED
 
     out: list[float] = []
-    for folder in folders:
-        config = yaml.safe_load((folder / "flat.yaml").read_text(encoding="utf-8"))
-        apartments = config.get("apartments", {})
-        path = folder / "signals.jsonl"
-        signals = load_signals(path)[0] if path.exists() else []
+    for run in runs:
         pages = [
             s
-            for s in signals
+            for s in run.signals
             if s.severity == "urgent" and kind in {s.kind, *RELATED.get(s.kind, ())}
         ]
-        for line in (folder / "truth.jsonl").read_text(encoding="utf-8").splitlines():
-            e = json.loads(line)
-            if e.get("kind") != kind or not chosen(e, apartments.get(e["apartment"], {})):
+        for e in run.truth:
+            if e.get("kind") != kind or not chosen(e, run.apartments.get(e["apartment"], {})):
                 continue
-            start, end = datetime.fromisoformat(e["start"]), datetime.fromisoformat(e["end"])
+            start, end = _span(e)
             hits = [
                 (s.detected_at - start).total_seconds()
                 for s in pages

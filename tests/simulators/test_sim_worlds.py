@@ -463,7 +463,7 @@ def test_the_kit_gives_each_resident_a_chair_pad_and_leaves_the_rest_of_the_flat
 def test_the_goal_latencies_count_the_falls_the_kit_should_catch_and_no_wake(
     tmp_path: Path,
 ) -> None:
-    from simulators.worlds import _page_delays, _seen_by_kit
+    from simulators.worlds import _page_delays, _seen_by_kit, read_seed
 
     (tmp_path / "flat.yaml").write_text(
         "apartments:\n"
@@ -510,5 +510,6 @@ def test_the_goal_latencies_count_the_falls_the_kit_should_catch_and_no_wake(
         signal("a001", "no_wake", "2026-01-09T10:50:00+01:00"),
     ]
     (tmp_path / "signals.jsonl").write_text("\n".join(signals) + "\n", encoding="utf-8")
-    assert _page_delays([tmp_path], "fall", _seen_by_kit) == [1200.0, 2400.0]
-    assert _page_delays([tmp_path], "no_wake", lambda _e, _r: True) == [3000.0]
+    runs = [read_seed(tmp_path)]
+    assert _page_delays(runs, "fall", _seen_by_kit) == [1200.0, 2400.0]
+    assert _page_delays(runs, "no_wake", lambda _e, _r: True) == [3000.0]
