@@ -11,11 +11,15 @@ plus ``margin_minutes`` (never less than ``min_minutes``). An hour with too few 
 learn from (the resident is in bed or out then, as a rule) keeps the threshold of the hour
 before it: a silence in the chair that runs on into the night is found as in the evening.
 
-Until ``learn_days`` days are known a conservative fixed rule holds: a silence that began
+Until ``learn_days`` days are known a conservative rule holds: a silence that began
 between ``cold_from`` and ``cold_until`` and lasts ``cold_minutes`` (an evening's may end
 in the night: a faint in the chair at 19:00 is found at 22:00), unless by then, in the
 evening or at night, a bed pad is occupied (someone went to bed: the night is not
-learned yet).
+learned yet). From ``early_days`` days on, that limit learns from the home's first days:
+``factor`` times the longest silence seen so far at any hour plus ``margin_minutes``,
+when that is longer (at most ``cold_max_minutes``). A resident who dozes off in the
+chair for two and a half hours on the first afternoon is not paged for the three hours
+of the third: a home with a PIR that hardly sees a seated resident shows it in days.
 
 No alarm while the resident is out or away (the apartment's ``presence``), when a
 visitor was there during the silence (visitors' movements are not the resident's; the
@@ -70,6 +74,10 @@ logger = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
 NEVER = float("inf")
 
+Cold = tuple[float, float | None]
+"""The cold rule's limit (minutes) and the longest silence behind it (``None``: too few
+days yet, the fixed ``cold_minutes``)."""
+
 
 class InactivitySettings(RhythmSettings):
     quantile: float = Field(
@@ -94,6 +102,14 @@ class InactivitySettings(RhythmSettings):
         description="...until this (local time) raises the alarm after cold_minutes, "
         "unless a bed pad is occupied by then in the evening or at night.",
     )
+    early_days: int = Field(
+        2,
+        ge=1,
+        le=90,
+        description="While learning: from this many days on, the cold limit grows with "
+        "the longest silence seen so far (factor times it plus margin)...",
+    )
+    cold_max_minutes: float = Field(360.0, ge=30, le=24 * 60, description="...up to this.")
     evening: time = Field(
         time(20, 0), description="Last seen in the bedroom after this (or before 06:00): asleep."
     )
@@ -108,7 +124,7 @@ class InactivityDetector(RhythmDetector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._hist: dict[str, dict[str, list[float]]] = {}
-        self._thr: dict[str, tuple[date, list[float], list[float], bool]] = {}
+        self._thr: dict[str, tuple[date, list[float], list[float], bool, Cold]] = {}
         self._to_bed: set[str] = set()
         """Apartments whose silence began with the resident going to bed."""
 
@@ -151,9 +167,10 @@ class InactivityDetector(RhythmDetector):
             hour = (hour + HOUR).astimezone(self.tz)
 
     def soonest(self, apt: str, sil: Silence) -> timedelta | None:
-        thr, _, learned = self.thresholds(apt, sil.last.astimezone(self.tz).date())
+        day = sil.last.astimezone(self.tz).date()
+        thr, _, learned = self.thresholds(apt, day)
         if not learned:
-            return timedelta(minutes=self.settings(apt).cold_minutes)
+            return timedelta(minutes=self.cold(apt, day)[0])
         low = min(thr)
         return timedelta(minutes=low) if low < NEVER else timedelta(days=1)
 
@@ -163,6 +180,17 @@ class InactivityDetector(RhythmDetector):
         cached = self._thr.get(apt)
         if cached is not None and cached[0] == day:
             return cached[1], cached[2], cached[3]
+        _, thr, usual, learned, _ = self._compute(apt, day)
+        return thr, usual, learned
+
+    def cold(self, apt: str, day: date) -> Cold:
+        """The cold rule's limit on ``day`` and the longest silence behind it."""
+        cached = self._thr.get(apt)
+        if cached is None or cached[0] != day:
+            cached = self._compute(apt, day)
+        return cached[4]
+
+    def _compute(self, apt: str, day: date) -> tuple[date, list[float], list[float], bool, Cold]:
         s = self.settings(apt)
         hist = self._hist.get(apt, {})
         today = day.isoformat()
@@ -184,8 +212,14 @@ class InactivityDetector(RhythmDetector):
                 usual[h] = round(u, 1)
                 grown = (s.factor * u + s.margin_minutes) * self.widen(apt)
                 thr[h] = round(max(s.min_minutes, grown), 1)
-        self._thr[apt] = (day, thr, usual, learned)
-        return thr, usual, learned
+        cold: Cold = (s.cold_minutes, None)
+        if not learned and len(days) >= s.early_days:
+            longest = max((v for d in days for v in hist[d]), default=-1.0)
+            if longest >= 0:
+                grown = (s.factor * longest + s.margin_minutes) * self.widen(apt)
+                cold = (round(min(s.cold_max_minutes, max(s.cold_minutes, grown)), 1), longest)
+        found = self._thr[apt] = (day, thr, usual, learned, cold)
+        return found
 
     # --- when -------------------------------------------------------------------------
 
@@ -220,7 +254,7 @@ class InactivityDetector(RhythmDetector):
         if not learned:
             if not s.cold_from <= local.time() < s.cold_until:
                 return None
-            due = a + timedelta(minutes=s.cold_minutes)
+            due = a + timedelta(minutes=self.cold(apt, local.date())[0])
             if self._night(apt, due) and self._bed_occupied(st):
                 return None  # someone is in bed: the evening ended unseen (or a partner's)
             return due
@@ -252,10 +286,8 @@ class InactivityDetector(RhythmDetector):
         if self._night(apt, at) and self._bed_occupied(st):
             return None  # someone went to bed unseen (or a partner did): not this alarm
         thr, usual, learned = self.thresholds(apt, sil.last.astimezone(self.tz).date())
-        s = self.settings(apt)
         observed = minutes(at - sil.last)
-        base: float | None = None
-        limit = s.cold_minutes
+        limit, base = self.cold(apt, sil.last.astimezone(self.tz).date())
         if learned:
             found = self._learned_due(apt, sil.last, thr, usual)
             if found is not None:
@@ -286,15 +318,28 @@ class InactivityDetector(RhythmDetector):
                 since=hhmm(sil.last.astimezone(self.tz)),
                 hours=duration(observed, "nl"),
                 hours_en=duration(observed, "en"),
-                usual_nl=f"normaal op dit uur hooguit {duration(base, 'nl')}"
-                if base is not None
-                else "nog geen vast ritme bekend",
-                usual_en=f"usually at most {duration(base, 'en')} at this hour"
-                if base is not None
-                else "no rhythm learned yet",
+                usual_nl=self._usual(base, learned, "nl"),
+                usual_en=self._usual(base, learned, "en"),
             ),
             evidence=evidence,
             key=sil.last.isoformat(),
+        )
+
+    @staticmethod
+    def _usual(base: float | None, learned: bool, lang: str) -> str:
+        """What the silence is compared with, in words (never a "?" on a phone)."""
+        if base is None:
+            return "nog geen vast ritme bekend" if lang == "nl" else "no rhythm learned yet"
+        if not learned:
+            return (
+                f"sinds de installatie hooguit {duration(base, 'nl')}"
+                if lang == "nl"
+                else f"at most {duration(base, 'en')} since the hub was installed"
+            )
+        return (
+            f"normaal op dit uur hooguit {duration(base, 'nl')}"
+            if lang == "nl"
+            else f"usually at most {duration(base, 'en')} at this hour"
         )
 
     # --- history and persistence -------------------------------------------------------

@@ -556,6 +556,38 @@ def test_inactivity_in_an_evening_while_learning() -> None:
     assert found[0].evidence["observed_minutes"] == 180
 
 
+@pytest.mark.parametrize(("until", "paged"), [(16 * 60 + 15, False), (18 * 60, True)])
+def test_inactivity_while_learning_allows_for_the_first_days_dozes(until: int, paged: bool) -> None:
+    """The first three afternoons the resident dozed in the chair from 12:50 to 15:00,
+    unseen (a PIR that hardly sees a seated resident): the cold rule's three hours
+    become 1.5 x 130 + 30 min on the fourth day. Still from 12:50 until 16:15 is no
+    alarm; still until 18:00 is, past those 225 minutes, with the first days named."""
+    life = Life(3)
+    life.out = [
+        m
+        for m in life.out
+        if not (
+            m.topic.endswith("living/motion")
+            and any(life.t(d, 12 * 60 + 51) < m.received < life.t(d, 15 * 60) for d in range(3))
+        )
+    ]
+    still_from(life, 3, 12 * 60 + 50.5, until)
+    signals = run(life.messages(), until=life.t(4, 0))
+    found = [s for s in signals if s.kind.value == "inactivity"]
+    assert [s.kind.value for s in signals if s.severity == "urgent"] == (
+        ["inactivity"] if paged else []
+    )
+    if paged:
+        (sig,) = found
+        assert sig.evidence["rule"] == "cold"
+        assert 125 <= sig.evidence["baseline_minutes"] <= 131
+        assert sig.evidence["threshold_minutes"] == pytest.approx(
+            1.5 * sig.evidence["baseline_minutes"] + 30, abs=0.2
+        )
+        assert sig.detected_at >= life.t(3, 16 * 60 + 25)
+        assert "sinds de installatie hooguit" in sig.summary
+
+
 def test_to_bed_unseen_in_an_evening_while_learning_is_no_inactivity() -> None:
     """Last seen in the living room at 21:00, the bed pad occupied a little later (the
     bedroom's sensor missed the resident): asleep, not still in the chair."""
