@@ -25,8 +25,9 @@ import paho.mqtt.client as mqtt
 from detectors.rhythm import covered
 from edge.config import Config, ConfigError
 from edge.decode import DEFAULT_LIMITS, LimitError, check, decode_json
+from edge.health import health_topic
 from edge.models import COMMON_APARTMENT, Room
-from edge.mqtt import MqttError, availability_topic, health_topic, make_client
+from edge.mqtt import MqttError, availability_topic, make_client
 from edge.naming import unroled_sos
 from edge.state import ApartmentState, is_front_door, is_pad
 from edge.store import Store, StoreError

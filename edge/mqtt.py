@@ -23,7 +23,6 @@ import signal as signals
 import socket
 import ssl
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
@@ -34,6 +33,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import Config, MqttConfig
 from edge.decode import BRIDGE_LIMITS, LimitError, decode_payload, excerpt
+from edge.health import Health
 from edge.heartbeat import Beat, Heartbeat
 from edge.models import Message, Signal
 from edge.pipeline import Hub, signal_topic
@@ -46,9 +46,6 @@ logger = logging.getLogger(__name__)
 
 CONNACK_TIMEOUT_S = 10.0
 FEEDBACK_EVERY_S = 5.0
-HEALTH_EVERY_S = 30.0  # the health topic is refreshed this often, and on every change
-WINDOW_S = 5.0  # flapping sensors and quarantined clocks are judged over this window
-STORE_RETRY_S = 2.0  # while the store cannot write, try again this often
 ALERT_CATCH_UP = timedelta(minutes=2)  # an alert later than this is folded (Escalator)
 
 
@@ -66,16 +63,6 @@ class MqttError(Exception):
 
 def availability_topic(config: Config) -> str:
     return f"{config.mqtt.base_topic}/{config.flat}/hub/availability"
-
-
-def health_topic(config: Config) -> str:
-    return f"{config.mqtt.base_topic}/{config.flat}/hub/health"
-
-
-def probe_topic(config: Config) -> str:
-    """The hub's message to itself: it queues at the broker behind the sensor messages
-    waiting for the hub, so its round trip is how long they wait (a backlog)."""
-    return f"{config.mqtt.base_topic}/{config.flat}/hub/probe"
 
 
 def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -203,34 +190,18 @@ class LiveHub:
         self._backoff = 0.5
         self._next_try = 0.0
         self._next_feedback = 0.0
-        # health: what is wrong now (name -> detail), published retained on .../hub/health
-        self._health = health_topic(config)
-        self.faults: dict[str, str] = {}
-        self._shown: tuple[Any, ...] | None = None
-        self._active: set[str] = set()
-        self._next_health = 0.0
-        self._next_store_retry = 0.0
-        self._window_start = time.monotonic()
-        self._rates: Counter[str] = Counter()
-        self.flapping: dict[str, float] = {}
-        self._quarantined_seen = 0
-        self._probe = probe_topic(config)
-        self._probe_sent: float | None = None
-        self._lag = 0.0  # the latest probe's round trip, seconds
+        self.health = Health(hub, config, self._send)
+        """What is wrong now, published retained on ``.../hub/health`` (edge.health)."""
         self._limits = config.limits.limits()
         base = config.mqtt.zigbee_base_topic
         self._bridge_lists = {f"{base}/bridge/devices", f"{base}/bridge/groups"}
-        self.over_limits = 0
-        """Messages refused for being over the input limits (``limits``)."""
-        self.internal_errors = 0
-        """Messages on which the hub failed (each kept as a dead letter, traceback logged)."""
-        self.tick_errors = 0
-        self.poison: dict[str, str] = {}
-        """Topics where the broker holds a retained message the hub refuses -> why."""
-        self._refused_logged: dict[str, float] = {}
-        self._tick_logged = float("-inf")
         self.systemd = Notifier()
         self._crash_loop: tuple[int, float] | None = None
+
+    @property
+    def faults(self) -> dict[str, str]:
+        """What is wrong now (the health's faults; extensions add their own)."""
+        return self.health.faults
 
     # --- callbacks (all on this thread, inside client.loop) ---------------------------
 
@@ -252,13 +223,13 @@ class LiveHub:
             [
                 (f"{conf.zigbee_base_topic}/#", 1),
                 (f"{conf.base_topic}/{self.config.flat}/command/+", 1),
-                (self._probe, 1),
+                (self.health.probe, 1),
             ]
         )
         # the first probe at once: it queues behind whatever waited for the hub meanwhile
-        self._send_probe(time.monotonic())
+        self.health.send_probe(time.monotonic())
         client.publish(self._avail, "online", qos=1, retain=True)
-        self._shown = None  # publish the health again
+        self.health.connected()  # publish the health again
         self._send_outbox()
         for ext in self.extensions:
             self._guard(ext.connected, self)
@@ -287,27 +258,23 @@ class LiveHub:
         received = datetime.now(UTC)
         raw = bytes(msg.payload)
         topic = _topic_of(msg)
-        if topic == self._probe:
-            if self._probe_sent is not None and raw == f"{self._probe_sent!r}".encode():
-                self._lag = time.monotonic() - self._probe_sent
-                self._probe_sent = None
+        health = self.health
+        if topic == health.probe:
+            health.probe_came(raw)
             return
-        if not raw and topic in self.poison:
-            # an empty retained message clears what the broker held on this topic
-            logger.info("The retained message on %s was cleared", topic)
-            del self.poison[topic]
-            return
+        if not raw and health.cleared(topic):
+            return  # (an empty retained message cleared what the broker held there)
         if topic.startswith(self._commands):
             if not topic.endswith("/result"):
                 self._on_command(topic, raw, msg.retain)
                 self._changed()
             return
-        self._rates[topic] += 1
+        health.seen(topic)
         try:
             limits = BRIDGE_LIMITS if topic in self._bridge_lists else self._limits
             payload: Any = decode_payload(raw, limits)
         except LimitError as err:
-            self._refused(topic, raw, err.reason, msg.retain)
+            health.refused(topic, raw, err.reason, msg.retain)
             return
         try:
             self.hub.handle(Message(received, topic, payload, "mqtt"))
@@ -315,46 +282,18 @@ class LiveHub:
         except Exception:
             # the hub keeps running: the message is kept with the reason
             logger.exception("Failed to handle a message on %s", topic)
-            self.internal_errors += 1
+            health.internal_errors += 1
             self.hub.reject("mqtt", topic, payload, "internal: the hub failed on this message")
         self._note_clock()
         self._changed()
 
-    def _refused(self, topic: str, raw: bytes, reason: str, retained: bool) -> None:
-        """A message over the input limits: a dead letter (its start kept), counted; a
-        retained one is named in the hub's health, with how to clear it, since the broker
-        hands it to the hub again on every start."""
-        self.over_limits += 1
-        self.hub.reject("mqtt", topic, excerpt(raw), reason)
-        if retained:
-            self._poisoned(topic, reason)
-        elif self._refused_logged.get(topic, 0.0) + WINDOW_S <= time.monotonic():
-            self._refused_logged[topic] = time.monotonic()
-            logger.warning("Refused a message on %s: %s (kept as a dead letter)", topic, reason)
-
-    def _poisoned(self, topic: str, reason: str) -> None:
-        if topic not in self.poison:
-            logger.error(
-                "The broker holds a retained message on %s that the hub refuses (%s); "
-                "it comes again on every start: clear it with "
-                "mosquitto_pub -r -n -t '%s' (with the broker's account and TLS options)",
-                topic,
-                reason,
-                topic,
-            )
-        self.poison[topic] = reason
-
     def _message_failed(self, msg: mqtt.MQTTMessage, err: Exception) -> None:
-        self.internal_errors += 1
         topic = _topic_of(msg)
         try:
-            logger.error("The hub failed on a message on %s; it carries on", topic, exc_info=err)
-            reason = f"internal: {type(err).__name__} while handling this message (see the log)"
-            self.hub.reject("mqtt", topic, excerpt(bytes(msg.payload)), reason)
-            if msg.retain:
-                self._poisoned(topic, reason)
-        except Exception:  # (the store or the log itself failing: say so, carry on)
-            logger.critical("Could not keep a message that failed on %s", topic, exc_info=True)
+            payload = excerpt(bytes(msg.payload))
+        except Exception:  # (what cannot even be cut short is kept as nothing)
+            payload = ""
+        self.health.message_failed(topic, payload, bool(msg.retain), err)
 
     def _changed(self) -> None:
         for ext in self.extensions:
@@ -464,9 +403,9 @@ class LiveHub:
                 self.hub.apply_feedback()
         except CommandError as err:
             if str(err).startswith("limits:"):
-                self.over_limits += 1
+                self.health.over_limits += 1
                 if retained:
-                    self._poisoned(topic, str(err))
+                    self.health.poisoned(topic, str(err))
             self.hub.reject("mqtt", topic, excerpt(raw), f"command: {err}")
             reply = {"ok": False, "command": name, "error": str(err)}
         except WRITE_ERRORS as err:
@@ -477,6 +416,10 @@ class LiveHub:
                 "error": "the hub's store cannot be written just now: try again",
             }
         self.client.publish(self._command("result"), json.dumps(reply), qos=1)
+
+    def _send(self, topic: str, body: str, retain: bool) -> None:
+        """Publish at QoS 1, not through the outbox (the health and its probe)."""
+        self.client.publish(topic, body, qos=1, retain=retain)
 
     def _publish(self, sid: str, topic: str, body: str) -> None:
         info = self.client.publish(topic, body, qos=1)
@@ -510,7 +453,7 @@ class LiveHub:
                 self.hub.apply_feedback()
             except WRITE_ERRORS as err:
                 self.hub.store.failed(err, "feedback notes")
-        self._check_health(wall)
+        self.health.check(wall, self.connected)
         self.hub.housekeeping()  # the state save and pruning: not inside a message
         if self._clock_at is None or self._clock_mono is None:
             return
@@ -523,169 +466,6 @@ class LiveHub:
             self.hub.store.flush()
             self._note_clock()
             self._changed()
-
-    # --- health ------------------------------------------------------------------------
-
-    def _check_health(self, wall: float) -> None:
-        """Judge flapping sensors, quarantined clocks and the store; retry a failed store;
-        publish ``.../hub/health`` (retained) when something changed."""
-        store = self.hub.store
-        if store.fault is not None and wall >= self._next_store_retry:
-            self._next_store_retry = wall + STORE_RETRY_S
-            try:
-                self.hub.recover()
-            except WRITE_ERRORS as err:
-                store.failed(err, "what waited in memory")
-        if wall - self._window_start >= WINDOW_S:
-            store.checkpoints_stopped()
-            self._judge_window(wall - self._window_start)
-            self._judge_backlog(wall)
-            self._window_start = wall
-        faults = dict(self.faults)
-        if store.fault is not None:
-            faults["store"] = (
-                f"{store.fault}; waiting in memory: {store.waiting} rows, "
-                f"{len(self.hub.unsaved)} signals, {self.hub.escalator.held} alerts; "
-                f"dropped: {store.dropped}"
-            )
-        else:
-            faults.pop("store", None)
-        quarantine = self.hub.quarantine
-        if quarantine.pairs:
-            shown_pairs = ", ".join(f"{d} in {a}" for d, a in sorted(quarantine.pairs)[:5])
-            faults["detectors"] = (
-                f"{len(quarantine.pairs)} detector(s) quarantined after a fault ({shown_pairs}); "
-                "every other detector runs: see the log"
-            )
-        else:
-            faults.pop("detectors", None)
-        if self.poison:
-            shown_topics = ", ".join(sorted(self.poison)[:5])
-            faults["retained"] = (
-                f"the broker holds {len(self.poison)} retained message(s) the hub refuses, "
-                f"on {shown_topics}: clear each with mosquitto_pub -r -n -t <topic>"
-            )
-        else:
-            faults.pop("retained", None)
-        for name in sorted(self._active - set(faults)):
-            logger.warning("Health: recovered from the %s fault", name)
-        self._active = set(faults)
-        self.faults = faults
-        shown = (
-            *sorted(faults),
-            len(self.hub.unsaved),
-            store.dropped > 0,
-            # (a refused message shows on the health topic at the next tick, not an hour on)
-            self.over_limits,
-            self.internal_errors,
-            self.hub.quarantine.total,
-        )
-        if self.connected and (shown != self._shown or wall >= self._next_health):
-            self._next_health = wall + HEALTH_EVERY_S
-            self._publish_health()
-            self._shown = shown
-
-    def _send_probe(self, now: float) -> None:
-        """The probe carries its own send time (monotonic): only that one is timed."""
-        self._probe_sent = now
-        self.client.publish(self._probe, repr(now), qos=1)
-
-    def _judge_backlog(self, wall: float) -> None:
-        """Send the probe (one at a time); a round trip over ``mqtt.behind_s`` (or a probe
-        out for longer) means sensor messages wait that long before they are handled."""
-        lag = self._lag
-        if self._probe_sent is not None:
-            lag = max(lag, wall - self._probe_sent)
-        elif self.connected:
-            self._send_probe(wall)
-        limit = self.config.mqtt.behind_s
-        if lag > limit:
-            if "behind" not in self.faults:
-                logger.warning(
-                    "Behind: sensor messages wait %.0f s at the broker before the hub handles "
-                    "them (over %g s); all are still handled, in order",
-                    lag,
-                    limit,
-                )
-            self.faults["behind"] = (
-                f"sensor messages wait {lag:.0f} s before the hub handles them "
-                f"(over {limit:g} s): a backlog"
-            )
-        elif "behind" in self.faults:
-            del self.faults["behind"]
-
-    def _judge_window(self, span: float) -> None:
-        limit = self.config.mqtt.flapping_per_s
-        rates = {t: n / span for t, n in self._rates.items() if n / span > limit}
-        self._rates.clear()
-        for topic in sorted(set(rates) - set(self.flapping)):
-            logger.warning(
-                "Sensor topic %s is flapping: %.0f messages/s (over %g/s); every message is "
-                "still handled and kept",
-                topic,
-                rates[topic],
-                limit,
-            )
-        for topic in sorted(set(self.flapping) - set(rates)):
-            logger.info("Sensor topic %s stopped flapping", topic)
-        self.flapping = rates
-        if rates:
-            worst = sorted(rates.items(), key=lambda kv: -kv[1])
-            shown = ", ".join(f"{t} {r:.0f}/s" for t, r in worst[:5])
-            self.faults["flapping"] = f"{len(rates)} sensor topic(s) over {limit:g}/s: {shown}"
-        else:
-            self.faults.pop("flapping", None)
-        clock = self.hub.clock
-        new = clock.quarantined - self._quarantined_seen
-        self._quarantined_seen = clock.quarantined
-        if new > 0:
-            if "clock" not in self.faults:
-                logger.warning(
-                    "Clock: %d messages in %.0f s had times far from the stream clock and were "
-                    "quarantined (dead letters); e.g. %s",
-                    new,
-                    span,
-                    self.hub.stats.latest.get("clock", "?"),
-                )
-            self.faults["clock"] = (
-                f"{new} messages quarantined in {span:.0f} s (times far from the stream clock "
-                f"{clock.now.isoformat() if clock.now else '-'}); {clock.reanchors} re-anchors"
-            )
-        else:
-            self.faults.pop("clock", None)
-
-    def health(self) -> dict[str, Any]:
-        st = self.hub.stats
-        store = self.hub.store
-        return {
-            "status": "degraded" if self.faults else "ok",
-            "faults": dict(sorted(self.faults.items())),
-            "counters": {
-                "messages": st.messages,
-                "events": st.events,
-                "rejected": st.rejected_total,
-                "signals": sum(st.signals.values()),
-                "waiting_in_memory": store.waiting,
-                "dropped": store.dropped,
-                "unsaved_signals": len(self.hub.unsaved),
-                "alerts_not_in_register": self.hub.escalator.held,
-                "quarantined": self.hub.clock.quarantined,
-                "reanchors": self.hub.clock.reanchors,
-                "over_limits": self.over_limits,
-                "internal_errors": self.internal_errors,
-                "tick_errors": self.tick_errors,
-                "detector_errors": self.hub.quarantine.total,
-            },
-            "detectors_quarantined": self.hub.quarantine.view(),
-            "retained": [{"topic": t, "reason": r} for t, r in sorted(self.poison.items())],
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-
-    def _publish_health(self) -> None:
-        body = self.health()
-        if body["faults"]:
-            logger.warning("Health: degraded: %s", json.dumps(body["faults"]))
-        self.client.publish(self._health, json.dumps(body), qos=1, retain=True)
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -765,7 +545,7 @@ class LiveHub:
                 try:
                     self._tick()
                 except Exception as err:
-                    self._tick_failed(err)
+                    self.health.tick_failed(err)
             clean = True
         finally:
             self._shutdown(clean)
@@ -814,20 +594,6 @@ class LiveHub:
             self.hub.store.flush()
         except Exception:
             logger.exception("Could not raise the hub's crash-loop fault")
-
-    def _tick_failed(self, err: Exception) -> None:
-        """Time-driven work failed (a detector's deadline, an extension, the store): the
-        loop goes on, messages are still handled; logged with its traceback at most once a
-        minute, counted and named on the health topic."""
-        self.tick_errors += 1
-        self.faults["tick"] = (
-            f"{self.tick_errors} failures of the hub's timed work, the latest "
-            f"{type(err).__name__}: see the log"
-        )
-        wall = time.monotonic()
-        if wall - self._tick_logged >= 60.0:
-            self._tick_logged = wall
-            logger.error("The hub's timed work failed; it carries on", exc_info=err)
 
     def _shutdown(self, clean: bool = False) -> None:
         self.systemd.stopping()

@@ -359,7 +359,7 @@ def test_the_last_resort_guards_keep_the_loop_turning(
         pub.send("zigbee2mqtt/a001/hall/motion", "boom")
         one_fall_out(pub, watch, "a012", 0)
         assert runner.is_alive()
-        assert live.internal_errors == 1
+        assert live.health.internal_errors == 1
         wait_for(lambda: "tick" in health(watch).get("faults", {}), 10, "the tick fault")
         assert health(watch)["counters"]["internal_errors"] == 1
         # the detector's fault: quarantined where it failed, named on the health topic
