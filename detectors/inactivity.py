@@ -115,6 +115,29 @@ class InactivitySettings(RhythmSettings):
     )
 
 
+def usual_words(base: float | None, learned: bool, lang: str) -> str:
+    """What a silence is compared with, in words (never a "?" on a phone)."""
+    if base is None:
+        return "nog geen vast ritme bekend" if lang == "nl" else "no rhythm learned yet"
+    if not learned:
+        return (
+            f"sinds de installatie hooguit {duration(base, 'nl')}"
+            if lang == "nl"
+            else f"at most {duration(base, 'en')} since the hub was installed"
+        )
+    return (
+        f"normaal op dit uur hooguit {duration(base, 'nl')}"
+        if lang == "nl"
+        else f"usually at most {duration(base, 'en')} at this hour"
+    )
+
+
+def cold_limit(s: InactivitySettings, longest: float, widen: float) -> Cold:
+    """The cold rule's limit once the first days showed a silence of ``longest`` min."""
+    grown = (s.factor * longest + s.margin_minutes) * widen
+    return round(min(s.cold_max_minutes, max(s.cold_minutes, grown)), 1), longest
+
+
 @register
 class InactivityDetector(RhythmDetector):
     name = "inactivity"
@@ -178,17 +201,15 @@ class InactivityDetector(RhythmDetector):
         """Per local hour of ``day``: the alarm threshold and the usual silence (minutes),
         and whether they are learned (else the cold rule holds)."""
         cached = self._thr.get(apt)
-        if cached is not None and cached[0] == day:
-            return cached[1], cached[2], cached[3]
-        _, thr, usual, learned, _ = self._compute(apt, day)
+        _, thr, usual, learned, _ = (
+            cached if cached is not None and cached[0] == day else self._compute(apt, day)
+        )
         return thr, usual, learned
 
     def cold(self, apt: str, day: date) -> Cold:
         """The cold rule's limit on ``day`` and the longest silence behind it."""
         cached = self._thr.get(apt)
-        if cached is None or cached[0] != day:
-            cached = self._compute(apt, day)
-        return cached[4]
+        return (cached if cached is not None and cached[0] == day else self._compute(apt, day))[4]
 
     def _compute(self, apt: str, day: date) -> tuple[date, list[float], list[float], bool, Cold]:
         s = self.settings(apt)
@@ -216,8 +237,7 @@ class InactivityDetector(RhythmDetector):
         if not learned and len(days) >= s.early_days:
             longest = max((v for d in days for v in hist[d]), default=-1.0)
             if longest >= 0:
-                grown = (s.factor * longest + s.margin_minutes) * self.widen(apt)
-                cold = (round(min(s.cold_max_minutes, max(s.cold_minutes, grown)), 1), longest)
+                cold = cold_limit(s, longest, self.widen(apt))
         found = self._thr[apt] = (day, thr, usual, learned, cold)
         return found
 
@@ -318,28 +338,11 @@ class InactivityDetector(RhythmDetector):
                 since=hhmm(sil.last.astimezone(self.tz)),
                 hours=duration(observed, "nl"),
                 hours_en=duration(observed, "en"),
-                usual_nl=self._usual(base, learned, "nl"),
-                usual_en=self._usual(base, learned, "en"),
+                usual_nl=usual_words(base, learned, "nl"),
+                usual_en=usual_words(base, learned, "en"),
             ),
             evidence=evidence,
             key=sil.last.isoformat(),
-        )
-
-    @staticmethod
-    def _usual(base: float | None, learned: bool, lang: str) -> str:
-        """What the silence is compared with, in words (never a "?" on a phone)."""
-        if base is None:
-            return "nog geen vast ritme bekend" if lang == "nl" else "no rhythm learned yet"
-        if not learned:
-            return (
-                f"sinds de installatie hooguit {duration(base, 'nl')}"
-                if lang == "nl"
-                else f"at most {duration(base, 'en')} since the hub was installed"
-            )
-        return (
-            f"normaal op dit uur hooguit {duration(base, 'nl')}"
-            if lang == "nl"
-            else f"usually at most {duration(base, 'en')} at this hour"
         )
 
     # --- history and persistence -------------------------------------------------------
