@@ -37,13 +37,13 @@ and goes to housing (see :mod:`detectors.rhythm`). One alarm per silence.
 ...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device="motion",
 ...                     **({"occupancy": True} | kw))
 ...     state.apply(e)
-...     return list(d.on_event(e, state))
+...     return d.on_event(e, state)
 >>> _ = ev(-1, Room.HALL), ev(0)   # 09:00 walks into the living room, then nothing
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: three hours later
 '12:00'
 >>> _ = [ev(m, r, occupancy=None, battery=90)   # hourly reports: the sensors live
 ...      for m in range(30, 241, 55) for r in (Room.LIVING, Room.HALL)]
->>> [(c.kind.value, c.severity.value, c.evidence["rule"]) for c in d.on_tick(due, state)]
+>>> [(c.kind.value, c.severity.value, c.evidence["rule"]) for c in d.on_tick(due, state).candidates]
 [('inactivity', 'urgent', 'cold')]
 """
 

@@ -23,12 +23,12 @@ nobody is seen leaving (see :mod:`detectors.rhythm`). One alarm per stay.
 ...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device="motion",
 ...                     **({"occupancy": True} | kw))
 ...     state.apply(e)
-...     return list(d.on_event(e, state))
+...     return d.on_event(e, state)
 >>> _ = ev(0, Room.HALL), ev(0.5, Room.BATHROOM), ev(25, Room.BATHROOM)
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: an hour and a half after going in
 '11:30'
 >>> _ = [ev(m, Room.HALL, occupancy=None, battery=90) for m in (30, 55, 80)]
->>> [(c.kind.value, c.evidence["room"]) for c in d.on_tick(due, state)]
+>>> [(c.kind.value, c.evidence["room"]) for c in d.on_tick(due, state).candidates]
 [('long_bathroom', 'bathroom')]
 """
 

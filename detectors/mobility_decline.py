@@ -18,7 +18,7 @@ beside it as evidence of less movement.
 ...           "activity_events": 200.0} for i in range(42)]
 >>> slow = [{"transition_seconds": 10.5, "transitions": 18.0, "activity_events": 150.0}] * 14
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), usual + slow)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.detected_at.date().isoformat()) for c in raised]
 [('mobility_decline', '2026-02-24')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))

@@ -21,7 +21,7 @@ diabetes or heart failure: worth a question from care, not an alarm.
 >>> calm = [{"night_toilet_visits": float(i % 2)} for i in range(42)]
 >>> more = [{"night_toilet_visits": 2.0 + i % 2} for i in range(14)]
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), calm + more)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.severity.value, c.detected_at.date().isoformat()) for c in raised]
 [('night_toilet', 'attention', '2026-02-24')]
 >>> raised[0].evidence["baseline"]

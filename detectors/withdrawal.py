@@ -23,7 +23,7 @@ no decline either.
 >>> alone = [{"outings": float(i % 5 == 0), "time_out_minutes": 40.0 * (i % 5 == 0),
 ...           "visitor_minutes": 0.0, "common_room_minutes": 0.0} for i in range(21)]
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), usual + alone)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.domain.value, c.detected_at.date().isoformat()) for c in raised]
 [('withdrawal', 'welfare', '2026-02-25')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
