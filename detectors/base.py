@@ -35,9 +35,8 @@ noticed it: then the same stream gives the same signals whether it is replayed o
 ...         self.due = event.ts + timedelta(minutes=1)
 ...         return Found(due=self.due)              # look again in a minute
 ...     def on_tick(self, now, state):
-...         c = Candidate(kind=SignalKind.FALL, domain=Domain.CARE, severity=Severity.URGENT,
-...                       apartment="a1", start=self.due, detected_at=self.due,
-...                       summary=texts("Val.", "A fall."))
+...         c = Candidate(kind=SignalKind.FALL, apartment="a1", start=self.due,
+...                       detected_at=self.due, summary=texts("Val.", "A fall."))
 ...         return Found((c,))                      # raised; nothing more scheduled
 >>> t = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
 >>> d = Knocked(lambda apt: DetectorSettings())
@@ -45,8 +44,9 @@ noticed it: then the same stream gives the same signals whether it is replayed o
 ...                                device="radar", fall=True), None)
 >>> found.candidates, f"{found.due:%H:%M}"
 ((), '14:01')
->>> [(c.kind.value, f"{c.detected_at:%H:%M}") for c in d.on_tick(found.due, None).candidates]
-[('fall', '14:01')]
+>>> (c,) = d.on_tick(found.due, None).candidates
+>>> f"{c.detected_at:%H:%M}", c.domain.value, c.severity.value   # the kind's (edge.models.KINDS)
+('14:01', 'care', 'urgent')
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import KINDS, Domain, SensorEvent, Severity, SignalKind
 
 if TYPE_CHECKING:
     from edge.features import DayFeatures
@@ -79,11 +79,10 @@ class DetectorSettings(BaseModel):
 
 @dataclass(slots=True)
 class Candidate:
-    """What a detector raises; the pipeline adds the flat, the id and the summary language."""
+    """What a detector raises; the pipeline adds the flat, the id and the summary language.
+    Its domain and severity are its kind's (:data:`edge.models.KINDS`)."""
 
     kind: SignalKind
-    domain: Domain
-    severity: Severity
     apartment: str
     start: datetime
     detected_at: datetime
@@ -91,6 +90,17 @@ class Candidate:
     evidence: dict[str, Any] = field(default_factory=dict)
     key: str = ""
     """Distinguishes two candidates of the same kind and start (e.g. two sensors)."""
+    severity_override: Severity | None = None
+    """Another severity than the kind's, for a detector that has reason to (none of the
+    built-in ones has: each raises its kinds at the table's severity)."""
+
+    @property
+    def domain(self) -> Domain:
+        return KINDS[self.kind].domain
+
+    @property
+    def severity(self) -> Severity:
+        return self.severity_override or KINDS[self.kind].severity
 
 
 @dataclass(slots=True)

@@ -61,7 +61,7 @@ from detectors.base import (
     register,
 )
 from detectors.text import hhmm, texts
-from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -194,8 +194,6 @@ class DoorOpenDetector(Detector):
         limit = self.settings(apt).open_minutes
         return Candidate(
             kind=SignalKind.DOOR_OPEN,
-            domain=Domain.CARE,
-            severity=Severity.ATTENTION,
             apartment=apt,
             start=since,
             detected_at=due,

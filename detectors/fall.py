@@ -31,7 +31,7 @@ from pydantic import Field
 
 from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found, register
 from detectors.text import hhmm, texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -77,8 +77,6 @@ class FallDetector(Detector):
             (
                 Candidate(
                     kind=SignalKind.FALL,
-                    domain=Domain.CARE,
-                    severity=Severity.URGENT,
                     apartment=event.apartment,
                     start=event.ts,
                     detected_at=event.ts,

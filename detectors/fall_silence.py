@@ -67,7 +67,7 @@ from pydantic import Field
 from detectors.base import Candidate, register
 from detectors.rhythm import TRANSIT, RhythmDetector, RhythmSettings, Silence, minutes
 from detectors.text import hhmm, texts
-from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
@@ -241,8 +241,6 @@ class FallSilenceDetector(RhythmDetector):
         observed = minutes(at - sil.last)
         return Candidate(
             kind=SignalKind.FALL,
-            domain=Domain.CARE,
-            severity=Severity.URGENT,
             apartment=apt,
             start=sil.last,
             detected_at=at,

@@ -59,7 +59,7 @@ from detectors.base import Candidate, register
 from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
 from detectors.text import hhmm, texts
 from edge.i18n import duration
-from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
@@ -272,8 +272,6 @@ class InactivityDetector(RhythmDetector):
         }
         return Candidate(
             kind=SignalKind.INACTIVITY,
-            domain=Domain.CARE,
-            severity=Severity.URGENT,
             apartment=apt,
             start=sil.last,
             detected_at=at,

@@ -44,7 +44,7 @@ from pydantic import Field
 from detectors.base import Candidate, register
 from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
 from detectors.text import hhmm, texts
-from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import Room, SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import ApartmentState
@@ -154,8 +154,6 @@ class LongBathroomDetector(RhythmDetector):
         stay.raised = True
         return Candidate(
             kind=SignalKind.LONG_BATHROOM,
-            domain=Domain.CARE,
-            severity=Severity.URGENT,
             apartment=apt,
             start=stay.start,
             detected_at=at,

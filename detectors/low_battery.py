@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 
 from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found, register
 from detectors.text import texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -83,8 +83,6 @@ class LowBatteryDetector(Detector):
             (
                 Candidate(
                     kind=SignalKind.LOW_BATTERY,
-                    domain=Domain.HOUSING,
-                    severity=Severity.ATTENTION,
                     apartment=event.apartment,
                     start=event.ts,
                     detected_at=event.ts,
@@ -128,8 +126,6 @@ class LowBatteryDetector(Detector):
             (
                 Candidate(
                     kind=SignalKind.LOW_BATTERY,
-                    domain=Domain.HOUSING,
-                    severity=Severity.ATTENTION,
                     apartment=event.apartment,
                     start=event.ts,
                     detected_at=event.ts,

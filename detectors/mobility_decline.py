@@ -38,7 +38,7 @@ from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
 from edge.features import DayFeatures
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ class MobilityDeclineDetector(TrendDetector):
     name = "mobility_decline"
     settings_model = MobilityDeclineSettings
     kind = SignalKind.MOBILITY_DECLINE
-    domain = Domain.CARE
     features = ("transition_seconds", "transitions", "activity_events")
     direction = 1
     rooms = frozenset({"hall", "bedroom", "bathroom", "toilet", "kitchen", "living"})

@@ -43,7 +43,7 @@ from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rate_z
 from edge.features import DayFeatures
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ class NightToiletDetector(TrendDetector):
     name = "night_toilet"
     settings_model = NightToiletSettings
     kind = SignalKind.NIGHT_TOILET
-    domain = Domain.CARE
     features = ("night_toilet_visits",)
     direction = 1
     rooms = frozenset({"bedroom", "toilet", "bathroom"})

@@ -37,7 +37,7 @@ from pydantic import Field
 from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,6 @@ class NightWanderingDetector(TrendDetector):
     name = "night_wandering"
     settings_model = NightWanderingSettings
     kind = SignalKind.NIGHT_WANDERING
-    domain = Domain.CARE
     features = ("night_roaming_minutes",)
     direction = 1
     rooms = frozenset({"hall", "kitchen", "living", "entrance", "balcony"})

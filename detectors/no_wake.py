@@ -79,7 +79,7 @@ from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found
 from detectors.devices import checks_in
 from detectors.rhythm import device_candidate, is_watching, sensor_doubt
 from detectors.text import hhmm, texts
-from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
@@ -468,8 +468,6 @@ class NoWakeDetector(Detector):
         return [
             Candidate(
                 kind=SignalKind.NO_WAKE,
-                domain=Domain.CARE,
-                severity=Severity.URGENT,
                 apartment=apt,
                 start=min(start, due),
                 detected_at=due,

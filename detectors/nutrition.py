@@ -37,7 +37,7 @@ from pydantic import Field
 from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ class NutritionDetector(TrendDetector):
     name = "nutrition"
     settings_model = NutritionSettings
     kind = SignalKind.NUTRITION
-    domain = Domain.CARE
     features = ("kitchen_minutes", "kitchen_openings", "appliance_uses")
     rooms = frozenset({"kitchen"})
 

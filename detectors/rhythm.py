@@ -81,7 +81,7 @@ from pydantic import Field
 from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, EventStep, Found
 from detectors.devices import checks_in
 from detectors.text import texts
-from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
 from edge.state import is_front_door, is_pad
 
 if TYPE_CHECKING:
@@ -209,8 +209,6 @@ def device_candidate(
     _, room, device = sid.split("/", 2)
     return Candidate(
         kind=SignalKind.SENSOR_OFFLINE,
-        domain=Domain.HOUSING,
-        severity=Severity.ATTENTION,
         apartment=st.apartment,
         start=since,
         detected_at=at,

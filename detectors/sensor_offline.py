@@ -69,7 +69,7 @@ from detectors.base import (
 )
 from detectors.devices import UseModel
 from detectors.text import hhmm, texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -482,8 +482,6 @@ def silence_candidate(
     _, room, device = sid.split("/", 2)
     return Candidate(
         kind=SignalKind.SENSOR_OFFLINE,
-        domain=Domain.HOUSING,
-        severity=Severity.ATTENTION,
         apartment=apartment,
         start=since,
         detected_at=at,

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found, register
 from detectors.text import hhmm, texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -75,8 +75,6 @@ class SosDetector(Detector):
             (
                 Candidate(
                     kind=SignalKind.SOS,
-                    domain=Domain.CARE,
-                    severity=Severity.URGENT,
                     apartment=apt,
                     start=event.ts,
                     detected_at=event.ts,

@@ -47,7 +47,7 @@ from pydantic import Field
 
 from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found
 from edge.features import DayFeatures
-from edge.models import COMMON_APARTMENT, Domain, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -182,7 +182,7 @@ class TrendDetector(Detector):
     """Base of the trend detectors; subclasses say which features they keep and judge."""
 
     kind: ClassVar[SignalKind]
-    domain: ClassVar[Domain]
+    """The kind it raises (its domain is the kind's: edge.models.KINDS)."""
     features: ClassVar[tuple[str, ...]]
     direction: ClassVar[int] = -1
     """-1: a decline is the trend (observed below the baseline), +1: a rise."""
@@ -320,8 +320,6 @@ class TrendDetector(Detector):
             evidence["raised_again"] = True
         return Candidate(
             kind=self.kind,
-            domain=self.domain,
-            severity=Severity.ATTENTION,
             apartment=apt,
             start=start,
             detected_at=end,

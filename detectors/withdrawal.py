@@ -42,7 +42,7 @@ from pydantic import Field
 from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,6 @@ class WithdrawalDetector(TrendDetector):
     name = "withdrawal"
     settings_model = WithdrawalSettings
     kind = SignalKind.WITHDRAWAL
-    domain = Domain.WELFARE
     features = ("outings", "time_out_minutes", "visitor_minutes", "common_room_minutes")
 
     def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:

@@ -30,10 +30,8 @@ from edge.features import DailyFeatures, DayFeatures
 from edge.isolation import FLAT, Quarantine, urgent_first
 from edge.models import (
     COMMON_APARTMENT,
-    Domain,
     Message,
     SensorEvent,
-    Severity,
     Signal,
     SignalKind,
     signal_id,
@@ -372,8 +370,6 @@ class Hub:
         urgent signal, from the step of ``alerts.faults_from`` on. Live only (wall time)."""
         cand = Candidate(
             kind=SignalKind.HUB_FAULT,
-            domain=Domain.HOUSING,
-            severity=Severity.URGENT,
             apartment=COMMON_APARTMENT,
             start=at,
             detected_at=at,

@@ -17,7 +17,7 @@ import pytest
 
 from detectors.base import Candidate, Detector, registry
 from edge.config import Config
-from edge.models import Message, SensorEvent
+from edge.models import KINDS, Message, SensorEvent
 from edge.normalise import normalise
 from edge.state import FlatState, StateConfig
 from tests.helpers import T0
@@ -207,6 +207,8 @@ def test_every_signal_carries_evidence_and_both_languages(name: str, cls: type[D
     raised = run(det, events, FlatState(StateConfig()))
     raised += det.on_tick(events[-1].ts + timedelta(days=2), FlatState(StateConfig())).candidates
     for c in raised:
+        owners = KINDS[c.kind].detectors  # (a device signal names sensor_offline, its owner)
+        assert c.evidence.get("detector", name) in owners, f"{name}: {c.kind} not in KINDS"
         assert c.summary.get("nl"), f"{name}: {c.kind} has no Dutch summary"
         assert c.summary.get("en"), f"{name}: {c.kind} has no English summary"
         assert c.evidence, f"{name}: {c.kind} carries no evidence"
