@@ -4,23 +4,63 @@ A detector sees typed sensor events and the apartment state, and explicit clock 
 never reads the wall clock. It keeps its own state (what it learned, what it already
 raised) and can save and restore it, so a restart neither forgets nor alarms again.
 
-Time-based detectors tell the pipeline when they next need to look (:meth:`Detector.next_due`)
-and stamp what they raise with that due time, not with the tick that noticed it: then the
-same stream gives the same signals whether it is replayed or live.
+The contract, small on purpose (river's ``learn_one``/``predict_one`` in spirit): the hub
+calls three hooks, and each returns what it found as one :class:`Found`:
+
+- :meth:`Detector.on_event`: one accepted event (the apartment state already updated);
+- :meth:`Detector.on_tick`: event time reached a due time the detector gave;
+- :meth:`Detector.on_day`: one apartment's finished local day (its daily features).
+
+A :class:`Found` carries the candidates (signals to raise), the resolutions (signals whose
+condition cleared by itself) and ``due``: the soonest event time at which the detector
+wants :meth:`Detector.on_tick` called, of the times this call scheduled. The hub keeps one
+schedule for all detectors (:class:`edge.dues.Dues`): it calls ``on_tick`` once event time
+reaches the soonest due a detector gave, and that tick takes the detector's whole entry,
+so ``on_tick`` returns the detector's next due of all it still has
+(:meth:`Detector.next_due`, which the hub also asks at start and after a verdict).
+Nothing is shared between detectors and the hub but these return values. Most calls find
+nothing: they return :data:`NOTHING`, one shared object (no allocation per event).
+
+Time-based detectors stamp what they raise with its due time, not with the tick that
+noticed it: then the same stream gives the same signals whether it is replayed or live.
+
+>>> from datetime import timedelta
+>>> from detectors.text import texts
+>>> from edge.models import Room
+>>> class Knocked(Detector):   # a toy: a fall, raised a minute after the sensor said so
+...     name, settings_model = "knocked", DetectorSettings
+...     def on_event(self, event, state):
+...         if not event.fall:
+...             return NOTHING                      # the hot path: nothing allocated
+...         self.due = event.ts + timedelta(minutes=1)
+...         return Found(due=self.due)              # look again in a minute
+...     def on_tick(self, now, state):
+...         c = Candidate(kind=SignalKind.FALL, apartment="a1", start=self.due,
+...                       detected_at=self.due, summary=texts("Val.", "A fall."))
+...         return Found((c,))                      # raised; nothing more scheduled
+>>> t = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
+>>> d = Knocked(lambda apt: DetectorSettings())
+>>> found = d.on_event(SensorEvent(ts=t, received=t, apartment="a1", room=Room.HALL,
+...                                device="radar", fall=True), None)
+>>> found.candidates, f"{found.due:%H:%M}"
+((), '14:01')
+>>> (c,) = d.on_tick(found.due, None).candidates
+>>> f"{c.detected_at:%H:%M}", c.domain.value, c.severity.value   # the kind's (edge.models.KINDS)
+('14:01', 'care', 'urgent')
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import KINDS, Domain, SensorEvent, Severity, SignalKind
 
 if TYPE_CHECKING:
     from edge.features import DayFeatures
@@ -39,11 +79,10 @@ class DetectorSettings(BaseModel):
 
 @dataclass(slots=True)
 class Candidate:
-    """What a detector raises; the pipeline adds the flat, the id and the summary language."""
+    """What a detector raises; the pipeline adds the flat, the id and the summary language.
+    Its domain and severity are its kind's (:data:`edge.models.KINDS`)."""
 
     kind: SignalKind
-    domain: Domain
-    severity: Severity
     apartment: str
     start: datetime
     detected_at: datetime
@@ -51,6 +90,17 @@ class Candidate:
     evidence: dict[str, Any] = field(default_factory=dict)
     key: str = ""
     """Distinguishes two candidates of the same kind and start (e.g. two sensors)."""
+    severity_override: Severity | None = None
+    """Another severity than the kind's, for a detector that has reason to (none of the
+    built-in ones has: each raises its kinds at the table's severity)."""
+
+    @property
+    def domain(self) -> Domain:
+        return KINDS[self.kind].domain
+
+    @property
+    def severity(self) -> Severity:
+        return self.severity_override or KINDS[self.kind].severity
 
 
 @dataclass(slots=True)
@@ -70,6 +120,26 @@ class Resolution:
     """One sentence per language (``nl``, ``en``), e.g. "Deur weer dicht om 14:32"."""
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What one call of a detector's hook found (see the module docstring)."""
+
+    candidates: tuple[Candidate, ...] = ()
+    """Signals to raise, in order."""
+    resolutions: tuple[Resolution, ...] = ()
+    """Signals this detector raised whose condition cleared by itself (for the hub to close;
+    only where the detector's ``auto_close`` setting allows it)."""
+    due: datetime | None = None
+    """The soonest event time at which the detector wants :meth:`Detector.on_tick` called,
+    of the due times this call scheduled (``None``: it scheduled none). A due that later
+    moved on costs one tick that finds nothing. From ``on_tick``: the soonest of all the
+    detector still has, since the tick took its entry in the hub's schedule."""
+
+
+NOTHING: Final = Found()
+"""What most calls return: nothing found, nothing scheduled (one shared object)."""
+
+
 class EventStep(Protocol):
     """What the pipeline calls for each event: a detector, or several taken together
     (:class:`detectors.rhythm.SharedSilence`); what it raises is routed under ``name``."""
@@ -77,7 +147,7 @@ class EventStep(Protocol):
     @property
     def name(self) -> str: ...
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]: ...
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found: ...
 
 
 SettingsLookup = Callable[[str], DetectorSettings]
@@ -92,10 +162,6 @@ class Detector(ABC):
     per_event: ClassVar[bool] = True
     """False for a detector whose :meth:`on_event` does nothing (it learns from whole days
     or from time passing): the pipeline then does not call it for every event."""
-    reports_due: ClassVar[bool] = False
-    """True for a detector that appends every due it schedules to :attr:`scheduled`: the
-    pipeline then need not ask its :meth:`next_due` after every event, only when a due it
-    knows of has come (a due that moved later merely costs one look too many)."""
 
     def __init__(
         self,
@@ -110,12 +176,6 @@ class Detector(ABC):
         self.roles = roles or {}
         """Device roles from the config, keyed by sensor id (``a012/bedroom/pendant``)."""
         self._residents = residents or {}
-        self.cleared: list[Resolution] = []
-        """Signals whose condition cleared by itself, for the pipeline to close (it drains
-        this list; the hub hands every detector the same list)."""
-        self.scheduled: list[datetime] = []
-        """Dues scheduled by a ``reports_due`` detector, for the pipeline (it drains this
-        list; the hub hands every detector the same list)."""
 
     def local(self, ts: datetime) -> datetime:
         """``ts`` in the flat's time zone, for summaries and time-of-day rules."""
@@ -133,29 +193,24 @@ class Detector(ABC):
         return found
 
     @abstractmethod
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         """Look at one accepted event (state already updated with it)."""
 
-    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
-        """Event time reached ``now``; raise what has come due (stamped with its due time)."""
-        return ()
+    def on_tick(self, now: datetime, state: FlatState) -> Found:
+        """Event time reached ``now``, at or after a due this detector gave: raise what has
+        come due (stamped with its due time) and give the next due of all it still has."""
+        return NOTHING
 
     def next_due(self) -> datetime | None:
-        """The earliest event time at which :meth:`on_tick` may raise something."""
+        """The earliest event time at which :meth:`on_tick` may raise something (asked when
+        the hub starts, after its state was restored, and after a verdict)."""
         return None
 
-    def on_day(self, day: DayFeatures, state: FlatState) -> Iterable[Candidate]:
+    def on_day(self, day: DayFeatures, state: FlatState) -> Found:
         """One apartment's finished local day (its daily features), handed over when event
         time passes local midnight; trend detectors learn from these and raise here
         (stamped with the day's end, so replay and live agree)."""
-        return ()
-
-    def resolved(self, resolution: Resolution) -> None:
-        """Tell the pipeline that the condition behind a raised signal cleared by itself,
-        unless this apartment's ``auto_close`` setting says no (detectors that can tell
-        have that setting; the others never call this)."""
-        if getattr(self.settings(resolution.apartment), "auto_close", False):
-            self.cleared.append(resolution)
+        return NOTHING
 
     def scores(self) -> dict[str, dict[str, float]]:
         """What this detector currently thinks, per apartment, as numbers worth plotting

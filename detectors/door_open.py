@@ -14,10 +14,10 @@ with the moment it came due; the common entrance is not watched (it is not one r
 When a message of the door sensor could not be read after the opening (it may have been
 the "closed"), the signal waits for the sensor's next readable report, which says either.
 
-When the door is closed again after the signal was raised, the detector says so
-(:meth:`Detector.resolved`, "Deur weer dicht om 14:32"): the hub closes the signal if
-nobody has acknowledged or taken it on yet (``auto_close``, on by default), so the next
-time the door is left open is a signal of its own.
+When the door is closed again after the signal was raised, the detector says so (a
+:class:`~detectors.base.Resolution`, "Deur weer dicht om 14:32", unless ``auto_close`` is
+off for the apartment): the hub closes the signal if nobody has acknowledged or taken it
+on yet, so the next time the door is left open is a signal of its own.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from edge.models import SensorEvent, Room
@@ -30,16 +30,15 @@ time the door is left open is a signal of its own.
 ...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=Room.ENTRANCE, device="door",
 ...                     contact=closed)
 ...     state.apply(e)
-...     return list(d.on_event(e, state))
->>> _ = door(0, True), door(1, False)          # opened at 14:01
->>> due = d.next_due(); f"{due:%H:%M}"
+...     return d.on_event(e, state)
+>>> _ = door(0, True); due = door(1, False).due   # opened at 14:01
+>>> f"{due:%H:%M}"
 '14:21'
->>> [(c.kind.value, c.domain.value, c.severity.value) for c in d.on_tick(due, state)]
+>>> [(c.kind.value, c.domain.value, c.severity.value) for c in d.on_tick(due, state).candidates]
 [('door_open', 'care', 'attention')]
->>> list(d.on_tick(due + timedelta(hours=1), state))   # once per opening
-[]
->>> _ = door(95, True)                           # closed again at 15:35
->>> [(r.kind.value, r.reason["nl"]) for r in d.cleared]
+>>> d.on_tick(due + timedelta(hours=1), state).candidates   # once per opening
+()
+>>> [(r.kind.value, r.reason["nl"]) for r in door(95, True).resolutions]   # closed at 15:35
 [('door_open', 'Deur weer dicht om 15:35 (94 min open).')]
 """
 
@@ -47,15 +46,22 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, Resolution, register
+from detectors.base import (
+    NOTHING,
+    Candidate,
+    Detector,
+    DetectorSettings,
+    Found,
+    Resolution,
+    register,
+)
 from detectors.text import hhmm, texts
-from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -100,10 +106,10 @@ class DoorOpenDetector(Detector):
         role = self.roles.get(event.sensor_id)
         return role == "front_door" or (role is None and event.room is Room.ENTRANCE)
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         apt = event.apartment
         if event.contact is None or apt == COMMON_APARTMENT or not self._is_front_door(event):
-            return ()
+            return NOTHING
         st = state.apartments[apt]
         self._door[apt] = event.sensor_id
         since = self._open.get(apt)
@@ -113,7 +119,9 @@ class DoorOpenDetector(Detector):
                 self._open[apt] = st.door_changed
                 self._raised.pop(apt, None)  # its close was lost: nothing to say about it
                 self._wait.pop(apt, None)
-                heapq.heappush(self._heap, (self._due(apt, st.door_changed), apt))
+                due = self._due(apt, st.door_changed)
+                heapq.heappush(self._heap, (due, apt))
+                return Found(due=due)
         elif since is not None:
             del self._open[apt]
             self._wait.pop(apt, None)
@@ -124,22 +132,23 @@ class DoorOpenDetector(Detector):
             closed = st.door_changed or event.ts
             took = (closed - raised).total_seconds() / 60
             self._longest[apt] = max(self._longest.get(apt, 0.0), round(took, 1))
-            self.resolved(
-                Resolution(
-                    kind=SignalKind.DOOR_OPEN,
-                    apartment=apt,
-                    start=raised,
-                    key=raised.isoformat(),
-                    at=closed,
-                    reason=texts(
-                        "Deur weer dicht om {at} ({took:.0f} min open).",
-                        "Door closed again at {at} (open {took:.0f} min).",
-                        at=hhmm(self.local(closed)),
-                        took=took,
-                    ),
-                )
+            if not self.settings(apt).auto_close:
+                return NOTHING
+            res = Resolution(
+                kind=SignalKind.DOOR_OPEN,
+                apartment=apt,
+                start=raised,
+                key=raised.isoformat(),
+                at=closed,
+                reason=texts(
+                    "Deur weer dicht om {at} ({took:.0f} min open).",
+                    "Door closed again at {at} (open {took:.0f} min).",
+                    at=hhmm(self.local(closed)),
+                    took=took,
+                ),
             )
-        return ()
+            return Found(resolutions=(res,))
+        return NOTHING
 
     def _due(self, apt: str, since: datetime) -> datetime:
         wait = self._wait.get(apt)
@@ -156,7 +165,7 @@ class DoorOpenDetector(Detector):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+    def on_tick(self, now: datetime, state: FlatState) -> Found:
         out: list[Candidate] = []
         while self.next_due() is not None and self._heap[0][0] <= now:
             due, apt = heapq.heappop(self._heap)
@@ -179,14 +188,12 @@ class DoorOpenDetector(Detector):
             self._wait.pop(apt, None)
             self._raised[apt] = since
             out.append(self._candidate(apt, since, due, st.presence if st else "unknown"))
-        return out
+        return Found(tuple(out), due=self.next_due())
 
     def _candidate(self, apt: str, since: datetime, due: datetime, presence: str) -> Candidate:
         limit = self.settings(apt).open_minutes
         return Candidate(
             kind=SignalKind.DOOR_OPEN,
-            domain=Domain.CARE,
-            severity=Severity.ATTENTION,
             apartment=apt,
             start=since,
             detected_at=due,

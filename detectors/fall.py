@@ -13,26 +13,25 @@ after it reported "no fall" in between, or after ``repeat_after_minutes``.
 ...     ts = t + timedelta(minutes=minutes)
 ...     return SensorEvent(ts=ts, received=ts, apartment="a012", room=Room.BATHROOM,
 ...                        device="radar", fall=fall)
->>> [c.severity.value for c in d.on_event(ev(0, True), state)]
+>>> [c.severity.value for c in d.on_event(ev(0, True), state).candidates]
 ['urgent']
->>> list(d.on_event(ev(1, True), state))   # the same fall, still reported
-[]
->>> _ = list(d.on_event(ev(2, False), state)); len(list(d.on_event(ev(3, True), state)))
+>>> d.on_event(ev(1, True), state).candidates   # the same fall, still reported
+()
+>>> _ = d.on_event(ev(2, False), state); len(d.on_event(ev(3, True), state).candidates)
 1
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found, register
 from detectors.text import hhmm, texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -60,37 +59,37 @@ class FallDetector(Detector):
         self._sensors: set[str] = set()
         """The sensors that report falls (for the installer's coverage check)."""
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         if event.fall is None:
-            return ()
+            return NOTHING
         sid = event.sensor_id
         self._sensors.add(sid)
         if not event.fall:
             self._fallen.pop(sid, None)
-            return ()
+            return NOTHING
         since = self._fallen.get(sid)
         repeat = timedelta(minutes=self.settings(event.apartment).repeat_after_minutes)
         if since is not None and event.ts - since < repeat:
-            return ()
+            return NOTHING
         self._fallen[sid] = event.ts
         local = self.local(event.ts)
-        return (
-            Candidate(
-                kind=SignalKind.FALL,
-                domain=Domain.CARE,
-                severity=Severity.URGENT,
-                apartment=event.apartment,
-                start=event.ts,
-                detected_at=event.ts,
-                summary=texts(
-                    "Valsensor in {room} meldt om {time} een val: ga direct kijken.",
-                    "Fall sensor in {room} reported a fall at {time}: go and check now.",
-                    room=event.room.value,
-                    time=hhmm(local),
+        return Found(
+            (
+                Candidate(
+                    kind=SignalKind.FALL,
+                    apartment=event.apartment,
+                    start=event.ts,
+                    detected_at=event.ts,
+                    summary=texts(
+                        "Valsensor in {room} meldt om {time} een val: ga direct kijken.",
+                        "Fall sensor in {room} reported a fall at {time}: go and check now.",
+                        room=event.room.value,
+                        time=hhmm(local),
+                    ),
+                    evidence={"sensor": sid, "room": event.room.value, "source": "fall_sensor"},
+                    key=sid,
                 ),
-                evidence={"sensor": sid, "room": event.room.value, "source": "fall_sensor"},
-                key=sid,
-            ),
+            )
         )
 
     def state_dict(self) -> dict[str, Any]:

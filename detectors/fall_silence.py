@@ -41,14 +41,14 @@ silence.
 ...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device="motion",
 ...                     **({"occupancy": True} | kw))
 ...     state.apply(e)
-...     return list(d.on_event(e, state))
+...     return d.on_event(e, state)
 >>> _ = ev(0, Room.LIVING), ev(1, Room.HALL), ev(1.3, Room.KITCHEN)  # walks to the kitchen
->>> list(d.on_tick(d.next_due(), state))   # the soonest it could be: now it knows
-[]
+>>> d.on_tick(d.next_due(), state).candidates   # the soonest it could be: now it knows
+()
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: 90 minutes of kitchen silence
 '11:31'
 >>> _ = [ev(m, r, occupancy=None, battery=90) for m in (40, 80) for r in (Room.KITCHEN, Room.HALL)]
->>> (c,) = d.on_tick(due, state)
+>>> (c,) = d.on_tick(due, state).candidates
 >>> c.kind.value, c.severity.value, c.evidence["place"]
 ('fall', 'urgent', 'kitchen')
 >>> text = c.summary["nl"]   # no baseline yet: said in words (this text reaches phones)
@@ -67,7 +67,7 @@ from pydantic import Field
 from detectors.base import Candidate, register
 from detectors.rhythm import TRANSIT, RhythmDetector, RhythmSettings, Silence, minutes
 from detectors.text import hhmm, texts
-from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
@@ -241,8 +241,6 @@ class FallSilenceDetector(RhythmDetector):
         observed = minutes(at - sil.last)
         return Candidate(
             kind=SignalKind.FALL,
-            domain=Domain.CARE,
-            severity=Severity.URGENT,
             apartment=apt,
             start=sil.last,
             detected_at=at,

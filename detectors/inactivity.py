@@ -41,13 +41,13 @@ and goes to housing (see :mod:`detectors.rhythm`). One alarm per silence.
 ...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device="motion",
 ...                     **({"occupancy": True} | kw))
 ...     state.apply(e)
-...     return list(d.on_event(e, state))
+...     return d.on_event(e, state)
 >>> _ = ev(-1, Room.HALL), ev(0)   # 09:00 walks into the living room, then nothing
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: three hours later
 '12:00'
 >>> _ = [ev(m, r, occupancy=None, battery=90)   # hourly reports: the sensors live
 ...      for m in range(30, 241, 55) for r in (Room.LIVING, Room.HALL)]
->>> [(c.kind.value, c.severity.value, c.evidence["rule"]) for c in d.on_tick(due, state)]
+>>> [(c.kind.value, c.severity.value, c.evidence["rule"]) for c in d.on_tick(due, state).candidates]
 [('inactivity', 'urgent', 'cold')]
 """
 
@@ -63,7 +63,7 @@ from detectors.base import Candidate, register
 from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
 from detectors.text import hhmm, texts
 from edge.i18n import duration
-from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
@@ -324,8 +324,6 @@ class InactivityDetector(RhythmDetector):
         }
         return Candidate(
             kind=SignalKind.INACTIVITY,
-            domain=Domain.CARE,
-            severity=Severity.URGENT,
             apartment=apt,
             start=sil.last,
             detected_at=at,

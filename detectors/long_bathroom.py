@@ -23,12 +23,12 @@ nobody is seen leaving (see :mod:`detectors.rhythm`). One alarm per stay.
 ...     e = SensorEvent(ts=ts, received=ts, apartment="a1", room=room, device="motion",
 ...                     **({"occupancy": True} | kw))
 ...     state.apply(e)
-...     return list(d.on_event(e, state))
+...     return d.on_event(e, state)
 >>> _ = ev(0, Room.HALL), ev(0.5, Room.BATHROOM), ev(25, Room.BATHROOM)
 >>> due = d.next_due(); f"{due:%H:%M}"   # cold start: an hour and a half after going in
 '11:30'
 >>> _ = [ev(m, Room.HALL, occupancy=None, battery=90) for m in (30, 55, 80)]
->>> [(c.kind.value, c.evidence["room"]) for c in d.on_tick(due, state)]
+>>> [(c.kind.value, c.evidence["room"]) for c in d.on_tick(due, state).candidates]
 [('long_bathroom', 'bathroom')]
 """
 
@@ -44,7 +44,7 @@ from pydantic import Field
 from detectors.base import Candidate, register
 from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
 from detectors.text import hhmm, texts
-from edge.models import Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import Room, SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import ApartmentState
@@ -154,8 +154,6 @@ class LongBathroomDetector(RhythmDetector):
         stay.raised = True
         return Candidate(
             kind=SignalKind.LONG_BATHROOM,
-            domain=Domain.CARE,
-            severity=Severity.URGENT,
             apartment=apt,
             start=stay.start,
             detected_at=at,

@@ -15,7 +15,7 @@ is one signal, not one a day).
 ...     ts = t + timedelta(days=day)
 ...     return SensorEvent(ts=ts, received=ts, apartment="a012", room=Room.HALL,
 ...                        device="motion", battery=pct)
->>> [len(list(d.on_event(level(n, p), FlatState(StateConfig()))))
+>>> [len(d.on_event(level(n, p), FlatState(StateConfig())).candidates)
 ...  for n, p in enumerate([40, 14, 12, 100, 9])]
 [0, 1, 0, 0, 1]
 """
@@ -23,15 +23,14 @@ is one signal, not one a day).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
-from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found, register
 from detectors.text import texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -67,77 +66,81 @@ class LowBatteryDetector(Detector):
         self._ok_since: dict[str, datetime] = {}
         """battery_low devices said false again since: the first false after the low."""
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         level = event.battery
         if level is None:
-            return () if event.battery_low is None else self._flag(event)
+            return NOTHING if event.battery_low is None else self._flag(event)
         sid = event.sensor_id
         s = self.settings(event.apartment)
         if sid in self._low:
             if level >= s.rearm_pct:
                 self._low.discard(sid)
-            return ()
+            return NOTHING
         if level >= s.threshold_pct:
-            return ()
+            return NOTHING
         self._low.add(sid)
-        return (
-            Candidate(
-                kind=SignalKind.LOW_BATTERY,
-                domain=Domain.HOUSING,
-                severity=Severity.ATTENTION,
-                apartment=event.apartment,
-                start=event.ts,
-                detected_at=event.ts,
-                summary=texts(
-                    "Batterij van sensor '{device}' in {room} is bijna leeg ({level:.0f}%): "
-                    "vervangen.",
-                    "Battery of sensor '{device}' in {room} is almost empty ({level:.0f}%): "
-                    "replace it.",
-                    room=event.room.value,
-                    device=event.device,
-                    level=level,
+        return Found(
+            (
+                Candidate(
+                    kind=SignalKind.LOW_BATTERY,
+                    apartment=event.apartment,
+                    start=event.ts,
+                    detected_at=event.ts,
+                    summary=texts(
+                        "Batterij van sensor '{device}' in {room} is bijna leeg ({level:.0f}%): "
+                        "vervangen.",
+                        "Battery of sensor '{device}' in {room} is almost empty ({level:.0f}%): "
+                        "replace it.",
+                        room=event.room.value,
+                        device=event.device,
+                        level=level,
+                    ),
+                    evidence={
+                        "sensor": sid,
+                        "battery_pct": level,
+                        "threshold_pct": s.threshold_pct,
+                    },
+                    key=sid,
                 ),
-                evidence={"sensor": sid, "battery_pct": level, "threshold_pct": s.threshold_pct},
-                key=sid,
-            ),
+            )
         )
 
-    def _flag(self, event: SensorEvent) -> Iterable[Candidate]:
+    def _flag(self, event: SensorEvent) -> Found:
         """A device with only ``battery_low``: raised when it turns true; re-armed after it
         has said false for ``rearm_hours`` since the first false."""
         sid = event.sensor_id
         if sid in self._low:
             if event.battery_low:
                 self._ok_since.pop(sid, None)
-                return ()
+                return NOTHING
             first = self._ok_since.setdefault(sid, event.ts)
             hours = self.settings(event.apartment).rearm_hours
             if (event.ts - first).total_seconds() >= hours * 3600:
                 self._low.discard(sid)
                 del self._ok_since[sid]
-            return ()
+            return NOTHING
         if not event.battery_low:
-            return ()
+            return NOTHING
         self._low.add(sid)
-        return (
-            Candidate(
-                kind=SignalKind.LOW_BATTERY,
-                domain=Domain.HOUSING,
-                severity=Severity.ATTENTION,
-                apartment=event.apartment,
-                start=event.ts,
-                detected_at=event.ts,
-                summary=texts(
-                    "Batterij van sensor '{device}' in {room} is bijna leeg (de sensor meldt "
-                    "zelf 'batterij laag'): vervangen.",
-                    "Battery of sensor '{device}' in {room} is almost empty (the sensor itself "
-                    "reports 'battery low'): replace it.",
-                    room=event.room.value,
-                    device=event.device,
+        return Found(
+            (
+                Candidate(
+                    kind=SignalKind.LOW_BATTERY,
+                    apartment=event.apartment,
+                    start=event.ts,
+                    detected_at=event.ts,
+                    summary=texts(
+                        "Batterij van sensor '{device}' in {room} is bijna leeg (de sensor meldt "
+                        "zelf 'batterij laag'): vervangen.",
+                        "Battery of sensor '{device}' in {room} is almost empty (the sensor itself "
+                        "reports 'battery low'): replace it.",
+                        room=event.room.value,
+                        device=event.device,
+                    ),
+                    evidence={"sensor": sid, "battery_low": True},
+                    key=sid,
                 ),
-                evidence={"sensor": sid, "battery_low": True},
-                key=sid,
-            ),
+            )
         )
 
     def state_dict(self) -> dict[str, Any]:

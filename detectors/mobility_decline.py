@@ -18,7 +18,7 @@ beside it as evidence of less movement.
 ...           "activity_events": 200.0} for i in range(42)]
 >>> slow = [{"transition_seconds": 10.5, "transitions": 18.0, "activity_events": 150.0}] * 14
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), usual + slow)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.detected_at.date().isoformat()) for c in raised]
 [('mobility_decline', '2026-02-24')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
@@ -38,7 +38,7 @@ from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
 from edge.features import DayFeatures
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ class MobilityDeclineDetector(TrendDetector):
     name = "mobility_decline"
     settings_model = MobilityDeclineSettings
     kind = SignalKind.MOBILITY_DECLINE
-    domain = Domain.CARE
     features = ("transition_seconds", "transitions", "activity_events")
     direction = 1
     rooms = frozenset({"hall", "bedroom", "bathroom", "toilet", "kitchen", "living"})

@@ -21,7 +21,7 @@ diabetes or heart failure: worth a question from care, not an alarm.
 >>> calm = [{"night_toilet_visits": float(i % 2)} for i in range(42)]
 >>> more = [{"night_toilet_visits": 2.0 + i % 2} for i in range(14)]
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), calm + more)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.severity.value, c.detected_at.date().isoformat()) for c in raised]
 [('night_toilet', 'attention', '2026-02-24')]
 >>> raised[0].evidence["baseline"]
@@ -43,7 +43,7 @@ from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rate_z
 from edge.features import DayFeatures
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ class NightToiletDetector(TrendDetector):
     name = "night_toilet"
     settings_model = NightToiletSettings
     kind = SignalKind.NIGHT_TOILET
-    domain = Domain.CARE
     features = ("night_toilet_visits",)
     direction = 1
     rooms = frozenset({"bedroom", "toilet", "bathroom"})

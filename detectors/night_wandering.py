@@ -18,7 +18,7 @@ be an early sign of dementia or delirium: for care to look into.
 >>> calm = [{"night_roaming_minutes": float(i % 4)} for i in range(21)]
 >>> restless = [{"night_roaming_minutes": m} for m in (2.0, 45.0, 0.0, 60.0, 38.0)]
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), calm + restless)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.detected_at.date().isoformat()) for c in raised]
 [('night_wandering', '2026-01-31')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
@@ -37,7 +37,7 @@ from pydantic import Field
 from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,6 @@ class NightWanderingDetector(TrendDetector):
     name = "night_wandering"
     settings_model = NightWanderingSettings
     kind = SignalKind.NIGHT_WANDERING
-    domain = Domain.CARE
     features = ("night_roaming_minutes",)
     direction = 1
     rooms = frozenset({"hall", "kitchen", "living", "entrance", "balcony"})

@@ -53,14 +53,14 @@ is not learned: whoever came is no wake time of the resident's.
 ...     ev = SensorEvent(ts=t, received=t, apartment="a1", room=room, device="m",
 ...                      occupancy=moving)
 ...     state.apply(ev)
-...     return list(d.on_event(ev, state))
+...     return d.on_event(ev, state)
 >>> _ = [motion(day, h) for day in range(3) for h in (7.5, 12, 18, 22)]
 >>> _ = motion(3, 2, Room.BEDROOM)   # a night: in the bedroom only, then nothing
 >>> _ = [motion(3, h, r, moving=False)   # hourly reports: the sensors live, nobody moves
 ...      for h in range(3, 12) for r in (Room.KITCHEN, Room.BEDROOM, Room.HALL)]
 >>> due = d.next_due(); (due.hour, due.minute)   # learning: the median of 3 wakes + 100 min
 (9, 10)
->>> [(c.kind.value, c.severity.value) for c in d.on_tick(due, state)]
+>>> [(c.kind.value, c.severity.value) for c in d.on_tick(due, state).candidates]
 [('no_wake', 'urgent')]
 """
 
@@ -69,18 +69,17 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import deque
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found, register
 from detectors.devices import checks_in
 from detectors.rhythm import device_candidate, is_watching, sensor_doubt
 from detectors.text import hhmm, texts
-from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
@@ -177,6 +176,8 @@ class NoWakeDetector(Detector):
         """apartment -> the last morning it raised the alarm for (not learned from)."""
         self._deadline: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
+        self._scheduled: datetime | None = None
+        """The soonest deadline scheduled during the current :meth:`on_event`."""
 
     # --- learning ----------------------------------------------------------------------
 
@@ -288,13 +289,23 @@ class NoWakeDetector(Detector):
         if self._deadline.get(apartment) != due:
             self._deadline[apartment] = due
             heapq.heappush(self._heap, (due, apartment))
+            if self._scheduled is None or due < self._scheduled:
+                self._scheduled = due
 
     # --- the hooks ---------------------------------------------------------------------
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
+        self._see(event, state)
+        due = self._scheduled
+        if due is None:
+            return NOTHING
+        self._scheduled = None
+        return Found(due=due)
+
+    def _see(self, event: SensorEvent, state: FlatState) -> None:
         apt = event.apartment
         if apt == COMMON_APARTMENT:
-            return ()
+            return
         if apt not in self._deadline:
             self._schedule(apt, event.ts)
         pending = self._pending.get(apt)
@@ -306,23 +317,22 @@ class NoWakeDetector(Detector):
         if event.occupancy is not None and is_pad(event.device, self.roles.get(event.sensor_id)):
             sensor = state.apartments[apt].sensors.get(event.sensor_id)
             if sensor is None or sensor.last_change != event.ts:
-                return ()  # a report of the same state
+                return  # a report of the same state
             if event.occupancy:
                 self._pending.pop(apt, None)  # back to bed: a visit to the toilet at night
             elif event.room is Room.BEDROOM and self._morning(apt, event.ts):
                 self._pending[apt] = event.ts
-            return ()
+            return
         if self._is_up(event, state) and self._morning(apt, event.ts):
             if pending is not None:
-                return ()  # out of bed a short while: up once it lasts (a night visit, else)
+                return  # out of bed a short while: up once it lasts (a night visit, else)
             pad = self._bed_pad(apt, state.apartments[apt])
             if pad is not None and pad.occupied is False and pad.last_change is not None:
                 # alone, out of bed: up only if not back in bed within out_of_bed_minutes
                 # (a night kitchen visit before the usual hour is no waking up)
                 self._pending[apt] = pad.last_change
-                return ()
+                return
             self._got_up(apt, event.ts)
-        return ()
 
     def _bed_pad(self, apt: str, st: ApartmentState) -> SensorState | None:
         """The bed pad of a resident living alone (the one pad in the bedroom), else
@@ -377,7 +387,7 @@ class NoWakeDetector(Detector):
             heapq.heappop(heap)  # rescheduled since
         return heap[0][0] if heap else None
 
-    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+    def on_tick(self, now: datetime, state: FlatState) -> Found:
         out: list[Candidate] = []
         while self._heap and self._heap[0][0] <= now:
             due, apt = heapq.heappop(self._heap)
@@ -396,7 +406,8 @@ class NoWakeDetector(Detector):
                     self._alarmed[apt] = day
                 out.extend(found)
             self._schedule(apt, due)
-        return out
+        self._scheduled = None  # (its next due is returned whole)
+        return Found(tuple(out), due=self.next_due())
 
     # long: the morning's rules in their order, each with its reason
     def _check(self, apt: str, due: datetime, day: date, state: FlatState) -> list[Candidate]:
@@ -457,8 +468,6 @@ class NoWakeDetector(Detector):
         return [
             Candidate(
                 kind=SignalKind.NO_WAKE,
-                domain=Domain.CARE,
-                severity=Severity.URGENT,
                 apartment=apt,
                 start=min(start, due),
                 detected_at=due,

@@ -18,7 +18,7 @@ three falling together: a sign of malnutrition (ondervoeding) worth a question f
 >>> less = {"kitchen_minutes": 25.0, "kitchen_openings": 3.0, "appliance_uses": 1.0}
 >>> wobble = [{k: v + (i % 3) for k, v in usual.items()} for i in range(42)]
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), wobble + [less] * 14)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.detected_at.date().isoformat()) for c in raised]
 [('nutrition', '2026-02-23')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
@@ -37,7 +37,7 @@ from pydantic import Field
 from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ class NutritionDetector(TrendDetector):
     name = "nutrition"
     settings_model = NutritionSettings
     kind = SignalKind.NUTRITION
-    domain = Domain.CARE
     features = ("kitchen_minutes", "kitchen_openings", "appliance_uses")
     rooms = frozenset({"kitchen"})
 

@@ -70,7 +70,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -78,10 +78,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, EventStep
+from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, EventStep, Found
 from detectors.devices import checks_in
 from detectors.text import texts
-from edge.models import COMMON_APARTMENT, Domain, Room, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
 from edge.state import is_front_door, is_pad
 
 if TYPE_CHECKING:
@@ -209,8 +209,6 @@ def device_candidate(
     _, room, device = sid.split("/", 2)
     return Candidate(
         kind=SignalKind.SENSOR_OFFLINE,
-        domain=Domain.HOUSING,
-        severity=Severity.ATTENTION,
         apartment=st.apartment,
         start=since,
         detected_at=at,
@@ -383,11 +381,9 @@ class RhythmDetector(Detector):
     home, alone and the sensors before raising (:meth:`alarm`). One alarm per silence; a
     restart carries on.
 
-    Every due it schedules goes to :attr:`scheduled` (``reports_due``): movements come many
-    times a minute, and the pipeline need not ask all three detectors for their next due
-    after each one."""
+    A movement returns the due it scheduled (movements come many times a minute: the hub
+    need not ask all three detectors for their next due after each one)."""
 
-    reports_due = True
     unseen_stays = True
     """Whether this detector keeps unseen stays (:meth:`allowance`)."""
 
@@ -437,12 +433,15 @@ class RhythmDetector(Detector):
 
     # --- the hooks --------------------------------------------------------------------
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         return silence_step((self,), event, state)
 
-    def _movement(self, apt: str, event: SensorEvent, st: ApartmentState, noting: bool) -> None:
+    def _movement(
+        self, apt: str, event: SensorEvent, st: ApartmentState, noting: bool
+    ) -> datetime | None:
         """A movement in ``apt`` (its silence already noted): learn from the silence it
-        ended, begin the next one and schedule when that would be too long."""
+        ended, begin the next one and schedule when that would be too long (returned:
+        the due it scheduled, if any)."""
         ts = event.ts
         sil = self._sil.get(apt)
         if sil is not None:
@@ -451,11 +450,12 @@ class RhythmDetector(Detector):
                 # (a pad sat on) may change the running silence's due
                 if self.overtaken(apt, event, st):
                     bound = self.soonest(apt, sil)
-                    self._set_due(
+                    due = self._set_due(
                         apt, self.due(apt, sil, st) if bound is None else sil.last + bound
                     )
                     self._exact.discard(apt)
-                return
+                    return due
+                return None
             if self.unseen_stays and sil.clean and ts - sil.last <= _LEARN_MAX:
                 s = self.settings(apt)
                 self._unseen.note(apt, sil, event, s.unseen_walk_minutes, s.window_days)
@@ -470,8 +470,9 @@ class RhythmDetector(Detector):
         if noting:
             new.note(st, ts)
         bound = self.soonest(apt, new)
-        self._set_due(apt, self.due(apt, new, st) if bound is None else ts + bound)
+        due = self._set_due(apt, self.due(apt, new, st) if bound is None else ts + bound)
         self._exact.discard(apt)
+        return due
 
     def allowance(self, apt: str, since: datetime) -> float:
         """Minutes a silence begun in a transit room at ``since`` must last before it is
@@ -480,14 +481,16 @@ class RhythmDetector(Detector):
         return self._unseen.allowance(apt, since, s.window_days, s.unseen_walk_minutes,
                                      s.unseen_budget)  # fmt: skip
 
-    def _set_due(self, apt: str, due: datetime | None) -> None:
+    def _set_due(self, apt: str, due: datetime | None) -> datetime | None:
+        """Schedule ``apt``'s silence at ``due``; returns it when it is a new due time."""
         if due is None:
             self._due.pop(apt, None)
-            return
+            return None
         if self._due.get(apt) != due:
             self._due[apt] = due
             heapq.heappush(self._heap, (due, apt))
-            self.scheduled.append(due)
+            return due
+        return None
 
     def next_due(self) -> datetime | None:
         heap = self._heap
@@ -495,7 +498,7 @@ class RhythmDetector(Detector):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+    def on_tick(self, now: datetime, state: FlatState) -> Found:
         out: list[Candidate] = []
         while self._heap and self._heap[0][0] <= now:
             due, apt = heapq.heappop(self._heap)
@@ -503,7 +506,7 @@ class RhythmDetector(Detector):
                 continue
             del self._due[apt]
             out.extend(self._check(apt, due, state))
-        return out
+        return Found(tuple(out), due=self.next_due())
 
     def _check(self, apt: str, due: datetime, state: FlatState) -> list[Candidate]:
         sil = self._sil[apt]
@@ -613,16 +616,18 @@ class RhythmDetector(Detector):
 
 def silence_step(
     detectors: Sequence[RhythmDetector], event: SensorEvent, state: FlatState
-) -> tuple[()]:
+) -> Found:
     """One event for silence detectors that share their device roles: whether it is a
     movement, and whether the state has anything to note on a silence (away, a visitor),
     is worked out once for all of them; each then notes its own silence, and on a
     movement learns and schedules (:meth:`RhythmDetector._movement`). Most events are
     reports, not movements, with nothing to note: they cost one look. Nothing is raised
-    here (alarms come at due times, from :meth:`RhythmDetector.on_tick`)."""
+    here (alarms come at due times, from :meth:`RhythmDetector.on_tick`); returned is the
+    soonest due a movement scheduled, for all of them (a detector whose own due is later
+    is looked at once in vain)."""
     apt = event.apartment
     if apt == COMMON_APARTMENT:
-        return ()
+        return NOTHING
     st = state.apartments[apt]
     noting = st.presence == "away" or st.second_person_until is not None
     if noting:
@@ -632,10 +637,14 @@ def silence_step(
             if sil is not None:
                 sil.note(st, ts)
     sid = event.sensor_id
-    if is_movement(event, st.sensors.get(sid), detectors[0].roles.get(sid)):
-        for det in detectors:
-            det._movement(apt, event, st, noting)
-    return ()
+    if not is_movement(event, st.sensors.get(sid), detectors[0].roles.get(sid)):
+        return NOTHING
+    soonest = None
+    for det in detectors:
+        due = det._movement(apt, event, st, noting)
+        if due is not None and (soonest is None or due < soonest):
+            soonest = due
+    return NOTHING if soonest is None else Found(due=soonest)
 
 
 class SharedSilence:
@@ -647,7 +656,7 @@ class SharedSilence:
     def __init__(self, detectors: Sequence[RhythmDetector]) -> None:
         self.detectors = tuple(detectors)
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         return silence_step(self.detectors, event, state)
 
 

@@ -17,13 +17,13 @@ in event time:
 Raised once per sensor until it is heard from again. The signal is stamped with the time
 it came due, whatever tick noticed it, so replay and live agree.
 
-When the sensor reports again, the detector says so (:meth:`Detector.resolved`, "Sensor
-meldt zich weer om 14:32"): the hub closes the signal if nobody has acknowledged or taken
-it on yet (``auto_close``, on by default), unless the sensor *flaps*: one that went quiet
-``flapping_times`` times within ``history_days`` stays one open signal for housing (each
-new silence folds into it) instead of a new signal every time. The same goes for the
-device signal a silence detector raised early for a quiet sensor (same id): a sensor
-heard from again after a silence of :data:`MAYBE_RAISED` or more may have had one.
+When the sensor reports again, the detector says so (a :class:`~detectors.base.Resolution`,
+"Sensor meldt zich weer om 14:32", unless ``auto_close`` is off for the apartment): the hub
+closes the signal if nobody has acknowledged or taken it on yet, unless the sensor *flaps*:
+one that went quiet ``flapping_times`` times within ``history_days`` stays one open signal
+for housing (each new silence folds into it) instead of a new signal every time. The same
+goes for the device signal a silence detector raised early for a quiet sensor (same id): a
+sensor heard from again after a silence of :data:`MAYBE_RAISED` or more may have had one.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from edge.models import SensorEvent, Room
@@ -32,19 +32,19 @@ heard from again after a silence of :data:`MAYBE_RAISED` or more may have had on
 >>> d = SensorOfflineDetector(lambda apt: SensorOfflineSettings(after_hours=2,
 ...                                                                event_only_hours=2))
 >>> st = FlatState(StateConfig())
->>> _ = list(d.on_event(SensorEvent(ts=t, received=t, apartment="a012", room=Room.HALL,
-...                                 device="motion", battery=80), st))
->>> d.next_due() == t + timedelta(hours=2)
+>>> found = d.on_event(SensorEvent(ts=t, received=t, apartment="a012", room=Room.HALL,
+...                                 device="motion", battery=80), st)
+>>> found.due == t + timedelta(hours=2)
 True
 >>> [(c.kind.value, c.detected_at == t + timedelta(hours=2)) for c in
-...  d.on_tick(t + timedelta(hours=5), st)]
+...  d.on_tick(t + timedelta(hours=5), st).candidates]
 [('sensor_offline', True)]
->>> list(d.on_tick(t + timedelta(hours=9), st))   # raised once
-[]
+>>> d.on_tick(t + timedelta(hours=9), st).candidates   # raised once
+()
 >>> back = t + timedelta(hours=10, minutes=5)
->>> _ = list(d.on_event(SensorEvent(ts=back, received=back, apartment="a012",
-...                                 room=Room.HALL, device="motion", battery=80), st))
->>> [(r.kind.value, r.start == t, r.reason["en"]) for r in d.cleared]
+>>> found = d.on_event(SensorEvent(ts=back, received=back, apartment="a012",
+...                                room=Room.HALL, device="motion", battery=80), st)
+>>> [(r.kind.value, r.start == t, r.reason["en"]) for r in found.resolutions]
 [('sensor_offline', True, 'Sensor reports again at 13:05 (silent 10.1 h).')]
 """
 
@@ -53,16 +53,23 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, Resolution, register
+from detectors.base import (
+    NOTHING,
+    Candidate,
+    Detector,
+    DetectorSettings,
+    Found,
+    Resolution,
+    register,
+)
 from detectors.devices import UseModel
 from detectors.text import hhmm, texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -282,7 +289,7 @@ class SensorOfflineDetector(Detector):
             if event.action is None and event.fall is None:
                 self._stateful.add(event.sensor_id)
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         sid = event.sensor_id
         ts = event.ts
         self._note_use(event, state)
@@ -303,23 +310,27 @@ class SensorOfflineDetector(Detector):
             self._avail.add(sid)
         if event.available is False:
             if sid in self._offline:
-                return ()
+                return NOTHING
             self._went_quiet(sid, ts)
             self._since[sid] = ts
-            return (silence_candidate(event.apartment, sid, ts, ts, "availability", self.tz),)
+            return Found(
+                (silence_candidate(event.apartment, sid, ts, ts, "availability", self.tz),)
+            )
+        back = None
         if sid in self._offline:
             self._offline.discard(sid)
             since = self._since.pop(sid, last)
             if newer and since is not None:
-                self._back(event.apartment, sid, since, ts)
+                back = self._back(event.apartment, sid, since, ts)
         elif newer and last is not None and ts - last >= MAYBE_RAISED:
-            self._back(event.apartment, sid, last, ts)
+            back = self._back(event.apartment, sid, last, ts)
         due = self._last[sid] + self._after(sid)
         known = self._due.get(sid)
-        if known is None or due < known:
-            self._due[sid] = due
-            heapq.heappush(self._heap, (due, sid))
-        return ()
+        if known is not None and due >= known:
+            return NOTHING if back is None else Found(resolutions=(back,))
+        self._due[sid] = due
+        heapq.heappush(self._heap, (due, sid))
+        return Found(due=due) if back is None else Found(resolutions=(back,), due=due)
 
     def _went_quiet(self, sid: str, at: datetime) -> None:
         self._offline.add(sid)
@@ -331,24 +342,24 @@ class SensorOfflineDetector(Detector):
         apt = sid.split("/", 1)[0]
         return bool(len(self._quiet.get(sid, ())) >= self.settings(apt).flapping_times)
 
-    def _back(self, apartment: str, sid: str, since: datetime, at: datetime) -> None:
-        if self._flapping(sid):
-            return  # (one open signal for housing: the next silence folds into it)
+    def _back(self, apartment: str, sid: str, since: datetime, at: datetime) -> Resolution | None:
+        """The resolution of ``sid``'s signal, heard from again (``None``: not closed by
+        itself here: ``auto_close`` is off, or the sensor flaps)."""
+        if self._flapping(sid) or not self.settings(apartment).auto_close:
+            return None  # (flapping: one open signal for housing, the next silence folds in)
         hours = (at - since).total_seconds() / 3600
-        self.resolved(
-            Resolution(
-                kind=SignalKind.SENSOR_OFFLINE,
-                apartment=apartment,
-                start=since,
-                key=sid,
-                at=at,
-                reason=texts(
-                    "Sensor meldt zich weer om {at} ({hours:.1f} uur stil).",
-                    "Sensor reports again at {at} (silent {hours:.1f} h).",
-                    at=hhmm(self.local(at)),
-                    hours=hours,
-                ),
-            )
+        return Resolution(
+            kind=SignalKind.SENSOR_OFFLINE,
+            apartment=apartment,
+            start=since,
+            key=sid,
+            at=at,
+            reason=texts(
+                "Sensor meldt zich weer om {at} ({hours:.1f} uur stil).",
+                "Sensor reports again at {at} (silent {hours:.1f} h).",
+                at=hhmm(self.local(at)),
+                hours=hours,
+            ),
         )
 
     def next_due(self) -> datetime | None:
@@ -359,7 +370,7 @@ class SensorOfflineDetector(Detector):
         little use known (doctor and coverage can name them)."""
         return sorted(s for s in self._unjudged if s.split("/", 1)[0] == apartment)
 
-    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+    def on_tick(self, now: datetime, state: FlatState) -> Found:
         out: list[Candidate] = []
         heap = self._heap
         while heap and heap[0][0] <= now:
@@ -388,7 +399,7 @@ class SensorOfflineDetector(Detector):
                 self._since[sid] = last
                 apt = sid.split("/", 1)[0]
                 out.append(silence_candidate(apt, sid, last, due, "silence", self.tz))
-        return out
+        return Found(tuple(out), due=self.next_due())
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Per apartment: the silence limit in hours as learned so far (the setting, widened
@@ -471,8 +482,6 @@ def silence_candidate(
     _, room, device = sid.split("/", 2)
     return Candidate(
         kind=SignalKind.SENSOR_OFFLINE,
-        domain=Domain.HOUSING,
-        severity=Severity.ATTENTION,
         apartment=apartment,
         start=since,
         detected_at=at,

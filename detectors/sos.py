@@ -13,7 +13,7 @@ Presses within ``repeat_after_s`` of the last call of the same apartment are one
 ...     ts = t + timedelta(seconds=s)
 ...     return SensorEvent(ts=ts, received=ts, apartment="a012", room=Room.LIVING,
 ...                        device="pendant", action=action)
->>> [len(list(d.on_event(press(s, a), FlatState(StateConfig()))))
+>>> [len(d.on_event(press(s, a), FlatState(StateConfig())).candidates)
 ...  for s, a in [(0, "sos"), (5, "sos"), (200, "single"), (300, "emergency")]]
 [1, 0, 0, 1]
 """
@@ -21,15 +21,14 @@ Presses within ``repeat_after_s`` of the last call of the same apartment are one
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings, register
+from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found, register
 from detectors.text import hhmm, texts
-from edge.models import Domain, SensorEvent, Severity, SignalKind
+from edge.models import SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -63,32 +62,32 @@ class SosDetector(Detector):
             return True
         return self.roles.get(event.sensor_id) == "sos_button" and action not in RELEASES
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         if not self._is_call(event):
-            return ()
+            return NOTHING
         apt = event.apartment
         last = self._last.get(apt)
         window = timedelta(seconds=self.settings(apt).repeat_after_s)
         self._last[apt] = event.ts
         if last is not None and timedelta(0) <= event.ts - last < window:
-            return ()
-        return (
-            Candidate(
-                kind=SignalKind.SOS,
-                domain=Domain.CARE,
-                severity=Severity.URGENT,
-                apartment=apt,
-                start=event.ts,
-                detected_at=event.ts,
-                summary=texts(
-                    "Alarmknop ingedrukt om {time} ({room}): ga direct kijken.",
-                    "Alarm button pressed at {time} ({room}): go and check now.",
-                    room=event.room.value,
-                    time=hhmm(self.local(event.ts)),
+            return NOTHING
+        return Found(
+            (
+                Candidate(
+                    kind=SignalKind.SOS,
+                    apartment=apt,
+                    start=event.ts,
+                    detected_at=event.ts,
+                    summary=texts(
+                        "Alarmknop ingedrukt om {time} ({room}): ga direct kijken.",
+                        "Alarm button pressed at {time} ({room}): go and check now.",
+                        room=event.room.value,
+                        time=hhmm(self.local(event.ts)),
+                    ),
+                    evidence={"sensor": event.sensor_id, "action": event.action},
+                    key=event.sensor_id,
                 ),
-                evidence={"sensor": event.sensor_id, "action": event.action},
-                key=event.sensor_id,
-            ),
+            )
         )
 
     def state_dict(self) -> dict[str, Any]:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -46,9 +45,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Candidate, Detector, DetectorSettings
+from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Found
 from edge.features import DayFeatures
-from edge.models import COMMON_APARTMENT, Domain, SensorEvent, Severity, SignalKind
+from edge.models import COMMON_APARTMENT, SensorEvent, SignalKind
 
 if TYPE_CHECKING:
     from edge.state import FlatState
@@ -183,7 +182,7 @@ class TrendDetector(Detector):
     """Base of the trend detectors; subclasses say which features they keep and judge."""
 
     kind: ClassVar[SignalKind]
-    domain: ClassVar[Domain]
+    """The kind it raises (its domain is the kind's: edge.models.KINDS)."""
     features: ClassVar[tuple[str, ...]]
     direction: ClassVar[int] = -1
     """-1: a decline is the trend (observed below the baseline), +1: a rise."""
@@ -202,8 +201,8 @@ class TrendDetector(Detector):
 
     per_event = False  # trends learn from whole days (on_day), not from single events
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
-        return ()
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
+        return NOTHING
 
     # --- what subclasses provide -----------------------------------------------------
 
@@ -240,13 +239,13 @@ class TrendDetector(Detector):
 
     # --- the hook ----------------------------------------------------------------------
 
-    def on_day(self, day: DayFeatures, state: FlatState) -> Iterable[Candidate]:
+    def on_day(self, day: DayFeatures, state: FlatState) -> Found:
         apt = day.apartment
         if apt == COMMON_APARTMENT:
-            return ()
+            return NOTHING
         s = self.settings(apt)
         if not self.usable(day, s):
-            return ()
+            return NOTHING
         today = day.day.toordinal()
         self._last_day[apt] = today
         rows = self._days.get(apt)
@@ -259,19 +258,19 @@ class TrendDetector(Detector):
         j = self._scan(rows, today, s)
         if j is None:
             self._streak[apt] = 0
-            return ()
+            return NOTHING
         self._scores[apt] = {"baseline": j.baseline, "observed": j.observed, "score": j.score}
         closed = self._closed.get(apt)
         bad = j.trending if closed is None else self.persists(j, closed)
         self._streak[apt] = self._streak.get(apt, 0) + 1 if bad else 0
         if not bad or self._streak[apt] < s.confirm_days or apt in self._open:
-            return ()
+            return NOTHING
         again = closed is not None
         if closed is not None:
             if today - closed["day"] < s.reraise_after_days:
-                return ()
+                return NOTHING
             j.baseline = closed["baseline"]  # judged against the past before the first signal
-        return [self._raise(apt, day.day, j, s, again)]
+        return Found((self._raise(apt, day.day, j, s, again),))
 
     def _scan(self, rows: deque[tuple[int, list[float]]], today: int, s: Any) -> Judgement | None:
         """Judge the recent windows of ``scan_days``, ``2 x scan_days``, ... up to
@@ -321,8 +320,6 @@ class TrendDetector(Detector):
             evidence["raised_again"] = True
         return Candidate(
             kind=self.kind,
-            domain=self.domain,
-            severity=Severity.ATTENTION,
             apartment=apt,
             start=start,
             detected_at=end,

@@ -23,7 +23,7 @@ no decline either.
 >>> alone = [{"outings": float(i % 5 == 0), "time_out_minutes": 40.0 * (i % 5 == 0),
 ...           "visitor_minutes": 0.0, "common_room_minutes": 0.0} for i in range(21)]
 >>> raised = [c for day in example_days("a1", date(2026, 1, 5), usual + alone)
-...           for c in d.on_day(day, None)]
+...           for c in d.on_day(day, None).candidates]
 >>> [(c.kind.value, c.domain.value, c.detected_at.date().isoformat()) for c in raised]
 [('withdrawal', 'welfare', '2026-02-25')]
 >>> print(textwrap.fill(raised[0].summary["en"], 80))
@@ -42,7 +42,7 @@ from pydantic import Field
 from detectors.base import register
 from detectors.text import texts
 from detectors.trend import Judgement, TrendDetector, TrendSettings, rank_z
-from edge.models import Domain, SignalKind
+from edge.models import SignalKind
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,6 @@ class WithdrawalDetector(TrendDetector):
     name = "withdrawal"
     settings_model = WithdrawalSettings
     kind = SignalKind.WITHDRAWAL
-    domain = Domain.WELFARE
     features = ("outings", "time_out_minutes", "visitor_minutes", "common_room_minutes")
 
     def judge(self, base: np.ndarray, recent: np.ndarray, settings: Any) -> Judgement | None:

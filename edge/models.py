@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -70,6 +71,61 @@ class SignalKind(StrEnum):
 HUB_KINDS = frozenset({SignalKind.HUB_FAULT})
 """Kinds about the hub itself, not a resident's situation: no simulator or recording has
 them, and replay never raises them."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """One row of :data:`KINDS`."""
+
+    kind: SignalKind
+    domain: Domain
+    """Who owns its signals at the signal meeting."""
+    severity: Severity
+    """``urgent`` pages (escalation), ``attention`` goes on the meeting's agenda."""
+    detectors: tuple[str, ...]
+    """The detectors whose signals these are (named in the signal's evidence; the meeting's
+    verdict goes to them), the first the kind's owner; ``hub`` for the hub's own."""
+
+    @property
+    def label(self) -> str:
+        """Its name in the translation catalogue (edge/catalogue.py), Dutch and English."""
+        return f"kind.{self.kind.value}"
+
+
+KINDS: dict[SignalKind, KindInfo] = {
+    row.kind: row
+    for row in (
+        KindInfo(SignalKind.FALL, Domain.CARE, Severity.URGENT, ("fall", "fall_silence")),
+        KindInfo(SignalKind.SOS, Domain.CARE, Severity.URGENT, ("sos",)),
+        KindInfo(SignalKind.NO_WAKE, Domain.CARE, Severity.URGENT, ("no_wake",)),
+        KindInfo(SignalKind.INACTIVITY, Domain.CARE, Severity.URGENT, ("inactivity",)),
+        KindInfo(SignalKind.LONG_BATHROOM, Domain.CARE, Severity.URGENT, ("long_bathroom",)),
+        KindInfo(SignalKind.NIGHT_WANDERING, Domain.CARE, Severity.ATTENTION, ("night_wandering",)),
+        KindInfo(SignalKind.DOOR_OPEN, Domain.CARE, Severity.ATTENTION, ("door_open",)),
+        KindInfo(SignalKind.WITHDRAWAL, Domain.WELFARE, Severity.ATTENTION, ("withdrawal",)),
+        KindInfo(SignalKind.NUTRITION, Domain.CARE, Severity.ATTENTION, ("nutrition",)),
+        KindInfo(SignalKind.NIGHT_TOILET, Domain.CARE, Severity.ATTENTION, ("night_toilet",)),
+        KindInfo(
+            SignalKind.MOBILITY_DECLINE, Domain.CARE, Severity.ATTENTION, ("mobility_decline",)
+        ),
+        KindInfo(
+            SignalKind.SENSOR_OFFLINE, Domain.HOUSING, Severity.ATTENTION, ("sensor_offline",)
+        ),
+        KindInfo(SignalKind.LOW_BATTERY, Domain.HOUSING, Severity.ATTENTION, ("low_battery",)),
+        KindInfo(SignalKind.HUB_FAULT, Domain.HOUSING, Severity.URGENT, ("hub",)),
+    )
+}
+"""The one signal-kind table: per kind its domain, severity, detectors and catalogue label.
+A candidate takes its domain and severity from here (:class:`detectors.base.Candidate`);
+``tests/test_kinds.py`` holds every kind, every registered detector and every label to it.
+A new kind: its member in :class:`SignalKind`, its row here, its label (``kind.<kind>``)
+in both languages in edge/catalogue.py.
+
+>>> KINDS[SignalKind.NO_WAKE].severity.value, KINDS[SignalKind.NO_WAKE].label
+('urgent', 'kind.no_wake')
+>>> KINDS[SignalKind.FALL].detectors
+('fall', 'fall_silence')
+"""
 
 
 _ZONES: dict[tzinfo, tzinfo] = {}

@@ -18,21 +18,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from detectors.base import Candidate, Detector, EventStep, Resolution, registry
+from detectors.base import NOTHING, Candidate, Detector, EventStep, Found, Resolution, registry
 from detectors.rhythm import SharedSilence, share_silence
 from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
 from edge.decode import decode_json, encode_payload
+from edge.dues import Dues
 from edge.escalation import AlertSink, Escalator
 from edge.features import DailyFeatures, DayFeatures
 from edge.isolation import FLAT, Quarantine, urgent_first
 from edge.models import (
     COMMON_APARTMENT,
-    Domain,
     Message,
     SensorEvent,
-    Severity,
     Signal,
     SignalKind,
     signal_id,
@@ -119,7 +118,7 @@ def signal_topic(base: str, flat: str, signal: Signal) -> str:
     return f"{base}/{flat}/signal/{signal.apartment}/{signal.kind.value}"
 
 
-# long: not yet split: issue 19's composition root and one scheduler take parts out
+# long: not yet split: issue 19's composition root takes the wiring out
 class Hub:
     """Normalises, keeps, tracks and detects; raises signals to its sinks."""
 
@@ -159,7 +158,9 @@ class Hub:
         names = urgent_first(list(known) if detectors is None else list(detectors))
         self.detectors: list[Detector] = []
         self._cleared: list[Resolution] = []
-        self._scheduled: list[datetime] = []
+        """Resolutions returned in this message's stage, closed at its end (_resolve)."""
+        self.dues = Dues()
+        """The one schedule: when each detector wants its on_tick (edge/dues.py)."""
         residents = config.residents()
         for name in names:
             cls = known[name]
@@ -169,23 +170,16 @@ class Hub:
                 roles=self.roles,
                 residents=residents,
             )
-            det.cleared = self._cleared  # one list: the path looks at it once per event
-            det.scheduled = self._scheduled  # likewise
             self.detectors.append(det)
         self._consent: dict[tuple[str, str], bool] = {}
-        self._active: dict[str, list[EventStep]] = {}
+        self._active: dict[str, list[tuple[EventStep, tuple[str, ...]]]] = {}
+        """Per apartment, what runs for each event: each step, and the detectors it stands
+        for (their names: where the due it returns is noted)."""
         self.quarantine = Quarantine()
         """Detectors that failed, per apartment: not called there again (edge/isolation.py)."""
         self._unshared: set[str] = set()
         """Apartments whose silence detectors run one by one (their shared step failed)."""
         self._saved_detectors: dict[str, object] = {}
-        timed = [d for d in self.detectors if type(d).next_due is not Detector.next_due]
-        self._timed = [d for d in timed if not d.reports_due]
-        self._reporting = [d for d in timed if d.reports_due]
-        self._reported: datetime | None = None
-        """The earliest due of the ``reports_due`` detectors, or earlier (see
-        :meth:`_recompute_due`)."""
-        self._daily = [d for d in self.detectors if type(d).on_day is not Detector.on_day]
         self._base = config.mqtt.zigbee_base_topic
         self._bridge = {
             f"{self._base}/bridge/devices": self.names.learn_devices,
@@ -247,7 +241,8 @@ class Hub:
             if clock:
                 self.clock.now = datetime.fromisoformat(clock)
             logger.info("Restored state saved at event time %s", clock)
-            self._recompute_due()
+        self._ask_dues(self.detectors)
+        self._recompute_due()
         received = saved.get("received") if saved else None
         if isinstance(received, int | float):
             self._received = float(received)
@@ -363,6 +358,7 @@ class Hub:
                 )
                 logger.info("Feedback on %s in %s: %s", det.name, entry.apartment, change)
         if closed:
+            self._ask_dues(self.detectors)  # (a verdict may move a due: no_wake's margin)
             self._recompute_due()
         return len(closed)
 
@@ -374,8 +370,6 @@ class Hub:
         urgent signal, from the step of ``alerts.faults_from`` on. Live only (wall time)."""
         cand = Candidate(
             kind=SignalKind.HUB_FAULT,
-            domain=Domain.HOUSING,
-            severity=Severity.URGENT,
             apartment=COMMON_APARTMENT,
             start=at,
             detected_at=at,
@@ -399,7 +393,7 @@ class Hub:
         self.store.add_dead_letter(source, topic, payload, reason, self.clock.now)
         logger.debug("Rejected %s (%s): %s", source, topic, reason)
 
-    # long: the one path of a message, in its order (issue 19: detectors that return)
+    # long: the one path of a message, in its order
     def handle(self, message: Message) -> list[Signal]:
         """Take one message through the whole path; returns the signals it raised."""
         stats = self.stats
@@ -476,15 +470,23 @@ class Hub:
             active = self._active[apt] = self._steps(apt)
         state = self.state
         self.stage = "event"
-        for det in active:
+        for step, names in active:
             try:
-                found = tuple(det.on_event(event, state))
+                found = step.on_event(event, state)
             except Exception as err:
-                found = self._step_failed(det, event, err)
-            for cand in found:
-                sig = self._route(cand, det.name)
+                found = self._step_failed(step, event, err)
+            if found is NOTHING:
+                continue
+            for cand in found.candidates:
+                sig = self._route(cand, step.name)
                 if sig is not None:
                     out.append(sig)
+            if found.resolutions:
+                self._cleared.extend(found.resolutions)
+            due = found.due
+            if due is not None:
+                for name in names:
+                    self.dues.note(name, due)
         if self._cleared:
             self._resolve()
         self._recompute_due(exact=False)
@@ -548,49 +550,65 @@ class Hub:
             )
         self.roles.update(self.names.roles())
 
-    def _steps(self, apt: str) -> list[EventStep]:
+    def _steps(self, apt: str) -> list[tuple[EventStep, tuple[str, ...]]]:
         """What runs for each event of ``apt``, urgent sources first, the quarantined left
-        out; the silence detectors taken together unless that once failed here."""
+        out; the silence detectors taken together unless that once failed here. With each
+        step, the names of the detectors it stands for."""
         blocked = self.quarantine.blocked
         steps: list[EventStep] = [
             d
             for d in self.detectors
             if d.per_event and self._consents(apt, d.name) and not blocked(d.name, apt)
         ]
-        return steps if apt in self._unshared else share_silence(steps)
+        if apt not in self._unshared:
+            steps = share_silence(steps)
+        return [
+            (s, tuple(d.name for d in s.detectors) if isinstance(s, SharedSilence) else (s.name,))
+            for s in steps
+        ]
 
-    def _step_failed(
-        self, step: EventStep, event: SensorEvent, err: Exception
-    ) -> tuple[Candidate, ...]:
+    def _step_failed(self, step: EventStep, event: SensorEvent, err: Exception) -> Found:
         """``step`` raised on ``event``: quarantine it for the apartment. When it was the
         silence detectors' shared step, each of them runs on the event again by itself (the
         one at fault is then quarantined alone) and from now on one by one here."""
         apt = event.apartment
-        found: list[Candidate] = []
+        cands: list[Candidate] = []
+        cleared: list[Resolution] = []
         if isinstance(step, SharedSilence):
             self._unshared.add(apt)
             for det in step.detectors:
                 try:
-                    found += det.on_event(event, self.state)
+                    found = det.on_event(event, self.state)
                 except Exception as inner:
                     self.quarantine.failed(det.name, apt, "on_event", inner)
+                    continue
+                cands += found.candidates
+                cleared += found.resolutions
+                if found.due is not None:
+                    self.dues.note(det.name, found.due)
             if not any(self.quarantine.blocked(d.name, apt) for d in step.detectors):
                 # (the shared step failed where none of its detectors does alone)
                 logger.error("The shared silence step failed in %s", apt, exc_info=err)
         else:
             self.quarantine.failed(step.name, apt, "on_event", err)
         self._active[apt] = self._steps(apt)
-        return tuple(found)
+        return Found(tuple(cands), tuple(cleared)) if cands or cleared else NOTHING
 
-    def _call(
-        self, det: Detector, hook: str, apartment: str, *args: object
-    ) -> tuple[Candidate, ...]:
+    def _call(self, det: Detector, hook: str, apartment: str, *args: object) -> Found:
         """``det.<hook>(*args)``, isolated: a failure quarantines ``det`` for ``apartment``."""
         try:
-            return tuple(getattr(det, hook)(*args))
+            found: Found = getattr(det, hook)(*args)
         except Exception as err:
             self._quarantined(det, apartment, hook, err)
-            return ()
+            return NOTHING
+        return found
+
+    def _ask_dues(self, dets: Iterable[Detector]) -> None:
+        """Note each detector's own next due in the schedule (at start, after a verdict)."""
+        for det in dets:
+            due = self._next_due_of(det)
+            if due is not None:
+                self.dues.note(det.name, due)
 
     def _next_due_of(self, det: Detector) -> datetime | None:
         if self.quarantine.blocked(det.name, FLAT):
@@ -605,9 +623,7 @@ class Hub:
         self.quarantine.failed(det.name, apartment, hook, err)
         if apartment == FLAT:
             self._active.clear()
-            for timed in (self._timed, self._reporting, self._daily):
-                if det in timed:
-                    timed.remove(det)
+            self.dues.drop(det.name)
         else:
             self._active.pop(apartment, None)
 
@@ -636,11 +652,12 @@ class Hub:
                     fsink.day_closed(finished)
             blocked = self.quarantine.blocked
             self.stage = "day"
-            for det in self._daily:
+            for det in self.detectors:
                 for day in closed:
                     if not blocked(det.name, day.apartment):
                         found = self._call(det, "on_day", day.apartment, day, self.state)
-                        self._offer(det, found, out)
+                        if found is not NOTHING:
+                            self._offer(det, found, out)
             if closed and self.score_sinks:
                 self._scores(max(d.day for d in closed))
         esc = self.escalator.next_due()
@@ -650,10 +667,12 @@ class Hub:
             except WRITE_ERRORS as err:
                 self.store.failed(err, "the alert register")
         self.stage = "tick"
+        take = self.dues.take
         for det in self.detectors:
-            d = self._next_due_of(det)
-            if d is not None and d <= now:
-                self._offer(det, self._call(det, "on_tick", FLAT, now, self.state), out)
+            if take(det.name, now):
+                found = self._call(det, "on_tick", FLAT, now, self.state)
+                if found is not NOTHING:
+                    self._offer(det, found, out)
         if self._cleared:
             self._resolve()
         self._recompute_due()
@@ -695,11 +714,16 @@ class Hub:
                 if closed is not None:
                     closed(sig, key)
 
-    def _offer(self, det: Detector, cands: Iterable[Candidate], out: list[Signal]) -> None:
-        """Route what ``det`` raised, for the apartments that consent to it, into ``out``."""
+    def _offer(self, det: Detector, found: Found, out: list[Signal]) -> None:
+        """Route what ``det`` raised, for the apartments that consent to it, into ``out``;
+        keep what cleared for :meth:`_resolve` and note its due."""
+        if found.due is not None:
+            self.dues.note(det.name, found.due)
+        if found.resolutions:
+            self._cleared.extend(found.resolutions)
         blocked = self.quarantine.blocked
         owns = self.owns
-        for cand in cands:
+        for cand in found.candidates:
             if owns is not None and not owns(cand.apartment):
                 continue  # (a replay shard: another one raises it)
             if self._consents(cand.apartment, det.name) and not blocked(det.name, cand.apartment):
@@ -726,25 +750,13 @@ class Hub:
                 ssink.detector_scores(day, scores)
 
     def _recompute_due(self, exact: bool = True) -> None:
-        """The earliest time anything may come due. After an event (``exact`` false) the
-        ``reports_due`` detectors are not asked: what they scheduled since is in
-        ``_scheduled``, and a due of theirs that moved later leaves ``_reported`` early,
-        which only makes :meth:`_timers` look once in vain (it finds nothing due, and
-        works the exact time out again)."""
+        """The earliest time anything may come due: the detectors' schedule, the state's
+        and the day features' timers, the next alert. After an event (``exact`` false) the
+        schedule's soonest is not worked out again: a due that moved later (or was taken
+        by a tick) leaves it early, which only makes :meth:`_timers` look once in vain."""
         if exact:
-            self._scheduled.clear()
-            reported = None
-            for det in list(self._reporting):
-                d = self._next_due_of(det)
-                if d is not None and (reported is None or d < reported):
-                    reported = d
-            self._reported = reported
-        elif self._scheduled:
-            soonest = min(self._scheduled)
-            self._scheduled.clear()
-            if self._reported is None or soonest < self._reported:
-                self._reported = soonest
-        due = self._reported
+            self.dues.settle()
+        due = self.dues.soonest
         state_due = self.state.next_due()
         if state_due is not None and (due is None or state_due < due):
             due = state_due
@@ -754,21 +766,12 @@ class Hub:
         esc = self.escalator.next_due()
         if esc is not None and (due is None or esc < due):
             due = esc
-        try:
-            for det in self._timed:
-                d = det.next_due()
-                if d is not None and (due is None or d < due):
-                    due = d
-        except Exception:  # (one of them failed: again, each isolated)
-            for det in list(self._timed):
-                d = self._next_due_of(det)
-                if d is not None and (due is None or d < due):
-                    due = d
         self._due = due
 
     @property
     def next_due(self) -> datetime | None:
-        """The earliest event time at which something comes due (exact)."""
+        """The earliest event time at which something comes due (or a little earlier: a
+        detector's due that moved later since it was given)."""
         self._recompute_due()
         return self._due
 

@@ -1,6 +1,7 @@
 """One contract, checked over every registered detector (as river checks its estimators):
 no alarm from an empty baseline on ordinary life, state that round-trips through JSON,
-event time only, documented settings and a runnable example."""
+event time only, documented settings and a runnable example, and due times returned
+that are all the hub needs to drive it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from detectors.base import Candidate, Detector, registry
 from edge.config import Config
-from edge.models import Message, SensorEvent
+from edge.models import KINDS, Message, SensorEvent
 from edge.normalise import normalise
 from edge.state import FlatState, StateConfig
 from tests.helpers import T0
@@ -106,10 +107,10 @@ def run(det: Detector, events: list[SensorEvent], state: FlatState) -> list[Cand
     for ev in events:
         due = det.next_due()
         if due is not None and due <= ev.ts:
-            raised += det.on_tick(ev.ts, state)
+            raised += det.on_tick(ev.ts, state).candidates
         state.advance(ev.ts)
         state.apply(ev)
-        raised += det.on_event(ev, state)
+        raised += det.on_event(ev, state).candidates
     return raised
 
 
@@ -204,8 +205,10 @@ def test_every_signal_carries_evidence_and_both_languages(name: str, cls: type[D
     events = sorted(events + extra_events, key=lambda e: e.ts)
     det = make(cls)
     raised = run(det, events, FlatState(StateConfig()))
-    raised += det.on_tick(events[-1].ts + timedelta(days=2), FlatState(StateConfig()))
+    raised += det.on_tick(events[-1].ts + timedelta(days=2), FlatState(StateConfig())).candidates
     for c in raised:
+        owners = KINDS[c.kind].detectors  # (a device signal names sensor_offline, its owner)
+        assert c.evidence.get("detector", name) in owners, f"{name}: {c.kind} not in KINDS"
         assert c.summary.get("nl"), f"{name}: {c.kind} has no Dutch summary"
         assert c.summary.get("en"), f"{name}: {c.kind} has no English summary"
         assert c.evidence, f"{name}: {c.kind} carries no evidence"
@@ -254,3 +257,60 @@ def test_a_detector_registered_under_another_name_than_its_module_is_refused(
     monkeypatch.setitem(base._REGISTRY, "falls", Misnamed)  # type: ignore[arg-type]
     with pytest.raises(ImportError, match=r"detectors\.fall registers the detector 'falls'"):
         builtin._discover()
+
+
+def run_by_returned_dues(det: Detector, events: list[SensorEvent], state: FlatState) -> Any:
+    """``run`` as the hub drives a detector (edge/dues.py): ``next_due`` asked once, at the
+    start; after that ``on_tick`` only once event time reaches the soonest due its hooks
+    returned, and a tick takes that entry (its result gives the next)."""
+    raised: list[Candidate] = []
+    entry = det.next_due()
+    for ev in events:
+        if entry is not None and entry <= ev.ts:
+            found = det.on_tick(ev.ts, state)
+            raised += found.candidates
+            entry = found.due
+        state.advance(ev.ts)
+        state.apply(ev)
+        found = det.on_event(ev, state)
+        raised += found.candidates
+        if found.due is not None and (entry is None or found.due < entry):
+            entry = found.due
+    return raised
+
+
+def troubled_days() -> list[SensorEvent]:
+    """Four ordinary days in which a001's front door is left open one afternoon, and from
+    20:00 of the second day nobody moves in a002 (its sensors still report) and its
+    bathroom sensor falls silent: door_open, sensor_offline and the silence detectors all
+    have due times to keep."""
+    stop = T0 + timedelta(days=1, hours=14)  # (local 20:00)
+
+    def kept(e: SensorEvent) -> bool:
+        if e.apartment != "a002" or e.ts < stop:
+            return True
+        reports = e.occupancy is False or e.contact is True  # (nobody opens the door)
+        return reports and e.sensor_id != "a002/bathroom/motion"
+
+    door = Message(T0 + timedelta(hours=8, minutes=8), "zigbee2mqtt/a001/entrance/door",
+                   {"contact": False})  # fmt: skip
+    events = [e for e in ordinary_days(4) if kept(e)]
+    return sorted([*events, *(e for e in [normalise(door).event] if e is not None)],
+                  key=lambda e: e.ts)  # fmt: skip
+
+
+TIMED = {"door_open", "sensor_offline", "inactivity", "no_wake"}
+"""Detectors that raise something in :func:`troubled_days` at a due time."""
+
+
+@pytest.mark.parametrize(("name", "cls"), DETECTORS)
+def test_the_dues_it_returns_are_all_the_hub_needs(name: str, cls: type[Detector]) -> None:
+    """Driven only by the dues its hooks return (as the hub's one schedule drives it), a
+    detector raises exactly what it raises when asked for its next due before every
+    event: no due it keeps is left unsaid."""
+    asked = [key(c) for c in run(make(cls), troubled_days(), FlatState(StateConfig()))]
+    told = [
+        key(c) for c in run_by_returned_dues(make(cls), troubled_days(), FlatState(StateConfig()))
+    ]
+    assert told == asked
+    assert bool(asked) == (name in TIMED), asked

@@ -4,7 +4,6 @@ that apartment (its state kept), every other one runs, and the urgent sources fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 import detectors.base
-from detectors.base import Candidate, Detector, DetectorSettings, registry
+from detectors.base import Detector, DetectorSettings, Found, registry
 from detectors.low_battery import LowBatteryDetector as LowBattery
 from edge.config import Config
 from edge.models import SensorEvent
@@ -30,16 +29,16 @@ class Broken(Detector):
     name = "broken"
     settings_model = DetectorSettings
 
-    def on_event(self, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def on_event(self, event: SensorEvent, state: FlatState) -> Found:
         raise KeyError("battery")
 
-    def on_tick(self, now: datetime, state: FlatState) -> Iterable[Candidate]:
+    def on_tick(self, now: datetime, state: FlatState) -> Found:
         raise RuntimeError("tick")
 
     def next_due(self) -> datetime | None:
         return at(90)  # (after the SOS and the fall: its on_tick fails then)
 
-    def on_day(self, day: Any, state: FlatState) -> Iterable[Candidate]:
+    def on_day(self, day: Any, state: FlatState) -> Found:
         raise ValueError("day")
 
     def state_dict(self) -> dict[str, Any]:
@@ -117,7 +116,7 @@ def test_the_issues_case_a_key_error_in_low_battery(monkeypatch: pytest.MonkeyPa
     once, low_battery is quarantined for that apartment alone and still works next door."""
     real = LowBattery.on_event
 
-    def buggy(self: LowBattery, event: SensorEvent, state: FlatState) -> Iterable[Candidate]:
+    def buggy(self: LowBattery, event: SensorEvent, state: FlatState) -> Found:
         if event.apartment == "a012":
             raise KeyError("a012")
         return real(self, event, state)

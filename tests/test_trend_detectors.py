@@ -109,7 +109,7 @@ def life(
 
 
 def feed(det: TrendDetector, days: list[DayFeatures]) -> list[Candidate]:
-    return [c for d in days for c in det.on_day(d, None)]  # type: ignore[arg-type]
+    return [c for d in days for c in det.on_day(d, None).candidates]  # type: ignore[arg-type]
 
 
 TRENDS = ["night_toilet", "nutrition", "withdrawal", "mobility_decline", "night_wandering"]
