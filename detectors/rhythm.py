@@ -82,7 +82,7 @@ from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, Event
 from detectors.devices import checks_in
 from detectors.text import texts
 from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
-from edge.state import is_front_door, is_pad
+from edge.state import hall_watched, is_front_door, is_pad
 
 if TYPE_CHECKING:
     from edge.state import ApartmentState, FlatState, SensorState
@@ -188,16 +188,6 @@ def presumed_dead(sensor: SensorState, flat_pct: float) -> bool:
     ``flat_pct`` or less (a battery that low goes flat any day; a sensor that speaks only
     when used gives no other sign)?"""
     return checks_in(sensor) or (sensor.battery is not None and sensor.battery <= flat_pct)
-
-
-def covered(st: ApartmentState, roles: dict[str, str]) -> bool:
-    """The hall has a motion sensor: a resident walking from one room to another is seen."""
-    return any(
-        sid.split("/")[1] == Room.HALL.value
-        and s.occupied is not None
-        and not is_pad(sid.rsplit("/", 1)[-1], roles.get(sid))
-        for sid, s in st.sensors.items()
-    )
 
 
 def device_candidate(
@@ -529,7 +519,7 @@ class RhythmDetector(Detector):
         if st.silence_alarm == sil.last:
             return []  # another silence detector paged for this silence already
         s = self.settings(apt)
-        if s.needs_hall_motion and not covered(st, self.roles):
+        if s.needs_hall_motion and not hall_watched(st, self.roles):
             return []  # a silence here may be someone in a room no sensor sees
         hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles)
         if (

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # (imported where used: a command loads only what it needs, see _load)
     from edge.config import Config
     from edge.models import Signal
+    from edge.mqtt import LiveHub
+    from edge.pipeline import FeatureSink
     from edge.register import Entry, Register
     from edge.store import Store
 
@@ -285,6 +287,21 @@ def _default_state_dir() -> Path:
     return Path(env.split(":")[0]) if env else Path("state")
 
 
+def _flat_stats(live: LiveHub) -> FeatureSink:
+    """The flat's daily stats for the city, through the live hub's outbox (the bridge
+    carries ``<base>/<flat>/stats/daily`` to the city's broker)."""
+    from integrations.central import FlatDay, FlatStats, stats_topic
+
+    config = live.config
+
+    def send(day: FlatDay) -> None:
+        topic = stats_topic(config.mqtt.base_topic, day.flat)
+        key = f"stats:{day.flat}:{day.day.isoformat()}"
+        live.send_kept(key, topic, day.model_dump_json(), "the flat's daily stats")
+
+    return FlatStats(config.flat, live.hub.register, config.tz, send)
+
+
 # long: not yet split: the live hub's wiring moves to issue 19's composition root
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.config import ConfigError
@@ -356,6 +373,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         hub.escalator.sinks.append(webhooks)
     try:
         live = LiveHub(hub, config, extensions=extensions)
+        live.feature_sinks.append(_flat_stats(live))
     except (MqttError, ConfigError) as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE

@@ -30,11 +30,11 @@ from edge.clock import ClockConfig
 from edge.decode import Limits
 from edge.escalation import AlertsConfig
 from edge.naming import DUTCH_ROOM_NAMES, ROOM_NAMES, DeviceNames, looks_like_sos, room_of
+from edge.sections.homeassistant import HomeAssistantConfig
+from edge.sections.influx import InfluxConfig
+from edge.sections.serve import ServeConfig
 from edge.state import StateConfig
 from edge.store import StoreConfig, writable
-from integrations.homeassistant.config import HomeAssistantConfig
-from integrations.influx import InfluxConfig
-from integrations.web.config import ServeConfig
 
 logger = logging.getLogger(__name__)
 

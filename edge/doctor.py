@@ -22,14 +22,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from detectors.rhythm import covered
 from edge.config import Config, ConfigError
 from edge.decode import DEFAULT_LIMITS, LimitError, check, decode_json
 from edge.health import health_topic
 from edge.models import COMMON_APARTMENT, Room
 from edge.mqtt import MqttError, availability_topic, make_client
 from edge.naming import unroled_sos
-from edge.state import ApartmentState, is_front_door, is_pad
+from edge.state import ApartmentState, hall_watched, is_front_door, is_pad
 from edge.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -354,7 +353,7 @@ def coverage(
         if apt == COMMON_APARTMENT:
             continue
         st = ApartmentState.from_dict(apt, data)
-        has = {"hall"} if covered(st, roles) else set()
+        has = {"hall"} if hall_watched(st, roles) else set()
         pads = 0
         for sid, sensor in st.sensors.items():
             room, device = sid.split("/")[1], sid.rsplit("/", 1)[-1]

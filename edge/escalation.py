@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from edge.heartbeat import HeartbeatConfig
 from edge.models import Signal
 from edge.register import Entry, Register
+from edge.sections.webhook import WebhookConfig
 from edge.store import WRITE_ERRORS
-from integrations.webhook import WebhookConfig
 
 logger = logging.getLogger(__name__)
 

@@ -36,10 +36,9 @@ from edge.decode import BRIDGE_LIMITS, LimitError, decode_payload, excerpt
 from edge.health import Health
 from edge.heartbeat import Beat, Heartbeat
 from edge.models import Message, Signal
-from edge.pipeline import Hub, signal_topic
+from edge.pipeline import FeatureSink, Hub, signal_topic
 from edge.store import WRITE_ERRORS
 from edge.systemd import Notifier
-from integrations.central import FlatDay, FlatStats, stats_topic
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +163,7 @@ class LiveHub:
         config: Config,
         tick_s: float = 0.2,
         extensions: list[LiveExtension] | None = None,
+        feature_sinks: list[FeatureSink] | None = None,
     ) -> None:
         self.hub = hub
         self.config = config
@@ -178,6 +178,9 @@ class LiveHub:
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
         self.extensions: list[LiveExtension] = list(extensions or [])
+        self.feature_sinks: list[FeatureSink] = list(feature_sinks or [])
+        """Told each finished day while the hub runs live (the flat's daily stats for the
+        city, wired by the command that builds the hub: :func:`edge.cli.cmd_run`)."""
         self.heartbeats = Heartbeat(config.alerts.heartbeat, hub.escalator.sinks)
         """The alarm path's heartbeat (``alerts.heartbeat``): always on, like the alarm."""
         self.extensions.append(self.heartbeats)
@@ -370,16 +373,15 @@ class LiveHub:
         beat.info = self.client.publish(topic, json.dumps(body), qos=1)
         return beat
 
-    def _stats(self, day: FlatDay) -> None:
-        """The flat's day, through the outbox (the bridge carries it to the city)."""
-        key = f"stats:{day.flat}:{day.day.isoformat()}"
-        topic = stats_topic(self.config.mqtt.base_topic, day.flat)
-        body = day.model_dump_json()
+    def send_kept(self, key: str, topic: str, body: str, what: str) -> None:
+        """A message through the outbox under ``key`` (``what`` names it in a store
+        fault): kept on disk first, published now when connected, again after a restart
+        until the broker acknowledged it (the flat's daily stats, for the city)."""
         try:
             queued = self.hub.store.queue_message(key, topic, body)
         except WRITE_ERRORS as err:
             # the store cannot keep it: send it now if possible (it is not kept for later)
-            self.hub.store.failed(err, "the flat's daily stats")
+            self.hub.store.failed(err, what)
             if self.connected:
                 self.client.publish(topic, body, qos=1)
             return
@@ -493,8 +495,7 @@ class LiveHub:
         self.hub.store.checkpoint_in_background()
         # the state save and the pruning run between messages, after the signals went out
         self.hub.deferred_housekeeping = True
-        stats = FlatStats(self.config.flat, self.hub.register, self.config.tz, self._stats)
-        self.hub.feature_sinks.append(stats)
+        self.hub.feature_sinks.extend(self.feature_sinks)
         self._next_try = 0.0
         started = time.monotonic()
         ever = False
@@ -615,6 +616,6 @@ class LiveHub:
         if self in self.hub.escalator.sinks:
             self.hub.escalator.sinks.remove(self)
         self.hub.feature_sinks[:] = [
-            s for s in self.hub.feature_sinks if not isinstance(s, FlatStats)
+            s for s in self.hub.feature_sinks if s not in self.feature_sinks
         ]
         logger.info("Stopped")

@@ -61,6 +61,7 @@ QUIET_UNKNOWN = timedelta(hours=3)
 OVERDUE_UNKNOWN = timedelta(minutes=70)
 _ENTRANCE = Room.ENTRANCE
 _CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
+_HALL_NAME = Room.HALL.value
 
 
 class StateConfig(BaseModel):
@@ -95,6 +96,18 @@ def is_pad(device: str, role: str | None = None) -> bool:
         return True
     name = device.lower()
     return "pad" in name or name in ("bed", "chair", "mattress")
+
+
+def hall_watched(st: ApartmentState, roles: dict[str, str]) -> bool:
+    """The hall has a motion sensor (not a pad): a resident walking from one room to
+    another is seen (the silence detectors need it; ``thuisplus doctor`` names homes
+    without it)."""
+    return any(
+        sid.split("/")[1] == _HALL_NAME
+        and s.occupied is not None
+        and not is_pad(sid.rsplit("/", 1)[-1], roles.get(sid))
+        for sid, s in st.sensors.items()
+    )
 
 
 def is_front_door(room: str, role: str | None = None) -> bool:

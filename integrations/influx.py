@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sqlite3
 import threading
 import time
@@ -30,10 +29,9 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from edge.features import DayFeatures
 from edge.models import Signal
+from edge.sections.influx import InfluxConfig
 from edge.state import FlatState
 
 logger = logging.getLogger(__name__)
@@ -47,30 +45,7 @@ MEASUREMENTS = {
 }
 
 
-class InfluxConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = Field(False, description="Write history to a time-series server.")
-    url: str = Field("http://localhost:8086", description="The server's base URL.")
-    org: str = Field("thuisplus", description="InfluxDB organisation (ignored by others).")
-    bucket: str = Field("thuisplus", description="InfluxDB bucket (database).")
-    token_env: str = Field("THUISPLUS_INFLUX_TOKEN", description="Variable with the token.")
-    token_file: Path | None = Field(None, description="File with the token instead.")
-    batch_size: int = Field(500, ge=1, le=50000, description="Points per write.")
-    timeout_s: float = Field(10.0, gt=0, le=120, description="Per write.")
-    buffer_max_points: int = Field(
-        1_000_000, ge=100, description="Points kept on disk while the server is away."
-    )
-
-    def token(self) -> str:
-        value = os.environ.get(self.token_env)
-        if value is None and self.token_file is not None:
-            value = self.token_file.read_text(encoding="utf-8").strip()
-        return value or ""
-
-
-# (influxdb_client is imported where it is used: it takes ~0.2 s to import, and the
-# configuration, which every command reads, imports this module for InfluxConfig)
+# (influxdb_client is imported where it is used: it takes ~0.2 s to import)
 
 
 def _line_api() -> tuple[Any, Any]:

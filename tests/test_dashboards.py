@@ -129,8 +129,9 @@ def test_victoriametrics_dashboards_return_data(victoria: Victoria, tmp_path: Pa
     from edge.config import Config
     from edge.pipeline import Hub
     from edge.replay import replay
+    from edge.sections.influx import InfluxConfig
     from edge.store import Store
-    from integrations.influx import InfluxConfig, InfluxWriter
+    from integrations.influx import InfluxWriter
     from tests.helpers import write_recording
     from tests.test_features import day_of_life
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from edge.heartbeat import Beat, Heartbeat, HeartbeatConfig
-from integrations.webhook import WebhookConfig, WebhookSink
+from edge.sections.webhook import WebhookConfig
+from integrations.webhook import WebhookSink
 from tests.conftest import Broker, free_port
 from tests.live import FLAT, Collector, HubProcess, wait_for
 from tests.test_webhook import Endpoint

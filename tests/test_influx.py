@@ -13,8 +13,9 @@ from edge.config import Config
 from edge.features import DayFeatures
 from edge.pipeline import Hub
 from edge.replay import replay
+from edge.sections.influx import InfluxConfig
 from edge.store import Store
-from integrations.influx import InfluxConfig, InfluxWriter
+from integrations.influx import InfluxWriter
 from tests.conftest import Victoria, free_port
 from tests.helpers import write_recording
 from tests.test_features import day_of_life

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from edge.models import Domain, Severity, Signal, SignalKind
-from integrations.webhook import WebhookConfig, WebhookSink
+from edge.sections.webhook import WebhookConfig
+from integrations.webhook import WebhookSink
 from tests.conftest import Broker
 from tests.live import HubProcess, Publisher, wait_for
 

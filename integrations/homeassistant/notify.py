@@ -51,7 +51,7 @@ from homeassistant_api.errors import HomeassistantAPIError
 from edge.heartbeat import Beat
 from edge.i18n import text
 from edge.models import Signal
-from integrations.homeassistant.config import HomeAssistantConfig, HomeAssistantError
+from edge.sections.homeassistant import HomeAssistantConfig, HomeAssistantError
 
 if TYPE_CHECKING:
     from edge.escalation import AlertStep

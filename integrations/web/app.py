@@ -37,11 +37,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edge.config import Config
 from edge.i18n import LANGUAGES, has, text
 from edge.register import VERDICTS, Entry, Register, RegisterError
+from edge.sections.serve import ServeConfig
 from edge.store import Store
 from integrations.agenda.evidence import Context, raw, sentences
 from integrations.agenda.history import history_lines
 from integrations.web.accounts import Accounts, may
-from integrations.web.config import ServeConfig
 from integrations.web.sessions import LoginLimiter, Session, Sessions
 
 logger = logging.getLogger(__name__)

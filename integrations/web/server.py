@@ -14,7 +14,7 @@ import ssl
 from pathlib import Path
 
 from edge.config import Config
-from integrations.web.config import ServeConfig, is_loopback
+from edge.sections.serve import ServeConfig, is_loopback
 
 logger = logging.getLogger(__name__)
 

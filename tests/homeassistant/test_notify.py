@@ -20,13 +20,13 @@ from edge.config import ConfigError, load_config_text
 from edge.escalation import AlertsConfig, AlertStep, Escalator
 from edge.models import Domain, Severity, Signal, SignalKind
 from edge.register import Register
-from edge.store import Store, StoreConfig
-from integrations.homeassistant.config import (
+from edge.sections.homeassistant import (
     TOKEN_ENV,
     HomeAssistantConfig,
     HomeAssistantError,
     HomeAssistantTokenError,
 )
+from edge.store import Store, StoreConfig
 from integrations.homeassistant.discovery import (
     ENTITIES,
     ApartmentView,
