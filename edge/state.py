@@ -3,7 +3,9 @@
 - home / away: the front door (the contact in ``entrance``) closes; motion after that
   means someone is home, no motion for ``away_after_minutes`` means the resident left;
 - a second person present: activity in two rooms at once (two non-hall rooms within a
-  few seconds, or motion elsewhere while the bed or chair pad is occupied);
+  few seconds, unless the hall saw someone between the two: one person walking from one
+  room to the next trips both PIRs within seconds; or motion elsewhere while the bed or
+  chair pad is occupied);
 - last activity per room; each sensor's last message, battery, link quality, availability,
   and its own reporting rhythm (the recent silences between its messages, so a detector
   can tell a silent sensor from a still resident: :meth:`SensorState.quiet`).
@@ -477,10 +479,13 @@ class FlatState:
         if room in CONNECTING_ROOMS:
             return
         seen = False
+        hall = st.room_activity.get(_HALL_NAME)
         for other, onset in st.room_onset.items():
             if other == room.value or other in _CONNECTING_NAMES:
                 continue
             if abs(ts - onset) <= self._two_rooms:
+                if hall is not None and min(ts, onset) <= hall <= max(ts, onset):
+                    continue  # the hall between the two: one person walking through
                 seen = True
                 break
         if not seen:

@@ -90,6 +90,28 @@ def test_walking_through_the_hall_is_one_person() -> None:
     assert not s.apartment("a1").second_person(at(1))
 
 
+def test_two_rooms_within_seconds_with_the_hall_between_is_one_person() -> None:
+    """Up out of the chair (the living room's PIR sees it), through the hall and into the
+    toilet, 2.6 s in all: one person; the same two rooms with the hall seen only before
+    both are two people."""
+    one = FlatState(StateConfig(two_rooms_window_s=3))
+    feed(
+        one,
+        msg(0, "a1/living/motion", {"occupancy": True}),
+        msg(0.043, "a1/hall/motion", {"occupancy": True}),
+        msg(0.044, "a1/toilet/motion", {"occupancy": True}),
+    )
+    assert not one.apartment("a1").second_person(at(1))
+    two = FlatState(StateConfig(two_rooms_window_s=3))
+    feed(
+        two,
+        msg(-0.5, "a1/hall/motion", {"occupancy": True}),
+        msg(0, "a1/living/motion", {"occupancy": True}),
+        msg(0.044, "a1/toilet/motion", {"occupancy": True}),
+    )
+    assert two.apartment("a1").second_person(at(1))
+
+
 def test_motion_elsewhere_while_the_bed_is_occupied_is_a_second_person() -> None:
     s = FlatState(StateConfig())
     feed(
