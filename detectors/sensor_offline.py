@@ -89,6 +89,11 @@ MAYBE_RAISED = timedelta(hours=2)
 for too."""
 
 
+KIND_PEERS = 3
+"""Devices of the same name elsewhere in the flat that must be known to speak only when
+used before a new one, whose own rhythm is not known yet, is taken as one of them."""
+
+
 class SensorOfflineSettings(DetectorSettings):
     after_hours: float = Field(
         25.0,
@@ -215,6 +220,29 @@ class SensorOfflineDetector(Detector):
         if self._periodic(sid, st):
             return False
         return sid not in self._stateful or self._longest.get(sid, 0.0) > st.check_in_hours
+
+    def _judged_by_use(self, sid: str) -> bool:
+        """At its due: judged by its use (:meth:`_use_due`) when shown to speak only when
+        used, or, its own rhythm not known yet, when most of the flat's devices of its
+        name that are known speak only when used (a kettle heard on its first evening and
+        then not for ten days is used now and then, as the flat's other kettles are; a
+        motion sensor silent as long, where the others check in hourly, is offline)."""
+        st = self.settings(sid.split("/", 1)[0])
+        if self._by_use(sid, st):
+            return True
+        if self._periodic(sid, st):
+            return False
+        device = sid.rsplit("/", 1)[-1]
+        by_use = periodic = 0
+        for other in self._last:
+            if other == sid or other.rsplit("/", 1)[-1] != device:
+                continue
+            ost = self.settings(other.split("/", 1)[0])
+            if self._periodic(other, ost):
+                periodic += 1
+            elif self._by_use(other, ost):
+                by_use += 1
+        return by_use >= KIND_PEERS and by_use > periodic
 
     def _after(self, sid: str) -> timedelta:
         """How long ``sid`` may be silent at least: by its kind, learned (module doc)."""
@@ -382,7 +410,7 @@ class SensorOfflineDetector(Detector):
                 self._due[sid] = real_due
                 heapq.heappush(heap, (real_due, sid))
                 continue
-            if sid not in self._offline and self._by_use(sid, self.settings(sid.split("/")[0])):
+            if sid not in self._offline and self._judged_by_use(sid):
                 when = self._use_due(sid, due)
                 if when is None:  # (its use is not known: until it speaks again)
                     del self._due[sid]

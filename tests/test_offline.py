@@ -116,3 +116,35 @@ def test_a_flapping_device_is_one_open_signal_not_one_per_silence() -> None:
     assert [e.status for e in sorted(entries, key=lambda e: e.opened)] == ["closed", "open"]
     still_open = next(e for e in entries if e.status == "open")
     assert still_open.repeats == 4
+
+
+def first_evening(apt: str, device: str, payload: dict[str, Any]) -> list[Message]:
+    """Heard three times on the first evening, then not again."""
+    return [msg(20 * H + m, f"{apt}/{device}", payload) for m in (0, 5, 10)]
+
+
+def test_a_new_device_silent_since_its_first_evening_is_judged_as_its_kind_is() -> None:
+    """Three kettles in the flat are used every few days (their silences say they speak
+    only when used); a fourth, heard on the first evening only, is one of them: its use
+    is not known, silence does not judge it (before, a week of silence raised it). A
+    motion sensor heard on the first evening only, where the others check in hourly,
+    is still offline after a week."""
+    kettles = [
+        msg(d * 24 * H + 8 * H + m, f"a{n}/kitchen/kettle", {"power": 1800})
+        for n in (1, 2, 3)
+        for d in range(0, 20, 3)
+        for m in (0, 4)
+    ]
+    checkins = [
+        msg(m, f"a{n}/kitchen/motion", {"battery": 90})
+        for n in (1, 2, 3)
+        for m in range(0, 20 * 24 * H, H)
+    ]
+    new = first_evening("a4", "kitchen/kettle", {"power": 1800})
+    new += first_evening("a4", "kitchen/motion", {"occupancy": True, "battery": 90})
+    h = hub()
+    out = feed(h, kettles + checkins + new + home(range(20), "a4") + clock(20 * 24 * H))
+    assert offline(out) == [("a4/kitchen/motion", at(20 * H + 10 + 168 * H))]
+    (det,) = [d for d in h.detectors if d.name == "sensor_offline"]
+    assert det.scores()["a4"]["offline_sensors"] == 1  # (the kettle is not)
+    assert det.not_judged("a4") == ["a4/kitchen/kettle"]  # (thuisplus doctor names it)
