@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # (imported where used: a command loads only what it needs, s
     from edge.models import Signal
     from edge.mqtt import LiveHub
     from edge.pipeline import FeatureSink
-    from edge.register import Entry, Register
+    from edge.readonly import Entry, RegisterReader
+    from edge.register import Register
     from edge.store import Store
 
 logger = logging.getLogger("thuisplus")
@@ -428,13 +429,21 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _store_file(state_dir: Path) -> Path | None:
+    """The store's file in ``state_dir``, or ``None`` after saying it is not there."""
+    path = state_dir / DB_NAME
+    if not path.is_file():
+        print(f"{path}: no store here (give the hub's --state-dir)", file=sys.stderr)
+        return None
+    return path
+
+
 def _open_store(state_dir: Path) -> Store | None:
     """The hub's store in ``state_dir``, or ``None`` after saying why not."""
     from edge.store import Store, StoreConfig, StoreError
 
-    path = state_dir / DB_NAME
-    if not path.is_file():
-        print(f"{path}: no store here (give the hub's --state-dir)", file=sys.stderr)
+    path = _store_file(state_dir)
+    if path is None:
         return None
     try:
         return Store(path, StoreConfig())
@@ -461,9 +470,22 @@ def _zone(config_path: Path | None) -> tzinfo | None:
     return None if config is None else config.tz
 
 
-def _show_entry(reg: Register, entry: Entry, tz: tzinfo) -> None:
-    print(f"  {entry.signal.summary}")
-    print(f"  evidence: {json.dumps(entry.signal.evidence, ensure_ascii=False)}")
+def _signal_line(e: Entry, tz: tzinfo) -> str:
+    who = f" -> {e.assigned_domain}/{e.assigned_role}" if e.assigned_role else ""
+    verdict = f" [{e.verdict}]" if e.verdict else ""
+    return (
+        f"{e.id}  {e.opened.astimezone(tz):%Y-%m-%d %H:%M}  {e.severity:<9} {e.domain:<7} "
+        f"{e.kind:<15} {e.apartment:<6} {e.status}{who}{verdict}"
+        + (f"  (+{e.repeats} repeats)" if e.repeats else "")
+    )
+
+
+def _show_entry(reg: RegisterReader, entry: Entry, tz: tzinfo) -> None:
+    from edge.readonly import summary_and_evidence
+
+    summary, evidence = summary_and_evidence(entry)
+    print(f"  {summary}")
+    print(f"  evidence: {json.dumps(evidence, ensure_ascii=False)}")
     if entry.notes:
         print(f"  notes: {entry.notes}")
     print("  audit trail:")
@@ -475,9 +497,56 @@ def _show_entry(reg: Register, entry: Entry, tz: tzinfo) -> None:
         )
 
 
-def cmd_signals(args: argparse.Namespace) -> int:
-    from edge.register import RegisterError
+def _look(args: argparse.Namespace, reg: RegisterReader, tz: tzinfo) -> int:
+    """``signals list`` and ``signals show``: reading only."""
+    from edge.readonly import RegisterError
 
+    try:
+        if args.action == "list":
+            entries = reg.entries(args.status, args.apartment, args.domain)
+            for e in entries:
+                print(_signal_line(e, tz))
+            print(f"{len(entries)} signal(s)")
+            return EXIT_OK
+        entry = reg.find(args.id)
+    except RegisterError as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILED
+    print(_signal_line(entry, tz))
+    _show_entry(reg, entry, tz)
+    return EXIT_OK
+
+
+def _look_read_only(args: argparse.Namespace) -> int | None:
+    """``signals list``/``show`` on the store opened read-only with the standard library
+    (no pydantic, no detectors: issue 19); ``None`` when the store has no register yet
+    (the writing register makes its tables, as before)."""
+    from edge.readonly import RegisterReader, StoreError, open_read_only
+
+    path = _store_file(args.state_dir)
+    if path is None:
+        return EXIT_USAGE
+    try:
+        db = open_read_only(path)
+    except StoreError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    if db is None:
+        return None
+    try:
+        tz = _zone(args.config)
+        return EXIT_USAGE if tz is None else _look(args, RegisterReader(db), tz)
+    finally:
+        db.close()
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    from edge.readonly import RegisterError
+
+    if args.action in ("list", "show"):
+        code = _look_read_only(args)
+        if code is not None:
+            return code
     opened = _open_register(args.state_dir)
     if opened is None:
         return EXIT_USAGE
@@ -485,28 +554,10 @@ def cmd_signals(args: argparse.Namespace) -> int:
     tz = _zone(args.config)
     if tz is None:
         return EXIT_USAGE
-
-    def line(e: Entry) -> str:
-        who = f" -> {e.assigned_domain}/{e.assigned_role}" if e.assigned_role else ""
-        verdict = f" [{e.verdict}]" if e.verdict else ""
-        return (
-            f"{e.id}  {e.opened.astimezone(tz):%Y-%m-%d %H:%M}  {e.severity:<9} {e.domain:<7} "
-            f"{e.kind:<15} {e.apartment:<6} {e.status}{who}{verdict}"
-            + (f"  (+{e.repeats} repeats)" if e.repeats else "")
-        )
-
     try:
-        if args.action == "list":
-            entries = reg.entries(args.status, args.apartment, args.domain)
-            for e in entries:
-                print(line(e))
-            print(f"{len(entries)} signal(s)")
-            return EXIT_OK
+        if args.action in ("list", "show"):
+            return _look(args, reg, tz)
         entry = reg.find(args.id)
-        if args.action == "show":
-            print(line(entry))
-            _show_entry(reg, entry, tz)
-            return EXIT_OK
         if args.action == "ack":
             entry = reg.acknowledge(entry.id, args.by)
         elif args.action == "discuss":
@@ -519,7 +570,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return EXIT_FAILED
     else:
-        print(line(entry))
+        print(_signal_line(entry, tz))
         return EXIT_OK
     finally:
         store.close()

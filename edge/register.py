@@ -43,13 +43,18 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from edge.models import Domain, Signal
+from edge.readonly import COLUMNS as _COLUMNS
+from edge.readonly import Entry, RegisterError, RegisterReader
+from edge.readonly import entry_of as _entry
+from edge.readonly import ts as _ts
 from edge.store import Store
+
+__all__ = ["Entry", "Outcome", "Register", "RegisterError", "stronger"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +94,6 @@ CREATE INDEX IF NOT EXISTS audit_signal ON audit (signal_id);
 """
 
 
-class RegisterError(Exception):
-    """An action the register refuses: unknown signal, closed already, unknown verdict..."""
-
-
 class Outcome(StrEnum):
     NEW = "new"
     REPEAT = "repeat"
@@ -113,50 +114,6 @@ def stronger(signal: Signal, open_body: str) -> bool:
     return signal.evidence.get("source") != "silence" and _from_silence(open_body)
 
 
-@dataclass(frozen=True)
-class Entry:
-    id: str
-    apartment: str
-    kind: str
-    domain: str
-    severity: str
-    status: str
-    opened: datetime
-    last_detected: datetime
-    repeats: int
-    assigned_domain: str | None
-    assigned_role: str | None
-    verdict: str | None
-    notes: str | None
-    escalation_level: int
-    alerts_sent: int
-    next_alert: datetime | None
-    body: str
-
-    @property
-    def signal(self) -> Signal:
-        return Signal.model_validate_json(self.body)
-
-
-_COLUMNS = (
-    "id, apartment, kind, domain, severity, status, opened, last_detected, repeats, "
-    "assigned_domain, assigned_role, verdict, notes, escalation_level, alerts_sent, "
-    "next_alert, body"
-)
-
-
-def _ts(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _entry(row: tuple[Any, ...]) -> Entry:
-    values = list(row)
-    values[6] = _ts(values[6])
-    values[7] = _ts(values[7])
-    values[15] = _ts(values[15])
-    return Entry(*values)
-
-
 def _role(value: str, what: str) -> str:
     value = value.strip()
     if not value or len(value) > 64 or not all(c.isalnum() or c in "_-. " for c in value):
@@ -165,8 +122,10 @@ def _role(value: str, what: str) -> str:
 
 
 # long: not yet split: the register's rules, fold, escalate and close together
-class Register:
-    """The register on the hub's store (same SQLite file, same connection)."""
+class Register(RegisterReader):
+    """The register on the hub's store (same SQLite file, same connection); its reading
+    (:meth:`get`, :meth:`find`, :meth:`entries`, :meth:`audit_trail`) is
+    :class:`edge.readonly.RegisterReader`'s."""
 
     def __init__(self, store: Store, fold_minutes: float = 60.0) -> None:
         self.store = store
@@ -374,50 +333,6 @@ class Register:
         """An audit line by the hub itself (e.g. what feedback changed)."""
         with self.store.transaction():
             self._audit(signal_id, "hub", action, details, at)
-
-    # --- reading -----------------------------------------------------------------------
-
-    def get(self, signal_id: str) -> Entry | None:
-        row = self.db.execute(
-            f"SELECT {_COLUMNS} FROM register WHERE id=?",  # noqa: S608  (fixed columns)
-            (signal_id,),
-        ).fetchone()
-        return _entry(row) if row else None
-
-    def find(self, prefix: str) -> Entry:
-        """An entry by its id or a unique prefix of it (as people type ids)."""
-        rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM register WHERE id LIKE ? || '%' LIMIT 2",  # noqa: S608
-            (prefix,),
-        ).fetchall()
-        if not rows:
-            raise RegisterError(f"no signal {prefix!r} in the register")
-        if len(rows) > 1:
-            raise RegisterError(f"{prefix!r} matches more than one signal: type more of the id")
-        return _entry(rows[0])
-
-    def entries(
-        self, status: str | None = None, apartment: str | None = None, domain: str | None = None
-    ) -> list[Entry]:
-        where, args = [], []
-        for column, value in (("status", status), ("apartment", apartment), ("domain", domain)):
-            if value is not None:
-                where.append(f"{column}=?")
-                args.append(value)
-        sql = f"SELECT {_COLUMNS} FROM register"  # noqa: S608  (values bound)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [_entry(r) for r in self.db.execute(sql + " ORDER BY opened, id", args)]
-
-    def audit_trail(self, signal_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT at, actor, action, details FROM audit WHERE signal_id=? ORDER BY id",
-            (signal_id,),
-        )
-        return [
-            {"at": at, "actor": actor, "action": action, "details": json.loads(details)}
-            for at, actor, action, details in rows
-        ]
 
     # --- internals ---------------------------------------------------------------------
 

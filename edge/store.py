@@ -41,10 +41,10 @@ from typing import Any, Literal, overload
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.models import Signal
+from edge.readonly import SCHEMA_VERSION, check_version
+from edge.readonly import StoreError as StoreError  # (where it was, for its users)
 
 logger = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -109,10 +109,6 @@ class StoreConfig(BaseModel):
         description="While the file cannot be written, at most this many events and dead "
         "letters wait in memory; beyond that the oldest are dropped and counted.",
     )
-
-
-class StoreError(Exception):
-    """The store cannot be opened or written."""
 
 
 CHECKPOINT_EVERY_S = 2.0
@@ -298,13 +294,8 @@ class Store:
         return True
 
     def _check_version(self) -> None:
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None:
+        if check_version(self.db) is None:
             self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store was written by a newer version (schema {row[0]} > {SCHEMA_VERSION})"
-            )
 
     # --- the hub's own starts (crash loops, docs/faults.md) -----------------------------
 
