@@ -10,6 +10,7 @@ event time moves on without messages.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -48,6 +49,11 @@ SAVE_EVERY = timedelta(minutes=10)
 SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
 _NOT_UNICODE = "%s: not valid Unicode text (a lone surrogate, as a JSON escape \\ud800 gives)"
+
+
+def _json(value: object) -> str:
+    """JSON text as the saved state keeps it (keys sorted)."""
+    return json.dumps(value, sort_keys=True)
 
 
 class FeatureSink(Protocol):
@@ -179,7 +185,9 @@ class Hub:
         """Detectors that failed, per apartment: not called there again (edge/isolation.py)."""
         self._unshared: set[str] = set()
         """Apartments whose silence detectors run one by one (their shared step failed)."""
-        self._saved_detectors: dict[str, object] = {}
+        self._saved_detectors: dict[str, str] = {}
+        """Each detector's last saved state as JSON text (kept for one that fails to give
+        its state)."""
         self._base = config.mqtt.zigbee_base_topic
         self._bridge = {
             f"{self._base}/bridge/devices": self.names.learn_devices,
@@ -236,7 +244,7 @@ class Hub:
                         det.load_state(body)
                     except Exception as err:  # (a damaged state must not stop the alarm)
                         self.quarantine.note(det.name, "load_state (it starts afresh)", err)
-                    self._saved_detectors[det.name] = body
+                    self._saved_detectors[det.name] = _json(body)
             self._feedback_seen = int(saved.get("feedback_seen", 0))
             if clock:
                 self.clock.now = datetime.fromisoformat(clock)
@@ -290,31 +298,33 @@ class Hub:
         self.stats.upgraded = 0
 
     def save(self) -> None:
-        """Save the apartment state, the detectors' state and the clock."""
-        self.store.save_state(
+        """Save the apartment state, the detectors' state and the clock, each part made
+        and written as JSON in turn (only one part's values are alive at a time)."""
+        self.store.save_state_texts(
             {
-                "state": self.state.to_dict(),
-                "features": self.features.state_dict(),
-                "names": self.names.state_dict(),
-                "detectors": self._detector_states(),
-                "clock": self.clock.now.isoformat() if self.clock.now else None,
-                "received": self._received,
-                "feedback_seen": self._feedback_seen,
+                "state": lambda: _json(self.state.to_dict()),
+                "features": lambda: _json(self.features.state_dict()),
+                "names": lambda: _json(self.names.state_dict()),
+                "detectors": self._detector_texts,
+                "clock": lambda: _json(self.clock.now.isoformat() if self.clock.now else None),
+                "received": lambda: _json(self._received),
+                "feedback_seen": lambda: _json(self._feedback_seen),
             }
         )
 
-    def _detector_states(self) -> dict[str, object]:
-        """Each detector's state; one that cannot give it keeps its last saved one."""
-        out: dict[str, object] = {}
+    def _detector_texts(self) -> str:
+        """Each detector's state, as one JSON object (the same text as ``json.dumps`` of
+        them all, sorted); one that cannot give its state keeps its last saved one."""
+        out: dict[str, str] = {}
         for det in self.detectors:
             try:
-                out[det.name] = det.state_dict()
+                out[det.name] = _json(det.state_dict())
             except Exception as err:
                 self.quarantine.note(det.name, "state_dict (its last saved state is kept)", err)
                 if det.name in self._saved_detectors:
                     out[det.name] = self._saved_detectors[det.name]
         self._saved_detectors = out
-        return out
+        return "{" + ", ".join(f"{_json(name)}: {out[name]}" for name in sorted(out)) + "}"
 
     def close(self) -> None:
         self.save()

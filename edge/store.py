@@ -32,9 +32,10 @@ import sqlite3
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -82,6 +83,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE TABLE IF NOT EXISTS saved_state (name TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
+
+
+def _sorted_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 class StoreConfig(BaseModel):
@@ -613,6 +618,13 @@ class Store:
     # --- saved state -------------------------------------------------------------------
 
     def save_state(self, parts: dict[str, Any]) -> None:
+        """Save each part (JSON-able values) under its name, in one transaction."""
+        self.save_state_texts({k: partial(_sorted_json, v) for k, v in parts.items()})
+
+    def save_state_texts(self, parts: Mapping[str, Callable[[], str]]) -> None:
+        """Save each part as the JSON text its function makes, one part after another in
+        one transaction: only one part's values need be alive at a time (a large flat's
+        whole state as Python objects at once was a third of the hub's peak memory)."""
         self.flush()
         if self.fault is not None:
             return  # saved again once the store can write
@@ -620,7 +632,7 @@ class Store:
             with self.transaction():
                 self.db.executemany(
                     "INSERT OR REPLACE INTO saved_state (name, body) VALUES (?, ?)",
-                    [(k, json.dumps(v, sort_keys=True)) for k, v in parts.items()],
+                    ((k, make()) for k, make in parts.items()),
                 )
         except WRITE_ERRORS as err:
             self.failed(err, "the saved state")
