@@ -8,8 +8,10 @@ in event time:
   known once watched ``learn_hours`` with no silence over ``check_in_hours``):
   ``after_hours`` of silence;
 - a sensor that speaks only when used (a TV plug, a fridge door, a kettle, a PIR that
-  sends only on a change), or one not yet known to check in: ``margin`` times the longest
-  silence it kept in the last ``history_days``, and at least ``event_only_hours``;
+  sends only on a change): by its own use on the days the resident is home, at least
+  ``event_only_hours``; not judged by silence while its use is not known (``use_days``);
+- one not yet known either way: after ``event_only_hours``, unless most of the flat's
+  known devices of its name speak only when used (then it is judged as they are);
 - a sensor with Zigbee2MQTT availability (it has sent an availability message): Z2M
   watches it and says ``offline`` itself; silence alone counts only after
   ``availability_hours``.
