@@ -78,31 +78,17 @@ class LowBatteryDetector(Detector):
             return NOTHING
         if level >= s.threshold_pct:
             return NOTHING
-        self._low.add(sid)
-        return Found(
-            (
-                Candidate(
-                    kind=SignalKind.LOW_BATTERY,
-                    apartment=event.apartment,
-                    start=event.ts,
-                    detected_at=event.ts,
-                    summary=texts(
-                        "Batterij van sensor '{device}' in {room} is bijna leeg ({level:.0f}%): "
-                        "vervangen.",
-                        "Battery of sensor '{device}' in {room} is almost empty ({level:.0f}%): "
-                        "replace it.",
-                        room=event.room.value,
-                        device=event.device,
-                        level=level,
-                    ),
-                    evidence={
-                        "sensor": sid,
-                        "battery_pct": level,
-                        "threshold_pct": s.threshold_pct,
-                    },
-                    key=sid,
-                ),
-            )
+        return self._raise(
+            event,
+            texts(
+                "Batterij van sensor '{device}' in {room} is bijna leeg ({level:.0f}%): vervangen.",
+                "Battery of sensor '{device}' in {room} is almost empty ({level:.0f}%): "
+                "replace it.",
+                room=event.room.value,
+                device=event.device,
+                level=level,
+            ),
+            {"sensor": sid, "battery_pct": level, "threshold_pct": s.threshold_pct},
         )
 
     def _flag(self, event: SensorEvent) -> Found:
@@ -121,7 +107,24 @@ class LowBatteryDetector(Detector):
             return NOTHING
         if not event.battery_low:
             return NOTHING
-        self._low.add(sid)
+        return self._raise(
+            event,
+            texts(
+                "Batterij van sensor '{device}' in {room} is bijna leeg (de sensor meldt "
+                "zelf 'batterij laag'): vervangen.",
+                "Battery of sensor '{device}' in {room} is almost empty (the sensor itself "
+                "reports 'battery low'): replace it.",
+                room=event.room.value,
+                device=event.device,
+            ),
+            {"sensor": sid, "battery_low": True},
+        )
+
+    def _raise(
+        self, event: SensorEvent, summary: dict[str, str], evidence: dict[str, Any]
+    ) -> Found:
+        """The event's sensor is low now: noted (raised once until re-armed) and raised."""
+        self._low.add(event.sensor_id)
         return Found(
             (
                 Candidate(
@@ -129,16 +132,9 @@ class LowBatteryDetector(Detector):
                     apartment=event.apartment,
                     start=event.ts,
                     detected_at=event.ts,
-                    summary=texts(
-                        "Batterij van sensor '{device}' in {room} is bijna leeg (de sensor meldt "
-                        "zelf 'batterij laag'): vervangen.",
-                        "Battery of sensor '{device}' in {room} is almost empty (the sensor itself "
-                        "reports 'battery low'): replace it.",
-                        room=event.room.value,
-                        device=event.device,
-                    ),
-                    evidence={"sensor": sid, "battery_low": True},
-                    key=sid,
+                    summary=summary,
+                    evidence=evidence,
+                    key=event.sensor_id,
                 ),
             )
         )

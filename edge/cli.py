@@ -288,6 +288,17 @@ def _default_state_dir() -> Path:
     return Path(env.split(":")[0]) if env else Path("state")
 
 
+def _state_dir_option(p: argparse.ArgumentParser, default: Path | None = None) -> None:
+    """``--state-dir``: the hub's state folder (without ``default``, the command works it
+    out itself: $STATE_DIRECTORY or ./state)."""
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default,
+        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
+    )
+
+
 def _flat_stats(live: LiveHub) -> FeatureSink:
     """The flat's daily stats for the city, through the live hub's outbox (the bridge
     carries ``<base>/<flat>/stats/daily`` to the city's broker)."""
@@ -914,12 +925,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dead_letters)
 
     p = sub.add_parser("signals", help="the signal register: list, show, ack, assign, close")
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        default=_default_state_dir(),
-        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
-    )
+    _state_dir_option(p, _default_state_dir())
     p.add_argument("--config", type=Path, help="flat configuration (for its time zone)")
     acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = acts.add_parser("list", help="signals in the register")
@@ -961,12 +967,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="also print it to an A4 PDF through headless Chromium (default: OUT with .pdf)",
     )
     p.add_argument("--lang", choices=["nl", "en"], help="default: the config's language (nl)")
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        default=_default_state_dir(),
-        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
-    )
+    _state_dir_option(p, _default_state_dir())
     p.add_argument("--config", type=Path, help="flat configuration (flat id, time zone)")
     p.set_defaults(func=cmd_agenda)
 
@@ -974,11 +975,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "serve", help="the team's web page: the live agenda and the register (TLS, accounts)"
     )
     p.add_argument("--config", type=Path, help="flat configuration (its serve: section)")
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
-    )
+    _state_dir_option(p)
     p.add_argument("--host", help="address to listen on (default: serve.host, 0.0.0.0)")
     p.add_argument("--port", type=int, help="port (default: serve.port, 8443)")
     p.add_argument("--cert", type=Path, help="the gateway's TLS certificate (PEM)")
@@ -991,12 +988,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("users", help="accounts for the web page: add, list, remove, passwd, role")
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        default=_default_state_dir(),
-        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
-    )
+    _state_dir_option(p, _default_state_dir())
     acts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = acts.add_parser("add", help="a new account (asks for its password)")
     a.add_argument("name", help="a short handle, e.g. zorg-anouk (shows in the audit trail)")
@@ -1025,11 +1017,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("backup", help="write an encrypted backup of this gateway (age)")
     p.add_argument("--config", type=Path, help="the hub's configuration (backup: section)")
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
-    )
+    _state_dir_option(p)
     p.add_argument("--out", type=Path, help="where to write it (default: backup.dir)")
     p.add_argument(
         "--recipient", action="append", help="an age public key (default: backup.recipients)"
@@ -1043,11 +1031,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore an encrypted backup (store, then the files)")
     p.add_argument("backup", type=Path, help="the .tar.age file")
     p.add_argument("--identity", type=Path, required=True, help="the age private key file")
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
-    )
+    _state_dir_option(p)
     p.add_argument("--root", type=Path, default=Path("/"), help="where the files go (default: /)")
     p.add_argument("--force", action="store_true", help="replace a store that is there")
     p.set_defaults(func=cmd_restore)
@@ -1056,11 +1040,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "doctor", help="check this gateway: broker, clock, disk, sensors, coverage, service"
     )
     p.add_argument("--config", type=Path, help="the hub's configuration")
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        help="the hub's state folder (default: $STATE_DIRECTORY or ./state)",
-    )
+    _state_dir_option(p)
     p.add_argument(
         "--silent-hours",
         type=float,

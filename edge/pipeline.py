@@ -10,7 +10,6 @@ event time moves on without messages.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -41,7 +40,7 @@ from edge.naming import unroled_sos
 from edge.normalise import normalise
 from edge.register import Outcome, Register
 from edge.state import FlatState
-from edge.store import WRITE_ERRORS, Store, reason_kind, writable
+from edge.store import WRITE_ERRORS, Store, reason_kind, state_json, writable
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +48,6 @@ SAVE_EVERY = timedelta(minutes=10)
 SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
 _NOT_UNICODE = "%s: not valid Unicode text (a lone surrogate, as a JSON escape \\ud800 gives)"
-
-
-def _json(value: object) -> str:
-    """JSON text as the saved state keeps it (keys sorted)."""
-    return json.dumps(value, sort_keys=True)
 
 
 class FeatureSink(Protocol):
@@ -244,7 +238,7 @@ class Hub:
                         det.load_state(body)
                     except Exception as err:  # (a damaged state must not stop the alarm)
                         self.quarantine.note(det.name, "load_state (it starts afresh)", err)
-                    self._saved_detectors[det.name] = _json(body)
+                    self._saved_detectors[det.name] = state_json(body)
             self._feedback_seen = int(saved.get("feedback_seen", 0))
             if clock:
                 self.clock.now = datetime.fromisoformat(clock)
@@ -302,13 +296,13 @@ class Hub:
         and written as JSON in turn (only one part's values are alive at a time)."""
         self.store.save_state_texts(
             {
-                "state": lambda: _json(self.state.to_dict()),
-                "features": lambda: _json(self.features.state_dict()),
-                "names": lambda: _json(self.names.state_dict()),
+                "state": lambda: state_json(self.state.to_dict()),
+                "features": lambda: state_json(self.features.state_dict()),
+                "names": lambda: state_json(self.names.state_dict()),
                 "detectors": self._detector_texts,
-                "clock": lambda: _json(self.clock.now.isoformat() if self.clock.now else None),
-                "received": lambda: _json(self._received),
-                "feedback_seen": lambda: _json(self._feedback_seen),
+                "clock": lambda: state_json(self.clock.now.isoformat() if self.clock.now else None),
+                "received": lambda: state_json(self._received),
+                "feedback_seen": lambda: state_json(self._feedback_seen),
             }
         )
 
@@ -318,13 +312,13 @@ class Hub:
         out: dict[str, str] = {}
         for det in self.detectors:
             try:
-                out[det.name] = _json(det.state_dict())
+                out[det.name] = state_json(det.state_dict())
             except Exception as err:
                 self.quarantine.note(det.name, "state_dict (its last saved state is kept)", err)
                 if det.name in self._saved_detectors:
                     out[det.name] = self._saved_detectors[det.name]
         self._saved_detectors = out
-        return "{" + ", ".join(f"{_json(name)}: {out[name]}" for name in sorted(out)) + "}"
+        return "{" + ", ".join(f"{state_json(name)}: {out[name]}" for name in sorted(out)) + "}"
 
     def close(self) -> None:
         self.save()

@@ -85,7 +85,8 @@ CREATE TABLE IF NOT EXISTS saved_state (name TEXT PRIMARY KEY, body TEXT NOT NUL
 """
 
 
-def _sorted_json(value: Any) -> str:
+def state_json(value: Any) -> str:
+    """JSON text as the saved state keeps it (keys sorted)."""
     return json.dumps(value, sort_keys=True)
 
 
@@ -619,7 +620,7 @@ class Store:
 
     def save_state(self, parts: dict[str, Any]) -> None:
         """Save each part (JSON-able values) under its name, in one transaction."""
-        self.save_state_texts({k: partial(_sorted_json, v) for k, v in parts.items()})
+        self.save_state_texts({k: partial(state_json, v) for k, v in parts.items()})
 
     def save_state_texts(self, parts: Mapping[str, Callable[[], str]]) -> None:
         """Save each part as the JSON text its function makes, one part after another in
