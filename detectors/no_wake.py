@@ -1,6 +1,6 @@
 """``no_wake``: the resident is not up by their usual time (plus a margin). Urgent, care.
 
-"Up" is the first activity in the day rooms between ``day_starts`` and noon (motion in
+"Up" is the first activity in the day rooms between ``day_starts`` and ``day_ends`` (motion in
 the kitchen or living room, the front door, a plug in use, a button), or the bed pad
 clearing for good (not back in bed within ``out_of_bed_minutes``: then it is the time
 the pad cleared). Toilet and bathroom visits do not count: at night they are no waking up.
@@ -87,13 +87,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_NOON = time(12, 0)
 _DAY_ROOMS = frozenset({Room.KITCHEN, Room.LIVING, Room.ENTRANCE, Room.BALCONY})
 
 
 class NoWakeSettings(DetectorSettings):
     enabled: bool = Field(True, description="Run this detector (per flat or per apartment).")
     day_starts: time = Field(time(5, 0), description="Activity before this is still night.")
+    day_ends: time = Field(
+        time(14, 0),
+        description="The first activity of the day after this is no wake time (the "
+        "resident was out, or someone came).",
+    )
     cold_deadline: time = Field(
         time(11, 45), description="While learning: not up by this time raises the signal."
     )
@@ -175,6 +179,8 @@ class NoWakeDetector(Detector):
         self._alarmed: dict[str, date] = {}
         """apartment -> the last morning it raised the alarm for (not learned from)."""
         self._deadline: dict[str, datetime] = {}
+        self._retry: dict[str, datetime] = {}
+        """apartment -> its own deadline this morning, looked at again after the cap."""
         self._heap: list[tuple[datetime, str]] = []
         self._scheduled: datetime | None = None
         """The soonest deadline scheduled during the current :meth:`on_event`."""
@@ -217,27 +223,40 @@ class NoWakeDetector(Detector):
         """:meth:`deadline`, and whether it is the resident's own: a rule of their wake
         times (the learned or the early one) not pulled forward by the cap for everyone
         (``cold_deadline``, ``latest``)."""
+        own, usual, cap = self._rule(apartment, day)
+        if own is None:
+            return self._at(day, cap), usual, False
+        return self._at(day, min(own, cap)), usual, own <= cap
+
+    def own_deadline(self, apartment: str, day: date) -> datetime | None:
+        """The resident's learned deadline, where the cap for everyone (``latest``) pulled
+        it forward; ``None`` where it did not, or while learning (a few mornings cannot
+        show a late riser's spread: Ordonez A's resident is up at 10:10 one day and at
+        12:40 the next)."""
+        own, usual, cap = self._rule(apartment, day)
+        if own is None or usual is None or own <= cap:
+            return None
+        return self._at(day, own)
+
+    def _rule(self, apartment: str, day: date) -> tuple[float | None, float | None, float]:
+        """(the resident's own deadline, the usual wake time behind it, the cap for
+        everyone), in minutes after midnight; no own deadline while the cold rule holds."""
         s = self.settings(apartment)
         found = self.rhythm(apartment, day)
         low = s.earliest.hour * 60 + s.earliest.minute
+        widen = self._widen.get(apartment, 1.0)
         if found is None:
             cold = s.cold_deadline.hour * 60 + s.cold_deadline.minute
             seen = self.early(apartment)
-            own = False
-            if seen is not None:
-                median, latest = seen
-                widen = self._widen.get(apartment, 1.0)
-                due = max(
-                    median + s.max_late_minutes * widen, latest + s.early_late_minutes * widen
-                )
-                own = max(due + s.margin_minutes, low) <= cold
-                cold = min(max(due + s.margin_minutes, low), cold)
-            return self._at(day, cold), None, own
+            if seen is None:
+                return None, None, cold
+            median, latest = seen
+            due = max(median + s.max_late_minutes * widen, latest + s.early_late_minutes * widen)
+            return max(due + s.margin_minutes, low), None, cold
         usual, spread, _ = found
         late = min(max(s.spread_k * spread, s.min_late_minutes), s.max_late_minutes)
-        late = late * self._widen.get(apartment, 1.0) + s.margin_minutes
-        high = s.latest.hour * 60 + s.latest.minute
-        return self._at(day, min(max(usual + late, low), high)), usual, usual + late <= high
+        late = late * widen + s.margin_minutes
+        return max(usual + late, low), usual, s.latest.hour * 60 + s.latest.minute
 
     def early(self, apartment: str) -> tuple[float, float] | None:
         """While learning: the median and the latest of the wake times seen so far
@@ -348,12 +367,12 @@ class NoWakeDetector(Detector):
         return pads[0] if len(pads) == 1 else None
 
     def _morning(self, apt: str, ts: datetime) -> bool:
-        """``ts`` is in the morning (from ``day_starts`` to noon) of a day on which the
+        """``ts`` is in the morning (from ``day_starts`` to ``day_ends``) of a day on which the
         resident has not been seen getting up yet."""
         local = ts.astimezone(self.tz)
         return (
             self._up.get(apt) != local.date()
-            and self.settings(apt).day_starts <= local.time() < _NOON
+            and self.settings(apt).day_starts <= local.time() < self.settings(apt).day_ends
         )
 
     def _got_up(self, apt: str, ts: datetime) -> None:
@@ -400,17 +419,41 @@ class NoWakeDetector(Detector):
                     self._got_up(apt, pending)
                 else:
                     self._up[apt] = day  # just out of bed: not this morning's alarm
+            own = self._retry.pop(apt, None) == due
             if self._up.get(apt) != day:
-                found = self._check(apt, due, day, state)
+                found = self._check(apt, due, day, state, own)
                 if any(c.kind is SignalKind.NO_WAKE for c in found):
                     self._alarmed[apt] = day
                 out.extend(found)
+                later = None if own or found else self._look_again(apt, due, day, state)
+                if later is not None:
+                    self._retry[apt] = self._deadline[apt] = later
+                    heapq.heappush(self._heap, (later, apt))
+                    continue
             self._schedule(apt, due)
         self._scheduled = None  # (its next due is returned whole)
         return Found(tuple(out), due=self.next_due())
 
+    def _look_again(self, apt: str, due: datetime, day: date, state: FlatState) -> datetime | None:
+        """The cap for everyone (``latest``, ``cold_deadline``) came before this resident's
+        own deadline, and the silence held the alarm back: when to look again (their own
+        deadline, where the silence of a resident still in bed no longer silences it), or
+        ``None``. A late riser in a home whose sensors speak only when used is otherwise
+        never paged: at the cap the night's silence holds the alarm back, and after it the
+        next morning is scheduled (Ordonez A's resident, up around 11:00-12:30)."""
+        later = self.own_deadline(apt, day)
+        st = state.apartments.get(apt)
+        if later is None or later <= due or st is None or st.presence == "away":
+            return None
+        pad = self._bed_pad(apt, st)
+        return later if pad is not None and pad.occupied is True else None
+
     # long: the morning's rules in their order, each with its reason
-    def _check(self, apt: str, due: datetime, day: date, state: FlatState) -> list[Candidate]:
+    def _check(
+        self, apt: str, due: datetime, day: date, state: FlatState, own: bool = False
+    ) -> list[Candidate]:
+        """The alarm for ``apt`` not up at ``due``, if it stands; ``own``: ``due`` is the
+        resident's own deadline, looked at again after the cap (:meth:`_look_again`)."""
         st = state.apartments.get(apt)
         if st is None or st.presence == "away":
             return []
@@ -427,7 +470,8 @@ class NoWakeDetector(Detector):
             return []  # up and about (bathroom, hall), just not in the day rooms yet
         found = self.rhythm(apt, day)
         hold, quiet, _ = sensor_doubt(st, due, Room.BEDROOM.value, self.roles)
-        if self._deadline_own(apt, day)[2] and self._doubt_only(st, pad, quiet, due):
+        own = own or self._deadline_own(apt, day)[2]
+        if own and self._doubt_only(st, pad, quiet, due):
             hold = False  # doubt delays, it does not silence: raised, quiet ones named
         elif not _sensors_alive(st, due, timedelta(hours=s.sensors_quiet_hours)):
             logger.info("no_wake held back for %s: its sensors are silent", apt)
@@ -514,6 +558,7 @@ class NoWakeDetector(Detector):
             "up": {k: v.isoformat() for k, v in sorted(self._up.items())},
             "alarmed": {k: v.isoformat() for k, v in sorted(self._alarmed.items())},
             "deadline": {k: v.isoformat() for k, v in sorted(self._deadline.items())},
+            "retry": {k: v.isoformat() for k, v in sorted(self._retry.items())},
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -529,6 +574,7 @@ class NoWakeDetector(Detector):
         self._up = {k: date.fromisoformat(v) for k, v in data.get("up", {}).items()}
         self._alarmed = {k: date.fromisoformat(v) for k, v in data.get("alarmed", {}).items()}
         self._deadline = {k: datetime.fromisoformat(v) for k, v in data.get("deadline", {}).items()}
+        self._retry = {k: datetime.fromisoformat(v) for k, v in data.get("retry", {}).items()}
         self._heap = [(v, k) for k, v in self._deadline.items()]
         heapq.heapify(self._heap)
 

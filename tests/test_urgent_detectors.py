@@ -817,6 +817,49 @@ def test_no_wake_with_sensors_that_speak_only_when_used(days: int, rule: str | N
     assert found[0].evidence["in_bed"] is True
 
 
+class LateRiserLife(EventOnlyLife):
+    """Up at about 11:00, later than the 11:45 cap minus the hour's lateness allows; sensors
+    that speak only when used (Ordonez A's resident is up between 10:00 and 12:40)."""
+
+    def ordinary(self, day: int, until: float = 24 * 60) -> None:
+        wake = 11 * 60 + float(self.rng.normal(0, 8))
+        self.send(day, wake, "bedroom/bed_pad", {"occupancy": False})
+        self.wakes.append(self.t(day, wake))
+        self.stay(day, wake + 1, wake + 5, "bedroom", 1.0)
+        self.stay(day, wake + 5, wake + 25, "bathroom", 1.0)
+        self.stay(day, wake + 25, wake + 45, "kitchen", 1.5)
+        evening(self, day, wake + 45)
+
+
+@pytest.mark.parametrize("stays_in_bed", [True, False])
+def test_no_wake_for_a_late_riser_waits_for_their_own_deadline(stays_in_bed: bool) -> None:
+    """Issue 18: a resident up at about 11:00 has a deadline of their own near 12:00, past
+    the 11:45 cap for everyone. At 11:45 the silent night (no sensor checks in) holds the
+    alarm back; before, the next morning was scheduled then and nobody was ever paged.
+    Now it is looked at again at their own deadline, where the bed pad says still in bed
+    and the silence no longer holds it back. A late morning of theirs stays quiet."""
+    life = LateRiserLife(DAYS)
+    if stays_in_bed:
+        life.door(DAYS, 15 * 60)
+        life.stay(DAYS, 15 * 60 + 1, 15 * 60 + 30, "bedroom", 1.0)
+        evening(life, DAYS, 15 * 60 + 31)
+    else:
+        life.ordinary(DAYS)
+    signals = [
+        s
+        for s in run(life.messages(), until=life.t(DAYS + 1, 0))
+        if s.detected_at >= life.t(DAYS, 0) and s.severity == "urgent"
+    ]
+    if not stays_in_bed:
+        assert signals == []
+        return
+    assert [s.kind.value for s in signals] == ["no_wake"]
+    (found,) = signals
+    assert life.t(DAYS, 11 * 60 + 45) < found.detected_at <= life.t(DAYS, 12 * 60 + 15)
+    assert found.evidence["rule"] == "learned"
+    assert found.evidence["in_bed"] is True
+
+
 @pytest.mark.parametrize("factor", [2.0, 10.0])
 def test_a_sensor_quiet_only_by_use_delays_the_alarm_but_does_not_silence_it(
     factor: float,
