@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -441,6 +442,53 @@ def _world_names() -> list[str]:
     return list(WORLD_ORDER)
 
 
+def cmd_eval_real(args: argparse.Namespace) -> int:
+    """``eval-real``: acute episodes put into the shared real recordings, per home."""
+    from simulators.eval_suite import ReplayFailed
+    from simulators.evaluate import table
+    from simulators.inject import HOMES, Counts, run_real
+
+    if not args.datasets.is_dir():
+        print(f"error: no datasets folder at {args.datasets} (--datasets)", file=sys.stderr)
+        return 2
+    homes = list(HOMES) if "all" in args.homes else args.homes
+    counts = Counts(args.falls, args.no_wakes, args.faints, args.hours)
+    replay = args.replay_cmd or (
+        f"{shlex.quote(sys.executable)} -m edge.cli replay {{recording}} --config {{config}} "
+        "--signals-out {signals} --quiet --no-progress --jobs 1"
+    )
+    try:
+        scores = run_real(
+            args.datasets,
+            args.out,
+            homes,
+            args.seed,
+            counts,
+            replay,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except (ReplayFailed, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    report = {}
+    for home, result in scores.items():
+        print(f"== {home}")
+        print(table(result))
+        report[home] = result.to_json()
+    print("home        " + "  ".join(f"{k:>12}" for k in ("fall", "no_wake", "inactivity")))
+    for home, result in scores.items():
+        cells = []
+        for kind in ("fall", "no_wake", "inactivity"):
+            k = result.kinds.get(kind)
+            cells.append(f"{k['paged']:>5} of {k['episodes']:<3}" if k and k["episodes"] else "-")
+        urgent = result.per_apartment_month("urgent")
+        print(f"{home:<12}" + "  ".join(f"{c:>12}" for c in cells) + f"  false urgent {urgent:.3f}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "score.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"scores: {args.out / 'score.json'}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``simulate``, ``import``, ``evaluate`` and ``eval-suite`` to a CLI."""
     p = subparsers.add_parser("simulate", help="simulate a flat: recording + ground truth")
@@ -507,3 +555,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="hub replay command; {recording} {signals} {config} are filled in",
     )
     p.set_defaults(func=cmd_eval_suite, kit_by_default=True)
+
+    p = subparsers.add_parser(
+        "eval-real",
+        help="acute episodes put into the shared real recordings -> replay -> evaluate",
+    )
+    p.add_argument(
+        "--datasets",
+        type=Path,
+        default=Path("../shared/datasets"),
+        help="the shared recordings (default ../shared/datasets)",
+    )
+    p.add_argument(
+        "--homes",
+        nargs="+",
+        default=["all"],
+        choices=["all", "ordonezA", "ordonezB", "kasteren"],
+        help="which real homes (default all)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="which moments get an episode")
+    p.add_argument("--falls", type=int, default=6, help="fall episodes per home (at most)")
+    p.add_argument("--no-wakes", type=int, default=4, help="mornings in bed per home (at most)")
+    p.add_argument("--faints", type=int, default=4, help="faints in the chair per home (at most)")
+    p.add_argument("--hours", type=float, default=4.0, help="until help arrives (hours)")
+    p.add_argument("--out", type=Path, default=Path("out/eval-real"))
+    p.add_argument(
+        "--replay-cmd",
+        help="hub replay command; {recording} {signals} {config} are filled in (default: "
+        "this hub's replay, --jobs 1)",
+    )
+    p.set_defaults(func=cmd_eval_real)
