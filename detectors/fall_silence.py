@@ -15,7 +15,9 @@ The alarm comes when the silence exceeds ``factor`` times the longest of those d
 ``margin_minutes`` (at least ``min_minutes``). Places where that comes out above
 ``max_minutes``, and a room while its pad is occupied (the resident is on the bed or the
 chair, not on the floor), are resting places: there a long silence is the ``inactivity``
-detector's, which compares it with the time of day. While a place has fewer than
+detector's, which compares it with the time of day. So is any place, for a resident living
+alone, when a pad elsewhere was taken just before the silence's last movement and is
+still occupied (``PAD_SKEW``): the walk to the armchair was reported after the chair pad. While a place has fewer than
 ``learn_days`` days, the cold rule holds only for the places nobody rests in and only
 by day (from ``cold_from`` to ``cold_until``; the last movement of the evening may be in
 any room when a bedroom has no sensor): ``cold_minutes``. Those places are the hall,
@@ -78,6 +80,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+PAD_SKEW = timedelta(seconds=60)
+"""A pad taken this long before a movement elsewhere may be where that movement ended."""
+
 
 class FallSilenceSettings(RhythmSettings):
     learn_days: int = Field(
@@ -138,7 +143,25 @@ class FallSilenceDetector(RhythmDetector):
             for sensor in pads
         ):
             return f"{room}+rest"
+        if self.residents(apt) == 1 and self._sat_down(sil, st):
+            return f"{room}+rest"
         return room
+
+    def _sat_down(self, sil: Silence, st: ApartmentState) -> bool:
+        """A pad anywhere in the home taken at most ``PAD_SKEW`` before the silence's last
+        movement and occupied still: the resident sat or lay down, and that movement was
+        the walk there, reported after the pad (a pad's report can lead a PIR's by
+        seconds; leaky-pir seed 33: the hall PIR 7 s after the chair pad, then a nap in
+        the chair paged as a fall in the hall)."""
+        for sid, sensor in st.sensors.items():
+            if (
+                sensor.occupied
+                and sensor.last_change is not None
+                and sensor.last_change >= sil.last - PAD_SKEW
+                and is_pad(sid.rsplit("/", 1)[-1], self.roles.get(sid))
+            ):
+                return True
+        return False
 
     def moved(self, apt: str, event: SensorEvent, st: ApartmentState) -> None:
         self._pads(apt, event, st)

@@ -937,3 +937,27 @@ def test_a_still_night_in_bed_is_no_fall() -> None:
     ]  # (its hourly reports go on: the sensor is alive)
     signals = run(life.messages(), until=life.t(DAYS + 1, 0))
     assert [(s.kind.value, s.evidence.get("place")) for s in signals] == []
+
+
+def test_a_pad_taken_just_before_a_late_hall_report_is_where_the_resident_is() -> None:
+    """Issue 18, leaky-pir world: the resident walks from the kitchen to the armchair; the
+    chair pad reports at once, the hall PIR 7 seconds later. Then a still nap in the chair,
+    the living-room PIR seeing nothing. Before, the silence was the hall's (its last
+    movement), whose silences are short, and a fall was paged after 45 minutes. The
+    resident sits on the pad: a long silence there is for ``inactivity``."""
+    life = Life(DAYS + 1)
+    life.out = [m for m in life.out if m.received < life.t(DAYS, 0)]
+    life.ordinary(DAYS, until=9 * 60 + 50)
+    life.stay(DAYS, 9 * 60 + 50, 9 * 60 + 58, "kitchen", 1.5)
+    life.send(DAYS, 10 * 60, "living/chair_pad", {"occupancy": True})
+    life.move(DAYS, 10 * 60 + 7 / 60, "hall")
+    life.heartbeats(DAYS, {h: False for h in range(24)})
+    life.send(DAYS, 11 * 60 + 50, "living/chair_pad", {"occupancy": False})
+    evening(life, DAYS, 11 * 60 + 51)
+    signals = run(life.messages(), until=life.t(DAYS + 1, 0))
+    falls = [
+        (s.evidence.get("place"), f"{s.detected_at:%H:%M}")
+        for s in signals
+        if s.kind.value == "fall" and s.detected_at >= life.t(DAYS, 0)
+    ]
+    assert falls == []
