@@ -15,17 +15,18 @@ The alarm comes when the silence exceeds ``factor`` times the longest of those d
 ``margin_minutes`` (at least ``min_minutes``). Places where that comes out above
 ``max_minutes``, and a room while its pad is occupied (the resident is on the bed or the
 chair, not on the floor), are resting places: there a long silence is the ``inactivity``
-detector's, which compares it with the time of day. So is any place, for a resident living
-alone, when a pad elsewhere was taken just before the silence's last movement and is
-still occupied (``PAD_SKEW``): the walk to the armchair was reported after the chair pad. While a place has fewer than
-``learn_days`` days, the cold rule holds only for the places nobody rests in and only
-by day (from ``cold_from`` to ``cold_until``; the last movement of the evening may be in
-any room when a bedroom has no sensor): ``cold_minutes``. Those places are the hall,
-kitchen, toilet and bathroom, and a room split by its pads while they are empty once
-``early_days`` days have shown only short silences there (under ``cold_minutes`` divided
-by ``factor``: the resident rests on the pad, not elsewhere in the room). Without a pad a
-living room is a resting place from the start: a fall there looks like sitting still,
-and only ``inactivity`` finds it, hours later.
+detector's, which compares it with the time of day. So is any place, for a resident
+living alone, when a pad elsewhere was taken just before the silence's last movement and
+is still occupied (``PAD_SKEW``): the walk to the armchair was reported after the chair
+pad. While a place has fewer than ``learn_days`` days, the cold rule holds only for the
+places nobody rests in and only by day (from ``cold_from`` to ``cold_until``; the last
+movement of the evening may be in any room when a bedroom has no sensor):
+``cold_minutes``. Those places are the hall, kitchen, toilet and bathroom, and a room
+split by its pads while they are empty once ``early_days`` days have shown only short
+silences there (under ``cold_minutes`` divided by ``factor``: the resident rests on the
+pad, not elsewhere in the room). Without a pad a living room is a resting place from the
+start: a fall there looks like sitting still, and only ``inactivity`` finds it, hours
+later.
 
 The last movement at the front door means out or a visitor: no alarm. Away, a visitor,
 or a quiet sensor: as for ``inactivity`` (see :mod:`detectors.rhythm`). One alarm per
