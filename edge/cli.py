@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # (imported where used: a command loads only what it needs, see _load)
     from edge.config import Config
     from edge.models import Signal
-    from edge.mqtt import LiveHub
-    from edge.pipeline import FeatureSink
     from edge.readonly import Entry, RegisterReader
     from edge.register import Register
     from edge.store import Store
@@ -49,8 +47,10 @@ def _setup_logging(level: str) -> None:
 
 
 def _load(path: Path | None) -> Config | None:
-    # the config's models import every detector (numpy, river): only commands that need it
-    from edge.config import ConfigError, load_config
+    # the config is read with every detector registered (numpy, river): only commands
+    # that need it
+    from edge.app import load_config
+    from edge.config import ConfigError
 
     try:
         return load_config(path)
@@ -171,7 +171,8 @@ def _replay_sharded(args: argparse.Namespace, config: Config, jobs: int) -> int:
 def _replay_one(args: argparse.Namespace, config: Config) -> int:
     import time
 
-    from edge.pipeline import Hub, SignalSink
+    from edge.app import attach_history, build_hub
+    from edge.pipeline import SignalSink
     from edge.replay import RecordingError, replay
     from edge.sinks import JsonlSink
     from edge.store import Store, StoreError
@@ -186,8 +187,8 @@ def _replay_one(args: argparse.Namespace, config: Config) -> int:
         sinks.append(ConsoleSink(config))
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out))
-    hub = Hub(config, store, sinks)
-    history = _history(config, hub, args.state_dir)
+    hub = build_hub(config, store, sinks)
+    history = attach_history(config, hub, args.state_dir)
     started = time.monotonic()
     try:
         lines = replay(args.recordings, hub, None if args.no_progress else _progress(config))
@@ -260,28 +261,6 @@ def _replay_summary(
         print(f"  signals written to {args.signals_out}")
 
 
-def _history(config: Config, hub: Any, state_dir: Path | None) -> Any:
-    """The time-series writer when the config enables it, attached to the hub."""
-    if not config.influx.enabled:
-        return None
-    import tempfile
-
-    from integrations.influx import InfluxWriter
-
-    folder = state_dir or Path(tempfile.mkdtemp(prefix="thuisplus-history-"))
-    writer = InfluxWriter(
-        config.influx,
-        config.flat,
-        config.timezone,
-        folder / "history-buffer.sqlite",
-        state=hub.state,
-    )
-    hub.sinks.append(writer)
-    hub.feature_sinks.append(writer)
-    hub.score_sinks.append(writer)
-    return writer
-
-
 def _default_state_dir() -> Path:
     # systemd's StateDirectory= sets STATE_DIRECTORY
     env = os.environ.get("STATE_DIRECTORY")
@@ -299,52 +278,19 @@ def _state_dir_option(p: argparse.ArgumentParser, default: Path | None = None) -
     )
 
 
-def _flat_stats(live: LiveHub) -> FeatureSink:
-    """The flat's daily stats for the city, through the live hub's outbox (the bridge
-    carries ``<base>/<flat>/stats/daily`` to the city's broker)."""
-    from integrations.central import FlatDay, FlatStats, stats_topic
-
-    config = live.config
-
-    def send(day: FlatDay) -> None:
-        topic = stats_topic(config.mqtt.base_topic, day.flat)
-        key = f"stats:{day.flat}:{day.day.isoformat()}"
-        live.send_kept(key, topic, day.model_dump_json(), "the flat's daily stats")
-
-    return FlatStats(config.flat, live.hub.register, config.tz, send)
-
-
-# long: not yet split: the live hub's wiring moves to issue 19's composition root
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError
-    from edge.mqtt import LiveExtension, LiveHub, MqttError, check_secure
-    from edge.pipeline import Hub, SignalSink
+    from edge.app import SetupError, build_live
+    from edge.mqtt import MqttError, check_secure
+    from edge.pipeline import SignalSink
     from edge.sinks import JsonlSink
     from edge.store import Store, StoreError
 
     config = _load(args.config)
     if config is None:
         return EXIT_USAGE
-    updates = {}
-    if args.mqtt_host:
-        updates["host"] = args.mqtt_host
-    if args.mqtt_port:
-        updates["port"] = args.mqtt_port
-    if args.allow_insecure:
-        updates["allow_insecure"] = True
-    if updates:
-        from pydantic import ValidationError
-
-        try:  # validated as if they were in the file
-            mqtt_conf = type(config.mqtt).model_validate(
-                {**config.mqtt.model_dump(exclude={"password"}), **updates}
-            )
-        except ValidationError as err:
-            for e in err.errors():
-                where = " -> ".join(str(p) for p in e["loc"])
-                print(f"mqtt -> {where}: {e['msg']} (from the command line)", file=sys.stderr)
-            return EXIT_USAGE
-        config = config.model_copy(update={"mqtt": mqtt_conf})
+    config = _mqtt_overrides(config, args)
+    if config is None:
+        return EXIT_USAGE
     try:
         check_secure(config.mqtt)
     except MqttError as err:
@@ -359,36 +305,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     sinks: list[SignalSink] = []
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out, append=True))
-    hub = Hub(config, store, sinks)
-    # --- Home Assistant (integrations/homeassistant): discovery and notifications --------
-    extensions: list[LiveExtension] = []
-    notifier = None
-    if config.homeassistant.enabled:
-        from integrations.homeassistant.discovery import Discovery
-        from integrations.homeassistant.notify import HomeAssistantError, Notifier
-
-        try:
-            if config.homeassistant.notifications:
-                notifier = Notifier.from_config(config.homeassistant, config.language)
-                hub.escalator.sinks.append(notifier)
-        except HomeAssistantError as err:
-            print(err, file=sys.stderr)
-            return EXIT_USAGE
-        extensions.append(Discovery(config, [notifier] if notifier else []))
-    # ---------------------------------------------------------------------------------------
-    history = _history(config, hub, state_dir)
-    webhooks = None
-    if config.alerts.webhooks:
-        from integrations.webhook import WebhookSink
-
-        webhooks = WebhookSink(config.flat, config.alerts.webhooks)
-        hub.escalator.sinks.append(webhooks)
-    try:
-        live = LiveHub(hub, config, extensions=extensions)
-        live.feature_sinks.append(_flat_stats(live))
-    except (MqttError, ConfigError) as err:
+    try:  # the hub, its detectors and integrations (edge/app.py)
+        wired = build_live(config, store, sinks, state_dir)
+    except SetupError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
+    live = wired.live
     live.install_signal_handlers()
     logger.info(
         "Flat %s: listening on %s:%d, state in %s",
@@ -400,20 +322,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         live.run(max_seconds=args.max_seconds)
     finally:
-        if notifier is not None:
-            notifier.close()
-        for sink in sinks:
-            sink.close()
-        if webhooks is not None:
-            webhooks.close()
-        if history is not None:
-            history.close()
-        store.close()
+        wired.close()
     return EXIT_OK
 
 
+def _mqtt_overrides(config: Config, args: argparse.Namespace) -> Config | None:
+    """The config with the command line's broker options over its ``mqtt:`` section
+    (validated as if they were in the file), or ``None`` after saying what is wrong."""
+    updates: dict[str, Any] = {}
+    if args.mqtt_host:
+        updates["host"] = args.mqtt_host
+    if args.mqtt_port:
+        updates["port"] = args.mqtt_port
+    if args.allow_insecure:
+        updates["allow_insecure"] = True
+    if not updates:
+        return config
+    from pydantic import ValidationError
+
+    try:  # validated as if they were in the file
+        mqtt_conf = type(config.mqtt).model_validate(
+            {**config.mqtt.model_dump(exclude={"password"}), **updates}
+        )
+    except ValidationError as err:
+        for e in err.errors():
+            where = " -> ".join(str(p) for p in e["loc"])
+            print(f"mqtt -> {where}: {e['msg']} (from the command line)", file=sys.stderr)
+        return None
+    return config.model_copy(update={"mqtt": mqtt_conf})
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, load_config
+    from edge.app import load_config
+    from edge.config import ConfigError
 
     try:
         config = load_config(args.file)
@@ -807,7 +748,8 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, load_config
+    from edge.app import load_config
+    from edge.config import ConfigError
     from edge.doctor import FAIL, config_failed, report, run_checks
 
     try:
