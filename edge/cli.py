@@ -279,7 +279,7 @@ def _state_dir_option(p: argparse.ArgumentParser, default: Path | None = None) -
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.app import SetupError, build_live
+    from edge.app import AppError, build_live
     from edge.mqtt import MqttError, check_secure
     from edge.pipeline import SignalSink
     from edge.sinks import JsonlSink
@@ -307,7 +307,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sinks.append(JsonlSink(args.signals_out, append=True))
     try:  # the hub, its detectors and integrations (edge/app.py)
         wired = build_live(config, store, sinks, state_dir)
-    except SetupError as err:
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
     live = wired.live
@@ -529,7 +529,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
 
 
 def cmd_agenda(args: argparse.Namespace) -> int:
-    from integrations.agenda.report import AgendaError, write_agenda
+    from edge.app import AppError, write_agenda
 
     config = _load(args.config)
     if config is None:
@@ -542,7 +542,7 @@ def cmd_agenda(args: argparse.Namespace) -> int:
         agenda = write_agenda(
             store, config, args.week, args.out, args.lang, datetime.now(config.tz)
         )
-    except AgendaError as err:
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
     finally:
@@ -554,12 +554,12 @@ def cmd_agenda(args: argparse.Namespace) -> int:
         f"page(s), {len(agenda.devices)} device line(s); written to {args.out}"
     )
     if args.pdf is not None:
-        from integrations.agenda.pdf import PdfError, html_to_pdf
+        from edge.app import agenda_pdf
 
         pdf = args.out.with_suffix(".pdf") if args.pdf == "" else Path(args.pdf)
         try:
-            html_to_pdf(args.out, pdf)
-        except PdfError as err:
+            agenda_pdf(args.out, pdf)
+        except AppError as err:
             print(err, file=sys.stderr)
             return EXIT_USAGE
         print(f"PDF (A4) written to {pdf}")
@@ -591,7 +591,7 @@ def _serve_config(config: Config, args: argparse.Namespace) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from integrations.web.server import ServeError, check_listen, run
+    from edge.app import AppError, serve
 
     config = _load(args.config)
     if config is None:
@@ -604,9 +604,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"{state_dir / DB_NAME}: no store here (give the hub's --state-dir)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        check_listen(conf)
-        run(config, conf, state_dir)
-    except ServeError as err:
+        serve(config, conf, state_dir)
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
@@ -625,39 +624,21 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from integrations.web.accounts import AccountError, Accounts
+    from edge.app import AppError, users
 
     store = _open_store(args.state_dir)
     if store is None:
         return EXIT_USAGE
-    accounts = Accounts(store)
+    name, role = getattr(args, "name", ""), getattr(args, "role", "")
     try:
-        if args.action == "list":
-            users = accounts.list()
-            for u in users:
-                print(f"{u.name:<32} {u.role:<8} changed {u.changed[:16]}")
-            print(f"{len(users)} account(s)")
-        elif args.action == "remove":
-            accounts.remove(args.name)
-            print(f"Account {args.name} removed; its sessions end at its next request")
-        elif args.action == "role":
-            accounts.update(args.name, role=args.role)
-            print(f"Account {args.name} is now {args.role}; its sessions ended")
-        else:
-            if args.action == "add":
-                accounts.check_new(args.name, args.role)  # before asking for a password
-            password = _new_password(args)
-            if args.action == "add":
-                accounts.add(args.name, args.role, password)
-                print(f"Account {args.name} ({args.role}) added")
-            else:
-                accounts.update(args.name, password=password)
-                print(f"Password of {args.name} changed; its sessions ended")
-    except (AccountError, ValueError) as err:
+        lines = users(store, args.action, name, role, lambda: _new_password(args))
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_FAILED
     finally:
         store.close()
+    for line in lines:
+        print(line)
     return EXIT_OK
 
 
@@ -712,8 +693,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from integrations.central import run_aggregator
-    from integrations.influx import InfluxWriter
+    from edge.app import aggregate
 
     config = _load(args.config)
     if config is None:
@@ -727,23 +707,8 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     host = args.mqtt_host or config.mqtt.host
     port = args.mqtt_port or config.mqtt.port
     state_dir = args.state_dir or _default_state_dir()
-    writer = InfluxWriter(
-        config.influx, config.flat, config.timezone, state_dir / "aggregator-buffer.sqlite"
-    )
-    user, password = config.mqtt.credentials()
-    try:
-        n = run_aggregator(
-            host,
-            port,
-            writer.add,
-            config.mqtt.base_topic,
-            user,
-            password,
-            max_seconds=args.max_seconds,
-        )
-    finally:
-        writer.close()
-    print(f"Aggregated {n} flat-day(s); history: {writer.stats()}")
+    n, history = aggregate(config, host, port, state_dir, args.max_seconds)
+    print(f"Aggregated {n} flat-day(s); history: {history}")
     return EXIT_OK
 
 
