@@ -253,9 +253,9 @@ def in_process(falls: int) -> list[float]:
     process, store on disk, no broker: the part of the latency that is the hub's own."""
     from datetime import UTC, datetime
 
+    from edge.app import build_hub
     from edge.config import Config
     from edge.models import Message
-    from edge.pipeline import Hub
     from edge.store import Store
 
     class Count:
@@ -268,7 +268,7 @@ def in_process(falls: int) -> list[float]:
     config = Config(flat=FLAT)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.sqlite", config.store)
-        hub = Hub(config, store, sinks=[Count()])
+        hub = build_hub(config, store, sinks=[Count()])
         lat: list[float] = []
         for n in range(falls + 20):  # each apartment seen before its fall, as in a flat
             hub.handle(

@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detectors.base import registry  # noqa: E402
-from edge.config import Config, load_config  # noqa: E402
+from edge.app import build_hub, load_config  # noqa: E402
+from edge.config import Config  # noqa: E402
 from edge.decode import encode_payload  # noqa: E402
 from edge.models import Message  # noqa: E402
-from edge.pipeline import Hub  # noqa: E402
 from edge.recording import RecordingWriter, open_text, read_recording  # noqa: E402
 from edge.replay import replay, replay_sharded  # noqa: E402
 from edge.store import Store  # noqa: E402
@@ -127,7 +127,7 @@ def skeleton(path: Path, state: Path) -> tuple[int, float]:
 
 
 def pipeline(path: Path, state: Path | None, config: Config) -> tuple[int, float]:
-    hub = Hub(config, Store(state, config.store))
+    hub = build_hub(config, Store(state, config.store))
     start = time.perf_counter()
     n = replay([path], hub)
     hub.store.close()

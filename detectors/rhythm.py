@@ -78,7 +78,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from detectors.base import NOTHING, Candidate, Detector, DetectorSettings, EventStep, Found
+from detectors.base import (
+    NOTHING,
+    Candidate,
+    Detector,
+    DetectorSettings,
+    EventStep,
+    Found,
+    StepGroup,
+)
 from detectors.devices import checks_in
 from detectors.text import texts
 from edge.models import COMMON_APARTMENT, Room, SensorEvent, SignalKind
@@ -637,11 +645,12 @@ def silence_step(
     return NOTHING if soonest is None else Found(due=soonest)
 
 
-class SharedSilence:
+class SharedSilence(StepGroup):
     """Stands in the pipeline's per-event list for the silence detectors of one apartment
     (:func:`share_silence`): one call per event instead of one per detector."""
 
     name = "silence"
+    detectors: tuple[RhythmDetector, ...]
 
     def __init__(self, detectors: Sequence[RhythmDetector]) -> None:
         self.detectors = tuple(detectors)

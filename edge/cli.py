@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # (imported where used: a command loads only what it needs, see _load)
     from edge.config import Config
     from edge.models import Signal
-    from edge.mqtt import LiveHub
-    from edge.pipeline import FeatureSink
     from edge.readonly import Entry, RegisterReader
     from edge.register import Register
     from edge.store import Store
@@ -49,8 +47,10 @@ def _setup_logging(level: str) -> None:
 
 
 def _load(path: Path | None) -> Config | None:
-    # the config's models import every detector (numpy, river): only commands that need it
-    from edge.config import ConfigError, load_config
+    # the config is read with every detector registered (numpy, river): only commands
+    # that need it
+    from edge.app import load_config
+    from edge.config import ConfigError
 
     try:
         return load_config(path)
@@ -171,7 +171,8 @@ def _replay_sharded(args: argparse.Namespace, config: Config, jobs: int) -> int:
 def _replay_one(args: argparse.Namespace, config: Config) -> int:
     import time
 
-    from edge.pipeline import Hub, SignalSink
+    from edge.app import attach_history, build_hub
+    from edge.pipeline import SignalSink
     from edge.replay import RecordingError, replay
     from edge.sinks import JsonlSink
     from edge.store import Store, StoreError
@@ -186,8 +187,8 @@ def _replay_one(args: argparse.Namespace, config: Config) -> int:
         sinks.append(ConsoleSink(config))
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out))
-    hub = Hub(config, store, sinks)
-    history = _history(config, hub, args.state_dir)
+    hub = build_hub(config, store, sinks)
+    history = attach_history(config, hub, args.state_dir)
     started = time.monotonic()
     try:
         lines = replay(args.recordings, hub, None if args.no_progress else _progress(config))
@@ -260,28 +261,6 @@ def _replay_summary(
         print(f"  signals written to {args.signals_out}")
 
 
-def _history(config: Config, hub: Any, state_dir: Path | None) -> Any:
-    """The time-series writer when the config enables it, attached to the hub."""
-    if not config.influx.enabled:
-        return None
-    import tempfile
-
-    from integrations.influx import InfluxWriter
-
-    folder = state_dir or Path(tempfile.mkdtemp(prefix="thuisplus-history-"))
-    writer = InfluxWriter(
-        config.influx,
-        config.flat,
-        config.timezone,
-        folder / "history-buffer.sqlite",
-        state=hub.state,
-    )
-    hub.sinks.append(writer)
-    hub.feature_sinks.append(writer)
-    hub.score_sinks.append(writer)
-    return writer
-
-
 def _default_state_dir() -> Path:
     # systemd's StateDirectory= sets STATE_DIRECTORY
     env = os.environ.get("STATE_DIRECTORY")
@@ -299,52 +278,19 @@ def _state_dir_option(p: argparse.ArgumentParser, default: Path | None = None) -
     )
 
 
-def _flat_stats(live: LiveHub) -> FeatureSink:
-    """The flat's daily stats for the city, through the live hub's outbox (the bridge
-    carries ``<base>/<flat>/stats/daily`` to the city's broker)."""
-    from integrations.central import FlatDay, FlatStats, stats_topic
-
-    config = live.config
-
-    def send(day: FlatDay) -> None:
-        topic = stats_topic(config.mqtt.base_topic, day.flat)
-        key = f"stats:{day.flat}:{day.day.isoformat()}"
-        live.send_kept(key, topic, day.model_dump_json(), "the flat's daily stats")
-
-    return FlatStats(config.flat, live.hub.register, config.tz, send)
-
-
-# long: not yet split: the live hub's wiring moves to issue 19's composition root
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError
-    from edge.mqtt import LiveExtension, LiveHub, MqttError, check_secure
-    from edge.pipeline import Hub, SignalSink
+    from edge.app import AppError, build_live
+    from edge.mqtt import MqttError, check_secure
+    from edge.pipeline import SignalSink
     from edge.sinks import JsonlSink
     from edge.store import Store, StoreError
 
     config = _load(args.config)
     if config is None:
         return EXIT_USAGE
-    updates = {}
-    if args.mqtt_host:
-        updates["host"] = args.mqtt_host
-    if args.mqtt_port:
-        updates["port"] = args.mqtt_port
-    if args.allow_insecure:
-        updates["allow_insecure"] = True
-    if updates:
-        from pydantic import ValidationError
-
-        try:  # validated as if they were in the file
-            mqtt_conf = type(config.mqtt).model_validate(
-                {**config.mqtt.model_dump(exclude={"password"}), **updates}
-            )
-        except ValidationError as err:
-            for e in err.errors():
-                where = " -> ".join(str(p) for p in e["loc"])
-                print(f"mqtt -> {where}: {e['msg']} (from the command line)", file=sys.stderr)
-            return EXIT_USAGE
-        config = config.model_copy(update={"mqtt": mqtt_conf})
+    config = _mqtt_overrides(config, args)
+    if config is None:
+        return EXIT_USAGE
     try:
         check_secure(config.mqtt)
     except MqttError as err:
@@ -359,36 +305,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     sinks: list[SignalSink] = []
     if args.signals_out:
         sinks.append(JsonlSink(args.signals_out, append=True))
-    hub = Hub(config, store, sinks)
-    # --- Home Assistant (integrations/homeassistant): discovery and notifications --------
-    extensions: list[LiveExtension] = []
-    notifier = None
-    if config.homeassistant.enabled:
-        from integrations.homeassistant.discovery import Discovery
-        from integrations.homeassistant.notify import HomeAssistantError, Notifier
-
-        try:
-            if config.homeassistant.notifications:
-                notifier = Notifier.from_config(config.homeassistant, config.language)
-                hub.escalator.sinks.append(notifier)
-        except HomeAssistantError as err:
-            print(err, file=sys.stderr)
-            return EXIT_USAGE
-        extensions.append(Discovery(config, [notifier] if notifier else []))
-    # ---------------------------------------------------------------------------------------
-    history = _history(config, hub, state_dir)
-    webhooks = None
-    if config.alerts.webhooks:
-        from integrations.webhook import WebhookSink
-
-        webhooks = WebhookSink(config.flat, config.alerts.webhooks)
-        hub.escalator.sinks.append(webhooks)
-    try:
-        live = LiveHub(hub, config, extensions=extensions)
-        live.feature_sinks.append(_flat_stats(live))
-    except (MqttError, ConfigError) as err:
+    try:  # the hub, its detectors and integrations (edge/app.py)
+        wired = build_live(config, store, sinks, state_dir)
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
+    live = wired.live
     live.install_signal_handlers()
     logger.info(
         "Flat %s: listening on %s:%d, state in %s",
@@ -400,20 +322,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         live.run(max_seconds=args.max_seconds)
     finally:
-        if notifier is not None:
-            notifier.close()
-        for sink in sinks:
-            sink.close()
-        if webhooks is not None:
-            webhooks.close()
-        if history is not None:
-            history.close()
-        store.close()
+        wired.close()
     return EXIT_OK
 
 
+def _mqtt_overrides(config: Config, args: argparse.Namespace) -> Config | None:
+    """The config with the command line's broker options over its ``mqtt:`` section
+    (validated as if they were in the file), or ``None`` after saying what is wrong."""
+    updates: dict[str, Any] = {}
+    if args.mqtt_host:
+        updates["host"] = args.mqtt_host
+    if args.mqtt_port:
+        updates["port"] = args.mqtt_port
+    if args.allow_insecure:
+        updates["allow_insecure"] = True
+    if not updates:
+        return config
+    from pydantic import ValidationError
+
+    try:  # validated as if they were in the file
+        mqtt_conf = type(config.mqtt).model_validate(
+            {**config.mqtt.model_dump(exclude={"password"}), **updates}
+        )
+    except ValidationError as err:
+        for e in err.errors():
+            where = " -> ".join(str(p) for p in e["loc"])
+            print(f"mqtt -> {where}: {e['msg']} (from the command line)", file=sys.stderr)
+        return None
+    return config.model_copy(update={"mqtt": mqtt_conf})
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, load_config
+    from edge.app import load_config
+    from edge.config import ConfigError
 
     try:
         config = load_config(args.file)
@@ -588,7 +529,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
 
 
 def cmd_agenda(args: argparse.Namespace) -> int:
-    from integrations.agenda.report import AgendaError, write_agenda
+    from edge.app import AppError, write_agenda
 
     config = _load(args.config)
     if config is None:
@@ -601,7 +542,7 @@ def cmd_agenda(args: argparse.Namespace) -> int:
         agenda = write_agenda(
             store, config, args.week, args.out, args.lang, datetime.now(config.tz)
         )
-    except AgendaError as err:
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
     finally:
@@ -613,12 +554,12 @@ def cmd_agenda(args: argparse.Namespace) -> int:
         f"page(s), {len(agenda.devices)} device line(s); written to {args.out}"
     )
     if args.pdf is not None:
-        from integrations.agenda.pdf import PdfError, html_to_pdf
+        from edge.app import agenda_pdf
 
         pdf = args.out.with_suffix(".pdf") if args.pdf == "" else Path(args.pdf)
         try:
-            html_to_pdf(args.out, pdf)
-        except PdfError as err:
+            agenda_pdf(args.out, pdf)
+        except AppError as err:
             print(err, file=sys.stderr)
             return EXIT_USAGE
         print(f"PDF (A4) written to {pdf}")
@@ -650,7 +591,7 @@ def _serve_config(config: Config, args: argparse.Namespace) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from integrations.web.server import ServeError, check_listen, run
+    from edge.app import AppError, serve
 
     config = _load(args.config)
     if config is None:
@@ -663,9 +604,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"{state_dir / DB_NAME}: no store here (give the hub's --state-dir)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        check_listen(conf)
-        run(config, conf, state_dir)
-    except ServeError as err:
+        serve(config, conf, state_dir)
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
@@ -684,39 +624,21 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from integrations.web.accounts import AccountError, Accounts
+    from edge.app import AppError, users
 
     store = _open_store(args.state_dir)
     if store is None:
         return EXIT_USAGE
-    accounts = Accounts(store)
+    name, role = getattr(args, "name", ""), getattr(args, "role", "")
     try:
-        if args.action == "list":
-            users = accounts.list()
-            for u in users:
-                print(f"{u.name:<32} {u.role:<8} changed {u.changed[:16]}")
-            print(f"{len(users)} account(s)")
-        elif args.action == "remove":
-            accounts.remove(args.name)
-            print(f"Account {args.name} removed; its sessions end at its next request")
-        elif args.action == "role":
-            accounts.update(args.name, role=args.role)
-            print(f"Account {args.name} is now {args.role}; its sessions ended")
-        else:
-            if args.action == "add":
-                accounts.check_new(args.name, args.role)  # before asking for a password
-            password = _new_password(args)
-            if args.action == "add":
-                accounts.add(args.name, args.role, password)
-                print(f"Account {args.name} ({args.role}) added")
-            else:
-                accounts.update(args.name, password=password)
-                print(f"Password of {args.name} changed; its sessions ended")
-    except (AccountError, ValueError) as err:
+        lines = users(store, args.action, name, role, lambda: _new_password(args))
+    except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_FAILED
     finally:
         store.close()
+    for line in lines:
+        print(line)
     return EXIT_OK
 
 
@@ -771,8 +693,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from integrations.central import run_aggregator
-    from integrations.influx import InfluxWriter
+    from edge.app import aggregate
 
     config = _load(args.config)
     if config is None:
@@ -786,28 +707,14 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     host = args.mqtt_host or config.mqtt.host
     port = args.mqtt_port or config.mqtt.port
     state_dir = args.state_dir or _default_state_dir()
-    writer = InfluxWriter(
-        config.influx, config.flat, config.timezone, state_dir / "aggregator-buffer.sqlite"
-    )
-    user, password = config.mqtt.credentials()
-    try:
-        n = run_aggregator(
-            host,
-            port,
-            writer.add,
-            config.mqtt.base_topic,
-            user,
-            password,
-            max_seconds=args.max_seconds,
-        )
-    finally:
-        writer.close()
-    print(f"Aggregated {n} flat-day(s); history: {writer.stats()}")
+    n, history = aggregate(config, host, port, state_dir, args.max_seconds)
+    print(f"Aggregated {n} flat-day(s); history: {history}")
     return EXIT_OK
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, load_config
+    from edge.app import load_config
+    from edge.config import ConfigError
     from edge.doctor import FAIL, config_failed, report, run_checks
 
     try:

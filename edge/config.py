@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from detectors.base import DetectorSettings, all_settings_models
 from edge.clock import ClockConfig
+from edge.contract import DetectorSettings, settings_models
 from edge.decode import Limits
 from edge.escalation import AlertsConfig
 from edge.naming import DUTCH_ROOM_NAMES, ROOM_NAMES, DeviceNames, looks_like_sos, room_of
@@ -324,7 +324,7 @@ class Config(_Section):
         values = dict(self.detectors.get(detector, {}))
         if apartment is not None:
             values.update(self.apartment(apartment).detectors.get(detector, {}))
-        return all_settings_models()[detector].model_validate(values)
+        return settings_models()[detector].model_validate(values)
 
     def device_roles(self) -> dict[str, str]:
         """Sensor id (``apartment/room/device``) -> its role, where the config gives one
@@ -404,7 +404,7 @@ def detector_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     """
     if not isinstance(data, dict):
         return []
-    models = all_settings_models()
+    models = settings_models()
     problems: list[tuple[tuple[Any, ...], str]] = []
     flat = data.get("detectors")
     flat = flat if isinstance(flat, dict) else {}
@@ -416,11 +416,11 @@ def detector_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         scopes.append((("apartments", apt, "detectors"), conf.get("detectors")))
         consent = conf.get("consent")
         for name in consent if isinstance(consent, dict) else []:
-            if name not in models:
+            if name not in _known(models):
                 problems.append((("apartments", apt, "consent", name), "unknown detector"))
     for where, table in scopes:
         for name, values in table.items() if isinstance(table, dict) else []:
-            if name not in models:
+            if name not in _known(models):
                 known = ", ".join(sorted(models))
                 problems.append(((*where, name), f"unknown detector (one of {known})"))
                 continue
@@ -434,6 +434,17 @@ def detector_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
                 for e in err.errors():
                     problems.append(((*where, name, *e["loc"]), e["msg"]))
     return problems
+
+
+def _known(models: dict[str, type[DetectorSettings]]) -> dict[str, type[DetectorSettings]]:
+    """``models``, when any detector is registered: without one, every key would read as
+    unknown, and that is the wiring's fault, not the configuration's."""
+    if not models:
+        raise RuntimeError(
+            "no detector is registered: the composition root (edge.app) imports the "
+            "detectors before a configuration is read"
+        )
+    return models
 
 
 # --- YAML with line numbers -------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The hub's one schedule of detector due times.
 
 Each hook of a detector returns the soonest due it scheduled
-(:attr:`detectors.base.Found.due`); the hub notes it here under the detector's name. An
+(:attr:`edge.contract.Found.due`); the hub notes it here under the detector's name. An
 entry keeps the soonest due given since the detector's last tick: a due that moved on
 later (a silence ended by a movement) leaves the entry early, which costs one tick that
 finds nothing. A tick takes the entry (:meth:`Dues.take`), and the detector's ``on_tick``

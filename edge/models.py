@@ -116,7 +116,7 @@ KINDS: dict[SignalKind, KindInfo] = {
     )
 }
 """The one signal-kind table: per kind its domain, severity, detectors and catalogue label.
-A candidate takes its domain and severity from here (:class:`detectors.base.Candidate`);
+A candidate takes its domain and severity from here (:class:`edge.contract.Candidate`);
 ``tests/test_kinds.py`` holds every kind, every registered detector and every label to it.
 A new kind: its member in :class:`SignalKind`, its row here, its label (``kind.<kind>``)
 in both languages in edge/catalogue.py.

@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from detectors.base import NOTHING, Candidate, Detector, EventStep, Found, Resolution, registry
-from detectors.rhythm import SharedSilence, share_silence
-from detectors.text import render
 from edge.clock import ClockGuard
 from edge.config import Config
+from edge.contract import (
+    NOTHING,
+    Candidate,
+    Detector,
+    DetectorKit,
+    EventStep,
+    Found,
+    Resolution,
+    StepGroup,
+)
 from edge.decode import decode_json, encode_payload
 from edge.dues import Dues
 from edge.escalation import AlertSink, Escalator
@@ -118,15 +125,21 @@ def signal_topic(base: str, flat: str, signal: Signal) -> str:
     return f"{base}/{flat}/signal/{signal.apartment}/{signal.kind.value}"
 
 
-# long: not yet split: issue 19's composition root takes the wiring out
+# long: not yet split: its state, routing and housekeeping in one class (issue 19)
 class Hub:
-    """Normalises, keeps, tracks and detects; raises signals to its sinks."""
+    """Normalises, keeps, tracks and detects; raises signals to its sinks.
 
-    # long: not yet split: the wiring moves to issue 19's composition root
+    It runs the detectors of ``kit`` (the registered ones, or those named in
+    ``detectors``) through their contract (:mod:`edge.contract`); :func:`edge.app.build_hub`
+    hands it the built-in ones."""
+
+    # edge/app.py hands it its detectors (issue 19's composition root)
+    # long: not yet split: the hub's own parts, made in one place
     def __init__(
         self,
         config: Config,
         store: Store,
+        kit: DetectorKit,
         sinks: Iterable[SignalSink] = (),
         detectors: Iterable[str] | None = None,
         alert_sinks: Iterable[AlertSink] = (),
@@ -153,7 +166,9 @@ class Hub:
         self.features.quiet_limit = self._quiet_limit
         self.feature_sinks = list(feature_sinks)
         self.score_sinks = list(score_sinks)
-        known = registry()
+        known = kit.classes
+        self._combine = kit.combine
+        self._render = kit.render
         # the urgent sources see each event first (a fault elsewhere cannot delay them)
         names = urgent_first(list(known) if detectors is None else list(detectors))
         self.detectors: list[Detector] = []
@@ -565,9 +580,9 @@ class Hub:
             if d.per_event and self._consents(apt, d.name) and not blocked(d.name, apt)
         ]
         if apt not in self._unshared:
-            steps = share_silence(steps)
+            steps = self._combine(steps)
         return [
-            (s, tuple(d.name for d in s.detectors) if isinstance(s, SharedSilence) else (s.name,))
+            (s, tuple(d.name for d in s.detectors) if isinstance(s, StepGroup) else (s.name,))
             for s in steps
         ]
 
@@ -578,7 +593,7 @@ class Hub:
         apt = event.apartment
         cands: list[Candidate] = []
         cleared: list[Resolution] = []
-        if isinstance(step, SharedSilence):
+        if isinstance(step, StepGroup):
             self._unshared.add(apt)
             for det in step.detectors:
                 try:
@@ -703,7 +718,7 @@ class Hub:
                         update={
                             "status": "closed",
                             "closed_at": res.at.astimezone(self._tz),
-                            "reason": render(res.reason, self._lang),
+                            "reason": self._render(res.reason, self._lang),
                         }
                     )
                     key = f"{sig.id}:closed"
@@ -822,9 +837,9 @@ class Hub:
             severity=cand.severity,
             start=cand.start.astimezone(tz),
             detected_at=cand.detected_at.astimezone(tz),
-            summary=render(cand.summary, self._lang),
+            summary=self._render(cand.summary, self._lang),
             # (English beside the flat's Dutch: an English agenda or page reads it)
-            summary_en=render(cand.summary, "en") if self._lang != "en" else None,
+            summary_en=self._render(cand.summary, "en") if self._lang != "en" else None,
             evidence={"detector": detector, **cand.evidence},
         )
         topic = signal_topic(self._out_base, flat, sig)

@@ -2,7 +2,8 @@
 
 :func:`replay` runs one hub over the recordings. :func:`replay_sharded` runs ``jobs``
 hubs in parallel processes, each keeping the apartments of its shard, and merges their
-signals into the order one process gives (see :func:`merge_order`).
+signals into the order one process gives (see :func:`merge_order`). A shard's hub is
+built by the composition root (:func:`edge.app.build_hub`), as ``thuisplus replay``'s is.
 
 What is flat-wide, and how a shard handles it:
 
@@ -33,6 +34,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import COMMON_APARTMENT, Message, Signal
 from edge.pipeline import Hub, Stats
@@ -188,7 +190,7 @@ def _run_shard(
     jobs: int,
     progress: Callable[[Progress], None] | None,
 ) -> ShardResult:
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     mine: dict[str, bool] = {}
 
     def owns(apartment: str) -> bool:

@@ -16,6 +16,10 @@ from typing import Any
 
 import pytest
 
+# the built-in detectors registered, as edge.app does before it reads a configuration (the
+# tests read configurations directly)
+import detectors.builtin  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 

@@ -20,9 +20,9 @@ from typing import Any
 import matplotlib.image as mpimg
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import Domain, Severity, Signal, SignalKind
-from edge.pipeline import Hub
 from edge.register import Register
 from edge.replay import replay
 from edge.store import Store
@@ -71,7 +71,7 @@ class Checker(HTMLParser):
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     state = tmp_path_factory.mktemp("state") / "thuisplus.sqlite"
     config = Config()
-    hub = Hub(config, Store(state, config.store))
+    hub = build_hub(config, Store(state, config.store))
     replay([DEMO], hub)
     reg = hub.register
     (fall,) = reg.entries(apartment="a001")
@@ -173,7 +173,7 @@ def test_agenda_has_every_signal_of_the_week_for_deciding(store: Store) -> None:
 
 def test_an_unacknowledged_page_comes_first(tmp_path: Path) -> None:
     config = Config()
-    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store))
+    hub = build_hub(config, Store(tmp_path / "s.sqlite", config.store))
     replay([DEMO], hub)
     agenda = build_agenda(hub.store, config, "2026-W02")
     assert {i.entry.kind for i in agenda.urgent.unacknowledged} == {"sos", "fall"}
@@ -430,7 +430,7 @@ def trend_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Config
                 break
             dst.write(line)
     config = load_config(out / "flat.yaml")
-    hub = Hub(config, Store(out / "state.sqlite", config.store))
+    hub = build_hub(config, Store(out / "state.sqlite", config.store))
     replay([cut], hub)
     hub.close()
     trend = next(e for e in hub.register.entries() if e.kind == "mobility_decline")

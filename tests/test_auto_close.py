@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config, load_config_text
 from edge.models import Signal
 from edge.pipeline import Hub
@@ -39,7 +40,7 @@ class ClosingSink:
 
 def hub_on(path: Path, config: Config, detectors: list[str]) -> tuple[Hub, ClosingSink]:
     sink = ClosingSink()
-    return Hub(config, Store(path, config.store), [sink], detectors=detectors), sink
+    return build_hub(config, Store(path, config.store), [sink], detectors=detectors), sink
 
 
 def config(extra: str = "") -> Config:

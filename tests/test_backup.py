@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from edge.app import build_hub
 from edge.backup import BackupError, check_restored, make_backup, restore
 from edge.config import Config, ConfigError, load_config, load_config_text
 from edge.models import Signal
-from edge.pipeline import Hub
 from edge.replay import replay
 from edge.store import Store
 from simulators.__main__ import main as simulate_main
@@ -72,7 +72,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def run(config: Config, store: Store, recordings: list[Path]) -> list[tuple[str, str, str]]:
     sink = Collect()
-    hub = Hub(config, store, sinks=[sink])
+    hub = build_hub(config, store, sinks=[sink])
     replay(recordings, hub)
     hub.close()
     store.close()

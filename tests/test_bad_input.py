@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge.app import build_hub
 from edge.cli import main
 from edge.commands import COMMANDS, CommandError, run_command
 from edge.config import Config, ConfigError, load_config_text
 from edge.models import Domain, Message, Severity, Signal, SignalKind
-from edge.pipeline import Hub
 from edge.register import Register
 from edge.replay import replay
 from edge.store import Store, StoreConfig, writable
@@ -78,7 +78,7 @@ def test_any_mqtt_message_is_used_or_kept_with_its_reason(
     messages: list[tuple[str, Any]],
 ) -> None:
     config = Config()
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     for i, (topic, payload) in enumerate(messages):
         hub.handle(Message(T + timedelta(seconds=i), topic, payload, "mqtt"))
     st_ = hub.stats
@@ -97,7 +97,7 @@ def test_any_mqtt_message_is_used_or_kept_with_its_reason(
 
 def test_hostile_device_names_are_refused_or_kept_verbatim() -> None:
     config = Config()
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     for i, name in enumerate(NASTY):
         hub.handle(Message(T + timedelta(seconds=i), f"zigbee2mqtt/a1/hall/{name}", {"a": 1}))
         hub.handle(Message(T + timedelta(seconds=i), f"zigbee2mqtt/{name}/hall/m", {"a": 1}))
@@ -241,7 +241,7 @@ def test_any_recording_replays_to_the_end_counting_every_line(
     rec = tmp_path / "r.jsonl"
     rec.write_text("".join(line.replace("\u2028", " ") + "\n" for line in lines), "utf-8")
     config = Config()
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     read = replay([rec], hub)
     st_ = hub.stats
     bad_lines = read - st_.messages

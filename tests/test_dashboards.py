@@ -126,8 +126,8 @@ def test_victoriametrics_dashboards_are_current(name: str) -> None:
 
 def test_victoriametrics_dashboards_return_data(victoria: Victoria, tmp_path: Path) -> None:
     """Every panel's query, run against a real VictoriaMetrics holding a replayed day."""
+    from edge.app import build_hub
     from edge.config import Config
-    from edge.pipeline import Hub
     from edge.replay import replay
     from edge.sections.influx import InfluxConfig
     from edge.store import Store
@@ -136,7 +136,7 @@ def test_victoriametrics_dashboards_return_data(victoria: Victoria, tmp_path: Pa
     from tests.test_features import day_of_life
 
     config = Config(flat="test-flat")
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     writer = InfluxWriter(
         InfluxConfig(enabled=True, url=victoria.url),
         "test-flat",

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import Message
-from edge.pipeline import Hub
 from edge.recording import read_recording
 from edge.store import Store
 from simulators.importers import Label, import_files, write_import
@@ -40,7 +40,7 @@ def test_labelled_absences_read_as_away(datasets: Path, tmp_path: Path, name: st
     assert len(absences) >= 10, "the labels were read"
     messages = [m for m in read_recording(rec) if isinstance(m, Message)]
     config = Config.model_validate({"clock": {"min_valid": "2000-01-01T00:00:00+00:00"}})
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     checks: list[tuple[datetime, Label]] = [
         (lb.start + (lb.end - lb.start) / 2, lb) for lb in absences
     ]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config
-from edge.pipeline import Hub
 from edge.replay import replay
 from edge.store import Store
 from simulators.importers import import_files, write_import
@@ -39,7 +39,7 @@ def test_a_casas_home_pages_nobody(datasets: Path, tmp_path: Path) -> None:
         rec = tmp_path / f"{path.parent.name}.jsonl.gz"
         assert write_import(result, rec) > 500, path
         sink = Collect()
-        hub = Hub(config, Store(None, config.store), sinks=[sink])
+        hub = build_hub(config, Store(None, config.store), sinks=[sink])
         replay([rec], hub)
         assert hub.stats.events > 500
         urgent = [

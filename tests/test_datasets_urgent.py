@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import Signal
-from edge.pipeline import Hub
 from edge.replay import replay
 from edge.store import Store
 from simulators.importers import import_files, write_import
@@ -42,7 +42,7 @@ def test_ordinary_life_pages_nobody(datasets: Path, tmp_path: Path, name: str) -
     # recorded in 2008-2011: before the clock guard's "never real" date
     config = Config.model_validate({"clock": {"min_valid": "2000-01-01T00:00:00+00:00"}})
     sink = Collect()
-    hub = Hub(config, Store(None, config.store), sinks=[sink])
+    hub = build_hub(config, Store(None, config.store), sinks=[sink])
     replay([rec], hub)
     assert hub.stats.events > 500  # the recording went through the hub
     assert [d.name for d in hub.detectors if d.name in ("inactivity", "no_wake")] == [

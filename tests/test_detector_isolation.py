@@ -13,9 +13,9 @@ import pytest
 import detectors.base
 from detectors.base import Detector, DetectorSettings, Found, registry
 from detectors.low_battery import LowBatteryDetector as LowBattery
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import SensorEvent
-from edge.pipeline import Hub
 from edge.replay import replay
 from edge.state import FlatState
 from edge.store import Store
@@ -74,7 +74,7 @@ def kinds(signals: list[Any]) -> list[tuple[str, str]]:
 
 def test_a_detector_raising_on_every_call_silences_nothing(broken: list[str]) -> None:
     config = Config(flat="f1")
-    hub = Hub(config, Store(None, config.store), detectors=broken)
+    hub = build_hub(config, Store(None, config.store), detectors=broken)
     assert [d.name for d in hub.detectors][:2] == ["sos", "fall"]
     out: list[Any] = []
     for m in urgent_stream():
@@ -103,7 +103,7 @@ def test_the_same_through_a_replay_which_runs_to_the_end(
         def emit(self, signal: Any) -> None:
             signals.append(signal)
 
-    hub = Hub(config, Store(None, config.store), [Sink()], detectors=broken)
+    hub = build_hub(config, Store(None, config.store), [Sink()], detectors=broken)
     rec = write_recording(tmp_path / "rec.jsonl", urgent_stream())
     lines = replay([rec], hub)
     assert lines == len(urgent_stream())
@@ -123,7 +123,7 @@ def test_the_issues_case_a_key_error_in_low_battery(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(LowBattery, "on_event", buggy)
     config = Config(flat="f1")
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     out: list[Any] = []
     out += hub.handle(msg(0, "a012/living/pendant", {"action": "sos", "battery": 5}))
     out += hub.handle(msg(1, "a013/hall/motion", {"occupancy": True, "battery": 5}))
@@ -150,7 +150,7 @@ def test_a_shared_silence_step_that_fails_quarantines_only_the_detector_at_fault
 
     monkeypatch.setattr(InactivityDetector, "_movement", buggy)
     config = Config(flat="f1")
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     for minute in range(0, 30, 5):
         hub.handle(msg(minute, "a012/hall/motion", {"occupancy": True}))
         hub.handle(msg(minute, "a013/hall/motion", {"occupancy": True}))
@@ -164,7 +164,7 @@ def test_a_shared_silence_step_that_fails_quarantines_only_the_detector_at_fault
 def test_a_damaged_saved_state_starts_that_detector_afresh(tmp_path: Path) -> None:
     config = Config(flat="f1")
     path = tmp_path / "s.sqlite"
-    hub = Hub(config, Store(path, config.store))
+    hub = build_hub(config, Store(path, config.store))
     hub.handle(msg(0, "a012/hall/motion", {"occupancy": True}))
     hub.close()
     hub.store.close()
@@ -174,7 +174,7 @@ def test_a_damaged_saved_state_starts_that_detector_afresh(tmp_path: Path) -> No
     saved["detectors"]["sos"] = ["not", "a", "dict"]
     store.save_state(saved)
     store.close()
-    hub = Hub(config, Store(path, config.store))  # starts: the alarm is not down
+    hub = build_hub(config, Store(path, config.store))  # starts: the alarm is not down
     out = hub.handle(msg(5, "a012/living/pendant", {"action": "sos"}))
     assert kinds(out) == [("sos", "a012")]
     assert hub.quarantine.errors["sos"] == 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from edge.app import build_hub
 from edge.config import Config, load_config_text
 from edge.features import FEATURES, DayFeatures
-from edge.pipeline import Hub
 from edge.replay import replay
 from edge.store import Store
 from tests.helpers import T0, msg, write_recording
@@ -50,7 +50,7 @@ def day_of_life() -> list[object]:
 def test_a_day_of_life_in_numbers(tmp_path: Path) -> None:
     config = Config()
     days = Days()
-    hub = Hub(config, Store(None, config.store), feature_sinks=[days])
+    hub = build_hub(config, Store(None, config.store), feature_sinks=[days])
     replay([write_recording(tmp_path / "r.jsonl", day_of_life())], hub)  # type: ignore[arg-type]
     (day,) = days.days
     assert day.apartment == "a1"
@@ -75,12 +75,12 @@ def test_features_survive_a_restart(tmp_path: Path) -> None:
     whole = Days()
     replay(
         [write_recording(tmp_path / "all.jsonl", lines)],  # type: ignore[arg-type]
-        Hub(config, Store(None, config.store), feature_sinks=[whole]),
+        build_hub(config, Store(None, config.store), feature_sinks=[whole]),
     )
     state = tmp_path / "db.sqlite"
     halves = Days()
     for n, part in enumerate((lines[:7], lines[7:])):
-        hub = Hub(config, Store(state, config.store), feature_sinks=[halves])
+        hub = build_hub(config, Store(state, config.store), feature_sinks=[halves])
         replay([write_recording(tmp_path / f"{n}.jsonl", part)], hub)  # type: ignore[arg-type]
         hub.store.close()
     assert [d.values for d in halves.days] == [d.values for d in whole.days]
@@ -111,7 +111,7 @@ def test_a_sensor_that_checks_in_is_down_when_silent_one_used_only_when_needed_i
     days = Days()
     replay(
         [write_recording(tmp_path / "r.jsonl", lines)],  # type: ignore[arg-type]
-        Hub(config, Store(None, config.store), feature_sinks=[days]),
+        build_hub(config, Store(None, config.store), feature_sinks=[days]),
     )
     first = min(d.day for d in days.days)
     silent = {(d.day - first).days: d.values["sensors_silent"] for d in days.days}
@@ -141,7 +141,7 @@ def test_a_sensor_that_checked_in_and_fell_silent_is_down_until_heard_again(
     days = Days()
     replay(
         [write_recording(tmp_path / "r.jsonl", lines)],  # type: ignore[arg-type]
-        Hub(config, Store(None, config.store), feature_sinks=[days]),
+        build_hub(config, Store(None, config.store), feature_sinks=[days]),
     )
     first = min(d.day for d in days.days)
     rooms = {(d.day - first).days: d.silent_rooms for d in days.days}
@@ -184,7 +184,7 @@ def owl_night(pad: str | None) -> list[object]:
 def night_visits(tmp_path: Path, lines: list[object], config: Config | None = None) -> float:
     config = config or Config()
     days = Days()
-    hub = Hub(config, Store(None, config.store), feature_sinks=[days])
+    hub = build_hub(config, Store(None, config.store), feature_sinks=[days])
     replay([write_recording(tmp_path / "r.jsonl", lines)], hub)  # type: ignore[arg-type]
     (day,) = days.days
     return day.values["night_toilet_visits"]

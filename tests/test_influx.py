@@ -9,9 +9,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.features import DayFeatures
-from edge.pipeline import Hub
 from edge.replay import replay
 from edge.sections.influx import InfluxConfig
 from edge.store import Store
@@ -32,7 +32,7 @@ def writer(vm_url: str, tmp_path: Path, **kw: Any) -> InfluxWriter:
 
 def test_daily_features_and_signals_read_back(victoria: Victoria, tmp_path: Path) -> None:
     config = Config(flat="test-flat")
-    hub = Hub(config, Store(None, config.store))
+    hub = build_hub(config, Store(None, config.store))
     w = writer(victoria.url, tmp_path, batch_size=7)
     w.state = hub.state
     hub.feature_sinks.append(w)
@@ -120,7 +120,7 @@ def test_scores_follow_consent(tmp_path: Path) -> None:
             {"flat": "test-flat", "apartments": {"a1": {"consent": {"sensor_offline": consent}}}}
         )
         sink = _Scores()
-        hub = Hub(
+        hub = build_hub(
             config, Store(None, config.store), detectors=["sensor_offline"], score_sinks=[sink]
         )
         replay([write_recording(tmp_path / f"r{consent}.jsonl", lines)], hub)  # type: ignore[arg-type]

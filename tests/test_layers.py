@@ -12,12 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 UPWARD = ("detectors", "integrations")
 
 ALLOWED = {
-    "edge/cli.py": "the commands: each wires the hub, its detectors and integrations (the "
-    "composition root)",
-    "edge/pipeline.py": "the engine: it runs the registered detectors through their contract "
-    "(detectors/base.py)",
-    "edge/config.py": "the configuration checks each detector's settings against the model "
-    "that detector registered (pydantic at the config boundary)",
+    "edge/app.py": "the composition root: it finds the detectors and hands them to the hub "
+    "(their contract is the core's, edge/contract.py), wires the integrations, and the "
+    "commands reach an integration through it",
 }
 
 

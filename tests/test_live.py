@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import Message
-from edge.pipeline import Hub
 from edge.recording import read_recording
 from edge.replay import replay
 from edge.sinks import ListSink
@@ -139,7 +139,7 @@ def test_replay_and_live_give_the_same_signals(
     messages = with_last_seen(DEMO, tmp_path / "demo-last-seen.jsonl")
     sink = ListSink()
     config = Config(flat=FLAT)
-    replayed = Hub(config, Store(None, config.store), [sink])
+    replayed = build_hub(config, Store(None, config.store), [sink])
     replay([tmp_path / "demo-last-seen.jsonl"], replayed)
     expected = sorted((s.id, s.kind.value, s.detected_at.isoformat()) for s in sink.signals)
     assert len(expected) == 4
@@ -226,7 +226,7 @@ def test_the_live_hub_saves_its_state_between_messages_not_inside_one(
         f"flat: {FLAT}\nmqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
         "  allow_insecure: true\n"
     )
-    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store))
+    hub = build_hub(config, Store(tmp_path / "s.sqlite", config.store))
     inside: list[bool] = []
     saves: list[bool] = []  # for each save: was it inside Hub.handle?
     handle, save = hub.handle, hub.save

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import ConfigError, load_config_text
 from edge.models import Message, Room, Signal, SignalKind
 from edge.naming import DeviceNames, parse_place_text, room_of
@@ -42,7 +43,7 @@ devices:
 def hub_with(config_text: str, tmp_path: Path) -> tuple[Hub, ListSink]:
     config = load_config_text(config_text)
     sink = ListSink()
-    return Hub(config, Store(tmp_path / "hub.db", config.store), [sink]), sink
+    return build_hub(config, Store(tmp_path / "hub.db", config.store), [sink]), sink
 
 
 def send(hub: Hub, minutes: float, topic: str, payload: Any) -> list[Signal]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import Message
 from edge.pipeline import Hub
@@ -18,7 +19,7 @@ H = 60  # minutes
 
 def hub(extra: dict[str, Any] | None = None) -> Hub:
     config = Config.model_validate({"detectors": {"sensor_offline": extra or {}}})
-    return Hub(config, Store(None, config.store), detectors=["sensor_offline"])
+    return build_hub(config, Store(None, config.store), detectors=["sensor_offline"])
 
 
 def feed(h: Hub, messages: list[Message]) -> list[Any]:

@@ -321,16 +321,16 @@ def test_the_last_resort_guards_keep_the_loop_turning(
     import threading
 
     import edge.mqtt
+    from edge.app import build_hub
     from edge.config import load_config_text
     from edge.mqtt import LiveHub
-    from edge.pipeline import Hub
     from edge.store import Store
 
     config = load_config_text(
         f"flat: {FLAT}\nmqtt:\n  host: {broker.host}\n  port: {broker.port}\n"
         "  allow_insecure: true\n"
     )
-    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store))
+    hub = build_hub(config, Store(tmp_path / "s.sqlite", config.store))
     real_decode = edge.mqtt.decode_payload
 
     def buggy_decode(raw: bytes, limits: Any) -> Any:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from edge.app import build_hub
 from edge.commands import CommandError, run_command
 from edge.config import Config, load_config_text
 from edge.escalation import AlertsConfig
 from edge.models import Domain, Severity, Signal, SignalKind
-from edge.pipeline import Hub
 from edge.register import Register, RegisterError
 from edge.replay import replay
 from edge.sinks import ListSink
@@ -155,7 +155,7 @@ def heartbeat_stream(minutes: int) -> list[Any]:
 def test_escalation_runs_on_event_time(tmp_path: Path) -> None:
     alerts = Alerts()
     config = Config()
-    hub = Hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
+    hub = build_hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
     replay([write_recording(tmp_path / "r.jsonl", heartbeat_stream(40))], hub)
     assert [(t, lvl, when - at(0)) for t, lvl, when in alerts.sent] == [
         ("on_call", 0, timedelta(0)),
@@ -169,7 +169,7 @@ def test_escalation_runs_on_event_time(tmp_path: Path) -> None:
 def test_acknowledging_stops_the_escalation(tmp_path: Path) -> None:
     alerts = Alerts()
     config = Config()
-    hub = Hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
+    hub = build_hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
     first = heartbeat_stream(40)
     for m in first[:8]:  # up to minute 7: two alerts to the on-call phone
         hub.handle(m)
@@ -187,7 +187,7 @@ def test_a_configured_chain_and_its_limit(tmp_path: Path) -> None:
         "    - {target: alarm_centre, after_minutes: 3, repeat_minutes: null}\n"
     )
     alerts = Alerts()
-    hub = Hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
+    hub = build_hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
     replay([write_recording(tmp_path / "r.jsonl", heartbeat_stream(30))], hub)
     assert [(t, w - at(0)) for t, _, w in alerts.sent] == [
         ("on_call", timedelta(0)),
@@ -207,7 +207,7 @@ def test_live_folds_alerts_missed_in_a_clock_jump_into_one(
 
     def run(catch_up: timedelta | None) -> list[tuple[str, int, datetime]]:
         alerts = Alerts()
-        hub = Hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
+        hub = build_hub(config, Store(None, config.store), [ListSink()], alert_sinks=[alerts])
         hub.escalator.catch_up = catch_up
         for m in stream:
             hub.handle(m)
@@ -235,7 +235,7 @@ def test_alerts_go_on_from_memory_while_the_register_cannot_write(tmp_path: Path
     escalated too; on recovery the register learns every alert sent, in order."""
     alerts = Alerts()
     config = Config()
-    hub = Hub(
+    hub = build_hub(
         config, Store(tmp_path / "s.sqlite", config.store), [ListSink()], alert_sinks=[alerts]
     )
     hub.handle(msg(0, "a1/bathroom/radar", {"fall": True}))
@@ -380,7 +380,7 @@ def test_a_false_alarm_verdict_widens_the_apartments_limit(tmp_path: Path) -> No
     config = Config.model_validate({"detectors": {"sensor_offline": {"event_only_hours": 25}}})
     # only sensor_offline: a home where nobody enters a day room for days is no ordinary
     # life (no_wake and the silence detectors would rightly page)
-    hub = Hub(config, Store(None, config.store), [ListSink()], detectors=["sensor_offline"])
+    hub = build_hub(config, Store(None, config.store), [ListSink()], detectors=["sensor_offline"])
     hub.handle(msg(0, "a1/kitchen/motion", {"occupancy": True}))
     for m in range(60, 26 * 60, 60):
         hub.handle(msg(m, "a1/hall/motion", {"occupancy": m % 120 == 0}))

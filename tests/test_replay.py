@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config, load_config_text
 from edge.models import Signal, SignalKind
 from edge.pipeline import Hub
@@ -27,7 +28,7 @@ DEMO = ROOT / "edge" / "data" / "demo.jsonl"
 def run(paths: list[Path], config: Config | None = None, state: Path | None = None) -> Hub:
     config = config or Config()
     sink = ListSink()
-    hub = Hub(config, Store(state, config.store), [sink])
+    hub = build_hub(config, Store(state, config.store), [sink])
     replay(paths, hub)
     hub.sink = sink  # type: ignore[attr-defined]
     return hub

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config, load_config
 from edge.features import DayFeatures
 from edge.models import Message
@@ -147,7 +148,7 @@ def test_each_shard_keeps_its_apartments_days_and_events_as_one_process(small_fl
 
     def run(owns: Callable[[str], bool] | None) -> tuple[Hub, _Days]:
         days = _Days()
-        hub = Hub(config, Store(None, config.store), feature_sinks=[days])
+        hub = build_hub(config, Store(None, config.store), feature_sinks=[days])
         hub.owns = owns
         for item in messages:
             if isinstance(item, Message):

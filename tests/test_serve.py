@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import Domain, Severity, Signal, SignalKind
-from edge.pipeline import Hub
 from edge.register import Register
 from edge.replay import replay
 from edge.store import Store, StoreConfig
@@ -77,7 +77,7 @@ def trend(kind: SignalKind, domain: Domain, apartment: str, observed: float, usu
 def flat(tmp_path_factory: pytest.TempPathFactory) -> Flat:
     state = tmp_path_factory.mktemp("serve") / "state"
     config = Config()
-    hub = Hub(config, Store(state / "thuisplus.sqlite", config.store))
+    hub = build_hub(config, Store(state / "thuisplus.sqlite", config.store))
     replay([DEMO], hub)
     signals = [
         trend(SignalKind.NUTRITION, Domain.CARE, "a003", 12, 25,
@@ -314,7 +314,7 @@ def test_the_team_works_the_register_in_a_real_browser(
         ("zorg-anouk", "assigned"), ("zorg-anouk", "discussed")]  # fmt: skip
     assert "vervalst" not in json.dumps(trail)
     # the verdict reaches the detector that raised the signal, as the live hub reads it
-    hub = Hub(Config(), store)
+    hub = build_hub(Config(), store)
     assert hub.apply_feedback() == 1
     (feedback,) = [a for a in reg.audit_trail(flat.night_toilet) if a["action"] == "feedback"]
     assert feedback["details"]["detector"] == "night_toilet"

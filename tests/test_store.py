@@ -142,14 +142,14 @@ def test_a_signal_is_kept_whole_or_not_at_all(tmp_path: Path) -> None:
     last of them cannot be written (here a statement that fails inside SQLite), none is
     kept half; the signal still goes out, waits in memory, and is kept whole on recovery.
     (Kept half, a restart would know the signal and never publish it.)"""
+    from edge.app import build_hub
     from edge.config import Config
-    from edge.pipeline import Hub
     from edge.sinks import ListSink
     from tests.helpers import msg
 
     config = Config()
     sink = ListSink()
-    hub = Hub(config, Store(tmp_path / "s.sqlite", config.store), [sink])
+    hub = build_hub(config, Store(tmp_path / "s.sqlite", config.store), [sink])
     hub.handle(msg(0, "a1/hall/motion", {"occupancy": True}))
     hub.store.db.execute(
         "CREATE TEMP TRIGGER broken BEFORE INSERT ON main.outbox "
@@ -180,13 +180,13 @@ def test_a_signal_is_kept_whole_or_not_at_all(tmp_path: Path) -> None:
 def test_after_a_hard_stop_late_events_since_the_save_are_replayed_too(tmp_path: Path) -> None:
     """The tail replayed after a hard stop is every event received after the last save,
     also one that came late (its event time before the saved clock)."""
+    from edge.app import build_hub
     from edge.config import Config
-    from edge.pipeline import Hub
     from tests.helpers import at, msg
 
     config = Config()
     path = tmp_path / "s.sqlite"
-    hub = Hub(config, Store(path, config.store))
+    hub = build_hub(config, Store(path, config.store))
     hub.handle(msg(0, "a1/hall/motion", {"occupancy": True}))
     hub.handle(msg(30, "a1/hall/motion", {"occupancy": False}))
     hub.save()
@@ -198,7 +198,7 @@ def test_after_a_hard_stop_late_events_since_the_save_are_replayed_too(tmp_path:
     hub.store.flush()  # as the live hub does after each message; then a hard stop
     hub.store.db.close()
 
-    again = Hub(config, Store(path, config.store))
+    again = build_hub(config, Store(path, config.store))
     sensors = again.state.apartments["a1"].sensors
     assert sensors["a1/kitchen/kettle"].last_seen == at(20)
     assert sensors["a1/toilet/motion"].last_seen == at(32)

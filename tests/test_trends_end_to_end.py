@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import build_hub
 from edge.config import load_config
 from edge.models import Signal
-from edge.pipeline import Hub
 from edge.replay import replay
 from edge.store import Store
 from simulators.__main__ import main as simulate_main
@@ -47,7 +47,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(sim: Path, recordings: list[Path], store: Store) -> list[Signal]:
     config = load_config(sim / "flat.yaml")
     sink = Collect()
-    hub = Hub(config, store, sinks=[sink])
+    hub = build_hub(config, store, sinks=[sink])
     replay(recordings, hub)
     hub.close()
     return sink.signals

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edge.app import build_hub
 from edge.config import Config
 from edge.models import Message, Signal
-from edge.pipeline import Hub
 from edge.register import Register
 from edge.store import Store
 from tests.helpers import T0, TZ
@@ -143,7 +143,7 @@ def run(
 ) -> list[Signal]:
     config = config or Config()
     sink = Collect()
-    hub = Hub(config, Store(store, config.store), sinks=[sink])
+    hub = build_hub(config, Store(store, config.store), sinks=[sink])
     for m in messages:
         hub.handle(m)
     if until is not None:
@@ -616,7 +616,7 @@ def test_false_alarm_verdicts_widen_the_margin_up_to_a_limit() -> None:
 
 def test_scores_show_baseline_observed_and_how_near_the_alarm(trained: Path) -> None:
     config = Config()
-    hub = Hub(config, Store(trained, config.store))
+    hub = build_hub(config, Store(trained, config.store))
     scores = {d.name: d.scores() for d in hub.detectors}
     hub.store.close()
     for name in ("inactivity", "fall_silence", "long_bathroom", "no_wake"):
