@@ -131,6 +131,11 @@ class SensorState:
     """A plug: drawing more than the active threshold (its switching on is activity)."""
     unreadable: datetime | None = None
     """When a message of this sensor last could not be read (it may have been a change)."""
+    stale: bool = False
+    """Its state is not known to be current: it went offline (Zigbee2MQTT's availability)
+    and has not reported its state since. Its first state report is a catch-up: a change
+    it shows happened some time while it was away, not now (a chair pad back after a dead
+    battery saying "empty" is not the resident getting up)."""
     gaps: list[float] = field(default_factory=list)
     """The last :data:`GAPS_KEPT` silences of at least :data:`GAP_MIN_S` between its messages."""
 
@@ -169,6 +174,7 @@ class SensorState:
             "powered": self.powered,
             "unreadable": self.unreadable.isoformat() if self.unreadable else None,
             "gaps": [round(g) for g in self.gaps],
+            **({"stale": True} if self.stale else {}),
         }
 
     @classmethod
@@ -186,6 +192,7 @@ class SensorState:
             powered=d.get("powered"),
             unreadable=datetime.fromisoformat(d["unreadable"]) if d.get("unreadable") else None,
             gaps=[float(g) for g in d.get("gaps", [])],
+            stale=bool(d.get("stale", False)),
         )
 
 
@@ -350,9 +357,14 @@ class FlatState:
             sensor.linkquality = ev.linkquality
         if ev.available is not None:
             sensor.available = ev.available
+            if not ev.available:
+                sensor.stale = True
             return NOTHING
         if not sensor.available:
             sensor.available = True  # a state message means it is back on the mesh
+        if sensor.stale and (ev.occupancy is not None or ev.contact is not None):
+            sensor.stale = False
+            catchup = True  # its first state since it was offline: not a change now
 
         role = self.roles.get(sid)
         room = ev.room

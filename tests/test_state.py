@@ -6,7 +6,7 @@ import pytest
 
 from edge.config import Config
 from edge.normalise import normalise
-from edge.state import FlatState, StateConfig
+from edge.state import NOTHING, FlatState, StateConfig
 from tests.helpers import at, msg
 
 
@@ -286,3 +286,36 @@ def test_a_state_after_an_unreadable_message_is_no_activity(
     if field == "occupancy":
         feed(s, msg(90, sensor, {field: True}))  # sits down again: now
         assert state.last_change == at(90)
+
+
+def test_a_pad_back_from_offline_reports_its_state_as_a_catch_up_not_a_change() -> None:
+    """Issue 18 (leaky-pir, seed 33): a chair pad's battery died while occupied; four days
+    later it is back (``availability`` online) and its first report says empty. That is
+    no getting up at 04:53 (the resident was in bed): the change happened some time while
+    it was away. Its next change is a change again, and a pad that never went offline
+    changes as ever."""
+    s = FlatState(StateConfig())
+    feed(
+        s,
+        msg(0, "a1/living/chair_pad", {"occupancy": True}),
+        msg(60, "a1/living/chair_pad/availability", {"state": "offline"}),
+        msg(4 * 24 * 60, "a1/living/chair_pad/availability", {"state": "online"}),
+    )
+    pad = s.apartment("a1").sensors["a1/living/chair_pad"]
+    assert pad.stale
+    assert pad.last_change == at(0)
+    back = normalise(msg(4 * 24 * 60 + 20, "a1/living/chair_pad", {"occupancy": False})).event
+    assert back is not None
+    assert s.apply(back) == NOTHING
+    assert pad.occupied is False
+    assert pad.last_change == at(0)
+    assert not pad.stale
+    feed(s, msg(4 * 24 * 60 + 90, "a1/living/chair_pad", {"occupancy": True}))
+    assert pad.last_change == at(4 * 24 * 60 + 90)
+    other = FlatState(StateConfig())
+    feed(
+        other,
+        msg(0, "a1/living/chair_pad", {"occupancy": True}),
+        msg(20, "a1/living/chair_pad", {"occupancy": False}),
+    )
+    assert other.apartment("a1").sensors["a1/living/chair_pad"].last_change == at(20)
