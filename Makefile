@@ -42,7 +42,7 @@ demo-small: install
 EVAL_ARGS ?=
 eval: install
 	$(BIN)/thuisplus eval-suite --worlds default no-kit --seeds 11 22 33 --apartments 80 --days 120 --out $(OUT)/eval $(EVAL_ARGS) \
-		--replay-cmd "$(BIN)/thuisplus replay {recording} --config {config} --signals-out {signals} --quiet --no-progress"
+		--replay-cmd "$(BIN)/thuisplus replay {recording} --config {config} --signals-out {signals} --quiet --no-progress --jobs 1"
 
 ## test-deps: what the tests start or run for themselves (Mosquitto, VictoriaMetrics,
 ## Chromium, Home Assistant in its own venv, debootstrap for the Ansible converge)

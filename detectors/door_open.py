@@ -87,6 +87,7 @@ class DoorOpenSettings(DetectorSettings):
 class DoorOpenDetector(Detector):
     name = "door_open"
     settings_model = DoorOpenSettings
+    takes = frozenset({"contact"})  # (the front door: by its role or the entrance)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

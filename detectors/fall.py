@@ -52,6 +52,7 @@ class FallSettings(DetectorSettings):
 class FallDetector(Detector):
     name = "fall"
     settings_model = FallSettings
+    takes = frozenset({"fall"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -59,6 +59,7 @@ class LowBatterySettings(DetectorSettings):
 class LowBatteryDetector(Detector):
     name = "low_battery"
     settings_model = LowBatterySettings
+    takes = frozenset({"battery", "battery_low"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -49,6 +49,7 @@ class SosSettings(DetectorSettings):
 class SosDetector(Detector):
     name = "sos"
     settings_model = SosSettings
+    takes = frozenset({"action"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

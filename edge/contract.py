@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.models import KINDS, Domain, SensorEvent, Severity, SignalKind
+from edge.models import KINDS, Domain, Room, SensorEvent, Severity, SignalKind
 
 if TYPE_CHECKING:
     from edge.features import DayFeatures
@@ -143,6 +143,14 @@ class Detector(ABC):
     per_event: ClassVar[bool] = True
     """False for a detector whose :meth:`on_event` does nothing (it learns from whole days
     or from time passing): the pipeline then does not call it for every event."""
+    takes: ClassVar[frozenset[str] | None] = None
+    """The readings (:class:`SensorEvent` fields: ``contact``, ``battery``...) whose events
+    :meth:`on_event` looks at: the pipeline calls it only for an event that carries at
+    least one of them. ``None``: every event. Declare only what ``on_event`` returns
+    :data:`NOTHING` without any other effect for (its early return)."""
+    takes_rooms: ClassVar[frozenset[Room] | None] = None
+    """The rooms whose events :meth:`on_event` looks at, on the same terms (``None``: every
+    room; none of the built-in ones restricts: a device's role may place it anywhere)."""
 
     def __init__(
         self,

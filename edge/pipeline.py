@@ -38,6 +38,7 @@ from edge.isolation import FLAT, Quarantine, urgent_first
 from edge.models import (
     COMMON_APARTMENT,
     Message,
+    Room,
     SensorEvent,
     Signal,
     SignalKind,
@@ -55,6 +56,33 @@ SAVE_EVERY = timedelta(minutes=10)
 SAVE_MIN_WALL_S = 10.0
 PRUNE_EVERY = timedelta(hours=6)
 _NOT_UNICODE = "%s: not valid Unicode text (a lone surrogate, as a JSON escape \\ud800 gives)"
+READINGS = frozenset(SensorEvent.model_fields) - {
+    "ts",
+    "received",
+    "apartment",
+    "room",
+    "device",
+    "sensor_id",
+}
+"""What an event may carry, by which it is dispatched (:attr:`Detector.takes`)."""
+
+Steps = list[tuple[EventStep, tuple[str, ...]]]
+"""What runs for one event: each step, and the detectors it stands for (their names:
+where the due it returns is noted)."""
+
+
+def subscribes(det: Detector, room: Room, kinds: frozenset[str]) -> bool:
+    """Whether ``det`` takes an event in ``room`` carrying the readings ``kinds``.
+
+    >>> from types import SimpleNamespace
+    >>> fall = SimpleNamespace(takes=frozenset({"fall"}), takes_rooms=None)  # as detectors.fall
+    >>> subscribes(fall, Room.HALL, frozenset({"fall", "linkquality"}))
+    True
+    >>> subscribes(fall, Room.HALL, frozenset({"occupancy", "battery"}))
+    False
+    """
+    takes, rooms = det.takes, det.takes_rooms
+    return (takes is None or not takes.isdisjoint(kinds)) and (rooms is None or room in rooms)
 
 
 class FeatureSink(Protocol):
@@ -185,11 +213,13 @@ class Hub:
                 roles=self.roles,
                 residents=residents,
             )
+            if det.takes is not None and not det.takes <= READINGS:
+                raise ValueError(f"{name} takes {sorted(det.takes - READINGS)}: no such reading")
             self.detectors.append(det)
         self._consent: dict[tuple[str, str], bool] = {}
-        self._active: dict[str, list[tuple[EventStep, tuple[str, ...]]]] = {}
-        """Per apartment, what runs for each event: each step, and the detectors it stands
-        for (their names: where the due it returns is noted)."""
+        self._active: dict[str, dict[tuple[Room, frozenset[str]], Steps]] = {}
+        """Per apartment, and per room and readings of an event (its kind), what runs for
+        it: the detectors that subscribe to them (made when first needed)."""
         self.quarantine = Quarantine()
         """Detectors that failed, per apartment: not called there again (edge/isolation.py)."""
         self._unshared: set[str] = set()
@@ -484,9 +514,13 @@ class Hub:
         meant = self.state.apply(event)
         apt = event.apartment
         self.features.observe(event, meant, self.state.apartments[apt])
-        active = self._active.get(apt)
+        routes = self._active.get(apt)
+        if routes is None:
+            routes = self._active[apt] = {}
+        kind = (event.room, READINGS.intersection(event.__pydantic_fields_set__))
+        active = routes.get(kind)
         if active is None:
-            active = self._active[apt] = self._steps(apt)
+            active = routes[kind] = self._steps(apt, *kind)
         state = self.state
         self.stage = "event"
         for step, names in active:
@@ -569,15 +603,19 @@ class Hub:
             )
         self.roles.update(self.names.roles())
 
-    def _steps(self, apt: str) -> list[tuple[EventStep, tuple[str, ...]]]:
-        """What runs for each event of ``apt``, urgent sources first, the quarantined left
-        out; the silence detectors taken together unless that once failed here. With each
-        step, the names of the detectors it stands for."""
+    def _steps(self, apt: str, room: Room, kinds: frozenset[str]) -> Steps:
+        """What runs for an event of ``apt`` in ``room`` carrying ``kinds``: the detectors
+        that subscribe to it (:func:`subscribes`), urgent sources first, the quarantined
+        left out; the silence detectors taken together unless that once failed here. With
+        each step, the names of the detectors it stands for."""
         blocked = self.quarantine.blocked
         steps: list[EventStep] = [
             d
             for d in self.detectors
-            if d.per_event and self._consents(apt, d.name) and not blocked(d.name, apt)
+            if d.per_event
+            and subscribes(d, room, kinds)
+            and self._consents(apt, d.name)
+            and not blocked(d.name, apt)
         ]
         if apt not in self._unshared:
             steps = self._combine(steps)
@@ -610,7 +648,7 @@ class Hub:
                 logger.error("The shared silence step failed in %s", apt, exc_info=err)
         else:
             self.quarantine.failed(step.name, apt, "on_event", err)
-        self._active[apt] = self._steps(apt)
+        self._active.pop(apt, None)
         return Found(tuple(cands), tuple(cleared)) if cands or cleared else NOTHING
 
     def _call(self, det: Detector, hook: str, apartment: str, *args: object) -> Found:

@@ -234,6 +234,7 @@ def cmd_eval_suite(args: argparse.Namespace) -> int:
             args.replay_cmd,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
             workers=args.workers,
+            parallel=args.parallel,
         )
     except ReplayFailed as err:
         print(f"error: {err}", file=sys.stderr)
@@ -281,6 +282,7 @@ def _eval_worlds(args: argparse.Namespace, cfg: SimConfig) -> int:
             progress=progress,
             table=show,
             workers=args.workers,
+            parallel=args.parallel,
         )
     except ReplayFailed as err:
         print(f"error: {err}", file=sys.stderr)
@@ -553,6 +555,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--replay-cmd",
         default="thuisplus replay {recording} --signals-out {signals}",
         help="hub replay command; {recording} {signals} {config} are filled in",
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="world x seed runs (simulate + replay) at once, each in its own process "
+        "(default: the cores; give the replay command --jobs 1 beside it); the files and "
+        "scores are the same for any number",
     )
     p.set_defaults(func=cmd_eval_suite, kit_by_default=True)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.episodes import TREND_KINDS, EpisodeRates
-from simulators.eval_suite import run_suite
+from simulators.eval_suite import Job, run_jobs, score_suite
 from simulators.evaluate import ACUTE, Score, SignalRow, load_signals
 from simulators.knobs import Knobs
 from simulators.stream import SimConfig
@@ -380,26 +380,34 @@ def run_worlds(
     progress: Callable[[str], None] | None = None,
     table: Callable[[str, World, SimConfig, Score], None] | None = None,
     workers: int = 1,
+    parallel: int = 1,
 ) -> dict[str, Any]:
     """The suite once per world into ``out/<world>/``; ``out/worlds.json`` has it all.
+    Every world x seed is simulated and replayed first, ``parallel`` at a time
+    (:func:`simulators.eval_suite.run_jobs`), then each world is scored in turn.
 
     ``knobs_for`` gives a world's knobs (the world's own with the user's options on top);
     ``table`` is called with each world's pooled score as soon as it is done.
     """
-    per_world: dict[str, dict[str, Any]] = {}
-    for n, world in enumerate(worlds, start=1):
-        cfg = world.config(base, knobs_for(world) if knobs_for else None)
+    configs = [world.config(base, knobs_for(world) if knobs_for else None) for world in worlds]
+    jobs: list[Job] = []
+    for n, (world, cfg) in enumerate(zip(worlds, configs, strict=True), start=1):
         if progress:
             progress(
                 f"world {n}/{len(worlds)} {world.name}: {cfg.apartments} apartments x "
                 f"{cfg.days} days x {len(seeds)} seed(s); {world.what}"
             )
+        folder = out / world.name
+        jobs += [Job(replace(cfg, seed=s), folder / f"seed-{s}", f"{world.name}: ") for s in seeds]
 
-        def tagged(line: str, name: str = world.name) -> None:
-            if progress:
-                progress(f"  {name}: {line}")
+    def tagged(line: str) -> None:
+        if progress:
+            progress(f"  {line}")
 
-        report = run_suite(cfg, seeds, out / world.name, replay, progress=tagged, workers=workers)
+    run_jobs(jobs, replay, progress=tagged, workers=workers, parallel=parallel)
+    per_world: dict[str, dict[str, Any]] = {}
+    for world, cfg in zip(worlds, configs, strict=True):
+        report = score_suite(cfg, seeds, out / world.name)
         pooled = report["table"]
         if not isinstance(pooled, Score):
             raise TypeError("the eval suite's report has no pooled table")

@@ -363,6 +363,9 @@ def test_the_last_resort_guards_keep_the_loop_turning(
         wait_for(lambda: "tick" in health(watch).get("faults", {}), 10, "the tick fault")
         assert health(watch)["counters"]["internal_errors"] == 1
         # the detector's fault: quarantined where it failed, named on the health topic
+        # (low_battery is called only for battery readings: per-kind dispatch)
+        seen = (T0 + timedelta(minutes=1)).isoformat()
+        pub.send("zigbee2mqtt/a012/bathroom/radar", {"battery": 40, "last_seen": seen})
         wait_for(lambda: "detectors" in health(watch)["faults"], 10, "the detectors fault")
         quarantined = health(watch)["detectors_quarantined"]
         assert {"detector": "low_battery", "apartment": "a012"}.items() <= quarantined[0].items()

@@ -79,3 +79,32 @@ def test_eval_suite_command_runs_the_real_hub(
     assert saved["seeds"] == [4]
     assert saved["pooled"]["apartments"] == 2
     assert (tmp_path / "eval" / "seed-4" / "signals.jsonl").exists()
+
+
+def test_seeds_in_parallel_give_the_same_files_and_scores(tmp_path: Path) -> None:
+    """``parallel`` runs the seeds in processes of their own: the same recordings, signals
+    and scores as one after the other."""
+    script = tmp_path / "oracle.py"
+    script.write_text(ORACLE, encoding="utf-8")
+    cfg = SimConfig(apartments=2, days=3, start=date(2026, 1, 5), rates=EpisodeRates().scaled(60.0))
+    replay = f"{sys.executable} {script} {{recording}} {{signals}} {{config}}"
+    lines: list[str] = []
+    run_suite(cfg, [1, 2, 3], tmp_path / "one", replay)
+    run_suite(cfg, [1, 2, 3], tmp_path / "par", replay, progress=lines.append, parallel=2)
+    for name in ("score.json", *(f"seed-{s}/{f}" for s in (1, 2, 3) for f in FILES)):
+        one = (tmp_path / "one" / name).read_bytes()
+        assert one == (tmp_path / "par" / name).read_bytes(), name
+    assert (
+        sorted(line.split(":")[0] for line in lines)
+        == ["seed 1"] * 2 + ["seed 2"] * 2 + ["seed 3"] * 2
+    )
+
+
+FILES = ("recording.jsonl.gz", "truth.jsonl", "flat.yaml", "signals.jsonl")
+
+
+def test_a_failing_replay_stops_the_suite_in_parallel_too(tmp_path: Path) -> None:
+    cfg = SimConfig(apartments=1, days=1)
+    failing = f"{sys.executable} -c 'import sys; sys.exit(3)'"
+    with pytest.raises(ReplayFailed, match="exited with 3"):
+        run_suite(cfg, [1, 2], tmp_path, failing, parallel=2)
