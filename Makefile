@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo demo-small eval test lint bench clean install test-deps audit pip-audit
+.PHONY: demo demo-small eval eval-real test lint bench clean install test-deps audit pip-audit
 
 $(VENV)/.installed: pyproject.toml
 	scripts/ensure-python.sh $(PYTHON)
@@ -43,6 +43,10 @@ EVAL_ARGS ?=
 eval: install
 	$(BIN)/thuisplus eval-suite --worlds default no-kit --seeds 11 22 33 --apartments 80 --days 120 --out $(OUT)/eval $(EVAL_ARGS) \
 		--replay-cmd "$(BIN)/thuisplus replay {recording} --config {config} --signals-out {signals} --quiet --no-progress --jobs 1"
+
+## eval-real: acute episodes put into the shared real recordings (../shared/datasets)
+eval-real: install
+	$(BIN)/thuisplus eval-real --datasets ../shared/datasets --out $(OUT)/eval-real
 
 ## test-deps: what the tests start or run for themselves (Mosquitto, VictoriaMetrics,
 ## Chromium, Home Assistant in its own venv, debootstrap for the Ansible converge)
