@@ -248,6 +248,8 @@ def _retopic(messages: list[Message], apartment: str) -> list[Message]:
 
 @dataclass(frozen=True, slots=True)
 class Counts:
+    """How many episodes of each kind a home gets at most, and how long each lasts."""
+
     falls: int = 6
     no_wakes: int = 4
     faints: int = 4
