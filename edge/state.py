@@ -40,6 +40,7 @@ True
 from __future__ import annotations
 
 import logging
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,8 +137,9 @@ class SensorState:
     and has not reported its state since. Its first state report is a catch-up: a change
     it shows happened some time while it was away, not now (a chair pad back after a dead
     battery saying "empty" is not the resident getting up)."""
-    gaps: list[float] = field(default_factory=list)
-    """The last :data:`GAPS_KEPT` silences of at least :data:`GAP_MIN_S` between its messages."""
+    gaps: array[float] = field(default_factory=lambda: array("d"))
+    """The last :data:`GAPS_KEPT` silences of at least :data:`GAP_MIN_S` between its messages
+    (seconds; an array of doubles: a third of a list of floats' memory)."""
 
     def usual_gap(self) -> timedelta | None:
         """Its usual longest silence: the 90th percentile of its recent ones (so one outage
@@ -191,7 +193,7 @@ class SensorState:
             last_change=datetime.fromisoformat(lc) if lc else None,
             powered=d.get("powered"),
             unreadable=datetime.fromisoformat(d["unreadable"]) if d.get("unreadable") else None,
-            gaps=[float(g) for g in d.get("gaps", [])],
+            gaps=array("d", [float(g) for g in d.get("gaps", [])]),
             stale=bool(d.get("stale", False)),
         )
 
