@@ -54,6 +54,8 @@ and goes to housing (see :mod:`detectors.rhythm`). One alarm per silence.
 from __future__ import annotations
 
 import logging
+import sys
+from array import array
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +75,16 @@ logger = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 NEVER = float("inf")
+_NO_HOURS = [-1.0] * 24
+"""A day's row before any silence is learned in it. The learned history: apartment ->
+local day (ISO, interned: one string a day) -> per hour the longest silence in it
+(minutes, -1: none), an array of doubles (a third of a list of floats' memory)."""
+
+
+def _hours_json(hist: dict[str, array[float]]) -> dict[str, list[float]]:
+    """An apartment's learned history as the saved state keeps it (lists, days sorted)."""
+    return {d: r.tolist() for d, r in sorted(hist.items())}
+
 
 Cold = tuple[float, float | None]
 """The cold rule's limit (minutes) and the longest silence behind it (``None``: too few
@@ -146,7 +158,7 @@ class InactivityDetector(RhythmDetector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._hist: dict[str, dict[str, list[float]]] = {}
+        self._hist: dict[str, dict[str, array[float]]] = {}  # (see _NO_HOURS)
         self._thr: dict[str, tuple[date, list[float], list[float], bool, Cold]] = {}
         self._to_bed: set[str] = set()
         """Apartments whose silence began with the resident going to bed."""
@@ -176,7 +188,7 @@ class InactivityDetector(RhythmDetector):
             day = local.date()
             row = hist.get(day.isoformat())
             if row is None:
-                row = hist[day.isoformat()] = [-1.0] * 24
+                row = hist[sys.intern(day.isoformat())] = array("d", _NO_HOURS)
                 keep = self.settings(apt).window_days + 1
                 if len(hist) > keep:
                     for old in sorted(hist)[: len(hist) - keep]:
@@ -376,14 +388,15 @@ class InactivityDetector(RhythmDetector):
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
-            "hist": {k: dict(sorted(v.items())) for k, v in sorted(self._hist.items())},
+            "hist": {k: _hours_json(v) for k, v in sorted(self._hist.items())},
             "to_bed": sorted(self._to_bed),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
         super().load_state(data)
         self._hist = {
-            k: {d: list(r) for d, r in v.items()} for k, v in data.get("hist", {}).items()
+            k: {sys.intern(d): array("d", [float(x) for x in r]) for d, r in v.items()}
+            for k, v in data.get("hist", {}).items()
         }
         self._thr = {}
         self._to_bed = set(data.get("to_bed", []))

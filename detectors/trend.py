@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -192,7 +193,10 @@ class TrendDetector(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._days: dict[str, deque[tuple[int, list[float]]]] = {}
+        self._days: dict[str, deque[tuple[int, array[float]]]] = {}
+        """apartment -> its usable days: (day ordinal, the features as an array of doubles;
+        the ordinal shared by all apartments of the day)."""
+        self._today = 0
         self._streak: dict[str, int] = {}
         self._open: dict[str, dict[str, Any]] = {}
         self._closed: dict[str, dict[str, Any]] = {}
@@ -247,11 +251,14 @@ class TrendDetector(Detector):
         if not self.usable(day, s):
             return NOTHING
         today = day.day.toordinal()
+        if today == self._today:
+            today = self._today  # (one int for every apartment's row of the day)
+        self._today = today
         self._last_day[apt] = today
         rows = self._days.get(apt)
         if rows is None:
             rows = self._days[apt] = deque()
-        rows.append((today, [float(day.values.get(f, 0.0)) for f in self.features]))
+        rows.append((today, array("d", [float(day.values.get(f, 0.0)) for f in self.features])))
         oldest = today - s.recent_days - s.baseline_days
         while rows and rows[0][0] <= oldest:
             rows.popleft()
@@ -272,7 +279,7 @@ class TrendDetector(Detector):
             j.baseline = closed["baseline"]  # judged against the past before the first signal
         return Found((self._raise(apt, day.day, j, s, again),))
 
-    def _scan(self, rows: deque[tuple[int, list[float]]], today: int, s: Any) -> Judgement | None:
+    def _scan(self, rows: deque[tuple[int, array[float]]], today: int, s: Any) -> Judgement | None:
         """Judge the recent windows of ``scan_days``, ``2 x scan_days``, ... up to
         ``recent_days`` days, each against the usable days before it (at most
         ``baseline_days``): a change that began a week ago shows best in the last week, one
@@ -353,7 +360,9 @@ class TrendDetector(Detector):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "days": {k: [[d, v] for d, v in rows] for k, rows in sorted(self._days.items())},
+            "days": {
+                k: [[d, v.tolist()] for d, v in rows] for k, rows in sorted(self._days.items())
+            },
             "streak": dict(sorted(self._streak.items())),
             "open": dict(sorted(self._open.items())),
             "closed": dict(sorted(self._closed.items())),
@@ -363,7 +372,7 @@ class TrendDetector(Detector):
 
     def load_state(self, data: dict[str, Any]) -> None:
         self._days = {
-            k: deque((int(d), [float(x) for x in v]) for d, v in rows)
+            k: deque((int(d), array("d", [float(x) for x in v])) for d, v in rows)
             for k, rows in data.get("days", {}).items()
         }
         self._streak = {k: int(v) for k, v in data.get("streak", {}).items()}
