@@ -351,7 +351,7 @@ class Hub:
         and written as JSON in turn (only one part's values are alive at a time)."""
         self.store.save_state_texts(
             {
-                "state": lambda: state_json(self.state.to_dict()),
+                "state": self.state.to_json,
                 "features": lambda: state_json(self.features.state_dict()),
                 "names": lambda: state_json(self.names.state_dict()),
                 "detectors": self._detector_texts,
