@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, register
+from detectors.base import Candidate, register, spliced_json
 from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
 from detectors.text import hhmm, texts
 from edge.i18n import duration
@@ -69,6 +69,8 @@ from edge.models import Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from edge.state import ApartmentState
 
 logger = logging.getLogger(__name__)
@@ -81,9 +83,13 @@ local day (ISO, interned: one string a day) -> per hour the longest silence in i
 (minutes, -1: none), an array of doubles (a third of a list of floats' memory)."""
 
 
-def _hours_json(hist: dict[str, array[float]]) -> dict[str, list[float]]:
-    """An apartment's learned history as the saved state keeps it (lists, days sorted)."""
-    return {d: r.tolist() for d, r in sorted(hist.items())}
+def _hist_json(
+    hist: dict[str, dict[str, array[float]]],
+) -> Iterator[tuple[str, dict[str, list[float]]]]:
+    """Each apartment's learned history as the saved state keeps it (lists, days sorted),
+    made one apartment at a time."""
+    for apt, days in sorted(hist.items()):
+        yield apt, {d: r.tolist() for d, r in sorted(days.items())}
 
 
 Cold = tuple[float, float | None]
@@ -386,11 +392,10 @@ class InactivityDetector(RhythmDetector):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "hist": {k: _hours_json(v) for k, v in sorted(self._hist.items())},
-            "to_bed": sorted(self._to_bed),
-        }
+        return {**_plain_state(self), "hist": dict(_hist_json(self._hist))}
+
+    def state_text(self) -> str:
+        return spliced_json(_plain_state(self), hist=_hist_json(self._hist))
 
     def load_state(self, data: dict[str, Any]) -> None:
         super().load_state(data)
@@ -400,3 +405,8 @@ class InactivityDetector(RhythmDetector):
         }
         self._thr = {}
         self._to_bed = set(data.get("to_bed", []))
+
+
+def _plain_state(det: InactivityDetector) -> dict[str, Any]:
+    """Its saved state but the learned history (made apart: :func:`_hist_json`)."""
+    return {**RhythmDetector.state_dict(det), "to_bed": sorted(det._to_bed)}

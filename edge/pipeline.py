@@ -368,7 +368,7 @@ class Hub:
         kept: dict[str, bytes] = {}
         for det in self.detectors:
             try:
-                out[det.name] = state_json(det.state_dict())
+                out[det.name] = det.state_text()
                 kept[det.name] = _packed(out[det.name])
             except Exception as err:
                 self.quarantine.note(det.name, "state_dict (its last saved state is kept)", err)
