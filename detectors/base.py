@@ -49,6 +49,7 @@ from edge.contract import (
     StepGroup,
     register,
     registered,
+    spliced_json,
 )
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "all_settings_models",
     "register",
     "registry",
+    "spliced_json",
 ]
 
 

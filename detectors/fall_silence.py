@@ -63,6 +63,7 @@ silence.
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -193,7 +194,7 @@ class FallSilenceDetector(RhythmDetector):
     def learn(self, apt: str, sil: Silence, end: datetime, event: SensorEvent) -> None:
         place = self.place(apt, sil)
         days = self._days.setdefault(apt, {}).setdefault(place, {})
-        day = sil.last.astimezone(self.tz).date().isoformat()
+        day = sys.intern(sil.last.astimezone(self.tz).date().isoformat())  # (one per day)
         m = round(minutes(end - sil.last), 1)
         if m > days.get(day, -1.0):
             days[day] = m
@@ -342,7 +343,7 @@ class FallSilenceDetector(RhythmDetector):
     def load_state(self, data: dict[str, Any]) -> None:
         super().load_state(data)
         self._days = {
-            a: {p: {d: float(m) for d, m in v.items()} for p, v in places.items()}
+            a: {p: {sys.intern(d): float(m) for d, m in v.items()} for p, v in places.items()}
             for a, places in data.get("days", {}).items()
         }
         self._rest = {a: set(r) for a, r in data.get("rest", {}).items()}

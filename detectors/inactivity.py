@@ -54,12 +54,14 @@ and goes to housing (see :mod:`detectors.rhythm`). One alarm per silence.
 from __future__ import annotations
 
 import logging
+import sys
+from array import array
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from detectors.base import Candidate, register
+from detectors.base import Candidate, register, spliced_json
 from detectors.rhythm import RhythmDetector, RhythmSettings, Silence, minutes, quantile
 from detectors.text import hhmm, texts
 from edge.i18n import duration
@@ -67,12 +69,28 @@ from edge.models import Room, SensorEvent, SignalKind
 from edge.state import is_pad
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from edge.state import ApartmentState
 
 logger = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 NEVER = float("inf")
+_NO_HOURS = [-1.0] * 24
+"""A day's row before any silence is learned in it. The learned history: apartment ->
+local day (ISO, interned: one string a day) -> per hour the longest silence in it
+(minutes, -1: none), an array of doubles (a third of a list of floats' memory)."""
+
+
+def _hist_json(
+    hist: dict[str, dict[str, array[float]]],
+) -> Iterator[tuple[str, dict[str, list[float]]]]:
+    """Each apartment's learned history as the saved state keeps it (lists, days sorted),
+    made one apartment at a time."""
+    for apt, days in sorted(hist.items()):
+        yield apt, {d: r.tolist() for d, r in sorted(days.items())}
+
 
 Cold = tuple[float, float | None]
 """The cold rule's limit (minutes) and the longest silence behind it (``None``: too few
@@ -146,7 +164,7 @@ class InactivityDetector(RhythmDetector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._hist: dict[str, dict[str, list[float]]] = {}
+        self._hist: dict[str, dict[str, array[float]]] = {}  # (see _NO_HOURS)
         self._thr: dict[str, tuple[date, list[float], list[float], bool, Cold]] = {}
         self._to_bed: set[str] = set()
         """Apartments whose silence began with the resident going to bed."""
@@ -176,7 +194,7 @@ class InactivityDetector(RhythmDetector):
             day = local.date()
             row = hist.get(day.isoformat())
             if row is None:
-                row = hist[day.isoformat()] = [-1.0] * 24
+                row = hist[sys.intern(day.isoformat())] = array("d", _NO_HOURS)
                 keep = self.settings(apt).window_days + 1
                 if len(hist) > keep:
                     for old in sorted(hist)[: len(hist) - keep]:
@@ -374,16 +392,21 @@ class InactivityDetector(RhythmDetector):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "hist": {k: dict(sorted(v.items())) for k, v in sorted(self._hist.items())},
-            "to_bed": sorted(self._to_bed),
-        }
+        return {**_plain_state(self), "hist": dict(_hist_json(self._hist))}
+
+    def state_text(self) -> str:
+        return spliced_json(_plain_state(self), hist=_hist_json(self._hist))
 
     def load_state(self, data: dict[str, Any]) -> None:
         super().load_state(data)
         self._hist = {
-            k: {d: list(r) for d, r in v.items()} for k, v in data.get("hist", {}).items()
+            k: {sys.intern(d): array("d", [float(x) for x in r]) for d, r in v.items()}
+            for k, v in data.get("hist", {}).items()
         }
         self._thr = {}
         self._to_bed = set(data.get("to_bed", []))
+
+
+def _plain_state(det: InactivityDetector) -> dict[str, Any]:
+    """Its saved state but the learned history (made apart: :func:`_hist_json`)."""
+    return {**RhythmDetector.state_dict(det), "to_bed": sorted(det._to_bed)}

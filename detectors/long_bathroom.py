@@ -35,6 +35,7 @@ nobody is seen leaving (see :mod:`detectors.rhythm`). One alarm per stay.
 from __future__ import annotations
 
 import logging
+from array import array
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -86,7 +87,8 @@ class LongBathroomDetector(RhythmDetector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._stays: dict[str, dict[str, list[float]]] = {}
+        self._stays: dict[str, dict[str, array[float]]] = {}
+        """apartment -> room -> the last stays learned (minutes; arrays of doubles)."""
         self._stay: dict[str, Stay] = {}
         self._usual: dict[tuple[str, str], float] = {}
         """The usual long stay per (apartment, room), worked out again when a stay is learned."""
@@ -104,7 +106,7 @@ class LongBathroomDetector(RhythmDetector):
             took = minutes(event.ts - stay.start)
             if stay.clean and took <= 240:
                 s = self.settings(apt)
-                kept = self._stays.setdefault(apt, {}).setdefault(stay.room, [])
+                kept = self._stays.setdefault(apt, {}).setdefault(stay.room, array("d"))
                 kept.append(round(took, 1))
                 if len(kept) > s.window_stays:
                     del kept[: len(kept) - s.window_stays]
@@ -116,7 +118,7 @@ class LongBathroomDetector(RhythmDetector):
         """The alarm limit for a stay in ``room`` (minutes) and the usual long stay behind
         it (``None`` while learning)."""
         s = self.settings(apt)
-        kept = self._stays.get(apt, {}).get(room, [])
+        kept = self._stays.get(apt, {}).get(room, ())
         if len(kept) < s.learn_stays:
             return s.cold_minutes, None
         usual = self._usual.get((apt, room))
@@ -208,7 +210,10 @@ class LongBathroomDetector(RhythmDetector):
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
-            "stays": {a: dict(sorted(r.items())) for a, r in sorted(self._stays.items())},
+            "stays": {
+                a: {room: v.tolist() for room, v in sorted(r.items())}
+                for a, r in sorted(self._stays.items())
+            },
             "stay": {
                 a: {
                     "room": s.room,
@@ -224,7 +229,7 @@ class LongBathroomDetector(RhythmDetector):
         super().load_state(data)
         self._usual.clear()
         self._stays = {
-            a: {r: [float(x) for x in v] for r, v in rooms.items()}
+            a: {r: array("d", [float(x) for x in v]) for r, v in rooms.items()}
             for a, rooms in data.get("stays", {}).items()
         }
         self._stay = {

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,6 +50,8 @@ from edge.features import DayFeatures
 from edge.models import COMMON_APARTMENT, SensorEvent, SignalKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from edge.state import FlatState
 
 logger = logging.getLogger(__name__)
@@ -178,6 +180,48 @@ def rate_z(base: np.ndarray, recent: np.ndarray) -> float:
     return (float(recent.sum()) - expected) / math.sqrt(phi * expected * (1 - share))
 
 
+class DayRows:
+    """An apartment's usable days, oldest first: the day ordinals in one array of C longs,
+    their features in one flat array of doubles (a few bytes a number, where a deque of
+    (ordinal, list of floats) took over a hundred bytes a day)."""
+
+    __slots__ = ("days", "values", "width")
+
+    def __init__(self, width: int) -> None:
+        self.days: array[int] = array("l")
+        self.values: array[float] = array("d")
+        self.width = width
+
+    def append(self, day: int, values: list[float]) -> None:
+        if len(values) != self.width:
+            raise ValueError(f"a day of {len(values)} features, not {self.width}")
+        self.days.append(day)
+        self.values.extend(values)
+
+    def drop_through(self, oldest: int) -> None:
+        """Drop the days from the start up to the first after ``oldest``."""
+        n = 0
+        while n < len(self.days) and self.days[n] <= oldest:
+            n += 1
+        if n:
+            del self.days[:n]
+            del self.values[: n * self.width]
+
+    def window(self, after: int, through: int) -> np.ndarray:
+        """The days ``after`` < day <= ``through``, one row each (one column a feature)."""
+        days = np.array(self.days, dtype=np.int64)
+        values = np.array(self.values, dtype=float).reshape(len(self.days), self.width)
+        return values[(days > after) & (days <= through)]
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    def __iter__(self) -> Iterator[tuple[int, list[float]]]:
+        w = self.width
+        for i, day in enumerate(self.days):
+            yield day, self.values[i * w : (i + 1) * w].tolist()
+
+
 class TrendDetector(Detector):
     """Base of the trend detectors; subclasses say which features they keep and judge."""
 
@@ -192,7 +236,7 @@ class TrendDetector(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._days: dict[str, deque[tuple[int, list[float]]]] = {}
+        self._days: dict[str, DayRows] = {}
         self._streak: dict[str, int] = {}
         self._open: dict[str, dict[str, Any]] = {}
         self._closed: dict[str, dict[str, Any]] = {}
@@ -250,11 +294,9 @@ class TrendDetector(Detector):
         self._last_day[apt] = today
         rows = self._days.get(apt)
         if rows is None:
-            rows = self._days[apt] = deque()
-        rows.append((today, [float(day.values.get(f, 0.0)) for f in self.features]))
-        oldest = today - s.recent_days - s.baseline_days
-        while rows and rows[0][0] <= oldest:
-            rows.popleft()
+            rows = self._days[apt] = DayRows(len(self.features))
+        rows.append(today, [float(day.values.get(f, 0.0)) for f in self.features])
+        rows.drop_through(today - s.recent_days - s.baseline_days)
         j = self._scan(rows, today, s)
         if j is None:
             self._streak[apt] = 0
@@ -272,7 +314,7 @@ class TrendDetector(Detector):
             j.baseline = closed["baseline"]  # judged against the past before the first signal
         return Found((self._raise(apt, day.day, j, s, again),))
 
-    def _scan(self, rows: deque[tuple[int, list[float]]], today: int, s: Any) -> Judgement | None:
+    def _scan(self, rows: DayRows, today: int, s: Any) -> Judgement | None:
         """Judge the recent windows of ``scan_days``, ``2 x scan_days``, ... up to
         ``recent_days`` days, each against the usable days before it (at most
         ``baseline_days``): a change that began a week ago shows best in the last week, one
@@ -283,11 +325,11 @@ class TrendDetector(Detector):
         best: Judgement | None = None
         for length in sorted({*range(s.scan_days, s.recent_days, s.scan_days), s.recent_days}):
             split = today - length
-            base = [v for d, v in rows if split - s.baseline_days < d <= split]
-            recent = [v for d, v in rows if d > split]
+            base = rows.window(split - s.baseline_days, split)
+            recent = rows.window(split, today)
             if len(base) < s.min_baseline_days or len(recent) < max(2, (length + 1) // 2):
                 continue
-            j = self.judge(np.array(base), np.array(recent), s)
+            j = self.judge(base, recent, s)
             if j is None:
                 continue
             j.days, j.base_days = length, len(base)
@@ -362,10 +404,11 @@ class TrendDetector(Detector):
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
-        self._days = {
-            k: deque((int(d), [float(x) for x in v]) for d, v in rows)
-            for k, rows in data.get("days", {}).items()
-        }
+        self._days = {}
+        for k, saved in data.get("days", {}).items():
+            rows = self._days[k] = DayRows(len(self.features))
+            for d, v in saved:
+                rows.append(int(d), [float(x) for x in v])
         self._streak = {k: int(v) for k, v in data.get("streak", {}).items()}
         self._open = {k: dict(v) for k, v in data.get("open", {}).items()}
         self._closed = {k: dict(v) for k, v in data.get("closed", {}).items()}

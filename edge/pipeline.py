@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -69,6 +70,11 @@ READINGS = frozenset(SensorEvent.model_fields) - {
 Steps = list[tuple[EventStep, tuple[str, ...]]]
 """What runs for one event: each step, and the detectors it stands for (their names:
 where the due it returns is noted)."""
+
+
+def _packed(text: str) -> bytes:
+    """``text`` as compressed UTF-8 (fast: it is made at every save)."""
+    return zlib.compress(text.encode(), 1)
 
 
 def subscribes(det: Detector, room: Room, kinds: frozenset[str]) -> bool:
@@ -222,11 +228,15 @@ class Hub:
         it: the detectors that subscribe to them (made when first needed)."""
         self.quarantine = Quarantine()
         """Detectors that failed, per apartment: not called there again (edge/isolation.py)."""
+        self._kinds: dict[frozenset[str], frozenset[str]] = {}
+        """One of each set of readings an event carried (the routes' keys share them)."""
+        self._step_lists: dict[tuple[Any, ...], Steps] = {}
+        """Each list of steps an apartment's route was made of, shared by all apartments."""
         self._unshared: set[str] = set()
         """Apartments whose silence detectors run one by one (their shared step failed)."""
-        self._saved_detectors: dict[str, str] = {}
-        """Each detector's last saved state as JSON text (kept for one that fails to give
-        its state)."""
+        self._saved_detectors: dict[str, bytes] = {}
+        """Each detector's last saved state as JSON text, zlib-compressed (kept for one that
+        fails to give its state; a month-old flat's is megabytes of text)."""
         self._base = config.mqtt.zigbee_base_topic
         self._bridge = {
             f"{self._base}/bridge/devices": self.names.learn_devices,
@@ -283,7 +293,7 @@ class Hub:
                         det.load_state(body)
                     except Exception as err:  # (a damaged state must not stop the alarm)
                         self.quarantine.note(det.name, "load_state (it starts afresh)", err)
-                    self._saved_detectors[det.name] = state_json(body)
+                    self._saved_detectors[det.name] = _packed(state_json(body))
             self._feedback_seen = int(saved.get("feedback_seen", 0))
             if clock:
                 self.clock.now = datetime.fromisoformat(clock)
@@ -341,7 +351,7 @@ class Hub:
         and written as JSON in turn (only one part's values are alive at a time)."""
         self.store.save_state_texts(
             {
-                "state": lambda: state_json(self.state.to_dict()),
+                "state": self.state.to_json,
                 "features": lambda: state_json(self.features.state_dict()),
                 "names": lambda: state_json(self.names.state_dict()),
                 "detectors": self._detector_texts,
@@ -355,14 +365,17 @@ class Hub:
         """Each detector's state, as one JSON object (the same text as ``json.dumps`` of
         them all, sorted); one that cannot give its state keeps its last saved one."""
         out: dict[str, str] = {}
+        kept: dict[str, bytes] = {}
         for det in self.detectors:
             try:
-                out[det.name] = state_json(det.state_dict())
+                out[det.name] = det.state_text()
+                kept[det.name] = _packed(out[det.name])
             except Exception as err:
                 self.quarantine.note(det.name, "state_dict (its last saved state is kept)", err)
                 if det.name in self._saved_detectors:
-                    out[det.name] = self._saved_detectors[det.name]
-        self._saved_detectors = out
+                    kept[det.name] = self._saved_detectors[det.name]
+                    out[det.name] = zlib.decompress(kept[det.name]).decode()
+        self._saved_detectors = kept
         return "{" + ", ".join(f"{state_json(name)}: {out[name]}" for name in sorted(out)) + "}"
 
     def close(self) -> None:
@@ -520,6 +533,7 @@ class Hub:
         kind = (event.room, READINGS.intersection(event.__pydantic_fields_set__))
         active = routes.get(kind)
         if active is None:
+            kind = (kind[0], self._kinds.setdefault(kind[1], kind[1]))
             active = routes[kind] = self._steps(apt, *kind)
         state = self.state
         self.stage = "event"
@@ -619,10 +633,17 @@ class Hub:
         ]
         if apt not in self._unshared:
             steps = self._combine(steps)
-        return [
-            (s, tuple(d.name for d in s.detectors) if isinstance(s, StepGroup) else (s.name,))
-            for s in steps
-        ]
+        # one list for every apartment with the same steps (a group holds nothing else)
+        key = tuple(
+            (type(s), s.detectors) if isinstance(s, StepGroup) else (type(s), (s,)) for s in steps
+        )
+        same = self._step_lists.get(key)
+        if same is None:
+            same = self._step_lists[key] = [
+                (s, tuple(d.name for d in s.detectors) if isinstance(s, StepGroup) else (s.name,))
+                for s in steps
+            ]
+        return same
 
     def _step_failed(self, step: EventStep, event: SensorEvent, err: Exception) -> Found:
         """``step`` raised on ``event``: quarantine it for the apartment. When it was the

@@ -241,3 +241,12 @@ def test_bad_lines_never_stop_a_replay(tmp_path: Path, bad: str) -> None:
     hub = run([rec])
     assert sum(hub.stats.rejected.values()) == 6
     assert len(signals_of(hub)) == 4
+
+
+def test_each_detectors_saved_text_is_its_state_dict_as_json() -> None:
+    """A detector may make its saved text in parts (inactivity: one apartment at a time):
+    the text is that of its state_dict all the same, and so is the apartment state's."""
+    hub = run([DEMO])
+    for det in hub.detectors:
+        assert det.state_text() == json.dumps(det.state_dict(), sort_keys=True), det.name
+    assert hub.state.to_json() == json.dumps(hub.state.to_dict(), sort_keys=True)

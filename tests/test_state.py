@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from edge.config import Config
@@ -160,6 +162,8 @@ def test_state_round_trips() -> None:
     restored = FlatState(StateConfig())
     restored.load(s.to_dict())
     assert restored.to_dict() == s.to_dict()
+    # the saved text, made one apartment at a time, is that of the whole dict
+    assert s.to_json() == json.dumps(s.to_dict(), sort_keys=True)
     restored.advance(at(60))
     assert restored.apartment("a1").presence == "away"
 
