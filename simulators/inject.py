@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.recording import RecordingWriter
+from edge.state import is_pad
 from simulators.behaviour import ZONE
 
 Message = tuple[datetime, str, dict[str, Any]]
@@ -86,9 +87,11 @@ def _device(topic: str) -> str:
 
 
 def _is_pad(topic: str, *, bed: bool | None = None) -> bool:
+    """A pad (the hub's own rule, :func:`edge.state.is_pad`); with ``bed``, a bed pad or
+    (``False``) a chair pad, by the importers' names."""
     device = _device(topic)
     if bed is None:
-        return "pad" in device
+        return is_pad(device)
     return device.startswith("bed_pad" if bed else "chair_pad")
 
 
