@@ -246,7 +246,7 @@ def test_an_unreadable_front_door_message_and_no_movement_after_means_out() -> N
         msg(0, "a1/entrance/door", {"contact": True, "battery": 90}),
         msg(1, "a1/hall/motion", {"occupancy": True}),
     )
-    s.unreadable("zigbee2mqtt/a1/entrance/door", at(1.1))
+    s.unreadable("a1/entrance/door", at(1.1))
     feed(s, msg(1.3, "a1/entrance/door", {"contact": True}))  # closed, as it was
     s.advance(at(1.1 + 14.9))
     assert s.apartment("a1").presence == "home"
@@ -257,8 +257,8 @@ def test_an_unreadable_front_door_message_and_no_movement_after_means_out() -> N
 def test_an_unreadable_front_door_message_then_movement_is_still_home() -> None:
     s = FlatState(StateConfig(away_after_minutes=15))
     feed(s, msg(0, "a1/entrance/door", {"contact": True, "battery": 90}))
-    s.unreadable("zigbee2mqtt/a1/entrance/door", at(1.1))
-    s.unreadable("zigbee2mqtt/a1/kitchen/fridge", at(1.2))  # not the door: no matter
+    s.unreadable("a1/entrance/door", at(1.1))
+    s.unreadable("a1/kitchen/fridge", at(1.2))  # not the door: no matter
     feed(s, msg(3, "a1/living/motion", {"occupancy": True}))
     s.advance(at(60))
     assert s.apartment("a1").presence == "home"
@@ -281,7 +281,7 @@ def test_a_state_after_an_unreadable_message_is_no_activity(
     """A report that only catches up with a lost change: nobody acted at the report."""
     s = FlatState(StateConfig())
     feed(s, msg(0, sensor, {field: was}))
-    s.unreadable(f"zigbee2mqtt/{sensor}", at(30))  # the lost change
+    s.unreadable(sensor, at(30))  # the lost change
     feed(s, msg(75, sensor, {field: now, "battery": 90}))
     state = s.apartment("a1").sensors[sensor]
     assert (state.contact if field == "contact" else state.occupied) is now
