@@ -136,6 +136,13 @@ WORLD_LIST = (
             common_scale=1.5,
         ),
     ),
+    World(
+        "other-names",
+        "the default world as another installer names it: Dutch rooms (woonkamer, gang), "
+        "devices by what they are (armchair, bed_occupancy, voordeur, alarm_button) and a "
+        "flat.yaml with the residents only (no device roles)",
+        Knobs(naming="other"),
+    ),
 )
 WORLDS: dict[str, World] = {w.name: w for w in WORLD_LIST}
 WORLD_ORDER = tuple(w.name for w in WORLD_LIST)
