@@ -93,7 +93,8 @@ class Knobs:
     naming: str = "ours"
     """``ours``: the simulator's device names (``living/chair_pad``) and a flat.yaml that
     gives each pad, pendant and front door its role; ``other``: another installer's names
-    (``woonkamer/armchair``, ``slaapkamer/bed_occupancy``, :data:`OTHER_DEVICES`) and a
+    (``woonkamer/armchair``, ``slaapkamer/bed_occupancy``, :data:`OTHER_DEVICES`; the front
+    door hung in the hall, ``gang/voordeur``) and a
     flat.yaml with the residents only, as a new user writes it. Nothing else changes."""
     kit: bool = False
     """The standard installation (issue 18): a chair pad for each resident in every
@@ -157,7 +158,9 @@ def published_key(key: str) -> str:
     """Another installer's ``<room>/<device>`` for the simulator's ``key``.
 
     >>> published_key("living/chair_pad"), published_key("entrance/door")
-    ('woonkamer/armchair', 'entree/voordeur')
+    ('woonkamer/armchair', 'gang/voordeur')
     """
+    if key == "entrance/door":  # hung in the hall, named as what it is
+        return "gang/voordeur"
     room, _, device = key.partition("/")
     return f"{OTHER_ROOMS.get(room, room)}/{OTHER_DEVICES.get(device, device)}"

@@ -139,8 +139,8 @@ WORLD_LIST = (
     World(
         "other-names",
         "the default world as another installer names it: Dutch rooms (woonkamer, gang), "
-        "devices by what they are (armchair, bed_occupancy, voordeur, alarm_button) and a "
-        "flat.yaml with the residents only (no device roles)",
+        "devices by what they are (armchair, bed_occupancy, alarm_button), the front door "
+        "in the hall (gang/voordeur) and a flat.yaml with the residents only (no roles)",
         Knobs(naming="other"),
     ),
 )
