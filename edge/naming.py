@@ -65,15 +65,39 @@ ROOM_ALIASES: dict[str, Room] = {
     "gemeenschappelijke_ruimte": Room.COMMON_ROOM,
     "berging": Room.OTHER,
     "overig": Room.OTHER,
+    "portaal": Room.HALL,
+    "halletje": Room.HALL,
+    "bijkeuken": Room.OTHER,
+    "logeerkamer": Room.OTHER,
+    "werkkamer": Room.OTHER,
 }
 """Dutch room names (and a few English spellings) for the rooms of :class:`Room`."""
 
 _ROOMS = {r.value: r for r in Room} | {
     "living_room": Room.LIVING,
     "livingroom": Room.LIVING,
+    "lounge": Room.LIVING,
+    "sitting_room": Room.LIVING,
     "commonroom": Room.COMMON_ROOM,
     "bath": Room.BATHROOM,
+    "shower": Room.BATHROOM,
+    "washroom": Room.BATHROOM,
+    "restroom": Room.TOILET,
+    "lavatory": Room.TOILET,
+    "loo": Room.TOILET,
+    "hallway": Room.HALL,
+    "corridor": Room.HALL,
+    "landing": Room.HALL,
+    "entry": Room.ENTRANCE,
+    "entryway": Room.ENTRANCE,
+    "foyer": Room.ENTRANCE,
+    "bed_room": Room.BEDROOM,
+    "storage": Room.OTHER,
+    "utility": Room.OTHER,
 }
+"""English rooms and a few other English words for them (``hallway``, ``restroom``)."""
+ROOM_WORDS = tuple(_ROOMS) + tuple(ROOM_ALIASES)
+"""Every room name the hub reads (the Ansible role checks friendly names against these)."""
 ROOM_NAMES = ", ".join(r.value for r in Room)
 DUTCH_ROOM_NAMES = ", ".join(sorted(ROOM_ALIASES))
 APARTMENT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")

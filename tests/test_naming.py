@@ -75,6 +75,11 @@ def dead(hub: Hub) -> list[str]:
         ("balkon", Room.BALCONY),
         ("living room", Room.LIVING),
         ("common_room", Room.COMMON_ROOM),
+        ("hallway", Room.HALL),
+        ("Corridor", Room.HALL),
+        ("restroom", Room.TOILET),
+        ("foyer", Room.ENTRANCE),
+        ("portaal", Room.HALL),
     ],
 )
 def test_dutch_and_english_rooms(name: str, room: Room) -> None:
@@ -329,8 +334,9 @@ def test_live_a_large_retained_bridge_devices_places_a_renamed_sos_button(
 def test_the_ansible_role_accepts_the_rooms_the_hub_accepts() -> None:
     import yaml
 
-    from edge.naming import ROOM_ALIASES
+    from edge.naming import ROOM_WORDS
 
     role = Path(__file__).parents[1] / "deploy/ansible/roles/zigbee2mqtt/defaults/main.yml"
     rooms = yaml.safe_load(role.read_text())["zigbee2mqtt_rooms"]
-    assert sorted(rooms) == sorted([r.value for r in Room] + list(ROOM_ALIASES))
+    assert sorted(rooms) == sorted(ROOM_WORDS)
+    assert {r.value for r in Room} <= set(rooms)
