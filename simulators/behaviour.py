@@ -805,6 +805,8 @@ class DaySim:
             if kind == "fall":
                 has = apt.radar_room == room
                 extra["fall_sensor"] = has
+                if self.knobs.naming != "ours":  # flat.yaml names no pads: the truth does
+                    extra["chair_pads"] = sum(k.startswith("living/chair_pad") for k in apt.devices)
                 if has:
                     extra["note"] = "fall radar reports it"
                 else:

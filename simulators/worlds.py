@@ -284,12 +284,14 @@ def _seen_by_kit(episode: dict[str, Any], apartment: dict[str, Any]) -> bool:
     room = episode.get("room")
     if room in TRANSIT_ROOMS:
         return True
-    devices = apartment.get("devices", {})
-    pads = sum(
-        1
-        for key, d in devices.items()
-        if key.startswith("living/") and d.get("role") == "chair_pad"
-    )
+    pads = episode.get("chair_pads")  # where flat.yaml names no pads (the other-names world)
+    if pads is None:
+        devices = apartment.get("devices", {})
+        pads = sum(
+            1
+            for key, d in devices.items()
+            if key.startswith("living/") and d.get("role") == "chair_pad"
+        )
     return room == "living" and pads >= int(apartment.get("residents", 1))
 
 
