@@ -68,6 +68,7 @@ OVERDUE_UNKNOWN = timedelta(minutes=70)
 _ENTRANCE = Room.ENTRANCE
 _CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 _HALL_NAME = Room.HALL.value
+_ENTRANCE_NAME = Room.ENTRANCE.value
 
 
 class StateConfig(BaseModel):
@@ -138,9 +139,10 @@ def is_pad(device: str, role: str | None = None) -> bool:
 def hall_watched(st: ApartmentState, roles: dict[str, str]) -> bool:
     """The hall has a motion sensor (not a pad): a resident walking from one room to
     another is seen (the silence detectors need it; ``thuisplus doctor`` names homes
-    without it)."""
+    without it). A motion sensor in the entrance counts as well: in these flats the
+    entrance is the hall (``entree/hal``), and installers put its sensor under either."""
     return any(
-        sid.split("/")[1] == _HALL_NAME
+        sid.split("/")[1] in _CONNECTING_NAMES
         and s.occupied is not None
         and not is_pad(sid.rsplit("/", 1)[-1], roles.get(sid))
         for sid, s in st.sensors.items()
@@ -528,6 +530,9 @@ class FlatState:
             return
         seen = False
         hall = st.room_activity.get(_HALL_NAME)
+        entrance = st.room_activity.get(_ENTRANCE_NAME)  # the entrance hall's sensor
+        if entrance is not None and (hall is None or entrance > hall):
+            hall = entrance
         for other, onset in st.room_onset.items():
             if other == room.value or other in _CONNECTING_NAMES:
                 continue
