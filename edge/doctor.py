@@ -387,7 +387,11 @@ def check_coverage(saved: dict[str, Any] | str, config: Config) -> Check:
     if not found:
         msg = f"{n} apartments: hall, front door and living room watched"
         return Check("coverage", OK, msg, data)
-    return Check("coverage", WARN, "; ".join(found), data)
+    hint = (
+        ". A sensor that is there but not read as one (its name says neither pad nor front "
+        "door): give it its role in the config's devices: (docs/installers.md, other names)"
+    )
+    return Check("coverage", WARN, "; ".join(found) + hint, data)
 
 
 def _some(items: list[str], shown: int = 8) -> str:

@@ -320,8 +320,9 @@ class DailyFeatures:
         self, day: _Day, apt: _Apartment, room: Room, ts: datetime, meant: int, moving: bool | None
     ) -> None:
         """A walk from one room through the hall into another: hall motion, then the next
-        room's motion starting within two minutes, coming from a different room."""
-        if room is Room.HALL:
+        room's motion starting within two minutes, coming from a different room. Motion in
+        the entrance is the hall's (the entrance hall; the front door's contact is not)."""
+        if room is Room.HALL or (room is Room.ENTRANCE and moving is not None):
             if moving:
                 apt.hall = ts
             return

@@ -65,15 +65,39 @@ ROOM_ALIASES: dict[str, Room] = {
     "gemeenschappelijke_ruimte": Room.COMMON_ROOM,
     "berging": Room.OTHER,
     "overig": Room.OTHER,
+    "portaal": Room.HALL,
+    "halletje": Room.HALL,
+    "bijkeuken": Room.OTHER,
+    "logeerkamer": Room.OTHER,
+    "werkkamer": Room.OTHER,
 }
 """Dutch room names (and a few English spellings) for the rooms of :class:`Room`."""
 
 _ROOMS = {r.value: r for r in Room} | {
     "living_room": Room.LIVING,
     "livingroom": Room.LIVING,
+    "lounge": Room.LIVING,
+    "sitting_room": Room.LIVING,
     "commonroom": Room.COMMON_ROOM,
     "bath": Room.BATHROOM,
+    "shower": Room.BATHROOM,
+    "washroom": Room.BATHROOM,
+    "restroom": Room.TOILET,
+    "lavatory": Room.TOILET,
+    "loo": Room.TOILET,
+    "hallway": Room.HALL,
+    "corridor": Room.HALL,
+    "landing": Room.HALL,
+    "entry": Room.ENTRANCE,
+    "entryway": Room.ENTRANCE,
+    "foyer": Room.ENTRANCE,
+    "bed_room": Room.BEDROOM,
+    "storage": Room.OTHER,
+    "utility": Room.OTHER,
 }
+"""English rooms and a few other English words for them (``hallway``, ``restroom``)."""
+ROOM_WORDS = tuple(_ROOMS) + tuple(ROOM_ALIASES)
+"""Every room name the hub reads (the Ansible role checks friendly names against these)."""
 ROOM_NAMES = ", ".join(r.value for r in Room)
 DUTCH_ROOM_NAMES = ", ".join(sorted(ROOM_ALIASES))
 APARTMENT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -153,7 +177,46 @@ def parse_convention(name: str) -> Place | str:
         return "device name longer than 64 characters"
     if not device.isprintable():
         return "device name has control characters"
-    return Place(apartment, room, device)
+    return Place(apartment, _door_room(room, device), device)
+
+
+_FRONT = frozenset({"front", "main", "entrance", "entry", "apartment", "voor", "hoofd"})
+_DOOR = frozenset({"door", "deur"})
+_FRONT_DOORS = frozenset(
+    {"voordeur", "huisdeur", "frontdoor", "maindoor", "entrancedoor", "hoofddeur", "buitendeur"}
+)
+_NOT_A_CONTACT = frozenset(
+    {"motion", "pir", "presence", "occupancy", "beweging", "bewegingsmelder", "aanwezigheid"}
+)
+
+
+def is_front_door_name(device: str) -> bool:
+    """A device name that says *front door* (``front_door``, ``Voordeur``, ``main door
+    contact``), not a motion sensor near it.
+
+    >>> [is_front_door_name(d) for d in ("front_door", "Voordeur", "main door contact")]
+    [True, True, True]
+    >>> [is_front_door_name(d) for d in ("door", "fridge_door", "front_door_motion")]
+    [False, False, False]
+    """
+    words = set(re.findall(r"[a-z]+", device.lower()))
+    if words & _NOT_A_CONTACT:
+        return False
+    return bool(words & _FRONT_DOORS) or bool(words & _DOOR and words & _FRONT)
+
+
+def _door_room(room: Room, device: str) -> Room:
+    """The front door belongs to the entrance (INTERFACES section 1), wherever an installer
+    hung it: a device named as the front door in the hall (``a012/gang/voordeur``) is read
+    as the entrance's, so the hub knows the way out and in (the config's map may say
+    otherwise).
+
+    >>> _door_room(Room.HALL, "front_door"), _door_room(Room.HALL, "motion")
+    (<Room.ENTRANCE: 'entrance'>, <Room.HALL: 'hall'>)
+    """
+    if room is Room.ENTRANCE or not is_front_door_name(device):
+        return room
+    return Room.ENTRANCE
 
 
 def parse_place_text(text: str) -> tuple[str, Room] | None:
@@ -288,7 +351,8 @@ class DeviceNames:
                 continue
             apartment, room = self._description_or_group(ieee)  # type: ignore[misc]
             source = "description" if ieee in self._descriptions else "group"
-            learned[name] = Place(apartment, room, slug(name), None, source)
+            device = slug(name)
+            learned[name] = Place(apartment, _door_room(room, device), device, None, source)
         if learned != self._learned:
             logger.info("Zigbee2MQTT places %d devices by description or group", len(learned))
         self._learned = learned

@@ -45,7 +45,7 @@ from edge.models import (
     SignalKind,
     signal_id,
 )
-from edge.naming import unroled_sos
+from edge.naming import Place, unroled_sos
 from edge.normalise import normalise
 from edge.register import Outcome, Register
 from edge.state import FlatState
@@ -476,7 +476,9 @@ class Hub:
         if event is None:
             if self.owns is None or self._keeps(message.topic):
                 self.reject(message.source, message.topic, message.payload, result.reason)
-            self.state.unreadable(message.topic, message.received, self._base)
+            place = self._place_of(message.topic)
+            if place is not None:
+                self.state.unreadable(place.sensor_id, message.received)
             return []
         mine = self.owns is None or self.owns(event.apartment)
         if self.ignored_devices and event.sensor_id in self.ignored_devices:
@@ -596,6 +598,15 @@ class Hub:
                 "such buttons)",
                 event.sensor_id,
             )
+
+    def _place_of(self, topic: str) -> Place | None:
+        """The device behind ``topic`` by the hub's names (the config's map, Zigbee2MQTT's
+        own, the convention with Dutch rooms), as its readable messages are placed."""
+        prefix = self._base + "/"
+        if not topic.startswith(prefix):
+            return None
+        found = self.names.place(topic[len(prefix) :])
+        return found if isinstance(found, Place) else None
 
     def _learn_names(self, message: Message, learn: Callable[[Any], list[str]]) -> None:
         """Zigbee2MQTT's device or group list: where its devices are (edge/naming.py)."""

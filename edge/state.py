@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,6 +68,7 @@ OVERDUE_UNKNOWN = timedelta(minutes=70)
 _ENTRANCE = Room.ENTRANCE
 _CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 _HALL_NAME = Room.HALL.value
+_ENTRANCE_NAME = Room.ENTRANCE.value
 
 
 class StateConfig(BaseModel):
@@ -94,20 +97,52 @@ class StateConfig(BaseModel):
     )
 
 
+PAD_WORDS = frozenset(
+    {
+        # English: what the pad is, or what it lies on or under
+        "pad", "bed", "chair", "armchair", "seat", "sofa", "couch", "recliner",
+        "mattress", "mat", "pressure", "cushion", "sleep",
+        # Dutch: bed, mattress, chair, armchair, sofa, pressure mat, seat cushion
+        "matras", "stoel", "leunstoel", "fauteuil", "bank", "drukmat", "zitkussen",
+        "bedsensor", "bedmat", "stoelsensor",
+    }
+)  # fmt: skip
+"""Words of a device name that make an ``occupancy`` sensor a bed or chair pad (a whole
+word: ``bed_occupancy``, ``pressure_mat``, ``Leunstoel sensor``; ``bedroom_motion`` is not)."""
+
+_WORDS = re.compile(r"[a-z]+")
+
+
+@lru_cache(maxsize=4096)
+def _pad_name(name: str) -> bool:
+    low = name.lower()
+    return "pad" in low or any(w in PAD_WORDS for w in _WORDS.findall(low))
+
+
 def is_pad(device: str, role: str | None = None) -> bool:
-    """Bed and chair pressure pads report ``occupancy`` too; the name or role says which."""
+    """Bed and chair pressure pads report ``occupancy`` too; the role says so, or a word
+    of the device's name (:data:`PAD_WORDS`). Another installer's names are common
+    (``bed_occupancy``, ``armchair``, ``drukmat``), so the name is read word by word.
+
+    >>> [is_pad(d) for d in ("bed_pad", "bed_occupancy", "Pressure Mat", "armchair_2")]
+    [True, True, True, True]
+    >>> [is_pad(d) for d in ("motion", "bedroom_motion", "presence", "door")]
+    [False, False, False, False]
+    >>> is_pad("motion", "bed_pad")
+    True
+    """
     if role in ("bed_pad", "chair_pad"):
         return True
-    name = device.lower()
-    return "pad" in name or name in ("bed", "chair", "mattress")
+    return _pad_name(device)
 
 
 def hall_watched(st: ApartmentState, roles: dict[str, str]) -> bool:
     """The hall has a motion sensor (not a pad): a resident walking from one room to
     another is seen (the silence detectors need it; ``thuisplus doctor`` names homes
-    without it)."""
+    without it). A motion sensor in the entrance counts as well: in these flats the
+    entrance is the hall (``entree/hal``), and installers put its sensor under either."""
     return any(
-        sid.split("/")[1] == _HALL_NAME
+        sid.split("/")[1] in _CONNECTING_NAMES
         and s.occupied is not None
         and not is_pad(sid.rsplit("/", 1)[-1], roles.get(sid))
         for sid, s in st.sensors.items()
@@ -282,20 +317,20 @@ class FlatState:
     def next_due(self) -> datetime | None:
         return min(self._pending.values()) if self._pending else None
 
-    def unreadable(self, topic: str, ts: datetime, base: str = "zigbee2mqtt") -> None:
-        """A message on ``topic`` could not be read: note it on that sensor, if known (a
-        lost "door closed" must not leave the door open for good)."""
-        parts = topic.split("/")
-        if len(parts) != 4 or parts[0] != base:
+    def unreadable(self, sensor_id: str, ts: datetime) -> None:
+        """A message of ``sensor_id`` (``apartment/room/device``, the place the hub's names
+        give its topic) could not be read: note it on that sensor, if known (a lost "door
+        closed" must not leave the door open for good)."""
+        parts = sensor_id.split("/")
+        if len(parts) != 3:
             return
-        st = self.apartments.get(parts[1])
-        sensor_id = "/".join(parts[1:])
+        st = self.apartments.get(parts[0])
         sensor = st.sensors.get(sensor_id) if st else None
         if sensor is not None and (sensor.unreadable is None or ts > sensor.unreadable):
             sensor.unreadable = ts
             role = self.roles.get(sensor_id)
             if (
-                (role == "front_door" or (role is None and parts[2] == _ENTRANCE.value))
+                (role == "front_door" or (role is None and parts[1] == _ENTRANCE.value))
                 and st is not None
                 and st.presence == "home"
                 and not st.door_open
@@ -495,6 +530,9 @@ class FlatState:
             return
         seen = False
         hall = st.room_activity.get(_HALL_NAME)
+        entrance = st.room_activity.get(_ENTRANCE_NAME)  # the entrance hall's sensor
+        if entrance is not None and (hall is None or entrance > hall):
+            hall = entrance
         for other, onset in st.room_onset.items():
             if other == room.value or other in _CONNECTING_NAMES:
                 continue

@@ -183,15 +183,16 @@ def _register_trouble(st: AptState, trouble: DeviceTrouble, clock: Clock) -> Non
         st.dying[trouble.device] = (t, end)
 
 
-def device_truth(st: AptState, clock: Clock) -> list[Truth]:
-    """Ground truth of the apartment's device troubles (offline sensors, dying batteries)."""
+def device_truth(st: AptState, clock: Clock, knobs: Knobs | None = None) -> list[Truth]:
+    """Ground truth of the apartment's device troubles (offline sensors, dying batteries),
+    each device by the name it publishes under (``knobs``' naming)."""
     out: list[Truth] = []
     for trouble in st.plan.devices:
         t = clock.local(trouble.day, trouble.hour)
         end = min(t + trouble.duration_h * 3600.0, clock.t_end)
         if t >= clock.t_end:
             continue
-        note = {"device": trouble.device}
+        note = {"device": knobs.published(trouble.device) if knobs else trouble.device}
         if trouble.kind == "low_battery":
             dev = st.apt.devices[trouble.device]
             days = np.array([(t - 21 * 86400.0 - clock.t0) / 86400.0])
@@ -804,6 +805,8 @@ class DaySim:
             if kind == "fall":
                 has = apt.radar_room == room
                 extra["fall_sensor"] = has
+                if self.knobs.naming != "ours":  # flat.yaml names no pads: the truth does
+                    extra["chair_pads"] = sum(k.startswith("living/chair_pad") for k in apt.devices)
                 if has:
                     extra["note"] = "fall radar reports it"
                 else:
@@ -1097,19 +1100,23 @@ class DaySim:
                         out.messages.append(
                             (
                                 a + AVAILABILITY_TIMEOUT_H * 3600,
-                                f"zigbee2mqtt/{apt.id}/{key}/availability",
+                                f"zigbee2mqtt/{apt.id}/{self.knobs.published(key)}/availability",
                                 {"state": "offline"},
                             )
                         )
                     if w0 <= b < w1:
                         out.messages.append(
-                            (b, f"zigbee2mqtt/{apt.id}/{key}/availability", {"state": "online"})
+                            (
+                                b,
+                                f"zigbee2mqtt/{apt.id}/{self.knobs.published(key)}/availability",
+                                {"state": "online"},
+                            )
                         )
             if not events:
                 continue
             ts = np.array([e[0] for e in events])
             lq = np.clip(dev.linkquality + rng.normal(0, 8, ts.size), 0, 255).astype(int).tolist()
-            topic = f"zigbee2mqtt/{apt.id}/{key}"
+            topic = f"zigbee2mqtt/{apt.id}/{self.knobs.published(key)}"
             if dev.battery:
                 batt = self._battery(st, dev, ts).astype(int).tolist()
                 for (t, payload), b, q in zip(events, batt, lq, strict=True):
@@ -1135,7 +1142,7 @@ class DaySim:
         gets), ``offline`` once a battery device has been silent for 25 h (its passive
         timeout), ``online`` again with its next message. Mains devices (plugs, radars)
         answer Zigbee2MQTT's pings every 10 minutes and stay online."""
-        topic = f"zigbee2mqtt/{st.apt.id}/{dev.key}/availability"
+        topic = f"zigbee2mqtt/{st.apt.id}/{self.knobs.published(dev.key)}/availability"
         timeout = AVAILABILITY_TIMEOUT_H * 3600.0 if dev.battery else math.inf
         state: tuple[float, bool] | None = st.state.get((dev.key, "availability"))
         if state is None:

@@ -83,6 +83,7 @@ _KNOB_OPTIONS = (
     ("visitors", "visitor_scale"),
     ("common_room", "common_scale"),
     ("kit", "kit"),
+    ("naming", "naming"),
 )
 
 
@@ -420,6 +421,12 @@ def _knob_options(p: argparse.ArgumentParser) -> None:
         type=_number(0.0),
         help="multiplies each resident's chance of the common room's morning coffee "
         "(0.05-0.6; 0-2; default 1)",
+    )
+    g.add_argument(
+        "--naming",
+        choices=("ours", "other"),
+        help="device names: ours (living/chair_pad, roles in flat.yaml) or another "
+        "installer's (woonkamer/armchair, flat.yaml with residents only); default ours",
     )
     g.add_argument(
         "--kit",

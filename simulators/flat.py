@@ -102,6 +102,8 @@ class Flat:
     name: str
     apartments: list[Apartment]
     common_devices: dict[str, Device]
+    naming: str = "ours"
+    """The world's device names (``Knobs.naming``): ``other`` writes no device roles."""
 
 
 MOTION_ROOMS = ("bedroom", "bathroom", "toilet", "kitchen", "living", "hall")
@@ -217,7 +219,8 @@ def build_flat(
             apt.residents = [_scaled(h, knobs) for h in apt.residents]
         if knobs.kit:
             _fit_kit(apartments, seed)
-    return Flat(name=name, apartments=apartments, common_devices=common)
+    naming = knobs.naming if knobs is not None else "ours"
+    return Flat(name=name, apartments=apartments, common_devices=common, naming=naming)
 
 
 def chair_pad_key(resident: int) -> str:
@@ -253,9 +256,14 @@ ROLE_BY_KIND = {"bed_pad": "bed_pad", "chair_pad": "chair_pad", "sos": "sos_butt
 
 
 def flat_config(flat: Flat) -> dict[str, Any]:
-    """The flat configuration (the keys ``edge.config.Config`` accepts) as a plain dict."""
+    """The flat configuration (the keys ``edge.config.Config`` accepts) as a plain dict.
+    With another installer's names (``flat.naming == "other"``) the residents only: the
+    hub reads every device's kind and role from its name and payload."""
     apartments: dict[str, Any] = {}
     for apt in flat.apartments:
+        if flat.naming != "ours":
+            apartments[apt.id] = {"residents": len(apt.residents)}
+            continue
         devices: dict[str, Any] = {}
         for key, dev in apt.devices.items():
             if key == "entrance/door":

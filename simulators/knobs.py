@@ -28,6 +28,32 @@ EVENT_ONLY_DEVICES = {"tv": "living/tv", "kettle": "kitchen/kettle", "fridge": "
 """Devices that may report only when used: short name -> ``<room>/<device>``."""
 PLUG_KEYS = ("kitchen/kettle", "living/tv")
 AVAILABILITY_MODES = ("episodes", "off", "on")
+NAMINGS = ("ours", "other")
+OTHER_ROOMS = {
+    "bedroom": "slaapkamer",
+    "bathroom": "badkamer",
+    "toilet": "wc",
+    "kitchen": "keuken",
+    "living": "woonkamer",
+    "hall": "gang",
+    "entrance": "entree",
+    "common_room": "ontmoetingsruimte",
+}
+"""Another installer's rooms (``Knobs.naming == "other"``): the Dutch names the hub reads."""
+OTHER_DEVICES = {
+    "motion": "bewegingsmelder",
+    "door": "voordeur",
+    "bed_pad": "bed_occupancy",
+    "bed_pad_2": "bed_occupancy_2",
+    "chair_pad": "armchair",
+    "chair_pad_2": "armchair_2",
+    "fridge": "fridge_door",
+    "kettle": "waterkoker",
+    "tv": "tv_plug",
+    "sos_pendant": "alarm_button",
+    "fall_radar": "fall_sensor",
+}
+"""Another installer's device names: what each device is, in their words."""
 SEATED_TRIP_MIN = 15.0
 """Minutes between PIR trips of a seated resident by default (``RATE["still"]`` = 1/900 s)."""
 
@@ -64,6 +90,12 @@ class Knobs:
     """Multiplies every resident's day visits per week (0.3-4 by default)."""
     common_scale: float = 1.0
     """Multiplies every resident's chance of the common room's coffee (0.05-0.6)."""
+    naming: str = "ours"
+    """``ours``: the simulator's device names (``living/chair_pad``) and a flat.yaml that
+    gives each pad, pendant and front door its role; ``other``: another installer's names
+    (``woonkamer/armchair``, ``slaapkamer/bed_occupancy``, :data:`OTHER_DEVICES`; the front
+    door hung in the hall, ``gang/voordeur``) and a
+    flat.yaml with the residents only, as a new user writes it. Nothing else changes."""
     kit: bool = False
     """The standard installation (issue 18): a chair pad for each resident in every
     apartment (``living/chair_pad``, ``living/chair_pad_2`` for a partner), beside the
@@ -81,6 +113,8 @@ class Knobs:
             raise ValueError(
                 f"availability {self.availability!r}: one of {', '.join(AVAILABILITY_MODES)}"
             )
+        if self.naming not in NAMINGS:
+            raise ValueError(f"naming {self.naming!r}: one of {', '.join(NAMINGS)}")
         unknown = [d for d in self.event_only if d not in EVENT_ONLY_DEVICES]
         if unknown:
             raise ValueError(
@@ -98,6 +132,13 @@ class Knobs:
     def event_only_keys(self) -> frozenset[str]:
         return frozenset(EVENT_ONLY_DEVICES[d] for d in self.event_only)
 
+    def published(self, key: str) -> str:
+        """The ``<room>/<device>`` a device publishes under in this world (``key``: the
+        simulator's own)."""
+        if self.naming == "ours":
+            return key
+        return published_key(key)
+
     @property
     def trip_factor(self) -> float:
         """Factor on the PIR rates of resting activities (1.0 by default)."""
@@ -111,3 +152,15 @@ class Knobs:
             for f in fields(self)
             if getattr(self, f.name) != getattr(base, f.name)
         }
+
+
+def published_key(key: str) -> str:
+    """Another installer's ``<room>/<device>`` for the simulator's ``key``.
+
+    >>> published_key("living/chair_pad"), published_key("entrance/door")
+    ('woonkamer/armchair', 'gang/voordeur')
+    """
+    if key == "entrance/door":  # hung in the hall, named as what it is
+        return "gang/voordeur"
+    room, _, device = key.partition("/")
+    return f"{OTHER_ROOMS.get(room, room)}/{OTHER_DEVICES.get(device, device)}"

@@ -246,7 +246,7 @@ class Producer:
         self.fmt = LineFormatter()
 
     def first_truth(self) -> list[Truth]:
-        return [t for st in self.states for t in device_truth(st, self.clock)]
+        return [t for st in self.states for t in device_truth(st, self.clock, self.sim.knobs)]
 
     def last_truth(self) -> list[Truth]:
         return [t for st in self.states for t in trend_truth(st, self.clock)]

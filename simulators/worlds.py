@@ -136,6 +136,13 @@ WORLD_LIST = (
             common_scale=1.5,
         ),
     ),
+    World(
+        "other-names",
+        "the default world as another installer names it: Dutch rooms (woonkamer, gang), "
+        "devices by what they are (armchair, bed_occupancy, alarm_button), the front door "
+        "in the hall (gang/voordeur) and a flat.yaml with the residents only (no roles)",
+        Knobs(naming="other"),
+    ),
 )
 WORLDS: dict[str, World] = {w.name: w for w in WORLD_LIST}
 WORLD_ORDER = tuple(w.name for w in WORLD_LIST)
@@ -277,12 +284,14 @@ def _seen_by_kit(episode: dict[str, Any], apartment: dict[str, Any]) -> bool:
     room = episode.get("room")
     if room in TRANSIT_ROOMS:
         return True
-    devices = apartment.get("devices", {})
-    pads = sum(
-        1
-        for key, d in devices.items()
-        if key.startswith("living/") and d.get("role") == "chair_pad"
-    )
+    pads = episode.get("chair_pads")  # where flat.yaml names no pads (the other-names world)
+    if pads is None:
+        devices = apartment.get("devices", {})
+        pads = sum(
+            1
+            for key, d in devices.items()
+            if key.startswith("living/") and d.get("role") == "chair_pad"
+        )
     return room == "living" and pads >= int(apartment.get("residents", 1))
 
 

@@ -67,6 +67,7 @@ def test_a_healthy_gateway(broker: Broker, tmp_path: Path) -> None:
     assert coverage.startswith("WARN  coverage   1 of 1 with no front-door contact")
     assert "no motion sensor in the hall" not in coverage
     assert "1 of 1 with living room without a chair pad (one for each resident) or fall" in coverage
+    assert "give it its role in the config" in coverage  # a sensor named otherwise
     assert any(x.startswith(("OK    disk", "WARN  disk")) for x in lines)
     assert any(x.split()[1] == "clock" for x in lines)
     assert out.returncode == (1 if any(x.startswith("FAIL") for x in lines) else 0)

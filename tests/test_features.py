@@ -207,3 +207,29 @@ def test_night_toilet_visits_without_a_bed_pad_use_the_fixed_night(tmp_path: Pat
     two = owl_night("a1/bedroom/bed_pad")
     two.insert(0, msg(-300, "a1/bedroom/bed_pad_2", {"occupancy": True}))
     assert night_visits(tmp_path, two) == 1
+
+
+def test_walks_through_the_entrance_hall_are_timed_as_through_the_hall(tmp_path: Path) -> None:
+    """An installer who put the hall's motion sensor under ``entrance`` (the entrance hall):
+    the walks between rooms are timed as through the hall; the front door's contact is
+    no walk (coming home)."""
+    values = {}
+    for hall in ("hall", "entrance"):
+        lines = [
+            msg(60, "a1/bedroom/motion", {"occupancy": True}),
+            msg(61, f"a1/{hall}/motion", {"occupancy": True}),
+            msg(61.2, "a1/kitchen/motion", {"occupancy": True}),  # 12 s from the hall
+            msg(90, f"a1/{hall}/motion", {"occupancy": True}),
+            msg(90.3, "a1/living/motion", {"occupancy": True}),  # 18 s
+            msg(200, "a1/entrance/door", {"contact": False}),
+            msg(200.1, "a1/kitchen/motion", {"occupancy": True}),  # after the door: no walk
+            msg(60 * 24, "a1/bedroom/motion", {"occupancy": True}),
+        ]
+        config = Config()
+        days = Days()
+        hub = build_hub(config, Store(None, config.store), feature_sinks=[days])
+        replay([write_recording(tmp_path / f"{hall}.jsonl", lines)], hub)  # type: ignore[arg-type]
+        (day,) = days.days
+        values[hall] = (day.values["transitions"], day.values["transition_seconds"])
+    assert values["hall"] == (2.0, 15.0)
+    assert values["entrance"] == values["hall"]

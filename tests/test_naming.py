@@ -75,6 +75,11 @@ def dead(hub: Hub) -> list[str]:
         ("balkon", Room.BALCONY),
         ("living room", Room.LIVING),
         ("common_room", Room.COMMON_ROOM),
+        ("hallway", Room.HALL),
+        ("Corridor", Room.HALL),
+        ("restroom", Room.TOILET),
+        ("foyer", Room.ENTRANCE),
+        ("portaal", Room.HALL),
     ],
 )
 def test_dutch_and_english_rooms(name: str, room: Room) -> None:
@@ -203,6 +208,43 @@ def test_the_config_checks_rooms_and_roles_in_devices() -> None:
     assert config.device_roles() == {"a012/bedroom/mat": "bed_pad"}
 
 
+@pytest.mark.parametrize(
+    ("topic", "room"),
+    [
+        ("a012/gang/voordeur", Room.ENTRANCE),
+        ("a012/hall/front_door", Room.ENTRANCE),
+        ("a012/hal/Main Door Contact", Room.ENTRANCE),
+        ("a012/entree/voordeur", Room.ENTRANCE),
+        ("a012/hall/front_door_motion", Room.HALL),  # a PIR by the door stays the hall's
+        ("a012/hall/door", Room.HALL),  # which door, the name does not say
+        ("a012/keuken/fridge_door", Room.KITCHEN),
+    ],
+)
+def test_a_front_door_hung_in_the_hall_is_the_entrances(topic: str, room: Room) -> None:
+    """The way out and in is read from the entrance's contact; an installer who puts the
+    front door in the hall and names it so is understood (the config's map still decides
+    where it has the device)."""
+    place = DeviceNames().place(topic)
+    assert not isinstance(place, str)
+    assert place.room is room
+
+
+def test_a_front_door_named_in_the_hall_by_zigbee2mqtt_is_the_entrances() -> None:
+    names = DeviceNames()
+    names.learn_devices(
+        [
+            {
+                "ieee_address": "0x00158d0001a2b3c4",
+                "friendly_name": "Voordeur",
+                "description": "a012/gang",
+            }
+        ]
+    )
+    place = names.place("Voordeur")
+    assert not isinstance(place, str)
+    assert place.sensor_id == "a012/entrance/voordeur"
+
+
 def test_parse_place_text_reads_what_installers_write() -> None:
     assert parse_place_text("a012/woonkamer") == ("a012", Room.LIVING)
     assert parse_place_text("Appartement a0-7/Slaapkamer links") == ("a0-7", Room.BEDROOM)
@@ -292,8 +334,9 @@ def test_live_a_large_retained_bridge_devices_places_a_renamed_sos_button(
 def test_the_ansible_role_accepts_the_rooms_the_hub_accepts() -> None:
     import yaml
 
-    from edge.naming import ROOM_ALIASES
+    from edge.naming import ROOM_WORDS
 
     role = Path(__file__).parents[1] / "deploy/ansible/roles/zigbee2mqtt/defaults/main.yml"
     rooms = yaml.safe_load(role.read_text())["zigbee2mqtt_rooms"]
-    assert sorted(rooms) == sorted([r.value for r in Room] + list(ROOM_ALIASES))
+    assert sorted(rooms) == sorted(ROOM_WORDS)
+    assert {r.value for r in Room} <= set(rooms)

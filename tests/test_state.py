@@ -8,7 +8,7 @@ import pytest
 
 from edge.config import Config
 from edge.normalise import normalise
-from edge.state import NOTHING, FlatState, StateConfig
+from edge.state import NOTHING, FlatState, StateConfig, hall_watched
 from tests.helpers import at, msg
 
 
@@ -92,7 +92,8 @@ def test_walking_through_the_hall_is_one_person() -> None:
     assert not s.apartment("a1").second_person(at(1))
 
 
-def test_two_rooms_within_seconds_with_the_hall_between_is_one_person() -> None:
+@pytest.mark.parametrize("hall", ["hall", "entrance"])  # the entrance hall's sensor too
+def test_two_rooms_within_seconds_with_the_hall_between_is_one_person(hall: str) -> None:
     """Up out of the chair (the living room's PIR sees it), through the hall and into the
     toilet, 2.6 s in all: one person; the same two rooms with the hall seen only before
     both are two people."""
@@ -100,18 +101,37 @@ def test_two_rooms_within_seconds_with_the_hall_between_is_one_person() -> None:
     feed(
         one,
         msg(0, "a1/living/motion", {"occupancy": True}),
-        msg(0.043, "a1/hall/motion", {"occupancy": True}),
+        msg(0.043, f"a1/{hall}/motion", {"occupancy": True}),
         msg(0.044, "a1/toilet/motion", {"occupancy": True}),
     )
     assert not one.apartment("a1").second_person(at(1))
     two = FlatState(StateConfig(two_rooms_window_s=3))
     feed(
         two,
-        msg(-0.5, "a1/hall/motion", {"occupancy": True}),
+        msg(-0.5, f"a1/{hall}/motion", {"occupancy": True}),
         msg(0, "a1/living/motion", {"occupancy": True}),
         msg(0.044, "a1/toilet/motion", {"occupancy": True}),
     )
     assert two.apartment("a1").second_person(at(1))
+
+
+@pytest.mark.parametrize(
+    ("sensors", "watched"),
+    [
+        (["hall/motion"], True),
+        (["entrance/motion"], True),  # the entrance hall's sensor, named by its room
+        (["entrance/door"], False),  # a contact sees no walk
+        (["hall/chair_pad", "living/motion"], False),
+    ],
+)
+def test_the_hall_is_watched_by_a_motion_sensor_in_the_hall_or_entrance(
+    sensors: list[str], watched: bool
+) -> None:
+    s = FlatState(StateConfig())
+    for n, sensor in enumerate(sensors):
+        field = "contact" if sensor.endswith("door") else "occupancy"
+        feed(s, msg(n, f"a1/{sensor}", {field: True}))
+    assert hall_watched(s.apartment("a1"), {}) is watched
 
 
 def test_motion_elsewhere_while_the_bed_is_occupied_is_a_second_person() -> None:
@@ -246,7 +266,7 @@ def test_an_unreadable_front_door_message_and_no_movement_after_means_out() -> N
         msg(0, "a1/entrance/door", {"contact": True, "battery": 90}),
         msg(1, "a1/hall/motion", {"occupancy": True}),
     )
-    s.unreadable("zigbee2mqtt/a1/entrance/door", at(1.1))
+    s.unreadable("a1/entrance/door", at(1.1))
     feed(s, msg(1.3, "a1/entrance/door", {"contact": True}))  # closed, as it was
     s.advance(at(1.1 + 14.9))
     assert s.apartment("a1").presence == "home"
@@ -257,8 +277,8 @@ def test_an_unreadable_front_door_message_and_no_movement_after_means_out() -> N
 def test_an_unreadable_front_door_message_then_movement_is_still_home() -> None:
     s = FlatState(StateConfig(away_after_minutes=15))
     feed(s, msg(0, "a1/entrance/door", {"contact": True, "battery": 90}))
-    s.unreadable("zigbee2mqtt/a1/entrance/door", at(1.1))
-    s.unreadable("zigbee2mqtt/a1/kitchen/fridge", at(1.2))  # not the door: no matter
+    s.unreadable("a1/entrance/door", at(1.1))
+    s.unreadable("a1/kitchen/fridge", at(1.2))  # not the door: no matter
     feed(s, msg(3, "a1/living/motion", {"occupancy": True}))
     s.advance(at(60))
     assert s.apartment("a1").presence == "home"
@@ -281,7 +301,7 @@ def test_a_state_after_an_unreadable_message_is_no_activity(
     """A report that only catches up with a lost change: nobody acted at the report."""
     s = FlatState(StateConfig())
     feed(s, msg(0, sensor, {field: was}))
-    s.unreadable(f"zigbee2mqtt/{sensor}", at(30))  # the lost change
+    s.unreadable(sensor, at(30))  # the lost change
     feed(s, msg(75, sensor, {field: now, "battery": 90}))
     state = s.apartment("a1").sensors[sensor]
     assert (state.contact if field == "contact" else state.occupied) is now

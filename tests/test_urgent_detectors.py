@@ -18,7 +18,7 @@ from edge.config import Config
 from edge.models import Message, Signal
 from edge.register import Register
 from edge.store import Store
-from tests.helpers import T0, TZ
+from tests.helpers import T0, TZ, at, msg
 
 MIDNIGHT = T0 - timedelta(hours=6)  # 2026-01-05 00:00, Europe/Amsterdam
 SENSORS = ("bedroom/motion", "hall/motion", "toilet/motion", "bathroom/motion",
@@ -405,6 +405,26 @@ def test_door_left_open() -> None:
     assert [(s.domain.value, s.severity.value) for s in signals] == [("care", "attention")]
     assert signals[0].detected_at == life.t(1, 11 * 60 + 20)
     assert "voordeur" in signals[0].summary
+
+
+@pytest.mark.parametrize("door", ["entrance/door", "entree/voordeur", "Entree/Voordeur"])
+def test_an_unreadable_door_message_holds_door_open_whatever_its_name(door: str) -> None:
+    """The message after the opening could not be read (it may have been the closing): the
+    signal waits for the door's next readable report, also where the installer named the
+    door in Dutch (the hub places the unreadable message as it places the readable)."""
+    room = door.split("/")[0].lower()
+    messages = [
+        msg(0, f"a1/{room}/motion", {"occupancy": True}),
+        msg(1, f"a1/{door}", {"contact": True}),
+        msg(60, f"a1/{door}", {"contact": False}),  # opened at 07:00
+        msg(60.1, f"a1/{door}", "{"),
+        msg(62, f"a1/{room}/motion", {"occupancy": True}),
+        msg(180, f"a1/{room}/motion", {"occupancy": True}),
+    ]
+    assert [s for s in run(messages) if s.kind.value == "door_open"] == []
+    # without the unreadable message the door was open for good
+    found = [s for s in run(messages[:3] + messages[4:]) if s.kind.value == "door_open"]
+    assert [s.detected_at for s in found] == [at(80)]
 
 
 def test_no_wake_when_the_resident_stays_in_bed(trained: Path, tmp_path: Path) -> None:

@@ -326,6 +326,7 @@ def test_world_names() -> None:
         "busy-nights",
         "social",
         "mixed",
+        "other-names",
     } <= set(WORLDS)
 
 
@@ -513,3 +514,53 @@ def test_the_goal_latencies_count_the_falls_the_kit_should_catch_and_no_wake(
     runs = [read_seed(tmp_path)]
     assert _page_delays(runs, "fall", _seen_by_kit) == [1200.0, 2400.0]
     assert _page_delays(runs, "no_wake", lambda _e, _r: True) == [3000.0]
+
+
+def _signal_keys(path: Path) -> list[tuple[str, str, str, str, str]]:
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            s = json.loads(line)
+            out.append((s["apartment"], s["kind"], s["severity"], s["start"], s["detected_at"]))
+    return sorted(out)
+
+
+def test_another_installers_names_give_the_same_signals(tmp_path: Path) -> None:
+    """The ``other-names`` world: the same residents and days, devices named as another
+    installer would (Dutch rooms, ``armchair``, ``bed_occupancy``, the front door in the
+    hall as ``gang/voordeur``) and a
+    flat.yaml without device roles. The hub reads the pads, the front door and the
+    pendant from those names alone, so it raises the same signals at the same moments."""
+    import yaml
+
+    from edge.cli import main
+
+    rates = EpisodeRates().scaled(12.0).with_overrides({"fall": 30.0})
+    runs = {}
+    for naming in ("ours", "other"):
+        cfg = SimConfig(
+            apartments=6, days=14, seed=5, rates=rates, knobs=Knobs(kit=True, naming=naming)
+        )
+        out = tmp_path / naming
+        write_simulation(cfg, out)
+        signals = out / "signals.jsonl"
+        argv = ["replay", str(out / "recording.jsonl.gz"), "--config", str(out / "flat.yaml")]
+        assert main([*argv, "--signals-out", str(signals), "--quiet", "--no-progress"]) == 0
+        runs[naming] = (out, _signal_keys(signals))
+    other_dir, other = runs["other"]
+    with gzip.open(other_dir / "recording.jsonl.gz", "rt") as fh:
+        topics = {json.loads(line)["topic"] for line in fh}
+    assert {"zigbee2mqtt/a001/woonkamer/armchair", "zigbee2mqtt/a001/gang/voordeur"} <= topics
+    assert not any("chair_pad" in t or "/living/" in t or "/entrance/" in t for t in topics)
+    conf = yaml.safe_load((other_dir / "flat.yaml").read_text(encoding="utf-8"))
+    assert all(set(a) == {"residents"} for a in conf["apartments"].values())
+    kinds = {k for _apt, k, *_ in other}
+    # signals that need the pads (a fall at the chair) and the front door (door_open)
+    assert {"fall", "door_open"} <= kinds, kinds
+    assert other == runs["ours"][1]
+    # and the summary counts the same falls as watched by the kit (the truth says the pads)
+    from simulators.worlds import _page_delays, _seen_by_kit, read_seed
+
+    kit = {n: _page_delays([read_seed(runs[n][0])], "fall", _seen_by_kit) for n in runs}
+    assert kit["ours"], "no fall the kit watched: the comparison would be empty"
+    assert kit["other"] == kit["ours"]
