@@ -113,10 +113,14 @@ word: ``bed_occupancy``, ``pressure_mat``, ``Leunstoel sensor``; ``bedroom_motio
 _WORDS = re.compile(r"[a-z]+")
 
 
+PAD_PARTS = ("pad", "stoel", "matras", "mattress", "fauteuil", "zetel", "kussen")
+"""Parts that make a pad also inside a compound (``relaxstoel``, ``bedpad``, ``zitkussen``)."""
+
+
 @lru_cache(maxsize=4096)
 def _pad_name(name: str) -> bool:
     low = name.lower()
-    return "pad" in low or any(w in PAD_WORDS for w in _WORDS.findall(low))
+    return any(p in low for p in PAD_PARTS) or any(w in PAD_WORDS for w in _WORDS.findall(low))
 
 
 def is_pad(device: str, role: str | None = None) -> bool:
@@ -125,6 +129,8 @@ def is_pad(device: str, role: str | None = None) -> bool:
     (``bed_occupancy``, ``armchair``, ``drukmat``), so the name is read word by word.
 
     >>> [is_pad(d) for d in ("bed_pad", "bed_occupancy", "Pressure Mat", "armchair_2")]
+    [True, True, True, True]
+    >>> [is_pad(d) for d in ("relaxstoel", "Zetel links", "stoelkussen", "Bedmatras")]
     [True, True, True, True]
     >>> [is_pad(d) for d in ("motion", "bedroom_motion", "presence", "door")]
     [False, False, False, False]
