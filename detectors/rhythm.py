@@ -175,7 +175,9 @@ def sensor_doubt(
     """``(hold_back, quiet, wait)``: the apartment's quiet watching sensors, whether they
     could explain the silence (see the module docstring), and whether one that could is
     overdue (silent longer than usual, not yet quiet: its next message, or its silence,
-    will tell; the alarm waits for that)."""
+    will tell; the alarm waits for that). Only a sensor known to check in by itself is
+    overdue in that sense: one that speaks only when used is silent just as a still
+    resident is, and waiting for it waits for the resident to move."""
     quiet: list[str] = []
     wait = False
     for sid, s in st.sensors.items():
@@ -183,7 +185,7 @@ def sensor_doubt(
             continue
         if s.quiet(now):
             quiet.append(sid)
-        elif not wait and s.overdue(now) and _could_hide(sid, last_room):
+        elif not wait and s.overdue(now) and _could_hide(sid, last_room) and checks_in(s):
             wait = True
     quiet.sort()
     hold = any(_could_hide(sid, last_room) for sid in quiet)

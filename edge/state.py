@@ -69,6 +69,8 @@ _ENTRANCE = Room.ENTRANCE
 _CONNECTING_NAMES = frozenset({Room.HALL.value, Room.ENTRANCE.value})
 _HALL_NAME = Room.HALL.value
 _ENTRANCE_NAME = Room.ENTRANCE.value
+_WALK_TO_DOOR = timedelta(seconds=60)
+"""Movement in the hall this soon before a front-door report: someone walked to the door."""
 
 
 class StateConfig(BaseModel):
@@ -338,16 +340,43 @@ class FlatState:
             if (
                 (role == "front_door" or (role is None and parts[1] == _ENTRANCE.value))
                 and st is not None
-                and st.presence == "home"
-                and not st.door_open
-                and st.door_closed_pending is None
                 and ts >= sensor.last_seen
             ):
                 # the front door said something nobody could read: perhaps it opened and
-                # closed. If no movement follows, the resident went out (as after a door
-                # seen closing); a movement proves them home as before.
-                st.door_closed_pending = ts
-                self._pending[st.apartment] = ts + self._away_after
+                # closed
+                self._perhaps_out(st, ts)
+
+    def _perhaps_out(self, st: ApartmentState, ts: datetime) -> None:
+        """The front door may have opened and closed at ``ts`` unseen: if no movement
+        follows, the resident went out (as after a door seen closing); a movement proves
+        them home as before."""
+        if st.presence == "home" and not st.door_open and st.door_closed_pending is None:
+            st.door_closed_pending = ts
+            self._pending[st.apartment] = ts + self._away_after
+
+    @staticmethod
+    def _lost_opening(
+        st: ApartmentState, ts: datetime, prev_seen: datetime | None, sensor: SensorState
+    ) -> bool:
+        """A front door's "closed" while it was closed is a check-in, or the end of an
+        opening whose "open" was lost (Zigbee messages do get lost). The second when it
+        comes well before its next check-in (sooner than three quarters of its median
+        silence between messages: a door that checks in hourly, within 40 minutes of its
+        last message) and within a minute of movement in the hall or the entrance
+        (someone walked to the door)."""
+        if prev_seen is None:
+            return False
+        gaps = sensor.gaps
+        if len(gaps) >= 6:
+            typical = sorted(gaps)[len(gaps) // 2]  # its check-in rhythm, as a rule
+            if (ts - prev_seen).total_seconds() >= 0.75 * typical:
+                return False
+        walked = [
+            t
+            for name in _CONNECTING_NAMES
+            if (t := st.room_activity.get(name)) is not None and t <= ts
+        ]
+        return bool(walked) and ts - max(walked) <= _WALK_TO_DOOR
 
     def advance(self, now: datetime) -> None:
         """Event time reached ``now``: decide 'away' where the door closed long enough ago."""
@@ -375,6 +404,7 @@ class FlatState:
         sid = ev.sensor_id
         sensor = st.sensors.get(sid)
         late = False
+        prev_seen = sensor.last_seen if sensor is not None else None
         # an unreadable message since this sensor's last one may have been a change: a
         # state that differs now only catches up with it (not someone acting now)
         catchup = (
@@ -448,6 +478,15 @@ class FlatState:
                     self._door(st, ev.contact, ts)
                     self._activity(st, room, ts, onset=False)
                     return ACTIVE
+                if (
+                    ev.contact
+                    and was_contact
+                    and not stale
+                    and self._lost_opening(st, ts, prev_seen, sensor)
+                ):
+                    # "closed" again, not at its check-in, just after a walk to the door: it
+                    # opened and closed, and the "open" was lost (as after an unreadable one)
+                    self._perhaps_out(st, ts)
                 return NOTHING
 
         active = changed_contact

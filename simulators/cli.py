@@ -84,6 +84,7 @@ _KNOB_OPTIONS = (
     ("common_room", "common_scale"),
     ("kit", "kit"),
     ("naming", "naming"),
+    ("loss", "loss"),
 )
 
 
@@ -421,6 +422,11 @@ def _knob_options(p: argparse.ArgumentParser) -> None:
         type=_number(0.0),
         help="multiplies each resident's chance of the common room's morning coffee "
         "(0.05-0.6; 0-2; default 1)",
+    )
+    g.add_argument(
+        "--loss",
+        type=_share,
+        help="share of messages lost on the way, each independently (0-0.05; default 0)",
     )
     g.add_argument(
         "--naming",

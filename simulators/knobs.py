@@ -90,6 +90,9 @@ class Knobs:
     """Multiplies every resident's day visits per week (0.3-4 by default)."""
     common_scale: float = 1.0
     """Multiplies every resident's chance of the common room's coffee (0.05-0.6)."""
+    loss: float = 0.0
+    """Share of messages lost on the way (a Zigbee mesh drops some; each message
+    independently, any device: a door's "open", a pad's "occupied", a PIR's detection)."""
     naming: str = "ours"
     """``ours``: the simulator's device names (``living/chair_pad``) and a flat.yaml that
     gives each pad, pendant and front door its role; ``other``: another installer's names
@@ -113,6 +116,8 @@ class Knobs:
             raise ValueError(
                 f"availability {self.availability!r}: one of {', '.join(AVAILABILITY_MODES)}"
             )
+        if not 0.0 <= self.loss <= 0.5:
+            raise ValueError(f"loss {self.loss} is not between 0 and 0.5")
         if self.naming not in NAMINGS:
             raise ValueError(f"naming {self.naming!r}: one of {', '.join(NAMINGS)}")
         unknown = [d for d in self.event_only if d not in EVENT_ONLY_DEVICES]

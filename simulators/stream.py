@@ -173,6 +173,7 @@ class DayPart:
     malformed: int = 0
     duplicates: int = 0
     out_of_order: int = 0
+    lost: int = 0
 
 
 def _quirks(
@@ -203,12 +204,17 @@ def _quirks(
     part.out_of_order += int(late.sum())
     tl, kl = times.tolist(), keys.tolist()
     base = day * SEQ_PER_DAY
+    gone = _lost(cfg, index, day, n)
+    if gone:
+        part.lost += len(gone)
     items: list[Item] = [
-        (kl[i], index, base + i, tl[i], m[1], m[2]) for i, m in enumerate(msgs) if tl[i] < t_end
+        (kl[i], index, base + i, tl[i], m[1], m[2])
+        for i, m in enumerate(msgs)
+        if tl[i] < t_end and i not in gone
     ]
     extra = base + n
     for i in np.flatnonzero(dup).tolist():
-        if tl[i] >= t_end:
+        if tl[i] >= t_end or i in gone:
             continue
         payload = msgs[i][2]
         again = payload if isinstance(payload, str) else dict(payload)
@@ -217,6 +223,15 @@ def _quirks(
         extra += 1
         part.duplicates += 1
     return items
+
+
+def _lost(cfg: SimConfig, index: int, day: int, n: int) -> frozenset[int]:
+    """The messages of an apartment-day lost on the way (``Knobs.loss``), drawn from a
+    generator of their own so that every other message stays as it was."""
+    if cfg.knobs.loss <= 0.0:
+        return frozenset()
+    lrng = np.random.default_rng([cfg.seed, index, day, 0x1055])
+    return frozenset(np.flatnonzero(lrng.random(n) < cfg.knobs.loss).tolist())
 
 
 class Producer:

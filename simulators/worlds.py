@@ -137,6 +137,12 @@ WORLD_LIST = (
         ),
     ),
     World(
+        "lossy",
+        "1 % of messages lost on the way (a door's open, a pad's change, a detection), "
+        "each independently",
+        Knobs(loss=0.01),
+    ),
+    World(
         "other-names",
         "the default world as another installer names it: Dutch rooms (woonkamer, gang), "
         "devices by what they are (armchair, bed_occupancy, alarm_button), the front door "

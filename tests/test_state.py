@@ -274,6 +274,49 @@ def test_an_unreadable_front_door_message_and_no_movement_after_means_out() -> N
     assert s.apartment("a1").presence == "away"
 
 
+def _door_checking_in(s: FlatState, hours: int) -> None:
+    """The front door's hourly reports (55 min apart), the resident about in the living room."""
+    for k in range(hours):
+        feed(
+            s,
+            msg(k * 55, "a1/entrance/door", {"contact": True, "battery": 90}),
+            msg(k * 55 + 5, "a1/living/motion", {"occupancy": True}),
+        )
+
+
+@pytest.mark.parametrize(
+    ("walk", "report", "presence"),
+    [
+        (0.5, 1.0, "away"),  # hall at +30 s, "closed" at +60 s: the "open" was lost
+        (None, 1.0, "home"),  # nobody walked to the door: a report, not a way out
+        (0.5, 2.0, "home"),  # the walk was 90 s before: too long ago
+    ],
+)
+def test_a_closed_front_door_right_after_a_walk_to_it_is_a_lost_opening(
+    walk: float | None, report: float, presence: str
+) -> None:
+    """Zigbee messages get lost. A front door that says "closed" while it was closed, long
+    before its next hourly report and within a minute of someone in the hall, opened and
+    closed: as after a door seen closing, no movement for 15 minutes means out."""
+    s = FlatState(StateConfig(away_after_minutes=15))
+    _door_checking_in(s, 9)
+    t0 = 8 * 55 + 15  # 15 minutes after the door's last report
+    if walk is not None:
+        feed(s, msg(t0 + walk, "a1/hall/motion", {"occupancy": True}))
+    feed(s, msg(t0 + report, "a1/entrance/door", {"contact": True, "battery": 90}))
+    s.advance(at(t0 + report + 15.5))
+    assert s.apartment("a1").presence == presence
+
+
+def test_a_closed_front_door_at_its_hourly_report_is_no_way_out() -> None:
+    s = FlatState(StateConfig(away_after_minutes=15))
+    _door_checking_in(s, 9)
+    feed(s, msg(9 * 55 - 0.5, "a1/hall/motion", {"occupancy": True}))
+    feed(s, msg(9 * 55, "a1/entrance/door", {"contact": True, "battery": 89}))  # on time
+    s.advance(at(9 * 55 + 30))
+    assert s.apartment("a1").presence == "home"
+
+
 def test_an_unreadable_front_door_message_then_movement_is_still_home() -> None:
     s = FlatState(StateConfig(away_after_minutes=15))
     feed(s, msg(0, "a1/entrance/door", {"contact": True, "battery": 90}))

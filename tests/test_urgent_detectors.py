@@ -758,6 +758,29 @@ def test_a_fall_in_a_living_room_with_a_chair_pad_while_learning(on_pad: bool) -
         assert found == [("inactivity", timedelta(hours=3))]
 
 
+class EventOnlyPadLife(PadLife):
+    """The resident on the chair pad, every sensor speaking only when used."""
+
+    def heartbeats(self, day: int, bed: dict[int, bool]) -> None:
+        pass
+
+
+def test_a_fall_at_the_chair_in_a_home_of_sensors_that_speak_only_when_used() -> None:
+    """Issue 18, event-only world: the same fall as above. The living room's PIR says
+    nothing while the resident lies still, as it would while they sit: that is no reason to
+    wait for its next message (before, the alarm waited until the PIR was 'quiet' by its
+    own rhythm, an hour or more later)."""
+    life = EventOnlyPadLife(5, True)
+    life.ordinary(5, until=10 * 60)
+    life.walk(5, 10 * 60 + 1, "living")
+    life.door(5, 14 * 60)
+    evening(life, 5, 14 * 60 + 1)
+    signals = run(life.messages())
+    fell = life.t(5, 10 * 60 + 1.2)
+    found = [(s.kind.value, s.detected_at - fell) for s in signals if s.severity == "urgent"]
+    assert found == [("fall", timedelta(minutes=90))]
+
+
 @pytest.mark.parametrize("second_pad", [False, True])
 def test_a_chair_pad_in_a_couples_home_splits_the_room_only_with_one_for_each(
     second_pad: bool,

@@ -62,6 +62,23 @@ def _messages(cfg: SimConfig) -> list[tuple[float, str, Any]]:
     return list(generate(Run(cfg)))
 
 
+def test_lost_messages_are_taken_away_and_nothing_else_changes() -> None:
+    """``loss``: each message lost on the way independently (its own generator): what is
+    left are the default world's messages, about 1 - loss of them, every device's kind."""
+
+    def key(m: tuple[float, str, Any]) -> tuple[float, str, str]:
+        return (m[0], m[1], json.dumps(m[2], sort_keys=True))
+
+    seen = _messages(SMALL)
+    lossy = _messages(replace(SMALL, knobs=Knobs(loss=0.05)))
+    assert {key(m) for m in lossy} <= {key(m) for m in seen}
+    assert 0.92 * len(seen) < len(lossy) < 0.98 * len(seen)
+    gone = {m[1].split("/")[-1] for m in seen} - {m[1].split("/")[-1] for m in lossy}
+    assert not gone  # every device still speaks
+    with pytest.raises(ValueError, match="loss"):
+        Knobs(loss=0.9)
+
+
 def _motion_on(msgs: list[tuple[float, str, Any]], room: str | None = None) -> int:
     return sum(
         1
@@ -326,6 +343,7 @@ def test_world_names() -> None:
         "busy-nights",
         "social",
         "mixed",
+        "lossy",
         "other-names",
     } <= set(WORLDS)
 
