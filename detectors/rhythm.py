@@ -70,7 +70,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -170,14 +170,19 @@ def _could_hide(sid: str, last_room: str) -> bool:
 
 
 def sensor_doubt(
-    st: ApartmentState, now: datetime, last_room: str, roles: dict[str, str]
+    st: ApartmentState,
+    now: datetime,
+    last_room: str,
+    roles: dict[str, str],
+    worth_waiting: Callable[[SensorState], bool] = checks_in,
 ) -> tuple[bool, list[str], bool]:
     """``(hold_back, quiet, wait)``: the apartment's quiet watching sensors, whether they
     could explain the silence (see the module docstring), and whether one that could is
     overdue (silent longer than usual, not yet quiet: its next message, or its silence,
-    will tell; the alarm waits for that). Only a sensor known to check in by itself is
-    overdue in that sense: one that speaks only when used is silent just as a still
-    resident is, and waiting for it waits for the resident to move."""
+    will tell; the alarm waits for that). Only a sensor ``worth_waiting`` for is overdue
+    in that sense, by default one known to check in by itself: one that speaks only when
+    used is silent just as a still resident is, and waiting for it waits for the resident
+    to move."""
     quiet: list[str] = []
     wait = False
     for sid, s in st.sensors.items():
@@ -185,7 +190,7 @@ def sensor_doubt(
             continue
         if s.quiet(now):
             quiet.append(sid)
-        elif not wait and s.overdue(now) and _could_hide(sid, last_room) and checks_in(s):
+        elif not wait and s.overdue(now) and _could_hide(sid, last_room) and worth_waiting(s):
             wait = True
     quiet.sort()
     hold = any(_could_hide(sid, last_room) for sid in quiet)
@@ -531,7 +536,14 @@ class RhythmDetector(Detector):
         s = self.settings(apt)
         if s.needs_hall_motion and not hall_watched(st, self.roles):
             return []  # a silence here may be someone in a room no sensor sees
-        hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles)
+        hold, quiet, wait = sensor_doubt(
+            st,
+            due,
+            sil.room,
+            self.roles,
+            # a sensor that may have died, or doubt that is to hold (doubt_factor): wait
+            lambda sensor: s.doubt_factor > 1 or presumed_dead(sensor, s.flat_battery_pct),
+        )
         if (
             hold
             and not any(
