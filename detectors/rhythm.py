@@ -197,6 +197,12 @@ def sensor_doubt(
     return hold, quiet, wait
 
 
+def worth_waiting(s: RhythmSettings) -> Callable[[SensorState], bool]:
+    """Which overdue sensor a silence alarm waits for: one that may have died
+    (:func:`presumed_dead`), or any where doubt is to hold (``doubt_factor`` over 1)."""
+    return lambda sensor: s.doubt_factor > 1 or presumed_dead(sensor, s.flat_battery_pct)
+
+
 def presumed_dead(sensor: SensorState, flat_pct: float) -> bool:
     """Is this quiet sensor's silence a sign that it died: it checks in by itself
     (:func:`detectors.devices.checks_in`), or its last reported battery level was
@@ -536,14 +542,7 @@ class RhythmDetector(Detector):
         s = self.settings(apt)
         if s.needs_hall_motion and not hall_watched(st, self.roles):
             return []  # a silence here may be someone in a room no sensor sees
-        hold, quiet, wait = sensor_doubt(
-            st,
-            due,
-            sil.room,
-            self.roles,
-            # a sensor that may have died, or doubt that is to hold (doubt_factor): wait
-            lambda sensor: s.doubt_factor > 1 or presumed_dead(sensor, s.flat_battery_pct),
-        )
+        hold, quiet, wait = sensor_doubt(st, due, sil.room, self.roles, worth_waiting(s))
         if (
             hold
             and not any(
