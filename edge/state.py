@@ -99,24 +99,21 @@ class StateConfig(BaseModel):
     )
 
 
+PAD_PARTS = ("pad", "stoel", "matras", "mattress", "fauteuil", "zetel", "kussen")
+"""Parts that make a device name a pad's anywhere in it, compounds too (``relaxstoel``,
+``bedpad``, ``zitkussen``)."""
 PAD_WORDS = frozenset(
     {
         # English: what the pad is, or what it lies on or under
-        "pad", "bed", "chair", "armchair", "seat", "sofa", "couch", "recliner",
-        "mattress", "mat", "pressure", "cushion", "sleep",
-        # Dutch: bed, mattress, chair, armchair, sofa, pressure mat, seat cushion
-        "matras", "stoel", "leunstoel", "fauteuil", "bank", "drukmat", "zitkussen",
-        "bedsensor", "bedmat", "stoelsensor",
+        "bed", "chair", "armchair", "seat", "sofa", "couch", "recliner",
+        "mat", "pressure", "cushion", "sleep",
+        # Dutch: sofa, pressure mat, bed sensor, bed mat
+        "bank", "drukmat", "bedsensor", "bedmat",
     }
 )  # fmt: skip
-"""Words of a device name that make an ``occupancy`` sensor a bed or chair pad (a whole
-word: ``bed_occupancy``, ``pressure_mat``, ``Leunstoel sensor``; ``bedroom_motion`` is not)."""
-
+"""Whole words of a device name that make an ``occupancy`` sensor a bed or chair pad
+(``bed_occupancy``, ``pressure_mat``; ``bedroom_motion`` is not)."""
 _WORDS = re.compile(r"[a-z]+")
-
-
-PAD_PARTS = ("pad", "stoel", "matras", "mattress", "fauteuil", "zetel", "kussen")
-"""Parts that make a pad also inside a compound (``relaxstoel``, ``bedpad``, ``zitkussen``)."""
 
 
 @lru_cache(maxsize=4096)
@@ -126,9 +123,9 @@ def _pad_name(name: str) -> bool:
 
 
 def is_pad(device: str, role: str | None = None) -> bool:
-    """Bed and chair pressure pads report ``occupancy`` too; the role says so, or a word
-    of the device's name (:data:`PAD_WORDS`). Another installer's names are common
-    (``bed_occupancy``, ``armchair``, ``drukmat``), so the name is read word by word.
+    """Bed and chair pressure pads report ``occupancy`` too; the role says so, or the
+    device's name (:data:`PAD_PARTS`, :data:`PAD_WORDS`). Another installer's names are
+    common (``bed_occupancy``, ``armchair``, ``drukmat``), so the name is read word by word.
 
     >>> [is_pad(d) for d in ("bed_pad", "bed_occupancy", "Pressure Mat", "armchair_2")]
     [True, True, True, True]
@@ -337,11 +334,7 @@ class FlatState:
         if sensor is not None and (sensor.unreadable is None or ts > sensor.unreadable):
             sensor.unreadable = ts
             role = self.roles.get(sensor_id)
-            if (
-                (role == "front_door" or (role is None and parts[1] == _ENTRANCE.value))
-                and st is not None
-                and ts >= sensor.last_seen
-            ):
+            if is_front_door(parts[1], role) and st is not None and ts >= sensor.last_seen:
                 # the front door said something nobody could read: perhaps it opened and
                 # closed
                 self._perhaps_out(st, ts)

@@ -173,7 +173,6 @@ class DayPart:
     malformed: int = 0
     duplicates: int = 0
     out_of_order: int = 0
-    lost: int = 0
 
 
 def _quirks(
@@ -205,8 +204,6 @@ def _quirks(
     tl, kl = times.tolist(), keys.tolist()
     base = day * SEQ_PER_DAY
     gone = _lost(cfg, index, day, n)
-    if gone:
-        part.lost += len(gone)
     items: list[Item] = [
         (kl[i], index, base + i, tl[i], m[1], m[2])
         for i, m in enumerate(msgs)
